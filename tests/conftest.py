@@ -1,0 +1,45 @@
+"""Shared test fixtures: paths to the official London files in ../shared, skipped where absent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+LONDON = SHARED / "data" / "london"
+
+
+@dataclass(frozen=True)
+class LondonFiles:
+    file2_england: Path
+    file2_london: Path
+    file6_england: Path
+    file6_london: Path
+    boundaries_shp: Path
+    boundaries_geojson: Path
+    boroughs_geojson: Path
+
+
+def _london_files() -> LondonFiles:
+    iod, bnd = LONDON / "iod2019", LONDON / "boundaries"
+    return LondonFiles(
+        file2_england=iod / "File_2_-_IoD2019_Domains_of_Deprivation.csv",
+        file2_london=iod / "File_2_-_IoD2019_Domains_of_Deprivation_London.csv",
+        file6_england=iod / "File_6_-_IoD2019_Population_Denominators.csv",
+        file6_london=iod / "File_6_-_IoD2019_Population_Denominators_London.csv",
+        boundaries_shp=bnd / "london-2011-lsoa-gen20.shp",
+        boundaries_geojson=bnd / "london_lsoa11_bgc20m_wgs84.geojson",
+        boroughs_geojson=bnd / "london_boroughs_from_lsoa11_wgs84.geojson",
+    )
+
+
+@pytest.fixture(scope="session")
+def london() -> LondonFiles:
+    """The official IoD2019 and LSOA 2011 files for London, or a skip saying why not."""
+    files = _london_files()
+    missing = [str(p) for p in vars(files).values() if not p.exists()]
+    if missing:
+        pytest.skip(f"official London data not found beside the repo (../shared/data/london): missing {missing[0]}")
+    return files
