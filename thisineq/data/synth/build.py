@@ -1,0 +1,275 @@
+"""Write a synthetic city to disk in exactly the format that real data arrives in.
+
+A city folder holds `photos/`, `metadata.csv` (image, lat, lon, heading, captured), an IoD2019
+File 2 CSV, the LSOA boundaries as GeoJSON — what a user brings for a real city — plus what only
+a synthetic city can have: `ground_truth.csv` (every photo's visual factors and its area's hidden
+variables), `DATASET_CARD.md` and `contact_sheet.png`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from PIL import Image
+from tqdm.auto import tqdm
+
+from thisineq.data.synth import city as city_mod
+from thisineq.data.synth.links import PHOTO_NOISE, factor_table, links_markdown, scene
+from thisineq.data.synth.render import SceneFactors, plan_scene, render
+from thisineq.io import atomic_open, atomic_path, write_json
+
+PHOTOS_DIR = "photos"
+METADATA = "metadata.csv"
+IOD_FILE = "iod2019_file2.csv"
+BOUNDARIES = "lsoa_boundaries.geojson"
+GROUND_TRUTH = "ground_truth.csv"
+CARD = "DATASET_CARD.md"
+CONTACT_SHEET = "contact_sheet.png"
+CONFIG = "city.json"
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that determines a synthetic city; the same config always gives the same city."""
+
+    n_photos: int = 6000  # photos in the city; a smaller city is a prefix of a larger one
+    size: int = 64  # photo side in pixels (16–1024)
+    image_format: str = "png"  # "png" (lossless) or "jpg"
+    noise: float = PHOTO_NOISE  # per-photo departure of visual factors from the area's signal
+    city: city_mod.CityConfig = field(default_factory=city_mod.CityConfig)
+
+    def __post_init__(self):
+        if self.n_photos < 1:
+            raise ValueError(f"n_photos must be at least 1, got {self.n_photos}")
+        if not 16 <= self.size <= 1024:
+            raise ValueError(f"size must be within 16–1024 pixels, got {self.size}")
+        if self.image_format not in ("png", "jpg"):
+            raise ValueError(f"image_format must be 'png' or 'jpg', got {self.image_format!r}")
+
+
+def areas_and_deciles(
+    config: SynthConfig, boundaries: str | os.PathLike | None = None, imd: str | os.PathLike | None = None
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    """The city's areas (EPSG:27700), hidden variables and IoD table (canonical form).
+
+    With `boundaries` and `imd`, the areas and deciles are real ones and the hidden variables are
+    drawn to agree with them; otherwise all three are synthetic.
+    """
+    rng = np.random.default_rng([config.city.seed, 1])
+    if (boundaries is None) != (imd is None):
+        raise ValueError("give both --boundaries and --imd for a synthetic city on a real map, or neither")
+    if boundaries is None:
+        areas = city_mod.synthetic_geography(config.city, rng)
+        variables = city_mod.synthetic_area_variables(areas, config.city, rng)
+        return areas, variables, city_mod.iod_table(areas, variables)
+    from thisineq.data.geo import read_boundaries
+    from thisineq.data.imd import read_iod
+
+    areas = read_boundaries(boundaries)
+    table = read_iod(imd)
+    shared = table.index.intersection(pd.Index(areas["lsoa_code"]))
+    if shared.empty:
+        raise ValueError(f"no LSOA code of {boundaries} appears in {imd}: are they the same LSOA vintage (2011)?")
+    areas = areas[areas["lsoa_code"].isin(shared)].sort_values("lsoa_code").reset_index(drop=True)
+    table = table.loc[areas["lsoa_code"]]
+    return areas, city_mod.area_variables_from_deciles(table, rng), table
+
+
+def photo_areas(area_codes: np.ndarray, n_photos: int, seed: int) -> np.ndarray:
+    """The area of each photo: uniform over areas (LSOAs hold similar populations)."""
+    return np.random.default_rng([seed, 2]).choice(area_codes, size=n_photos)
+
+
+def photo_locations(areas: gpd.GeoDataFrame, photo_area: np.ndarray, seed: int) -> np.ndarray:
+    """A uniform random point inside each photo's area, (n, 2) lon/lat in degrees.
+
+    Each photo has its own block of candidate draws, so locations are stable under growing the
+    city; a photo whose candidates all miss a very thin area takes a point on the area instead.
+    """
+    candidates = 48
+    shapes = areas.set_index("lsoa_code").geometry
+    geoms = shapes.loc[photo_area].to_numpy()
+    bounds = shapely.bounds(geoms)  # (n, 4)
+    u = np.random.default_rng([seed, 3]).uniform(size=(len(photo_area), candidates, 2))
+    xy = bounds[:, None, :2] + u * (bounds[:, None, 2:] - bounds[:, None, :2])
+    inside = shapely.contains_xy(np.repeat(geoms, candidates).reshape(-1, candidates), xy[..., 0], xy[..., 1])
+    first = inside.argmax(axis=1)
+    chosen = xy[np.arange(len(xy)), first]
+    missed = ~inside.any(axis=1)
+    if missed.any():
+        chosen[missed] = shapely.get_coordinates(shapely.point_on_surface(geoms[missed]))
+    points = gpd.GeoSeries(gpd.points_from_xy(chosen[:, 0], chosen[:, 1]), crs=areas.crs).to_crs("EPSG:4326")
+    return np.c_[points.x.to_numpy(), points.y.to_numpy()]
+
+
+def capture_metadata(n: int, seed: int) -> pd.DataFrame:
+    """Camera heading and capture date, as a street-level imagery provider records them."""
+    heading = np.random.default_rng([seed, 4]).uniform(0, 360, n).round(1)
+    days = np.random.default_rng([seed, 5]).integers(0, 13 * 365, n)
+    captured = pd.Timestamp("2008-05-01") + pd.to_timedelta(days, unit="D")
+    return pd.DataFrame({"heading": heading, "captured": captured.strftime("%Y-%m")})
+
+
+def plan_city(config: SynthConfig, boundaries=None, imd=None) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    """Everything but the pixels: (areas, IoD table, photo table with metadata and factors)."""
+    areas, variables, table = areas_and_deciles(config, boundaries, imd)
+    seed = config.city.seed
+    where = photo_areas(areas["lsoa_code"].to_numpy(), config.n_photos, seed)
+    lonlat = photo_locations(areas, where, seed)
+    ids = [f"{i:06d}" for i in range(config.n_photos)]
+    photos = pd.DataFrame(
+        {
+            "photo_id": ids,
+            "image": [f"{PHOTOS_DIR}/{i}.{config.image_format}" for i in ids],
+            "lat": lonlat[:, 1].round(6),
+            "lon": lonlat[:, 0].round(6),
+            "lsoa_code": where,
+        }
+    )
+    photos = pd.concat([photos, capture_metadata(config.n_photos, seed)], axis=1)
+    factors = factor_table(variables, where, seed, config.noise)
+    hidden = variables.loc[where].add_prefix("area_").reset_index(drop=True)
+    return areas, table, pd.concat([photos, factors, hidden], axis=1)
+
+
+def _render_one(job: tuple[dict, int, str]) -> str:
+    """Render and write one photo (in a worker process); skips a photo already on disk."""
+    row, size, path = job
+    if not os.path.exists(path):
+        pixels = render(plan_scene(scene(row)), size)
+        with atomic_path(path) as tmp:
+            Image.fromarray(pixels).save(tmp, format="PNG" if path.endswith(".png") else "JPEG", quality=95)
+    return path
+
+
+def render_photos(photos: pd.DataFrame, out_dir: Path, size: int, *, workers: int = 2, progress: bool = True) -> None:
+    """Render every photo not yet on disk; an interrupted run resumes where it stopped."""
+    (out_dir / PHOTOS_DIR).mkdir(parents=True, exist_ok=True)
+    fields = list(SceneFactors.__dataclass_fields__)
+    jobs = [
+        (dict(zip(fields, values)), size, str(out_dir / image))
+        for values, image in zip(photos[fields].itertuples(index=False), photos["image"])
+    ]
+    bar = tqdm(total=len(jobs), desc="rendering photos", unit="photo", disable=not progress)
+    if workers <= 1:
+        for job in jobs:
+            _render_one(job)
+            bar.update()
+    else:
+        with get_context("spawn").Pool(workers) as pool:
+            for _ in pool.imap_unordered(_render_one, jobs, chunksize=64):
+                bar.update()
+    bar.close()
+
+
+def ground_truth(photos: pd.DataFrame) -> pd.DataFrame:
+    """Per-photo factors, the realised layout (building type, storeys…) and hidden variables."""
+    fields = list(SceneFactors.__dataclass_fields__)
+    summaries = [plan_scene(scene(dict(zip(fields, v)))).summary() for v in photos[fields].itertuples(index=False)]
+    return pd.concat([photos.drop(columns=["lat", "lon", "heading", "captured"]), pd.DataFrame(summaries)], axis=1)
+
+
+def contact_sheet(out_dir: Path, photos: pd.DataFrame, columns: int = 12, rows: int = 8, scale: int = 2) -> Image.Image:
+    """A grid of the first photos, up-scaled without blur, to judge the city at a glance."""
+    images = [Image.open(out_dir / p).convert("RGB") for p in photos["image"].iloc[: columns * rows]]
+    side = images[0].width * scale
+    sheet = Image.new("RGB", (columns * side, ((len(images) + columns - 1) // columns) * side), "white")
+    for k, image in enumerate(images):
+        sheet.paste(image.resize((side, side), Image.Resampling.NEAREST), ((k % columns) * side, (k // columns) * side))
+    return sheet
+
+
+def build_city(
+    out_dir: str | os.PathLike,
+    config: SynthConfig = SynthConfig(),
+    *,
+    boundaries: str | os.PathLike | None = None,
+    imd: str | os.PathLike | None = None,
+    workers: int = 2,
+    progress: bool = True,
+) -> Path:
+    """Write a synthetic city into `out_dir` (created; an interrupted build resumes). Returns it."""
+    from thisineq.data.imd import write_file2
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_same_config(out_dir, config, boundaries, imd)
+    areas, table, photos = plan_city(config, boundaries, imd)
+    render_photos(photos, out_dir, config.size, workers=workers, progress=progress)
+    with atomic_open(out_dir / METADATA, "w", encoding="utf-8", newline="") as handle:
+        photos[["image", "lat", "lon", "heading", "captured"]].to_csv(handle, index=False)
+    write_file2(table, out_dir / IOD_FILE)
+    with atomic_path(out_dir / BOUNDARIES) as tmp:
+        areas[["lsoa_code", "lsoa_name", "geometry"]].rename(columns={"lsoa_code": "LSOA11CD", "lsoa_name": "LSOA11NM"}).to_crs(
+            "EPSG:4326"
+        ).to_file(tmp, driver="GeoJSON", COORDINATE_PRECISION=6, RFC7946="YES")
+    with atomic_open(out_dir / GROUND_TRUTH, "w", encoding="utf-8", newline="") as handle:
+        ground_truth(photos).to_csv(handle, index=False, float_format="%.5f")
+    with atomic_path(out_dir / CONTACT_SHEET) as tmp:
+        contact_sheet(out_dir, photos).save(tmp, format="PNG")
+    with atomic_open(out_dir / CARD, "w", encoding="utf-8") as handle:
+        handle.write(dataset_card(config, areas, table, photos, real_map=boundaries is not None))
+    return out_dir
+
+
+def _check_same_config(out_dir: Path, config: SynthConfig, boundaries, imd) -> None:
+    """Refuse to resume into a folder built from another config (it would mix two cities)."""
+    record = {"config": asdict(config), "boundaries": str(boundaries) if boundaries else None, "imd": str(imd) if imd else None}
+    path = out_dir / CONFIG
+    if path.exists():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if previous != json.loads(json.dumps(record)):
+            raise ValueError(f"{out_dir} holds a city built with another configuration ({path}); choose a new folder")
+    else:
+        write_json(path, record)
+
+
+def dataset_card(config: SynthConfig, areas, table: pd.DataFrame, photos: pd.DataFrame, *, real_map: bool) -> str:
+    """The dataset card: what the city is, how it was made, and that it is synthetic."""
+    where = "real LSOA boundaries and real IoD2019 deciles" if real_map else f"{len(areas)} synthetic Voronoi areas"
+    return f"""---
+synthetic: true
+name: {city_mod.CITY_NAME if not real_map else 'Synthetic photos on a real decile map'}
+photos: {len(photos)}
+areas: {len(areas)}
+---
+# SYNTHETIC DATA — {city_mod.CITY_NAME if not real_map else 'synthetic photos of a real decile map'}
+
+Every photo in this folder was drawn by a program. **No photo shows a real place.**
+
+- Photos: {len(photos)} procedural street-level views of housing, {config.size}×{config.size} px, {config.image_format.upper()}.
+- Areas: {where}.{'' if real_map else ' Codes start with `X01` (no real GSS code does); the city lies on the Dogger Bank in the North Sea, where no city is.'}
+- Deciles: {'copied from the IoD2019 file given' if real_map else "cut from smooth hidden variables, correlated across domains as London's IoD2019 deciles are, with London's share of areas in each decile"}.
+- Built by `thisineq data synth` with seed {config.city.seed}; the same command and seed give the same bytes.
+
+## How the photos depend on deprivation — a design choice for validation
+
+The link from an area's hidden deprivation variables to what its photos show is **invented**, so
+that the pipeline (GAN → inversion → boundary → walk) can be checked against a known answer. It is
+**not a claim about what deprived places look like.** Each linked factor is
+Φ((Σ weight × privilege + noise) / spread), with per-photo noise of standard deviation {config.noise}:
+
+{links_markdown()}
+
+Nuisance factors — sun, cloud, haze, camera yaw, facade hue, number of parked cars — are drawn
+independently of every area variable.
+
+## Files
+
+| file | what |
+|---|---|
+| `{PHOTOS_DIR}/` | the photos |
+| `{METADATA}` | `image, lat, lon, heading, captured` — the format a real photo collection uses |
+| `{IOD_FILE}` | deciles and ranks in the official IoD2019 File 2 layout |
+| `{BOUNDARIES}` | area boundaries, GeoJSON, EPSG:4326, codes in `LSOA11CD` |
+| `{GROUND_TRUTH}` | every photo's visual factors, realised layout and its area's hidden variables (`area_*`, higher = more deprived) |
+| `{CONTACT_SHEET}` | the first photos as a grid |
+"""
