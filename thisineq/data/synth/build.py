@@ -124,7 +124,7 @@ def plan_city(config: SynthConfig, boundaries=None, imd=None) -> tuple[gpd.GeoDa
     seed = config.city.seed
     where = photo_areas(areas["lsoa_code"].to_numpy(), config.n_photos, seed)
     lonlat = photo_locations(areas, where, seed)
-    ids = [f"{i:06d}" for i in range(config.n_photos)]
+    ids = [f"{i:06d}" for i in range(1, config.n_photos + 1)]  # the row number, as ingest numbers photos
     photos = pd.DataFrame(
         {
             "photo_id": ids,
@@ -273,3 +273,27 @@ independently of every area variable.
 | `{GROUND_TRUTH}` | every photo's visual factors, realised layout and its area's hidden variables (`area_*`, higher = more deprived) |
 | `{CONTACT_SHEET}` | the first photos as a grid |
 """
+
+
+def build_city_dataset(
+    out_dir: str | os.PathLike,
+    config: SynthConfig = SynthConfig(),
+    *,
+    boundaries: str | os.PathLike | None = None,
+    imd: str | os.PathLike | None = None,
+    workers: int = 2,
+    progress: bool = True,
+) -> Path:
+    """Write a city (see `build_city`), then ingest it like real data into `out_dir/dataset`."""
+    from thisineq.data.dataset import IngestConfig, ingest
+
+    city = build_city(out_dir, config, boundaries=boundaries, imd=imd, workers=workers, progress=progress)
+    return ingest(
+        photos_dir=city,
+        metadata=city / METADATA,
+        imd=city / IOD_FILE,
+        boundaries=city / BOUNDARIES,
+        out_dir=city / "dataset",
+        config=IngestConfig(size=config.size, workers=workers),
+        progress=progress,
+    )

@@ -1,0 +1,29 @@
+# The two set-up commands of the README: `make app` and `make test`. Each creates or reuses a
+# virtual environment in .venv and installs requirements.txt into it.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: app test venv demo clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+app: $(STAMP)
+	$(VENV)/bin/python -m streamlit run streamlit_app.py
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+# Rebuild the committed demo artifacts from nothing (see artifacts/manifest.json).
+demo: $(STAMP)
+	$(VENV)/bin/python scripts/build_demo.py
+
+clean-venv:
+	rm -rf $(VENV)

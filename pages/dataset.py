@@ -1,0 +1,55 @@
+"""Dataset: what was ingested, what was not and why, the split, and the decile structure."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from thisineq.app import state
+from thisineq.data.imd import decile_correlations
+
+st.title("Dataset")
+artifacts = state.choose_artifact_set()
+if artifacts is not None:
+    root = str(artifacts.dataset)
+    manifest, photos, lsoas = state.dataset_tables(root)
+    state.synthetic_banner(manifest)
+    counts = manifest["counts"]
+    st.markdown(
+        f"**{manifest['name']}** — {counts['photos_usable']:,} usable photos of {counts['photos_listed']:,} listed, "
+        f"{counts['lsoas']:,} LSOAs ({counts['lsoas_with_photos']:,} with photos), images cached at "
+        f"{manifest['image_size']}×{manifest['image_size']} px."
+    )
+    split = photos.groupby("split").agg(photos=("lsoa_code", "size"), lsoas=("lsoa_code", "nunique"))
+    st.subheader("Split (grouped by LSOA)")
+    st.dataframe(split)
+
+    st.subheader("Problems")
+    problems = state.dataset(root).problems()
+    if problems.empty:
+        st.success("Every listed photo was usable.")
+    else:
+        st.dataframe(problems, hide_index=True)
+
+    st.subheader("Photos per decile")
+    domain_key = st.selectbox("Domain", manifest["domains"], key="dataset_domain")
+    counts_by_decile = photos[f"{domain_key}_decile"].value_counts().sort_index().rename_axis("decile").reset_index(name="photos")
+    st.altair_chart(
+        alt.Chart(counts_by_decile).mark_bar().encode(x="decile:O", y="photos:Q", tooltip=["decile", "photos"]),
+        use_container_width=True,
+    )
+
+    st.subheader("How the domains' deciles correlate across LSOAs")
+    corr = decile_correlations(lsoas, manifest["domains"]).round(2)
+    long = corr.reset_index(names="a").melt(id_vars="a", var_name="b", value_name="r")
+    st.altair_chart(
+        alt.Chart(long).mark_rect().encode(
+            x=alt.X("b:N", sort=list(corr.columns), title=None), y=alt.Y("a:N", sort=list(corr.index), title=None),
+            color=alt.Color("r:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1])), tooltip=["a", "b", "r"],
+        ),
+        use_container_width=True,
+    )  # fmt: skip
+
+    sheet = artifacts.city / "contact_sheet.png"
+    if sheet.is_file():
+        st.subheader("Contact sheet")
+        st.image(str(sheet), use_container_width=True)

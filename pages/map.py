@@ -1,0 +1,52 @@
+"""Map: LSOA deciles of a chosen domain as a choropleth, the photos as points, one photo up close."""
+
+import pydeck as pdk
+import streamlit as st
+
+from thisineq.app import maps, state
+from thisineq.data.domains import domain
+
+st.title("Map")
+artifacts = state.choose_artifact_set()
+if artifacts is not None:
+    root = str(artifacts.dataset)
+    manifest, photos, lsoas = state.dataset_tables(root)
+    state.synthetic_banner(manifest)
+    key = st.selectbox(
+        "Domain", manifest["domains"], index=manifest["domains"].index("income"), format_func=lambda k: domain(k).label, key="map_domain"
+    )
+    show_photos = st.toggle("Show photo locations", value=True)
+    boundaries = maps.coloured_geojson(state.web_geojson(root), lsoas[f"{key}_decile"])
+    layers = [
+        pdk.Layer(
+            "GeoJsonLayer", boundaries, pickable=True, stroked=True, filled=True,
+            get_fill_color="properties.fill", get_line_color=[255, 255, 255, 90], line_width_min_pixels=0.5,
+        )
+    ]  # fmt: skip
+    if show_photos:
+        points = photos.reset_index()[["photo_id", "lat", "lon", "lsoa_name", "lsoa_code"]].assign(decile=photos[f"{key}_decile"].to_numpy())
+        points = points.dropna(subset=["lat", "lon"])
+        layers.append(
+            pdk.Layer(
+                "ScatterplotLayer", points, get_position=["lon", "lat"], get_radius=30, radius_min_pixels=2,
+                get_fill_color=[20, 20, 20, 200], pickable=True, id="photos",
+            )
+        )  # fmt: skip
+    tooltip = {"html": "<b>{lsoa_name}</b> {lsoa_code}<br/>" + f"{domain(key).label} decile: " + "{decile}"}
+    st.pydeck_chart(
+        pdk.Deck(layers=layers, initial_view_state=pdk.ViewState(**maps.view_of(photos["lat"], photos["lon"])),
+                 map_style=None, tooltip=tooltip),
+        height=560,
+    )  # fmt: skip
+    st.markdown(maps.legend_markdown(), unsafe_allow_html=True)
+
+    st.subheader("A photo")
+    photo_id = st.selectbox("Photo (type to search)", photos.index, key="map_photo")
+    row = photos.loc[photo_id]
+    left, right = st.columns([1, 2])
+    left.image(state.photo(root, photo_id), caption=f"{photo_id} — {row['image']}", width=256)
+    right.markdown(f"Photo `{photo_id}` in **{row['lsoa_name']}** (`{row['lsoa_code']}`), {row['lad_name']}; split: {row['split']}")
+    right.dataframe(
+        row[[f"{k}_decile" for k in manifest["domains"]]].rename(lambda c: domain(c.removesuffix("_decile")).label).to_frame("decile"),
+    )
+    right.caption("Inversions of this photo appear here once the GAN and encoders are built.")

@@ -1,0 +1,68 @@
+"""Every page runs headless on the committed demo artifacts, and its widgets do what they say."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from thisineq.app import maps
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["pages/home.py", "pages/map.py", "pages/dataset.py", "pages/about.py"]
+
+
+def run(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_app_navigates():
+    run("streamlit_app.py")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs(page):
+    run(page)
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/map.py", "pages/dataset.py"])
+def test_data_pages_say_the_demo_is_synthetic(page):
+    at = run(page)
+    assert any("Synthetic data" in w.value for w in at.warning)
+
+
+def test_map_domain_and_photo_choice():
+    at = run("pages/map.py")
+    at.selectbox(key="map_domain").select("health").run()
+    assert not at.exception
+    photo = at.selectbox(key="map_photo")
+    photo.select(photo.options[3]).run()
+    assert not at.exception
+    assert any(f"Photo `{photo.options[3]}`" in md.value for md in at.markdown)
+
+
+def test_decile_colours_run_from_red_to_blue():
+    assert maps.decile_colour(1)[:3] == [165, 0, 38]
+    assert maps.decile_colour(10)[:3] == [49, 54, 149]
+    assert maps.decile_colour(None)[:3] == list(maps.NO_DATA)
+    geojson = {"features": [{"properties": {"lsoa_code": "E01000001"}}, {"properties": {"lsoa_code": "E01000002"}}]}
+    coloured = maps.coloured_geojson(geojson, pd.Series({"E01000001": 2}))
+    assert coloured["features"][0]["properties"]["fill"][:3] == list(maps.DECILE_COLOURS[1])
+    assert coloured["features"][1]["properties"]["fill"][:3] == list(maps.NO_DATA)
+    assert "fill" not in geojson["features"][0]["properties"]  # the cached original is untouched
+
+
+def test_london_choropleth_payload_fits_three_megabytes(london):
+    from thisineq.data.geo import read_boundaries, web_geojson
+    from thisineq.data.imd import read_iod
+
+    geojson = json.loads(web_geojson(read_boundaries(london.boundaries_shp)))
+    deciles = read_iod(london.file2_london)["income_decile"]
+    payload = json.dumps(maps.coloured_geojson(geojson, deciles), separators=(",", ":"))
+    assert len(geojson["features"]) == 4835 and len(payload.encode()) <= 3_000_000

@@ -1,0 +1,132 @@
+"""The synthetic city: deterministic, London-like decile structure, noisy but real links, real format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thisineq.data.domains import DOMAIN_KEYS
+from thisineq.data.imd import decile_correlations, read_iod
+from thisineq.data.synth import city
+from thisineq.data.synth.build import SynthConfig, build_city, plan_city
+from thisineq.data.synth.links import LINKS
+from thisineq.data.synth.render import LINKED_FACTORS, SceneFactors, plan_scene, render, render_factors
+
+SMALL = SynthConfig(n_photos=40, city=city.CityConfig(n_lsoas=120, seed=3))
+
+
+def test_render_is_deterministic_and_sized():
+    factors = SceneFactors(detail_seed=11, yaw=0.7, fog=0.3)
+    for size in (64, 128, 256):
+        image = render_factors(factors, size)
+        assert image.shape == (size, size, 3) and image.dtype == np.uint8
+    assert np.array_equal(render_factors(factors, 64), render_factors(factors, 64))
+    assert not np.array_equal(render_factors(factors, 64), render_factors(SceneFactors(detail_seed=12), 64))
+
+
+def test_render_shows_no_empty_canvas_for_a_turned_camera():
+    for yaw in (-1.0, 1.0):
+        image = render_factors(SceneFactors(yaw=yaw, detail_seed=1), 64)
+        assert (image.sum(axis=2) < 15).mean() < 0.02  # no black wedges at the corners
+
+
+@pytest.mark.parametrize("factor", ["greenery", "density", "litter", "facade_render"])
+def test_a_linked_factor_changes_what_is_drawn(factor):
+    low = render(plan_scene(SceneFactors(**{factor: 0.0}, detail_seed=5)), 64).astype(float)
+    high = render(plan_scene(SceneFactors(**{factor: 1.0}, detail_seed=5)), 64).astype(float)
+    assert np.abs(low - high).mean() > 3.0
+
+
+def test_density_sets_the_building_type():
+    assert plan_scene(SceneFactors(density=0.02)).building_type == "detached"
+    assert plan_scene(SceneFactors(density=0.98)).building_type == "flats"
+
+
+def test_each_default_domain_drives_two_factors_of_its_own():
+    for domain in ("income", "health", "education"):
+        own = [f for f, w in LINKS.items() if max(w, key=lambda d: abs(w[d])) == domain]
+        assert len(own) >= 2, domain
+    assert set(LINKS) == set(LINKED_FACTORS)
+
+
+def test_city_is_deterministic_and_a_prefix_of_a_larger_one():
+    _, table_a, photos_a = plan_city(SMALL)
+    _, table_b, photos_b = plan_city(SMALL)
+    pd.testing.assert_frame_equal(photos_a, photos_b)
+    pd.testing.assert_frame_equal(table_a, table_b)
+    bigger = SynthConfig(n_photos=100, city=SMALL.city)
+    _, _, photos_c = plan_city(bigger)
+    pd.testing.assert_frame_equal(photos_a, photos_c.iloc[:40])
+
+
+def test_decile_correlations_match_london_within_a_tenth(london):
+    real = decile_correlations(read_iod(london.file2_london))
+    for seed in (0, 1):
+        config = city.CityConfig(n_lsoas=600, seed=seed)
+        rng = np.random.default_rng(seed)
+        areas = city.synthetic_geography(config, rng)
+        table = city.iod_table(areas, city.synthetic_area_variables(areas, config, rng))
+        synthetic = decile_correlations(table)
+        assert np.abs(synthetic.to_numpy() - real.loc[list(DOMAIN_KEYS), list(DOMAIN_KEYS)].to_numpy()).max() <= 0.1
+
+
+def test_hardcoded_london_figures_are_the_files(london):
+    real = read_iod(london.file2_london)
+    assert np.allclose(decile_correlations(real).to_numpy(), city.LONDON_DECILE_CORRELATION, atol=5e-4)
+    counts = np.array([np.bincount(real[f"{k}_decile"], minlength=11)[1:] for k in DOMAIN_KEYS])
+    assert np.array_equal(counts, city.LONDON_DECILE_COUNTS)
+
+
+def test_area_variables_are_spatially_smooth():
+    config = city.CityConfig(n_lsoas=400, seed=0)
+    rng = np.random.default_rng(0)
+    areas = city.synthetic_geography(config, rng)
+    variables = city.synthetic_area_variables(areas, config, rng)
+    neighbours = areas.sjoin(areas, predicate="touches")
+    left = variables.loc[neighbours["lsoa_code_left"], "income"].to_numpy()
+    right = variables.loc[neighbours["lsoa_code_right"], "income"].to_numpy()
+    assert np.corrcoef(left, right)[0, 1] > 0.4  # neighbours alike; iid areas would give ~0
+
+
+def test_links_are_noisy_but_informative():
+    config = SynthConfig(n_photos=3000, city=city.CityConfig(n_lsoas=300, seed=0))
+    _, table, photos = plan_city(config)
+    income = table.loc[photos["lsoa_code"], "income_decile"].to_numpy()
+    r = np.corrcoef(photos["car_value"], income)[0, 1]
+    assert 0.15 < r < 0.7  # privileged areas have newer cars, with wide overlap
+    assert abs(np.corrcoef(photos["sun"], income)[0, 1]) < 0.08  # nuisance stays independent
+
+
+def test_build_city_writes_the_real_format(tmp_path):
+    out = build_city(tmp_path / "city", SMALL, workers=1, progress=False)
+    meta = pd.read_csv(out / "metadata.csv")
+    assert list(meta.columns) == ["image", "lat", "lon", "heading", "captured"]
+    assert all((out / p).is_file() for p in meta["image"])
+    table = read_iod(out / "iod2019_file2.csv")
+    assert len(table) == 120 and table.index.str.startswith("X01").all()
+    assert (out / "contact_sheet.png").is_file()
+    card = (out / "DATASET_CARD.md").read_text()
+    assert "synthetic: true" in card and "not a claim" in card
+    truth = pd.read_csv(out / "ground_truth.csv")
+    assert len(truth) == 40 and {"building_type", "area_income", *LINKED_FACTORS} <= set(truth.columns)
+
+
+def test_build_city_resumes_and_refuses_another_config(tmp_path):
+    out = build_city(tmp_path / "city", SMALL, workers=1, progress=False)
+    first = (out / "photos" / "000001.png").read_bytes()
+    (out / "photos" / "000004.png").unlink()  # as if killed before writing it
+    build_city(out, SMALL, workers=1, progress=False)
+    assert (out / "photos" / "000004.png").is_file()
+    assert (out / "photos" / "000001.png").read_bytes() == first
+    with pytest.raises(ValueError, match="another configuration"):
+        build_city(out, SynthConfig(n_photos=40, city=city.CityConfig(n_lsoas=120, seed=4)), workers=1, progress=False)
+
+
+def test_synthetic_photos_on_a_real_decile_map(london, tmp_path):
+    config = SynthConfig(n_photos=30, city=city.CityConfig(seed=0))
+    areas, table, photos = plan_city(config, boundaries=london.boundaries_shp, imd=london.file2_london)
+    assert len(areas) == 4835 and photos["lsoa_code"].str.startswith("E01").all()
+    real = read_iod(london.file2_london)
+    assert table.loc[photos["lsoa_code"], "income_decile"].equals(real.loc[photos["lsoa_code"], "income_decile"])
+    assert photos["lat"].between(51.28, 51.70).all() and photos["lon"].between(-0.52, 0.34).all()

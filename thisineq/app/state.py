@@ -1,0 +1,65 @@
+"""What every page shares: the chosen artifact set, cached loaders and the synthetic-data banner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from thisineq.artifacts import ArtifactSet, available_sets
+from thisineq.data.dataset import Dataset, load_dataset
+
+# Session-state keys, defined once.
+ARTIFACT_SET = "artifact_set"
+
+
+@st.cache_data(show_spinner=False)
+def _sets() -> list[str]:
+    return [str(s.root) for s in available_sets()]
+
+
+def choose_artifact_set() -> ArtifactSet | None:
+    """The sidebar choice of artifact set (kept across pages in session state)."""
+    roots = _sets()
+    if not roots:
+        st.error("No artifact set found under `artifacts/`. Build the demo with `make demo`.")
+        return None
+    if st.session_state.get(ARTIFACT_SET) not in roots:
+        st.session_state[ARTIFACT_SET] = roots[0]
+    root = st.sidebar.selectbox("Artifact set", roots, key=ARTIFACT_SET, format_func=lambda r: Path(r).name)
+    return ArtifactSet(Path(root))
+
+
+@st.cache_data(show_spinner="Loading the dataset…")
+def dataset_tables(dataset_root: str) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """(manifest, photos, lsoas) of a dataset, read once."""
+    data = load_dataset(dataset_root)
+    return data.manifest, data.photos, data.lsoas
+
+
+@st.cache_resource(show_spinner=False)
+def dataset(dataset_root: str) -> Dataset:
+    """The dataset with its memory-mapped images (shared, never mutated)."""
+    return load_dataset(dataset_root)
+
+
+@st.cache_data(show_spinner="Loading the map…")
+def web_geojson(dataset_root: str) -> dict:
+    return json.loads(dataset(dataset_root).web_boundaries.read_text(encoding="utf-8"))
+
+
+def photo(dataset_root: str, photo_id: str) -> np.ndarray:
+    return dataset(dataset_root).image(photo_id)
+
+
+def synthetic_banner(manifest: dict) -> None:
+    """A visible notice on every page whose data or images are synthetic."""
+    if manifest.get("synthetic"):
+        st.warning(
+            f"**Synthetic data.** *{manifest.get('name', 'This dataset')}* is a procedurally generated city: "
+            "no photo shows a real place, and its link between deprivation and appearance is invented for validation.",
+            icon="🧪",
+        )

@@ -1,0 +1,77 @@
+"""Where every artifact lives, and the manifest that records how each one is rebuilt."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from thisineq.io import sha256_file, write_json
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = "manifest.json"
+BUDGET_BYTES = 30 * 1024 * 1024  # all committed demo artifacts together
+
+
+def artifacts_root() -> Path:
+    """The artifacts folder: `THISINEQ_ARTIFACTS` if set, else `artifacts/` in the repo."""
+    return Path(os.environ.get("THISINEQ_ARTIFACTS", REPO_ROOT / "artifacts"))
+
+
+@dataclass(frozen=True)
+class ArtifactSet:
+    """One self-contained set of artifacts (the synthetic demo, a London build, …)."""
+
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def city(self) -> Path:
+        """Raw inputs in the real on-disk format (photos, metadata, IoD2019 file, boundaries)."""
+        return self.root / "city"
+
+    @property
+    def dataset(self) -> Path:
+        """The ingested dataset (see `thisineq.data.dataset`)."""
+        return self.city / "dataset"
+
+    def exists(self) -> bool:
+        return (self.dataset / "dataset.json").is_file()
+
+
+def demo_set() -> ArtifactSet:
+    """The committed synthetic-city demo."""
+    return ArtifactSet(artifacts_root() / "demo")
+
+
+def available_sets() -> list[ArtifactSet]:
+    """Every artifact set with a dataset, the demo first."""
+    root = artifacts_root()
+    sets = [ArtifactSet(p) for p in sorted(root.iterdir()) if p.is_dir()] if root.is_dir() else []
+    sets = [s for s in sets if s.exists()]
+    return sorted(sets, key=lambda s: (s.name != "demo", s.name))
+
+
+# Each committed artifact (a path under the artifacts root, file or folder) and the command that
+# rebuilds it from nothing.
+REBUILD_COMMANDS: dict[str, str] = {
+    "demo/city": "thisineq data synth --out artifacts/demo/city --photos 480 --seed 0",
+}
+
+
+def write_manifest(files: list[Path], root: Path | None = None) -> dict:
+    """Record every committed artifact file with its size, sha256 and rebuild command."""
+    root = root or artifacts_root()
+    entries = []
+    for path in sorted(files):
+        relative = path.relative_to(root).as_posix()
+        command = next((c for prefix, c in REBUILD_COMMANDS.items() if relative.startswith(prefix)), None)
+        if command is None:
+            raise ValueError(f"artifact {relative} has no rebuild command in thisineq.artifacts.REBUILD_COMMANDS")
+        entries.append({"path": relative, "bytes": path.stat().st_size, "sha256": sha256_file(path), "rebuild": command})
+    manifest = {"budget_bytes": BUDGET_BYTES, "total_bytes": sum(e["bytes"] for e in entries), "artifacts": entries}
+    write_json(root / MANIFEST, manifest)
+    return manifest

@@ -1,0 +1,88 @@
+"""The `thisineq` command line: thin argument parsing over the package's functions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _add_synth(sub) -> None:
+    p = sub.add_parser("synth", help="write the synthetic city (photos, metadata, IoD2019 file, boundaries) and ingest it")
+    p.add_argument("--out", type=Path, default=Path("data/city"), help="folder for the city (default: data/city)")
+    p.add_argument("--photos", type=int, default=6000, help="number of photos (default: 6000)")
+    p.add_argument("--areas", type=int, default=600, help="number of synthetic LSOAs (default: 600)")
+    p.add_argument("--size", type=int, default=64, help="photo side in pixels, 16–1024 (default: 64)")
+    p.add_argument("--format", choices=("png", "jpg"), default="png", help="image format (default: png)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same city")
+    p.add_argument("--boundaries", type=Path, help="real LSOA boundaries: synthetic photos on a real map (needs --imd)")
+    p.add_argument("--imd", type=Path, help="real IoD2019 File 2/7 deciles for --boundaries")
+    p.add_argument("--workers", type=int, default=2, help="rendering processes (default: 2)")
+    p.add_argument("--no-ingest", action="store_true", help="write the raw city only, without the dataset folder")
+    p.set_defaults(run=_run_synth)
+
+
+def _run_synth(args) -> None:
+    from thisineq.data.synth.build import SynthConfig, build_city, build_city_dataset
+    from thisineq.data.synth.city import CityConfig
+
+    config = SynthConfig(
+        n_photos=args.photos, size=args.size, image_format=args.format, city=CityConfig(n_lsoas=args.areas, seed=args.seed)
+    )
+    build = build_city if args.no_ingest else build_city_dataset
+    out = build(args.out, config, boundaries=args.boundaries, imd=args.imd, workers=args.workers)
+    print(f"wrote {out}")
+
+
+def _add_ingest(sub) -> None:
+    p = sub.add_parser("ingest", help="join a photo collection to LSOAs and IoD2019 deciles, split it and cache its images")
+    p.add_argument("--photos", type=Path, required=True, help="folder the metadata's image paths are relative to")
+    p.add_argument("--meta", type=Path, required=True, help="metadata CSV: image, lat, lon and/or lsoa_code, [heading, captured]")
+    p.add_argument("--imd", type=Path, required=True, help="IoD2019 File 2 or File 7 (CSV or XLSX)")
+    p.add_argument("--boundaries", type=Path, required=True, help="LSOA boundaries (shapefile, GeoJSON or GeoPackage)")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder to write")
+    p.add_argument("--size", type=int, default=64, help="side of the cached images in pixels (default: 64)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split by LSOA")
+    p.add_argument("--workers", type=int, default=2, help="decoding processes (default: 2)")
+    p.set_defaults(run=_run_ingest)
+
+
+def _run_ingest(args) -> None:
+    from thisineq.data.dataset import IngestConfig, ingest, load_dataset
+
+    config = IngestConfig(size=args.size, split_seed=args.seed, workers=args.workers)
+    out = ingest(args.photos, args.meta, args.imd, args.boundaries, args.out, config)
+    counts = load_dataset(out).manifest["counts"]
+    print(f"wrote {out}: {counts['photos_usable']} of {counts['photos_listed']} photos usable")
+    for problem, n in counts["problems"].items():
+        print(f"  {n} {problem} (listed in {out / 'problems.csv'})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="thisineq", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    data = commands.add_parser("data", help="datasets: the synthetic city, and ingesting real photos")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    _add_synth(data_commands)
+    _add_ingest(data_commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; known bad input ends with a one-line message and exit status 2."""
+    from thisineq.errors import USER_ERRORS
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except USER_ERRORS as error:
+        print(f"thisineq: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("thisineq: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
