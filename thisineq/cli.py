@@ -58,6 +58,46 @@ def _run_ingest(args) -> None:
         print(f"  {n} {problem} (listed in {out / 'problems.csv'})")
 
 
+def _add_train_gan(sub) -> None:
+    p = sub.add_parser("gan", help="train (or resume) a StyleGAN2 on a dataset folder; also runs under torchrun")
+    p.add_argument("--dataset", type=Path, required=True, help="dataset folder (from `thisineq data synth/ingest`)")
+    p.add_argument("--run-dir", type=Path, required=True, help="run folder: checkpoint, samples, log; resumes if present")
+    p.add_argument("--steps", type=int, default=20000, help="total steps (default: 20000); raise it to train on")
+    p.add_argument("--batch", type=int, default=16, help="images per step over all processes (default: 16)")
+    p.add_argument("--channels", default="256,256,192,96,48", help="widths from 4 px up to the dataset's size, comma-separated")
+    p.add_argument("--style-dim", type=int, default=256)
+    p.add_argument("--n-mlp", type=int, default=4, help="mapping network depth (default: 4)")
+    p.add_argument("--lr", type=float, default=0.0025)
+    p.add_argument("--r1-gamma", type=float, help="R1 weight (default: 0.0002 · size² / batch)")
+    p.add_argument("--augment", default="color,translation,cutout", help="DiffAugment policy, '' for none")
+    p.add_argument("--metric-every", type=int, default=2000, help="steps between quality metrics (0: never)")
+    p.add_argument("--metric-samples", type=int, default=1000)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.set_defaults(run=_run_train_gan)
+
+
+def _run_train_gan(args) -> None:
+    from thisineq.data.dataset import load_dataset
+    from thisineq.models.stylegan2 import StyleGAN2Config
+    from thisineq.training.gan import GANTrainConfig, train_gan
+
+    size = load_dataset(args.dataset).image_size
+    widths = [int(c) for c in args.channels.split(",")]
+    resolutions = [2**k for k in range(2, size.bit_length())]
+    if len(widths) != len(resolutions):
+        raise ValueError(f"--channels needs {len(resolutions)} widths for {resolutions} px, got {len(widths)}")
+    model = StyleGAN2Config(size=size, style_dim=args.style_dim, n_mlp=args.n_mlp, channels=dict(zip(resolutions, widths)))
+    config = GANTrainConfig(
+        dataset=str(args.dataset), run_dir=str(args.run_dir), model=model, steps=args.steps, batch=args.batch, lr=args.lr,
+        r1_gamma=args.r1_gamma, augment=args.augment, metric_every=args.metric_every, metric_samples=args.metric_samples,
+        checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, device=args.device,
+    )  # fmt: skip
+    print(f"run folder {train_gan(config)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thisineq", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands = data.add_subparsers(dest="data_command", required=True)
     _add_synth(data_commands)
     _add_ingest(data_commands)
+    train = commands.add_parser("train", help="train models")
+    train_commands = train.add_subparsers(dest="train_command", required=True)
+    _add_train_gan(train_commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Models: StyleGAN2 (generator, discriminator) and, later, the inversion encoders."""

@@ -1,0 +1,497 @@
+"""StyleGAN2 in pure PyTorch: mapping, synthesis and discriminator, in the rosinality layout.
+
+Parameter names and numerics follow rosinality/stylegan2-pytorch, the implementation whose
+checkpoints e4e and ReStyle publish, so those generators load unchanged (`load_rosinality`).
+Nothing is compiled: up-/down-sampling filters are plain convolutions, and a modulated
+convolution scales its input by the style and its output by the demodulation coefficients
+around one convolution shared by the batch, which equals the per-sample grouped convolution
+of the paper and is much faster on a CPU.
+
+Vocabulary (as in NVlabs' code): `z` input noise (B, style_dim); `w` one style vector
+(B, style_dim); `ws` one w per layer, W+ (B, num_ws, style_dim).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+def default_channels(size: int, channel_base: int = 16384, channel_max: int = 512) -> dict[int, int]:
+    """Channel width per resolution: `channel_base / resolution`, at most `channel_max`."""
+    return {res: min(channel_base // res, channel_max) for res in _resolutions(size)}
+
+
+def _resolutions(size: int) -> list[int]:
+    return [2**k for k in range(2, int(math.log2(size)) + 1)]
+
+
+@dataclass
+class StyleGAN2Config:
+    """Architecture of a generator and its discriminator."""
+
+    size: int = 64  # output side in pixels, a power of two from 32 to 1024
+    style_dim: int = 256  # dimension of z and w
+    n_mlp: int = 8  # layers of the mapping network
+    channels: dict[int, int] = field(default_factory=dict)  # width per resolution; {} → default_channels
+    lr_mlp: float = 0.01  # learning-rate multiplier of the mapping network
+    blur_kernel: tuple[int, ...] = (1, 3, 3, 1)  # low-pass filter for resampling
+
+    def __post_init__(self):
+        if self.size < 4 or self.size & (self.size - 1) or self.size > 1024:
+            raise ValueError(f"size must be a power of two from 4 to 1024, got {self.size}")
+        self.channels = {int(k): int(v) for k, v in self.channels.items()} or default_channels(self.size)
+        missing = [r for r in _resolutions(self.size) if r not in self.channels]
+        if missing:
+            raise ValueError(f"channels has no width for resolutions {missing}")
+        self.blur_kernel = tuple(self.blur_kernel)
+
+    @property
+    def num_ws(self) -> int:
+        return 2 * int(math.log2(self.size)) - 2
+
+    def to_dict(self) -> dict:
+        """A plain dict (str keys, lists) that torch.load(weights_only=True) and JSON accept."""
+        d = asdict(self)
+        d["channels"] = {str(k): v for k, v in self.channels.items()}
+        d["blur_kernel"] = list(self.blur_kernel)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StyleGAN2Config":
+        return cls(**{**d, "channels": {int(k): v for k, v in d.get("channels", {}).items()}})
+
+
+# --- building blocks ----------------------------------------------------------------------------
+
+
+def make_kernel(k) -> torch.Tensor:
+    """A separable FIR filter normalised to sum 1, (len, len)."""
+    k = torch.tensor(k, dtype=torch.float32)
+    if k.ndim == 1:
+        k = k[None, :] * k[:, None]
+    return k / k.sum()
+
+
+def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1, pad=(0, 0)) -> torch.Tensor:
+    """Upsample by zero insertion, pad, filter, downsample; (B, C, H, W) → (B, C, H', W')."""
+    batch, channels, height, width = x.shape
+    if up > 1:
+        z = x.new_zeros(batch, channels, height * up, width * up)
+        z[:, :, ::up, ::up] = x
+        x = z
+    x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
+    # The same filter on every channel: a depthwise convolution (its backward is far faster on a
+    # CPU than folding the channels into the batch).
+    weight = torch.flip(kernel, [0, 1]).to(x.dtype).expand(channels, 1, *kernel.shape)
+    out = F.conv2d(x, weight, groups=channels)
+    return out[:, :, ::down, ::down] if down > 1 else out
+
+
+def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor, slope: float = 0.2, scale: float = 2**0.5) -> torch.Tensor:
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return F.leaky_relu(x + bias.view(shape), slope) * scale
+
+
+class FusedLeakyReLU(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        return fused_leaky_relu(x, self.bias)
+
+
+class PixelNorm(nn.Module):
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class Blur(nn.Module):
+    def __init__(self, kernel, pad, upsample_factor: int = 1):
+        super().__init__()
+        self.register_buffer("kernel", make_kernel(kernel) * upsample_factor**2)
+        self.pad = pad
+
+    def forward(self, x):
+        return upfirdn2d(x, self.kernel, pad=self.pad)
+
+
+class Upsample(nn.Module):
+    def __init__(self, kernel, factor: int = 2):
+        super().__init__()
+        self.factor = factor
+        self.register_buffer("kernel", make_kernel(kernel) * factor**2)
+        p = len(kernel) - factor
+        self.pad = ((p + 1) // 2 + factor - 1, p // 2)
+
+    def forward(self, x):
+        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalised learning rate: weights stored N(0, 1/lr_mul), scaled at run time."""
+
+    def __init__(self, in_dim, out_dim, bias=True, bias_init=0.0, lr_mul=1.0, activation: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim).div_(lr_mul))
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init))) if bias else None
+        self.activation = activation
+        self.scale = (1 / math.sqrt(in_dim)) * lr_mul
+        self.lr_mul = lr_mul
+
+    def forward(self, x):
+        bias = self.bias * self.lr_mul if self.bias is not None else None
+        if self.activation:
+            return fused_leaky_relu(F.linear(x, self.weight * self.scale), bias)
+        return F.linear(x, self.weight * self.scale, bias=bias)
+
+
+class EqualConv2d(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.stride, self.padding = stride, padding
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.scale, bias=self.bias, stride=self.stride, padding=self.padding)
+
+
+class ModulatedConv2d(nn.Module):
+    """Convolution whose input channels are scaled per sample by a style, then demodulated."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, style_dim, demodulate=True, upsample=False, blur_kernel=(1, 3, 3, 1)):
+        super().__init__()
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.demodulate, self.upsample = demodulate, upsample
+        if upsample:
+            factor = 2
+            p = (len(blur_kernel) - factor) - (kernel_size - 1)
+            self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + factor - 1, p // 2 + 1), upsample_factor=factor)
+        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.padding = kernel_size // 2
+        self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
+        self.modulation = EqualLinear(style_dim, in_channels, bias_init=1)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """x (B, in, H, W), w (B, style_dim) → (B, out, H', W')."""
+        weight = self.scale * self.weight[0]  # (out, in, k, k)
+        style = self.modulation(w)  # (B, in)
+        x = x * style[:, :, None, None]
+        if self.upsample:
+            out = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+        else:
+            out = F.conv2d(x, weight, padding=self.padding)
+        if self.demodulate:
+            # Σ_i,k (W_oik s_i)² = Σ_i s_i² Σ_k W_oik²: the norm of each sample's modulated weight.
+            demod = torch.rsqrt(style.square() @ weight.square().sum((2, 3)).T + 1e-8)  # (B, out)
+            out = out * demod[:, :, None, None]
+        return out
+
+
+class NoiseInjection(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, image, noise=None):
+        if noise is None:
+            batch, _, height, width = image.shape
+            noise = image.new_empty(batch, 1, height, width).normal_()
+        return image + self.weight * noise
+
+
+class ConstantInput(nn.Module):
+    def __init__(self, channels, size=4):
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channels, size, size))
+
+    def forward(self, batch: int):
+        return self.input.repeat(batch, 1, 1, 1)
+
+
+class StyledConv(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1)):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, kernel_size, style_dim, upsample=upsample, blur_kernel=blur_kernel)
+        self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(out_channels)
+
+    def forward(self, x, w, noise=None):
+        return self.activate(self.noise(self.conv(x, w), noise=noise))
+
+
+class ToRGB(nn.Module):
+    def __init__(self, in_channels, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1)):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        if upsample:
+            self.upsample = Upsample(blur_kernel)
+        self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
+
+    def forward(self, x, w, skip=None):
+        out = self.conv(x, w) + self.bias
+        return out + self.upsample(skip) if skip is not None else out
+
+
+# --- generator ----------------------------------------------------------------------------------
+
+
+class Generator(nn.Module):
+    """StyleGAN2 generator: `mapping` z → w, `synthesis` ws → image in [-1, 1]."""
+
+    def __init__(self, config: StyleGAN2Config):
+        super().__init__()
+        self.config = config
+        c, dim, blur = config.channels, config.style_dim, config.blur_kernel
+        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(dim, dim, lr_mul=config.lr_mlp, activation=True) for _ in range(config.n_mlp)])
+        self.input = ConstantInput(c[4])
+        self.conv1 = StyledConv(c[4], c[4], 3, dim, blur_kernel=blur)
+        self.to_rgb1 = ToRGB(c[4], dim, upsample=False)
+        self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
+        self.noises = nn.Module()
+        self.noises.register_buffer("noise_0", torch.randn(1, 1, 4, 4))
+        for k, res in enumerate(_resolutions(config.size)[1:]):
+            self.convs.append(StyledConv(c[res // 2], c[res], 3, dim, upsample=True, blur_kernel=blur))
+            self.convs.append(StyledConv(c[res], c[res], 3, dim, blur_kernel=blur))
+            self.to_rgbs.append(ToRGB(c[res], dim))
+            for j in (1, 2):
+                self.noises.register_buffer(f"noise_{2 * k + j}", torch.randn(1, 1, res, res))
+        self.register_buffer("w_avg", torch.zeros(dim))
+
+    @property
+    def num_ws(self) -> int:
+        return self.config.num_ws
+
+    @property
+    def style_dim(self) -> int:
+        return self.config.style_dim
+
+    @property
+    def num_noises(self) -> int:
+        return len(self.convs) + 1
+
+    def stored_noise(self) -> list[torch.Tensor]:
+        return [getattr(self.noises, f"noise_{i}") for i in range(self.num_noises)]
+
+    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        """z (B, style_dim) → w (B, style_dim), optionally truncated towards `w_avg`."""
+        _check_shape(z, (None, self.style_dim), "z")
+        w = self.style(z)
+        return truncate(w, self.w_avg, truncation_psi)
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const", noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """ws (B, num_ws, style_dim) → images (B, 3, size, size) in about [-1, 1].
+
+        noise_mode: "const" uses the stored noise maps, "random" draws new ones, "none" uses
+        none; an explicit `noise` list (one map per layer) overrides it.
+        """
+        _check_shape(ws, (None, self.num_ws, self.style_dim), "ws")
+        noise = noise if noise is not None else self._noise(noise_mode)
+        out = self.conv1(self.input(ws.shape[0]), ws[:, 0], noise=noise[0])
+        skip = self.to_rgb1(out, ws[:, 1])
+        i = 1
+        for conv_up, conv, rgb, n1, n2 in zip(self.convs[::2], self.convs[1::2], self.to_rgbs, noise[1::2], noise[2::2]):
+            out = conv_up(out, ws[:, i], noise=n1)
+            out = conv(out, ws[:, i + 1], noise=n2)
+            skip = rgb(out, ws[:, i + 2], skip)
+            i += 2
+        return skip
+
+    def _noise(self, mode: str) -> list[torch.Tensor | None]:
+        if mode == "const":
+            return self.stored_noise()
+        if mode == "random":
+            return [None] * self.num_noises
+        if mode == "none":
+            return [torch.zeros_like(n) for n in self.stored_noise()]
+        raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {mode!r}")
+
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
+        """z (B, style_dim) → images (B, 3, size, size)."""
+        return self.synthesis(broadcast(self.mapping(z, truncation_psi), self.num_ws), noise_mode=noise_mode)
+
+    @torch.no_grad()
+    def mean_w(self, n: int = 4096, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The mean of w over `n` random z, (style_dim,)."""
+        z = torch.randn(n, self.style_dim, generator=generator, device=self.w_avg.device)
+        return self.style(z).mean(0)
+
+
+def broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
+    """w (B, style_dim) → ws (B, num_ws, style_dim), the same w at every layer."""
+    return w[:, None, :].expand(-1, num_ws, -1)
+
+
+def truncate(w: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
+    """Move w towards `w_avg`: psi = 1 leaves it, psi = 0 gives the average."""
+    return w if psi == 1 else w_avg + psi * (w - w_avg)
+
+
+def mix_styles(w1: torch.Tensor, w2: torch.Tensor, inject_index: int, num_ws: int) -> torch.Tensor:
+    """ws with w1 for the first `inject_index` layers and w2 for the rest, (B, num_ws, style_dim)."""
+    if not 0 <= inject_index <= num_ws:
+        raise ValueError(f"inject_index must be within 0–{num_ws}, got {inject_index}")
+    return torch.cat([broadcast(w1, inject_index), broadcast(w2, num_ws - inject_index)], dim=1)
+
+
+def _check_shape(x: torch.Tensor, shape: tuple, name: str) -> None:
+    if x.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape)):
+        expected = "(" + ", ".join("B" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {expected}, got {tuple(x.shape)}")
+
+
+# --- discriminator ------------------------------------------------------------------------------
+
+
+class ConvLayer(nn.Sequential):
+    def __init__(self, in_channels, out_channels, kernel_size, downsample=False, blur_kernel=(1, 3, 3, 1), bias=True, activate=True):
+        layers = []
+        if downsample:
+            p = (len(blur_kernel) - 2) + (kernel_size - 1)
+            layers.append(Blur(blur_kernel, pad=((p + 1) // 2, p // 2)))
+            stride, padding = 2, 0
+        else:
+            stride, padding = 1, kernel_size // 2
+        layers.append(EqualConv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias and not activate))
+        if activate:
+            layers.append(FusedLeakyReLU(out_channels))
+        super().__init__(*layers)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, in_channels, out_channels, blur_kernel=(1, 3, 3, 1)):
+        super().__init__()
+        self.conv1 = ConvLayer(in_channels, in_channels, 3)
+        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel)
+        self.skip = ConvLayer(in_channels, out_channels, 1, downsample=True, activate=False, bias=False, blur_kernel=blur_kernel)
+
+    def forward(self, x):
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+
+
+class Discriminator(nn.Module):
+    """Residual StyleGAN2 discriminator with a minibatch standard-deviation layer."""
+
+    def __init__(self, config: StyleGAN2Config, stddev_group: int = 4):
+        super().__init__()
+        c, blur = config.channels, config.blur_kernel
+        resolutions = _resolutions(config.size)[::-1]
+        blocks = [ConvLayer(3, c[config.size], 1)]
+        blocks += [ResBlock(c[res], c[res // 2], blur) for res in resolutions[:-1]]
+        self.convs = nn.Sequential(*blocks)
+        self.stddev_group, self.stddev_feat = stddev_group, 1
+        self.final_conv = ConvLayer(c[4] + 1, c[4], 3)
+        self.final_linear = nn.Sequential(EqualLinear(c[4] * 4 * 4, c[4], activation=True), EqualLinear(c[4], 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """images (B, 3, size, size) → logits (B, 1)."""
+        out = minibatch_stddev(self.convs(images), self.stddev_group, self.stddev_feat)
+        out = self.final_conv(out)
+        return self.final_linear(out.flatten(1))
+
+
+def minibatch_stddev(x: torch.Tensor, group_size: int, num_features: int = 1) -> torch.Tensor:
+    """Append the standard deviation across groups of samples as extra feature maps."""
+    batch, channels, height, width = x.shape
+    group = min(group_size, batch)
+    while batch % group:  # the largest group size that divides the batch
+        group -= 1
+    y = x.view(group, -1, num_features, channels // num_features, height, width)
+    y = torch.sqrt(y.var(0, unbiased=False) + 1e-8).mean([2, 3, 4], keepdim=True).squeeze(2)
+    y = y.repeat(group, 1, height, width)
+    return torch.cat([x, y], dim=1)
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+
+
+class CheckpointError(ValueError):
+    """A file that is not a generator checkpoint this code can load safely."""
+
+
+def safe_load(path: str | os.PathLike) -> dict:
+    """torch.load with weights_only=True: tensors and plain containers, never arbitrary code."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # unpickling refusals, truncated zips, random bytes
+        raise CheckpointError(f"{path} is not a safe PyTorch checkpoint: {str(error).splitlines()[0][:300]}") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint dictionary")
+    return obj
+
+
+def config_from_rosinality(state: dict[str, torch.Tensor]) -> StyleGAN2Config:
+    """Infer size, style dimension, mapping depth and every channel width from a state dict."""
+    try:
+        style_dim = state["style.1.weight"].shape[1]
+        n_mlp = sum(1 for k in state if k.startswith("style.") and k.endswith(".weight"))
+        channels = {4: state["input.input"].shape[1]}
+        n_up = sum(1 for k in state if k.startswith("to_rgbs.") and k.endswith(".conv.weight"))
+        for k in range(n_up):
+            channels[2 ** (k + 3)] = state[f"convs.{2 * k}.conv.weight"].shape[1]
+        blur = state.get("convs.0.conv.blur.kernel")
+    except KeyError as error:
+        raise CheckpointError(f"not a StyleGAN2 generator state dict in the rosinality layout: no {error}") from None
+    config = StyleGAN2Config(size=2 ** (n_up + 2), style_dim=style_dim, n_mlp=n_mlp, channels=channels)
+    if blur is not None and blur.shape != (4, 4):
+        raise CheckpointError(f"blur kernel of shape {tuple(blur.shape)} is not supported (expected 4×4)")
+    return config
+
+
+def generator_from_state(state: dict[str, torch.Tensor], config: StyleGAN2Config, w_avg: torch.Tensor | None = None) -> Generator:
+    """A Generator holding `state` (rosinality names); `w_avg` fills the truncation centre."""
+    generator = Generator(config)
+    state = dict(state)
+    if "w_avg" not in state:
+        state["w_avg"] = w_avg if w_avg is not None else torch.zeros(config.style_dim)
+    missing, unexpected = generator.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"state dict does not fit the generator: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return generator.eval()
+
+
+def load_rosinality(path: str | os.PathLike) -> Generator:
+    """Load a rosinality/e4e/ReStyle checkpoint `{"g_ema": state_dict, "latent_avg": …}`."""
+    checkpoint = safe_load(path)
+    if "g_ema" not in checkpoint:
+        raise CheckpointError(f"{path} has no 'g_ema' entry (keys: {sorted(checkpoint)[:8]}); is it a rosinality-format checkpoint?")
+    state = checkpoint["g_ema"]
+    config = config_from_rosinality(state)
+    w_avg = checkpoint.get("latent_avg")
+    if w_avg is not None:
+        w_avg = w_avg.reshape(-1, config.style_dim)[0]  # some checkpoints store it per layer
+    return generator_from_state(state, config, w_avg)
+
+
+def save_generator(generator: Generator, path: str | os.PathLike, *, half: bool = False, extra: dict | None = None) -> None:
+    """The project's own format: state dict plus plain config, atomically written."""
+    from thisineq.io import atomic_path
+
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in generator.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"format": "thisineq-stylegan2", "config": generator.config.to_dict(), "g_ema": state, **(extra or {})}, tmp)
+
+
+def load_generator(path: str | os.PathLike) -> Generator:
+    """Load a generator saved by `save_generator` or a rosinality checkpoint, safely, in eval mode."""
+    checkpoint = safe_load(path)
+    if checkpoint.get("format") != "thisineq-stylegan2":
+        return load_rosinality(path)
+    try:
+        config = StyleGAN2Config.from_dict(checkpoint["config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: bad generator config: {error}") from None
+    state = {k: v.float() for k, v in checkpoint["g_ema"].items()}
+    return generator_from_state(state, config)

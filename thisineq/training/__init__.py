@@ -1,0 +1,1 @@
+"""Training loops: the GAN, and later the inversion encoders."""

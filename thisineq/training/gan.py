@@ -1,0 +1,450 @@
+"""Train a StyleGAN2 on a dataset folder: the StyleGAN2-ADA small-data recipe, on CPU or GPUs.
+
+Non-saturating logistic loss, lazy R1 on reals, lazy path-length regularisation, style mixing,
+differentiable augmentation of everything D sees, an EMA generator with ramp-up, and Adam with
+the lazy-regularisation correction. A run folder holds the latest checkpoint (written atomically;
+a run killed at any moment resumes from it with the same random state), the EMA generator,
+sample grids and a JSON-lines log with the quality metric's trajectory. Under `torchrun` it
+trains with DistributedDataParallel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+from tqdm.auto import tqdm
+
+from thisineq.io import atomic_open, atomic_path, write_json
+from thisineq.models.stylegan2 import Discriminator, Generator, StyleGAN2Config, broadcast, safe_load, save_generator
+from thisineq.training.augment import diff_augment
+
+CHECKPOINT = "checkpoint.pt"
+GENERATOR = "generator.pt"
+LOG = "log.jsonl"
+RUN_CONFIG = "run.json"
+
+
+@dataclass
+class GANTrainConfig:
+    """Everything that determines a training run."""
+
+    dataset: str  # dataset folder (thisineq.data.dataset)
+    run_dir: str  # where checkpoints, samples and the log go
+    model: StyleGAN2Config = field(default_factory=StyleGAN2Config)
+    steps: int = 20000  # total optimisation steps of G (and of D)
+    batch: int = 16  # images per step, over all processes
+    lr: float = 0.0025  # Adam learning rate of G and D (mapping: × model.lr_mlp)
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float | None = None  # None → 0.0002 · size² / batch (StyleGAN2-ADA's heuristic)
+    d_reg_every: int = 16  # lazy R1 interval
+    g_reg_every: int = 4  # lazy path-length interval
+    pl_weight: float = 2.0
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    style_mixing: float = 0.9  # probability of mixing two z per sample batch
+    augment: str = "color,translation,cutout"  # DiffAugment policy ("" for none)
+    xflip: bool = True  # mirror training images at random
+    ema_kimg: float | None = None  # EMA half-life in thousands of images; None → batch · 10 / 32
+    ema_rampup: float = 0.05  # EMA half-life ≤ rampup × images seen, early on
+    w_avg_beta: float = 0.995  # tracking of the average w for truncation
+    checkpoint_every: int = 200
+    sample_every: int = 500
+    metric_every: int = 2000  # 0 disables the metric
+    metric_samples: int = 1000
+    seed: int = 0
+    device: str = "auto"  # "auto", "cpu", "cuda"
+
+    @property
+    def resolved_r1_gamma(self) -> float:
+        return self.r1_gamma if self.r1_gamma is not None else 0.0002 * self.model.size**2 / self.batch
+
+    @property
+    def resolved_ema_kimg(self) -> float:
+        return self.ema_kimg if self.ema_kimg is not None else self.batch * 10 / 32
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GANTrainConfig":
+        return cls(**{**d, "model": StyleGAN2Config.from_dict(d["model"]), "betas": tuple(d["betas"])})
+
+
+# --- losses and regularisers ---------------------------------------------------------------------
+
+
+def d_logistic_loss(real_pred: torch.Tensor, fake_pred: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-real_pred).mean() + F.softplus(fake_pred).mean()
+
+
+def d_r1_penalty(real_pred: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """Squared gradient norm of D at the real images, averaged over the batch."""
+    (grad,) = torch.autograd.grad(real_pred.sum(), real_images, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def g_nonsaturating_loss(fake_pred: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-fake_pred).mean()
+
+
+def g_path_length(images: torch.Tensor, ws: torch.Tensor, mean_path_length: torch.Tensor, decay: float):
+    """Path-length penalty: Jacobian norms of image w.r.t. ws held near their running mean.
+
+    Returns (penalty, updated mean, the batch's path lengths).
+    """
+    noise = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
+    (grad,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
+    lengths = torch.sqrt(grad.pow(2).sum(2).mean(1))
+    mean = mean_path_length + decay * (lengths.mean().detach() - mean_path_length)
+    return (lengths - mean).pow(2).mean(), mean.detach(), lengths
+
+
+# --- the pieces of a step ---------------------------------------------------------------------------
+
+
+class GeneratorStep(nn.Module):
+    """G as one forward call (what DDP wraps): z pair and mixing cut → (images, ws)."""
+
+    def __init__(self, generator: Generator):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z1: torch.Tensor, z2: torch.Tensor, cut: torch.Tensor):
+        g = self.generator
+        w1, w2 = g.mapping(z1), g.mapping(z2)
+        layer = torch.arange(g.num_ws, device=z1.device)[None, :, None]
+        ws = torch.where(layer < cut[:, None, None], broadcast(w1, g.num_ws), broadcast(w2, g.num_ws))
+        return g.synthesis(ws, noise_mode="random"), ws, w1
+
+
+def mixing_cut(batch: int, num_ws: int, probability: float, device) -> torch.Tensor:
+    """Per sample, the first layer that takes the second z (num_ws: no mixing)."""
+    cut = torch.randint(1, num_ws, (batch,), device=device)
+    mixed = torch.rand(batch, device=device) < probability
+    return torch.where(mixed, cut, torch.full_like(cut, num_ws))
+
+
+class ImageBank:
+    """A dataset's cached images in memory as uint8 (N, 3, H, W); batches as floats in [-1, 1]."""
+
+    def __init__(self, dataset_root: str | os.PathLike, size: int):
+        from thisineq.data.dataset import load_dataset
+
+        data = load_dataset(dataset_root)
+        if data.image_size != size:
+            raise ValueError(f"dataset {dataset_root} caches {data.image_size} px images; the model makes {size} px")
+        self.images = torch.from_numpy(np.array(data.images())).permute(0, 3, 1, 2).contiguous()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, n: int, xflip: bool, device) -> torch.Tensor:
+        index = torch.randint(0, len(self.images), (n,))
+        x = self.images[index].to(device).float() / 127.5 - 1
+        if xflip:
+            flip = torch.rand(n, device=device) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        return x
+
+
+def requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+@torch.no_grad()
+def update_ema(ema: Generator, generator: Generator, beta: float) -> None:
+    for p_ema, p in zip(ema.parameters(), generator.parameters()):
+        p_ema.lerp_(p, 1 - beta)
+    for b_ema, b in zip(ema.buffers(), generator.buffers()):
+        b_ema.copy_(b)
+
+
+def ema_beta(config: GANTrainConfig, images_seen: int) -> float:
+    half_life = config.resolved_ema_kimg * 1000
+    half_life = min(half_life, images_seen * config.ema_rampup) if config.ema_rampup else half_life
+    return 0.5 ** (config.batch / max(half_life, 1e-8))
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainState:
+    generator: Generator
+    discriminator: Discriminator
+    ema: Generator
+    g_optim: torch.optim.Optimizer
+    d_optim: torch.optim.Optimizer
+    step: int = 0
+    mean_path_length: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
+    wall_seconds: float = 0.0
+
+
+def new_state(config: GANTrainConfig, device) -> TrainState:
+    torch.manual_seed(config.seed)
+    generator = Generator(config.model).to(device)
+    discriminator = Discriminator(config.model).to(device)
+    ema = Generator(config.model).to(device).eval().requires_grad_(False)
+    ema.load_state_dict(generator.state_dict())
+    g_ratio = config.g_reg_every / (config.g_reg_every + 1)
+    d_ratio = config.d_reg_every / (config.d_reg_every + 1)
+    # Lazy regularisation runs every k steps with k× weight; Adam's rate and betas are corrected.
+    g_optim = torch.optim.Adam(generator.parameters(), lr=config.lr * g_ratio, betas=tuple(b**g_ratio for b in config.betas))
+    d_optim = torch.optim.Adam(discriminator.parameters(), lr=config.lr * d_ratio, betas=tuple(b**d_ratio for b in config.betas))
+    return TrainState(generator, discriminator, ema, g_optim, d_optim, mean_path_length=torch.zeros((), device=device))
+
+
+def save_checkpoint(state: TrainState, config: GANTrainConfig, path: Path, metrics: list[dict]) -> None:
+    """Everything needed to continue exactly: weights, optimisers, step and random state."""
+    checkpoint = {
+        "format": "thisineq-gan-train",
+        "config": config.to_dict(),
+        "step": state.step,
+        "wall_seconds": state.wall_seconds,
+        "g": state.generator.state_dict(),
+        "d": state.discriminator.state_dict(),
+        "g_ema": state.ema.state_dict(),
+        "g_optim": state.g_optim.state_dict(),
+        "d_optim": state.d_optim.state_dict(),
+        "mean_path_length": state.mean_path_length.cpu(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "metrics": json.dumps(metrics),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def load_checkpoint(state: TrainState, path: Path) -> list[dict]:
+    """Restore `state` from a checkpoint (safely: weights_only). Returns the metric history."""
+    checkpoint = safe_load(path)
+    device = state.mean_path_length.device
+    state.generator.load_state_dict(checkpoint["g"])
+    state.discriminator.load_state_dict(checkpoint["d"])
+    state.ema.load_state_dict(checkpoint["g_ema"])
+    state.g_optim.load_state_dict(checkpoint["g_optim"])
+    state.d_optim.load_state_dict(checkpoint["d_optim"])
+    state.step = int(checkpoint["step"])
+    state.wall_seconds = float(checkpoint["wall_seconds"])
+    state.mean_path_length = checkpoint["mean_path_length"].to(device)
+    torch.set_rng_state(checkpoint["torch_rng"])
+    if checkpoint["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
+    return json.loads(checkpoint["metrics"])
+
+
+def train_step(state: TrainState, config: GANTrainConfig, bank: ImageBank, g_step: nn.Module, d_model: nn.Module, batch: int, device) -> dict:
+    """One D update, one G update, and the lazy regularisers when due. Returns the losses."""
+    g, d, num_ws, style_dim = state.generator, state.discriminator, state.generator.num_ws, config.model.style_dim
+    augment = lambda x: diff_augment(x, config.augment)  # noqa: E731
+    logs = {}
+
+    def fakes(n: int):
+        z1, z2 = torch.randn(n, style_dim, device=device), torch.randn(n, style_dim, device=device)
+        return g_step(z1, z2, mixing_cut(n, num_ws, config.style_mixing, device))
+
+    requires_grad(g, False)
+    requires_grad(d, True)
+    real = bank.batch(batch, config.xflip, device)
+    fake, _, _ = fakes(batch)
+    loss = d_logistic_loss(d_model(augment(real)), d_model(augment(fake.detach())))
+    state.d_optim.zero_grad(set_to_none=True)
+    loss.backward()
+    state.d_optim.step()
+    logs["loss_d"] = loss.item()
+
+    if state.step % config.d_reg_every == 0:
+        real = bank.batch(batch, config.xflip, device).requires_grad_(True)
+        real_pred = d_model(augment(real))
+        r1 = d_r1_penalty(real_pred, real)
+        state.d_optim.zero_grad(set_to_none=True)
+        (config.resolved_r1_gamma / 2 * r1 * config.d_reg_every + 0 * real_pred[0, 0]).backward()
+        state.d_optim.step()
+        logs["r1"] = r1.item()
+
+    requires_grad(g, True)
+    requires_grad(d, False)
+    fake, _, w = fakes(batch)
+    loss = g_nonsaturating_loss(d_model(augment(fake)))
+    state.g_optim.zero_grad(set_to_none=True)
+    loss.backward()
+    state.g_optim.step()
+    logs["loss_g"] = loss.item()
+    with torch.no_grad():
+        g.w_avg.lerp_(w.mean(0), 1 - config.w_avg_beta)
+
+    if config.pl_weight > 0 and state.step % config.g_reg_every == 0:
+        images, ws, _ = fakes(max(1, batch // config.pl_batch_shrink))
+        penalty, state.mean_path_length, lengths = g_path_length(images, ws, state.mean_path_length, config.pl_decay)
+        state.g_optim.zero_grad(set_to_none=True)
+        (config.pl_weight * config.g_reg_every * penalty + 0 * images[0, 0, 0, 0]).backward()
+        state.g_optim.step()
+        logs["path_length"] = lengths.mean().item()
+
+    update_ema(state.ema, g, ema_beta(config, (state.step + 1) * config.batch))
+    state.step += 1
+    return logs
+
+
+# --- samples and metric -------------------------------------------------------------------------
+
+
+def fixed_z(n: int, style_dim: int, seed: int = 123) -> torch.Tensor:
+    """The same latent codes at every evaluation, drawn without touching the training RNG."""
+    return torch.randn(n, style_dim, generator=torch.Generator().manual_seed(seed))
+
+
+@torch.no_grad()
+def generate(generator: Generator, z: torch.Tensor, batch: int = 64, truncation_psi: float = 1.0) -> torch.Tensor:
+    device = generator.w_avg.device
+    return torch.cat([generator(z[i : i + batch].to(device), truncation_psi).cpu() for i in range(0, len(z), batch)])
+
+
+def image_grid(images: torch.Tensor, columns: int = 8) -> Image.Image:
+    """(N, 3, H, W) in [-1, 1] → one PIL image, `columns` wide."""
+    n, _, h, w = images.shape
+    rows = math.ceil(n / columns)
+    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    grid = np.full((rows * h, columns * w, 3), 255, np.uint8)
+    for k, image in enumerate(pixels):
+        grid[(k // columns) * h : (k // columns + 1) * h, (k % columns) * w : (k % columns + 1) * w] = image
+    return Image.fromarray(grid)
+
+
+def save_grid(images: torch.Tensor, path: Path, columns: int = 8) -> None:
+    with atomic_path(path) as tmp:
+        image_grid(images, columns).save(tmp, format="PNG")
+
+
+class QualityMetric:
+    """FD and KD in EfficientNet-Lite0 space against a fixed set of real images, plus diversity."""
+
+    def __init__(self, bank: ImageBank, n: int, cache: Path):
+        from thisineq.metrics.fid import FeatureExtractor, FeatureStats, diversity, extract
+
+        self.extractor = FeatureExtractor()
+        self.n = min(n, len(bank))
+        if cache.is_file() and np.load(cache).shape[0] == self.n:
+            self.real = np.load(cache)
+        else:
+            index = torch.from_numpy(np.random.default_rng(0).choice(len(bank), self.n, replace=False))
+            self.real = extract(self.extractor, bank.images[index].float() / 127.5 - 1)
+            with atomic_open(cache, "wb") as handle:
+                np.save(handle, self.real, allow_pickle=False)
+        self.real_stats = FeatureStats.of(self.real)
+        self.real_diversity = diversity(self.real)
+        self._extract, self._stats, self._diversity = extract, FeatureStats.of, diversity
+
+    def __call__(self, generator: Generator) -> dict:
+        from thisineq.metrics.fid import frechet_distance, kernel_distance
+
+        fake = self._extract(self.extractor, generate(generator, fixed_z(self.n, generator.style_dim, seed=7)))
+        return {
+            "fd_effnet": frechet_distance(self._stats(fake), self.real_stats),
+            "kd_effnet": kernel_distance(fake, self.real, subset_size=min(500, self.n)),
+            "diversity_ratio": self._diversity(fake) / self.real_diversity,
+        }
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def _device(config: GANTrainConfig, local_rank: int) -> torch.device:
+    if config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank)
+
+
+def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
+    """Train (or resume) the run in `config.run_dir` until `config.steps`. Returns the run folder."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = _device(config, local_rank)
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+    if config.batch % world:
+        raise ValueError(f"batch {config.batch} does not split over {world} processes")
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_run_config(run_dir, config, rank)
+
+    bank = ImageBank(config.dataset, config.model.size)
+    state = new_state(config, device)
+    metrics: list[dict] = []
+    if (run_dir / CHECKPOINT).is_file():
+        metrics = load_checkpoint(state, run_dir / CHECKPOINT)
+    if world > 1 and state.step == 0:
+        torch.manual_seed(config.seed + rank)  # each process draws its own batches and z
+    g_step, d_model = GeneratorStep(state.generator), state.discriminator
+    if world > 1:
+        ids = [local_rank] if device.type == "cuda" else None
+        g_step = nn.parallel.DistributedDataParallel(g_step, device_ids=ids, broadcast_buffers=False)
+        d_model = nn.parallel.DistributedDataParallel(d_model, device_ids=ids, broadcast_buffers=False)
+    metric = QualityMetric(bank, config.metric_samples, run_dir / "real_features.npy") if config.metric_every and rank == 0 else None
+
+    bar = tqdm(total=config.steps, initial=state.step, desc="training GAN", unit="step", disable=not progress or rank != 0)
+    started = time.perf_counter() - state.wall_seconds
+    while state.step < config.steps:
+        logs = train_step(state, config, bank, g_step, d_model, config.batch // world, device)
+        state.wall_seconds = time.perf_counter() - started
+        bar.update()
+        bar.set_postfix(d=f"{logs['loss_d']:.3f}", g=f"{logs['loss_g']:.3f}")
+        if rank != 0:
+            continue
+        done = state.step == config.steps
+        if state.step % config.sample_every == 0 or done:
+            save_grid(generate(state.ema, fixed_z(64, config.model.style_dim)), run_dir / "samples" / f"step_{state.step:07d}.png")
+        if metric is not None and (state.step % config.metric_every == 0 or done):
+            entry = {"step": state.step, "kimg": state.step * config.batch / 1000, "wall_seconds": round(state.wall_seconds, 1), **metric(state.ema)}
+            metrics.append(entry)
+            bar.write(json.dumps(entry))
+        if state.step % 50 == 0 or done:
+            _append_log(run_dir / LOG, {"step": state.step, "wall_seconds": round(state.wall_seconds, 1), **logs})
+        if state.step % config.checkpoint_every == 0 or done:
+            save_checkpoint(state, config, run_dir / CHECKPOINT, metrics)
+            save_generator(state.ema, run_dir / GENERATOR, extra={"step": state.step})
+    bar.close()
+    if world > 1:
+        dist.destroy_process_group()
+    return run_dir
+
+
+def _check_run_config(run_dir: Path, config: GANTrainConfig, rank: int) -> None:
+    """A run folder belongs to one config; only the number of steps may grow on resume."""
+    path = run_dir / RUN_CONFIG
+    record = config.to_dict()
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        differs = sorted(k for k in record if k not in ("steps", "device") and previous.get(k) != json.loads(json.dumps(record[k])))
+        if differs:
+            raise ValueError(f"{run_dir} was started with other settings ({', '.join(differs)}); use a new --run-dir")
+    if rank == 0:
+        write_json(path, record)
+
+
+def _append_log(path: Path, entry: dict) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def metric_history(run_dir: str | os.PathLike) -> list[dict]:
+    """The quality-metric trajectory stored in a run's checkpoint."""
+    return json.loads(safe_load(Path(run_dir) / CHECKPOINT)["metrics"])
+
