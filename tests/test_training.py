@@ -88,7 +88,7 @@ def test_translate_shifts_content_and_cutout_zeroes_a_quarter():
 
 def test_frechet_and_kernel_distance_behave():
     rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(400, 8)), rng.normal(size=(400, 8))
+    a, b = rng.normal(size=(3000, 8)), rng.normal(size=(3000, 8))
     shifted = b + 1.0
     same = frechet_distance(FeatureStats.of(a), FeatureStats.of(b))
     moved = frechet_distance(FeatureStats.of(a), FeatureStats.of(shifted))
