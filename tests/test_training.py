@@ -94,3 +94,19 @@ def test_frechet_and_kernel_distance_behave():
     moved = frechet_distance(FeatureStats.of(a), FeatureStats.of(shifted))
     assert same < 0.5 and abs(moved - 8.0) < 1.0  # a mean shift of 1 in 8 dims adds 8
     assert abs(kernel_distance(a, b, subset_size=200, num_subsets=5)) < kernel_distance(a, shifted, subset_size=200, num_subsets=5)
+
+
+def test_two_processes_train_under_torchrun(dataset, tmp_path):
+    """DistributedDataParallel on the CPU (gloo): the same code path as several GPUs or nodes."""
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        "-m", "thisineq.cli", "train", "gan", "--dataset", str(dataset), "--run-dir", str(tmp_path / "ddp"),
+        "--steps", "3", "--batch", "8", "--channels", "16,16,16,8", "--style-dim", "16", "--n-mlp", "2",
+        "--metric-every", "0", "--checkpoint-every", "3", "--device", "cpu",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert safe_load(tmp_path / "ddp" / CHECKPOINT)["step"] == 3

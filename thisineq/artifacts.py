@@ -38,6 +38,15 @@ class ArtifactSet:
         """The ingested dataset (see `thisineq.data.dataset`)."""
         return self.city / "dataset"
 
+    @property
+    def generator(self) -> Path:
+        """The EMA generator (thisineq format, see `thisineq.models.stylegan2.save_generator`)."""
+        return self.root / "gan" / "generator.pt"
+
+    @property
+    def model_card(self) -> Path:
+        return self.root / "gan" / "MODEL_CARD.md"
+
     def exists(self) -> bool:
         return (self.dataset / "dataset.json").is_file()
 
