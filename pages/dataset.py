@@ -1,7 +1,6 @@
 """Dataset: what was ingested, what was not and why, the split, and the decile structure."""
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 
 from thisineq.app import state

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,10 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-
-# The package is not installed; let `python scripts/bench_ingest.py` find it (spawned
-# workers inherit sys.path).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from thisineq.data.photos import build_image_cache, check_files, read_metadata
 

@@ -10,11 +10,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-# Lets the script run from a checkout without installing the package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from thisineq.data.imd import IoDFormatError, read_iod, read_population  # noqa: E402
-from thisineq.io import atomic_path  # noqa: E402
+from thisineq.data.imd import IoDFormatError, read_iod, read_population
+from thisineq.io import atomic_path
 
 PUBLICATION = "https://www.gov.uk/government/statistics/english-indices-of-deprivation-2019"
 ASSETS = "https://assets.publishing.service.gov.uk/government/uploads/system/uploads/attachment_data/file"

@@ -68,6 +68,11 @@ def available_sets() -> list[ArtifactSet]:
 # rebuilds it from nothing.
 REBUILD_COMMANDS: dict[str, str] = {
     "demo/city": "thisineq data synth --out artifacts/demo/city --photos 480 --seed 0",
+    "demo/gan": (
+        "thisineq data synth --out data/city --photos 12000 --seed 0 && "
+        "thisineq train gan --dataset data/city/dataset --run-dir runs/gan64 --steps 100000 --metric-every 1000 && "
+        "python scripts/export_gan.py --run-dir runs/gan64 --out artifacts/demo/gan"
+    ),
 }
 
 

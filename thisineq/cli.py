@@ -64,7 +64,7 @@ def _add_train_gan(sub) -> None:
     p.add_argument("--run-dir", type=Path, required=True, help="run folder: checkpoint, samples, log; resumes if present")
     p.add_argument("--steps", type=int, default=20000, help="total steps (default: 20000); raise it to train on")
     p.add_argument("--batch", type=int, default=16, help="images per step over all processes (default: 16)")
-    p.add_argument("--channels", default="256,256,192,96,48", help="widths from 4 px up to the dataset's size, comma-separated")
+    p.add_argument("--channels", default="256,256,128,64,32", help="widths from 4 px up to the dataset's size, comma-separated")
     p.add_argument("--style-dim", type=int, default=256)
     p.add_argument("--n-mlp", type=int, default=4, help="mapping network depth (default: 4)")
     p.add_argument("--lr", type=float, default=0.0025)

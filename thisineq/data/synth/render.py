@@ -11,7 +11,7 @@ photo is a pure function of its factors.
 from __future__ import annotations
 
 import colorsys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -295,7 +295,6 @@ def _draw_buildings(c: _Canvas, plan: ScenePlan, base: float, rng: np.random.Gen
 
 
 def _draw_house(c, unit: Unit, top, base, wall, plan: ScenePlan, rng) -> None:
-    f = plan.factors
     roof_colour = _mix((78, 72, 78), (120, 70, 55), rng.uniform(0, 1))
     overhang = 0.008
     roof_h = 0.07 + 0.02 * rng.uniform()
@@ -561,10 +560,3 @@ def render_factors(factors: SceneFactors, size: int = 64) -> np.ndarray:
     """Plan and draw one view. Returns uint8 (size, size, 3)."""
     return render(plan_scene(factors), size)
 
-
-def factor_names() -> tuple[str, ...]:
-    return tuple(fl.name for fl in fields(SceneFactors))
-
-
-def as_row(factors: SceneFactors) -> dict:
-    return asdict(factors)
