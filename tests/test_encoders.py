@@ -1,0 +1,69 @@
+"""Encoders: shapes, e4e's progressive unlocking and offset penalty, ReStyle's iterations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from thisineq.models.encoders import (
+    E4EEncoder,
+    EncoderConfig,
+    LatentDiscriminator,
+    ReStyleEncoder,
+    offset_penalty,
+    pyramid_level,
+    restyle_invert,
+)
+from thisineq.models.stylegan2 import Generator, StyleGAN2Config
+
+G_CONFIG = StyleGAN2Config(size=32, style_dim=16, n_mlp=2, channels={4: 32, 8: 16, 16: 16, 32: 8})
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    return Generator(G_CONFIG).eval()
+
+
+def config_for(generator):
+    return EncoderConfig.for_generator(generator, widths=(8, 16, 16, 32))
+
+
+def test_e4e_starts_in_w_and_unlocks_layers(generator):
+    encoder = E4EEncoder(config_for(generator), w_avg=generator.w_avg).eval()
+    photos = torch.randn(3, 3, 32, 32)
+    encoder.set_stage(0)
+    ws = encoder(photos)
+    assert ws.shape == (3, generator.num_ws, 16)
+    assert torch.allclose(ws, ws[:, :1].expand_as(ws)) and offset_penalty(ws) == 0
+    encoder.set_stage(3)
+    ws = encoder(photos)
+    assert not torch.allclose(ws[:, 1:4], ws[:, :1].expand(-1, 3, -1))
+    assert torch.allclose(ws[:, 4:], ws[:, :1].expand(-1, generator.num_ws - 4, -1))
+    assert offset_penalty(ws) > 0
+
+
+def test_restyle_iterates_residuals(generator):
+    encoder = ReStyleEncoder(config_for(generator)).eval()
+    photos = torch.randn(2, 3, 32, 32)
+    steps = restyle_invert(encoder, generator, photos, iterations=3)
+    assert len(steps) == 3
+    ws1, ws2 = steps[0][0], steps[1][0]
+    assert ws1.shape == (2, generator.num_ws, 16) and steps[-1][1].shape == (2, 3, 32, 32)
+    assert not torch.equal(ws1, ws2)
+
+
+def test_gradients_reach_the_encoder(generator):
+    encoder = E4EEncoder(config_for(generator))
+    critic = LatentDiscriminator(16)
+    photos = torch.randn(4, 3, 32, 32)
+    ws = encoder(photos)
+    loss = (generator.synthesis(ws) - photos).square().mean() + critic(ws[:, 0]).mean() + offset_penalty(ws)
+    loss.backward()
+    assert all(p.grad is not None for p in encoder.backbone.parameters())
+
+
+def test_pyramid_split_and_bad_input(generator):
+    assert [pyramid_level(i) for i in range(10)] == [4, 4, 4, 8, 8, 8, 8, 16, 16, 16]
+    with pytest.raises(ValueError, match=r"photos must be \(B, 3, 32, 32\)"):
+        E4EEncoder(config_for(generator))(torch.randn(1, 3, 64, 64))

@@ -1,0 +1,208 @@
+"""Encoders into a StyleGAN2's latent space: e4e (one w plus per-layer offsets) and ReStyle (iterative).
+
+Both share a small residual backbone sized for 32–256 px photos and pSp's "map to style" heads,
+which turn one level of the feature pyramid into style vectors: coarse layers read the 4×4
+features, middle layers 8×8, fine layers 16×16 (as in pSp/e4e, where layers 0–2, 3–6 and 7+ do).
+
+- `E4EEncoder` predicts w for layer 0 and an offset for every later layer. Offsets of layers that
+  are not yet unlocked (`stage`) are zero, so training starts in W and grows into W+ slowly; an
+  L2 penalty keeps offsets small. Codes near W stay editable.
+- `ReStyleEncoder` reads the photo next to the current reconstruction and predicts a residual in
+  W+; `restyle_invert` runs it N times from w_avg.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from thisineq.models.stylegan2 import Generator, broadcast
+
+
+@dataclass
+class EncoderConfig:
+    """Architecture of an encoder for a given generator."""
+
+    size: int = 64  # input photo side (the generator's)
+    num_ws: int = 10  # layers of W+ (the generator's)
+    style_dim: int = 256
+    widths: tuple[int, ...] = (32, 64, 128, 256)  # backbone widths, from full resolution down
+    blocks_per_stage: int = 1
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def for_generator(cls, generator: Generator, **kw) -> "EncoderConfig":
+        return cls(size=generator.config.size, num_ws=generator.num_ws, style_dim=generator.style_dim, **kw)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.norm1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(out_channels)
+        self.skip = (
+            nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))
+            if stride != 1 or in_channels != out_channels
+            else nn.Identity()
+        )
+
+    def forward(self, x):
+        out = F.leaky_relu(self.norm1(self.conv1(x)), 0.2)
+        return F.leaky_relu(self.norm2(self.conv2(out)) + self.skip(x), 0.2)
+
+
+class Backbone(nn.Module):
+    """Photo (B, C, size, size) → features at 16×16, 8×8 and 4×4 (fine, medium, coarse)."""
+
+    def __init__(self, in_channels: int, config: EncoderConfig):
+        super().__init__()
+        widths = config.widths
+        if config.size < 16:
+            raise ValueError(f"encoders need photos of at least 16 px, got {config.size}")
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.LeakyReLU(0.2))
+        stages, channels, resolution = [], widths[0], config.size
+        self.level_channels = {resolution: channels}
+        while resolution > 4:
+            out = widths[min(len(stages) + 1, len(widths) - 1)]
+            blocks = [ResidualBlock(channels, out, 2)] + [ResidualBlock(out, out, 1) for _ in range(config.blocks_per_stage - 1)]
+            stages.append(nn.Sequential(*blocks))
+            channels, resolution = out, resolution // 2
+            self.level_channels[resolution] = channels
+        self.stages = nn.ModuleList(stages)
+
+    def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        x = self.stem(x)
+        levels = {x.shape[-1]: x}
+        for stage in self.stages:
+            x = stage(x)
+            levels[x.shape[-1]] = x
+        return levels
+
+
+class MapToStyle(nn.Module):
+    """pSp's GradualStyleBlock: strided convolutions down to 1×1, then a linear layer → (B, style_dim)."""
+
+    def __init__(self, in_channels: int, style_dim: int, resolution: int):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, style_dim, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        for _ in range(int(math.log2(resolution)) - 1):
+            layers += [nn.Conv2d(style_dim, style_dim, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        self.convs = nn.Sequential(*layers)
+        self.linear = nn.Linear(style_dim, style_dim)
+
+    def forward(self, x):
+        return self.linear(self.convs(x).flatten(1))
+
+
+def pyramid_level(layer: int) -> int:
+    """The feature resolution that feeds a W+ layer: layers 0–2 read 4×4, 3–6 read 8×8, the rest 16×16 (as pSp)."""
+    return 4 if layer < 3 else 8 if layer < 7 else 16
+
+
+class _PyramidHeads(nn.Module):
+    """One MapToStyle head per W+ layer, each reading its pyramid level."""
+
+    def __init__(self, backbone: Backbone, config: EncoderConfig):
+        super().__init__()
+        self.levels = [pyramid_level(i) for i in range(config.num_ws)]
+        self.heads = nn.ModuleList(MapToStyle(backbone.level_channels[r], config.style_dim, r) for r in self.levels)
+
+    def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
+        return torch.stack([head(features[r]) for head, r in zip(self.heads, self.levels)], dim=1)
+
+
+class E4EEncoder(nn.Module):
+    """Photo in [-1, 1] (B, 3, size, size) → ws (B, num_ws, style_dim) = w + unlocked offsets."""
+
+    def __init__(self, config: EncoderConfig, w_avg: torch.Tensor | None = None):
+        super().__init__()
+        self.config = config
+        self.backbone = Backbone(3, config)
+        self.heads = _PyramidHeads(self.backbone, config)
+        self.register_buffer("w_avg", w_avg.clone() if w_avg is not None else torch.zeros(config.style_dim))
+        self.register_buffer("stage", torch.tensor(config.num_ws))  # layers with offsets: 0 → W only
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_photo(x, self.config.size, 3)
+        styles = self.heads(self.backbone(x))  # (B, num_ws, D)
+        w = styles[:, 0] + self.w_avg
+        offsets = styles[:, 1:] * self._offset_mask(x.device)
+        return torch.cat([w[:, None], w[:, None] + offsets], dim=1)
+
+    def _offset_mask(self, device) -> torch.Tensor:
+        unlocked = torch.arange(1, self.config.num_ws, device=device) <= self.stage
+        return unlocked[None, :, None].float()
+
+    def set_stage(self, stage: int) -> None:
+        """Allow offsets on layers 1…stage (0: every layer uses w)."""
+        self.stage.fill_(max(0, min(stage, self.config.num_ws - 1)))
+
+
+def offset_penalty(ws: torch.Tensor) -> torch.Tensor:
+    """e4e's delta regulariser: Σ over layers of ‖ws_i − ws_0‖², averaged over the batch."""
+    return (ws[:, 1:] - ws[:, :1]).square().sum(dim=2).sum(dim=1).mean()
+
+
+class LatentDiscriminator(nn.Module):
+    """e4e's optional critic on w: tells mapping-network outputs from encoder outputs."""
+
+    def __init__(self, style_dim: int, hidden: int = 256, depth: int = 4):
+        super().__init__()
+        layers, width = [], style_dim
+        for _ in range(depth - 1):
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        self.net = nn.Sequential(*layers, nn.Linear(width, 1))
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return self.net(w)
+
+
+class ReStyleEncoder(nn.Module):
+    """(photo, current reconstruction) (B, 6, size, size) → residual Δws (B, num_ws, style_dim)."""
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.config = config
+        self.backbone = Backbone(6, config)
+        self.heads = _PyramidHeads(self.backbone, config)
+
+    def forward(self, photo: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+        _check_photo(photo, self.config.size, 3)
+        return self.heads(self.backbone(torch.cat([photo, reconstruction], dim=1)))
+
+
+def restyle_invert(
+    encoder: ReStyleEncoder, generator: Generator, photo: torch.Tensor, iterations: int = 5, *, keep_graph: bool = False
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Run ReStyle from w_avg: ws_{t+1} = ws_t + E(photo, G(ws_t)). Returns [(ws_t, image_t)] for t = 1…N.
+
+    With `keep_graph=False` each step's input is detached, as ReStyle trains.
+    """
+    batch = photo.shape[0]
+    ws = broadcast(generator.w_avg[None].expand(batch, -1), generator.num_ws)
+    image = generator.synthesis(ws).detach()
+    steps = []
+    for _ in range(iterations):
+        ws = ws + encoder(photo, image)
+        image = generator.synthesis(ws)
+        steps.append((ws, image))
+        if not keep_graph:
+            ws, image = ws.detach(), image.detach()
+    return steps
+
+
+def _check_photo(x: torch.Tensor, size: int, channels: int) -> None:
+    if x.ndim != 4 or x.shape[1:] != (channels, size, size):
+        raise ValueError(f"photos must be (B, {channels}, {size}, {size}), got {tuple(x.shape)}")
+
