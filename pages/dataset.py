@@ -3,7 +3,8 @@
 import altair as alt
 import streamlit as st
 
-from thisineq.app import state
+from thisineq.app import maps, state
+from thisineq.data.domains import domain
 from thisineq.data.imd import decile_correlations
 
 st.title("Dataset")
@@ -30,10 +31,13 @@ if artifacts is not None:
         st.dataframe(problems, hide_index=True)
 
     st.subheader("Photos per decile")
-    domain_key = st.selectbox("Domain", manifest["domains"], key="dataset_domain")
+    domain_key = st.selectbox("Domain", manifest["domains"], key="dataset_domain", format_func=lambda k: domain(k).label)
     counts_by_decile = photos[f"{domain_key}_decile"].value_counts().sort_index().rename_axis("decile").reset_index(name="photos")
     st.altair_chart(
-        alt.Chart(counts_by_decile).mark_bar().encode(x="decile:O", y="photos:Q", tooltip=["decile", "photos"]),
+        alt.Chart(counts_by_decile).mark_bar().encode(
+            x=alt.X("decile:O", title="decile (1 = most deprived)"), y="photos:Q", tooltip=["decile", "photos"],
+            color=alt.Color("decile:O", scale=alt.Scale(domain=list(range(1, 11)), range=maps.decile_hex()), legend=None),
+        ),
         use_container_width=True,
     )
 

@@ -43,8 +43,13 @@ def view_of(lat: np.ndarray, lon: np.ndarray) -> dict:
     """Centre and zoom that show every point (a web-mercator zoom from the larger extent)."""
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
     extent = max(np.nanmax(lat) - np.nanmin(lat), (np.nanmax(lon) - np.nanmin(lon)) * np.cos(np.radians(np.nanmean(lat))))
-    zoom = float(np.clip(np.log2(360 / max(extent, 1e-4)) - 1.2, 1, 16))
+    zoom = float(np.clip(np.log2(360 / max(extent, 1e-4)) - 0.5, 1, 16))
     return {"latitude": float(np.nanmean(lat)), "longitude": float(np.nanmean(lon)), "zoom": zoom}
+
+
+def decile_hex() -> list[str]:
+    """The decile colours as hex strings, decile 1 first (for charts)."""
+    return ["#%02x%02x%02x" % c for c in DECILE_COLOURS]
 
 
 def legend_markdown() -> str:

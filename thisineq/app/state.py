@@ -61,5 +61,5 @@ def synthetic_banner(manifest: dict) -> None:
         st.warning(
             f"**Synthetic data.** *{manifest.get('name', 'This dataset')}* is a procedurally generated city: "
             "no photo shows a real place, and its link between deprivation and appearance is invented for validation.",
-            icon="🧪",
+            icon=":material/science:",
         )
