@@ -98,6 +98,33 @@ def _run_train_gan(args) -> None:
     print(f"run folder {train_gan(config)}")
 
 
+def _add_train_encoder(sub) -> None:
+    p = sub.add_parser("encoder", help="train (or resume) an e4e or ReStyle encoder for a generator")
+    p.add_argument("--kind", choices=("e4e", "restyle"), required=True)
+    p.add_argument("--generator", type=Path, required=True, help="generator checkpoint to invert into")
+    p.add_argument("--dataset", type=Path, required=True, help="dataset folder; its train split gives the real photos")
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--steps", type=int, default=20000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--real-fraction", type=float, default=0.5, help="share of real photos per batch (rest: GAN samples)")
+    p.add_argument("--lpips", choices=("alex", "vgg"), default="alex", help="perceptual loss backbone")
+    p.add_argument("--iterations", type=int, default=5, help="ReStyle iterations per step")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run_train_encoder)
+
+
+def _run_train_encoder(args) -> None:
+    from thisineq.training.encoders import EncoderTrainConfig, train_encoder
+
+    config = EncoderTrainConfig(
+        kind=args.kind, generator=str(args.generator), dataset=str(args.dataset), run_dir=str(args.run_dir), steps=args.steps,
+        batch=args.batch, lr=args.lr, real_fraction=args.real_fraction, lpips_net=args.lpips, restyle_iterations=args.iterations,
+        seed=args.seed,
+    )  # fmt: skip
+    print(f"run folder {train_encoder(config)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thisineq", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train models")
     train_commands = train.add_subparsers(dest="train_command", required=True)
     _add_train_gan(train_commands)
+    _add_train_encoder(train_commands)
     return parser
 
 
