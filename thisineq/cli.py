@@ -125,6 +125,36 @@ def _run_train_encoder(args) -> None:
     print(f"run folder {train_encoder(config)}")
 
 
+def _add_invert(commands) -> None:
+    p = commands.add_parser("invert", help="invert every photo of a dataset with one method (resumable)")
+    p.add_argument("--method", choices=("e4e", "restyle", "projector", "hybrid"), required=True)
+    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--generator", type=Path, required=True)
+    p.add_argument("--e4e", type=Path, help="e4e encoder (for e4e and hybrid)")
+    p.add_argument("--restyle", type=Path, help="ReStyle encoder")
+    p.add_argument("--out", type=Path, required=True, help="inversion folder to write")
+    p.add_argument("--split", choices=("train", "val", "test"), help="only this split")
+    p.add_argument("--limit", type=int, help="only the first N photos (a documented subset)")
+    p.add_argument("--steps", type=int, default=1000, help="projector steps (default: 1000)")
+    p.add_argument("--chunk", type=int, default=32)
+    p.set_defaults(run=_run_invert)
+
+
+def _run_invert(args) -> None:
+    from thisineq.invert.api import InversionModels
+    from thisineq.invert.batch import BatchInversionConfig, invert_dataset
+
+    needs = {"e4e": "e4e", "hybrid": "e4e", "restyle": "restyle"}.get(args.method)
+    if needs and getattr(args, needs) is None:
+        raise ValueError(f"--method {args.method} needs --{needs} ENCODER")
+    models = InversionModels.load(
+        args.generator, e4e=args.e4e, restyle=args.restyle, lpips_net="vgg" if args.method in ("projector", "hybrid") else None
+    )
+    config = BatchInversionConfig(method=args.method, chunk=args.chunk, split=args.split, limit=args.limit, projector_steps=args.steps)
+    sources = {"generator": args.generator, **{k: v for k, v in (("e4e", args.e4e), ("restyle", args.restyle)) if v}}
+    print(f"wrote {invert_dataset(args.dataset, models, args.out, config, sources=sources)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thisineq", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_commands = train.add_subparsers(dest="train_command", required=True)
     _add_train_gan(train_commands)
     _add_train_encoder(train_commands)
+    _add_invert(commands)
     return parser
 
 

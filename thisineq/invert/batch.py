@@ -1,0 +1,135 @@
+"""Invert every photo of a dataset with one method, resumably, into an inversion folder.
+
+An inversion folder (one per method) holds:
+
+| file | what |
+|---|---|
+| `latents.npz` | `photo_id` (N,), `ws` (N, num_ws, style_dim) float32, `w` (N, style_dim) = mean of ws over layers |
+| `reconstructions.npy` | uint8 (N, size, size, 3), row i ↔ photo_id[i] |
+| `errors.csv` | per photo: MSE, PSNR, SSIM, LPIPS (AlexNet) against the cached photo, seconds |
+| `inversion.json` | method, generator and encoder hashes, counts, settings |
+
+Work is done in chunks written to `parts/` as it goes: a killed run resumes from the last chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from thisineq.invert.api import InversionModels, invert, to_tensor, to_uint8
+from thisineq.io import atomic_open, sha256_file, write_json
+from thisineq.metrics.image import mse, psnr, ssim
+
+
+@dataclass(frozen=True)
+class BatchInversionConfig:
+    method: str
+    chunk: int = 32  # photos per resumable chunk (and per batch)
+    split: str | None = None  # only this split ("train", "val", "test"); None: every photo
+    limit: int | None = None  # only the first N photos (in dataset order) — a documented subset
+    projector_steps: int = 1000
+    hybrid_steps: int = 100
+
+
+def invert_dataset(
+    dataset_root: str | os.PathLike,
+    models: InversionModels,
+    out_dir: str | os.PathLike,
+    config: BatchInversionConfig,
+    *,
+    sources: dict[str, str | os.PathLike] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Invert the dataset's photos into `out_dir`; resumes from finished chunks. Returns out_dir."""
+    from thisineq.data.dataset import load_dataset
+    from thisineq.metrics.lpips import LPIPS
+
+    data = load_dataset(dataset_root)
+    photos = data.photos if config.split is None else data.photos[data.photos["split"] == config.split]
+    photos = photos.sort_values("cache_index").iloc[: config.limit]
+    images = data.images()
+    out_dir = Path(out_dir)
+    parts = out_dir / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    perceptual = LPIPS("alex")
+    chunks = [photos.iloc[i : i + config.chunk] for i in range(0, len(photos), config.chunk)]
+    bar = tqdm(total=len(photos), desc=f"inverting ({config.method})", unit="photo", disable=not progress)
+    for k, chunk in enumerate(chunks):
+        part = parts / f"part_{k:05d}.npz"
+        if not part.is_file():
+            _invert_chunk(chunk, images, models, perceptual, config, part)
+        bar.update(len(chunk))
+    bar.close()
+    _merge(parts, len(chunks), out_dir)
+    manifest = {
+        "method": config.method,
+        "photos": int(len(photos)),
+        "settings": asdict(config),
+        "generator_size": models.generator.config.size,
+        "sources": {name: {"path": str(path), "sha256": sha256_file(path)} for name, path in (sources or {}).items()},
+    }
+    write_json(out_dir / "inversion.json", manifest)
+    return out_dir
+
+
+def _invert_chunk(chunk: pd.DataFrame, images, models: InversionModels, perceptual, config: BatchInversionConfig, part: Path) -> None:
+    target = to_tensor(np.asarray(images[chunk["cache_index"].to_numpy()]))
+    result = invert(target, config.method, models, projector_steps=config.projector_steps, hybrid_steps=config.hybrid_steps)
+    recon = result.reconstruction
+    with torch.no_grad():
+        errors = {
+            "mse": mse(recon, target).numpy(),
+            "psnr": psnr(recon, target).numpy(),
+            "ssim": ssim(recon, target).numpy(),
+            "lpips": perceptual(recon, target).numpy(),
+        }
+    with atomic_open(part, "wb") as handle:
+        np.savez(
+            handle,
+            photo_id=chunk.index.to_numpy().astype(str),
+            ws=result.ws.numpy().astype(np.float32),
+            reconstruction=to_uint8(recon),
+            seconds=np.full(len(chunk), result.seconds / len(chunk)),
+            **errors,
+        )
+
+
+def _merge(parts: Path, n_parts: int, out_dir: Path) -> None:
+    loaded = [np.load(parts / f"part_{k:05d}.npz") for k in range(n_parts)]
+    joined = {key: np.concatenate([p[key] for p in loaded]) for key in loaded[0].files}
+    with atomic_open(out_dir / "latents.npz", "wb") as handle:
+        np.savez(handle, photo_id=joined["photo_id"], ws=joined["ws"], w=joined["ws"].mean(axis=1))
+    with atomic_open(out_dir / "reconstructions.npy", "wb") as handle:
+        np.save(handle, joined["reconstruction"])
+    errors = pd.DataFrame({k: joined[k] for k in ("photo_id", "mse", "psnr", "ssim", "lpips", "seconds")})
+    with atomic_open(out_dir / "errors.csv", "w", encoding="utf-8", newline="") as handle:
+        errors.to_csv(handle, index=False, float_format="%.6g")
+
+
+@dataclass
+class InversionSet:
+    """A finished inversion folder, read."""
+
+    method: str
+    photo_id: np.ndarray  # (N,)
+    ws: np.ndarray  # (N, num_ws, style_dim)
+    w: np.ndarray  # (N, style_dim)
+    errors: pd.DataFrame  # index photo_id
+
+
+def load_inversions(folder: str | os.PathLike) -> InversionSet:
+    folder = Path(folder)
+    if not (folder / "inversion.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a finished inversion folder (no inversion.json): run `thisineq invert`")
+    manifest = json.loads((folder / "inversion.json").read_text(encoding="utf-8"))
+    latents = np.load(folder / "latents.npz")
+    errors = pd.read_csv(folder / "errors.csv", dtype={"photo_id": str}).set_index("photo_id")
+    return InversionSet(manifest["method"], latents["photo_id"], latents["ws"], latents["w"], errors)
