@@ -8,11 +8,9 @@ from thisineq.data.domains import domain
 from thisineq.data.imd import decile_correlations
 
 st.title("Dataset")
-artifacts = state.choose_artifact_set()
-if artifacts is not None:
-    root = str(artifacts.dataset)
-    manifest, photos, lsoas = state.dataset_tables(root)
-    state.synthetic_banner(manifest)
+page = state.open_dataset_page()
+if page is not None:
+    root, manifest, photos, lsoas = page.root, page.manifest, page.photos, page.lsoas
     counts = manifest["counts"]
     st.markdown(
         f"**{manifest['name']}** — {counts['photos_usable']:,} usable photos of {counts['photos_listed']:,} listed, "
@@ -52,7 +50,7 @@ if artifacts is not None:
         use_container_width=True,
     )  # fmt: skip
 
-    sheet = artifacts.city / "contact_sheet.png"
+    sheet = page.artifacts.city / "contact_sheet.png"
     if sheet.is_file():
         st.subheader("Contact sheet")
         st.image(str(sheet), use_container_width=True)

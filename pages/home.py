@@ -5,10 +5,9 @@ import streamlit as st
 from thisineq.app import state
 
 st.title("This inequality does not exist")
-artifacts = state.choose_artifact_set()
-if artifacts is not None:
-    manifest, photos, lsoas = state.dataset_tables(str(artifacts.dataset))
-    state.synthetic_banner(manifest)
+page = state.open_dataset_page()
+if page is not None:
+    manifest = page.manifest
     st.markdown(
         "A StyleGAN2 trained on street-level photos of housing, each photo inverted into the GAN's latent "
         "space and linked to the English Indices of Deprivation 2019 deciles of its area. Linear boundaries "
@@ -20,5 +19,5 @@ if artifacts is not None:
     left.metric("Photos", f"{counts['photos_usable']:,}", help=f"{counts['photos_listed']:,} listed")
     middle.metric("Areas (LSOAs)", f"{counts['lsoas']:,}", help=f"{counts['lsoas_with_photos']:,} with photos")
     right.metric("Problems reported", f"{sum(counts['problems'].values()):,}")
-    st.caption(f"Dataset: `{artifacts.dataset}`")
+    st.caption(f"Dataset: `{page.artifacts.dataset}`")
     st.info("The GAN, the inversions and the boundaries are built in later stages; this app shows the data so far.")

@@ -7,11 +7,9 @@ from thisineq.app import maps, state
 from thisineq.data.domains import domain
 
 st.title("Map")
-artifacts = state.choose_artifact_set()
-if artifacts is not None:
-    root = str(artifacts.dataset)
-    manifest, photos, lsoas = state.dataset_tables(root)
-    state.synthetic_banner(manifest)
+page = state.open_dataset_page()
+if page is not None:
+    root, manifest, photos, lsoas = page.root, page.manifest, page.photos, page.lsoas
     key = st.selectbox(
         "Domain", manifest["domains"], index=manifest["domains"].index("income"), format_func=lambda k: domain(k).label, key="map_domain"
     )

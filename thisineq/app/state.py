@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,28 @@ def web_geojson(dataset_root: str) -> dict:
 
 def photo(dataset_root: str, photo_id: str) -> np.ndarray:
     return dataset(dataset_root).image(photo_id)
+
+
+@dataclass(frozen=True)
+class PageData:
+    """What a data page starts from: the chosen artifact set and its dataset's tables."""
+
+    artifacts: ArtifactSet
+    root: str  # the dataset folder, as the cache key of the loaders
+    manifest: dict
+    photos: pd.DataFrame
+    lsoas: pd.DataFrame
+
+
+def open_dataset_page() -> PageData | None:
+    """The sidebar choice of artifact set, its tables (cached) and the synthetic banner; None if no set exists."""
+    artifacts = choose_artifact_set()
+    if artifacts is None:
+        return None
+    root = str(artifacts.dataset)
+    manifest, photos, lsoas = dataset_tables(root)
+    synthetic_banner(manifest)
+    return PageData(artifacts, root, manifest, photos, lsoas)
 
 
 def synthetic_banner(manifest: dict) -> None:
