@@ -1,0 +1,64 @@
+"""Latent boundaries: separate separable data, point the right way, and are measured strictly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thisineq.boundaries import LatentBoundary, balanced_subset, conditional_normal, cosine_matrix, decile_labels, evaluate
+
+
+def blobs(n=400, d=8, shift=1.5, seed=0):
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=d)
+    direction /= np.linalg.norm(direction)
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, d)) + np.outer(np.where(y == 1, shift, -shift), direction) + rng.normal(size=d) * 5
+    return X, y, direction
+
+
+def test_separable_latents_are_separated_along_the_true_direction():
+    X, y, direction = blobs(shift=3.0)
+    boundary = LatentBoundary().fit(X, y)
+    assert (boundary.predict(X) == y).mean() > 0.97
+    assert np.isclose(np.linalg.norm(boundary.normal_), 1.0)
+    assert boundary.normal_ @ direction > 0.8  # from deprived (0) to privileged (1)
+    assert np.all((boundary.decision_function(X) > 0) == boundary.predict(X).astype(bool))
+
+
+def test_grouped_evaluation_is_stricter_than_photo_level():
+    rng = np.random.default_rng(1)
+    n_groups, per_group, d = 60, 8, 80
+    group_y = rng.integers(0, 2, n_groups)
+    group_look = rng.normal(size=(n_groups, d)) * 2  # each area looks its own way, unrelated to its label
+    groups = np.repeat(np.arange(n_groups), per_group)
+    X = group_look[groups] + rng.normal(size=(len(groups), d)) * 0.3
+    y = group_y[groups]
+    photo = evaluate(X, y, groups, grouped=False, n_boot=100)
+    grouped = evaluate(X, y, groups, grouped=True, n_boot=100)
+    assert photo.scores["accuracy"] > 0.8  # memorises areas
+    assert grouped.scores["accuracy"] < 0.7  # cannot generalise to new areas
+    low, high = grouped.intervals["f1"]
+    assert low <= grouped.scores["f1"] <= high
+
+
+def test_labels_and_balancing():
+    deciles = pd.Series([1, 2, 3, 4, 5, 8, 9, 10, 3, 1], index=list("abcdefghij"))
+    labels = decile_labels(deciles)
+    assert labels.isna().sum() == 2 and labels["a"] == 0 and labels["h"] == 1
+    subset = balanced_subset(labels)
+    assert labels[subset].value_counts().tolist() == [3, 3]
+    with pytest.raises(ValueError, match="both classes"):
+        balanced_subset(labels[labels == 0])
+
+
+def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
+    rng = np.random.default_rng(2)
+    income, health = rng.normal(size=16), rng.normal(size=16)
+    income_only = conditional_normal(income, [health])
+    assert abs(income_only @ health) < 1e-10 and np.isclose(np.linalg.norm(income_only), 1)
+    cos = cosine_matrix({"income": income, "health": health})
+    assert np.allclose(np.diag(cos), 1) and np.isclose(cos.loc["income", "health"], cos.loc["health", "income"])
+    with pytest.raises(ValueError, match="span"):
+        conditional_normal(health, [health])

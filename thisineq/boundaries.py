@@ -1,0 +1,155 @@
+"""Linear boundaries in latent space between photos of deprived and privileged areas (InterFaceGAN's method).
+
+`LatentBoundary` follows scikit-learn's conventions: `fit(latents, labels, groups)` returns the
+estimator; the fitted `normal_` is a unit vector in latent space pointing from deprived (label 0)
+to privileged (label 1), `intercept_` the offset, so `decision_function(x) = x · normal_ +
+intercept_` is a signed distance in latent units. C is chosen by an inner cross-validation that
+keeps each LSOA's photos together. `evaluate` measures a boundary by cross-validation grouped by
+LSOA — stricter than splitting photos, which lets the same street into training and test —
+and also by the photo-level split, so the two can be compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
+
+DEPRIVED, PRIVILEGED = 0, 1
+
+
+def decile_labels(deciles: pd.Series, *, deprived=(1, 3), privileged=(8, 10)) -> pd.Series:
+    """0 for deciles in `deprived`, 1 for `privileged`, NA for the rest (inclusive ranges)."""
+    labels = pd.Series(pd.NA, index=deciles.index, dtype="Int8")
+    labels[deciles.between(*deprived)] = DEPRIVED
+    labels[deciles.between(*privileged)] = PRIVILEGED
+    return labels
+
+
+def balanced_subset(labels: pd.Series, seed: int = 0) -> pd.Index:
+    """Index of a class-balanced subset: the larger class down-sampled at random (deterministic)."""
+    labels = labels.dropna()
+    counts = labels.value_counts()
+    if len(counts) < 2:
+        raise ValueError(f"need photos of both classes, got only {dict(counts)}")
+    n = counts.min()
+    rng = np.random.default_rng(seed)
+    keep = [rng.choice(labels.index[labels == c].to_numpy(), n, replace=False) for c in (DEPRIVED, PRIVILEGED)]
+    return pd.Index(np.sort(np.concatenate(keep)))
+
+
+class LatentBoundary(ClassifierMixin, BaseEstimator):
+    """A linear SVM on standardised latents, with its normal mapped back into latent space."""
+
+    def __init__(self, Cs=(0.001, 0.01, 0.1, 1.0), inner_folds: int = 3, max_iter: int = 20000, random_state: int = 0):
+        self.Cs = Cs
+        self.inner_folds = inner_folds
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, X, y, groups=None):
+        """X (n, d) latents; y (n,) 0 deprived / 1 privileged; groups (n,) LSOA codes, optional."""
+        X, y = np.asarray(X, np.float64), np.asarray(y).astype(int)
+        if X.ndim != 2 or len(X) != len(y):
+            raise ValueError(f"X must be (n, d) and y (n,), got {X.shape} and {y.shape}")
+        self.classes_ = np.unique(y)
+        if not np.array_equal(self.classes_, [DEPRIVED, PRIVILEGED]):
+            raise ValueError(f"labels must be 0 (deprived) and 1 (privileged), got {self.classes_}")
+        pipeline = make_pipeline(StandardScaler(), LinearSVC(max_iter=self.max_iter, random_state=self.random_state))
+        cv = _folds(y, groups, self.inner_folds, self.random_state)
+        search = GridSearchCV(pipeline, {"linearsvc__C": list(self.Cs)}, scoring="f1", cv=cv)
+        search.fit(X, y, groups=groups)
+        self.C_ = search.best_params_["linearsvc__C"]
+        scaler, svm = search.best_estimator_[0], search.best_estimator_[1]
+        # f(x) = a · (x − μ)/σ + b = (a/σ) · x + (b − a · μ/σ); rescale to a unit normal.
+        direction = svm.coef_[0] / scaler.scale_
+        norm = np.linalg.norm(direction)
+        self.normal_ = direction / norm
+        self.intercept_ = float((svm.intercept_[0] - (svm.coef_[0] * scaler.mean_ / scaler.scale_).sum()) / norm)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "normal_")
+        return np.asarray(X, np.float64) @ self.normal_ + self.intercept_
+
+    def predict(self, X) -> np.ndarray:
+        return (self.decision_function(X) > 0).astype(int)
+
+
+def _folds(y: np.ndarray, groups, n_splits: int, seed: int):
+    """Grouped folds when groups are given (no group on both sides), stratified otherwise."""
+    if groups is not None:
+        return list(GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
+    return list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Cross-validated scores with bootstrap 95% intervals, from out-of-fold predictions."""
+
+    scores: dict[str, float]  # precision, recall, f1, accuracy, roc_auc
+    intervals: dict[str, tuple[float, float]]
+    n: int
+    grouped: bool
+
+    def row(self) -> dict:
+        out = {"n": self.n, "grouped": self.grouped}
+        for name, value in self.scores.items():
+            low, high = self.intervals[name]
+            out.update({name: value, f"{name}_low": low, f"{name}_high": high})
+        return out
+
+
+def evaluate(X, y, groups=None, *, grouped: bool = True, n_splits: int = 5, n_boot: int = 1000, seed: int = 0, **boundary) -> Evaluation:
+    """Cross-validate a LatentBoundary: folds grouped by `groups` (LSOA) or, if not `grouped`, by photo."""
+    X, y = np.asarray(X, np.float64), np.asarray(y).astype(int)
+    folds = _folds(y, groups if grouped else None, n_splits, seed)
+    score = np.zeros(len(y))
+    for train, test in folds:
+        inner_groups = None if groups is None or not grouped else np.asarray(groups)[train]
+        model = LatentBoundary(random_state=seed, **boundary).fit(X[train], y[train], inner_groups)
+        score[test] = model.decision_function(X[test])
+    scores = _scores(y, score)
+    rng = np.random.default_rng(seed)
+    draws = [_scores(y[i], score[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot)) if len(np.unique(y[i])) == 2]
+    intervals = {k: (float(np.percentile([d[k] for d in draws], 2.5)), float(np.percentile([d[k] for d in draws], 97.5))) for k in scores}
+    return Evaluation(scores, intervals, len(y), grouped)
+
+
+def _scores(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    predicted = (score > 0).astype(int)
+    return {
+        "precision": float(precision_score(y, predicted, zero_division=0)),
+        "recall": float(recall_score(y, predicted, zero_division=0)),
+        "f1": float(f1_score(y, predicted, zero_division=0)),
+        "accuracy": float(accuracy_score(y, predicted)),
+        "roc_auc": float(roc_auc_score(y, score)),
+    }
+
+
+def conditional_normal(normal: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+    """`normal` with its components along `others` removed (InterFaceGAN's conditional manipulation), unit length."""
+    if not others:
+        return normal / np.linalg.norm(normal)
+    basis, _ = np.linalg.qr(np.stack(others, axis=1))  # (d, k) orthonormal span of the others
+    projected = normal - basis @ (basis.T @ normal)
+    norm = np.linalg.norm(projected)
+    if norm < 1e-8:
+        raise ValueError("the boundary lies in the span of the others: nothing is left to edit")
+    return projected / norm
+
+
+def cosine_matrix(normals: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Cosine similarity between every pair of boundary normals."""
+    names = list(normals)
+    unit = np.stack([normals[k] / np.linalg.norm(normals[k]) for k in names])
+    return pd.DataFrame(unit @ unit.T, index=names, columns=names)
