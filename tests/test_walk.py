@@ -1,0 +1,57 @@
+"""Walks: edits move latents by α·σ along the normal, walk matrices are labelled grids, projections are 2-D."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from thisineq.models.stylegan2 import Generator, StyleGAN2Config
+from thisineq.walk import Direction, edit, grid_image, projection_table, step_labels, walk_matrix
+
+TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 8})
+
+
+def test_sigma_and_edit_distance():
+    rng = np.random.default_rng(0)
+    latents = rng.normal(size=(500, 8)) * np.array([3, 1, 1, 1, 1, 1, 1, 1])
+    direction = Direction.from_latents("income", np.eye(8)[0] * 5, latents)
+    assert np.isclose(np.linalg.norm(direction.normal), 1) and 2.7 < direction.sigma < 3.3
+    ws = torch.zeros(2, 6, 8)
+    moved = edit(ws, [(direction, 2.0)])
+    assert torch.allclose(moved[..., 0], torch.full((2, 6), 2 * direction.sigma, dtype=torch.float32))
+    partial = edit(ws, [(direction, 1.0)], layers=(0, 3))
+    assert partial[:, 3:].abs().sum() == 0 and partial[:, :3, 0].min() > 0
+
+
+def test_several_domains_add_up():
+    a = Direction("a", np.eye(8)[0], 1.0)
+    b = Direction("b", np.eye(8)[1], 2.0)
+    moved = edit(torch.zeros(1, 4, 8), [(a, 1.0), (b, -1.0)])
+    assert moved[0, 0, 0] == 1.0 and moved[0, 0, 1] == -2.0
+    with pytest.raises(ValueError, match="dimensions"):
+        edit(torch.zeros(1, 4, 6), [(a, 1.0)])
+
+
+def test_walk_matrix_and_grid():
+    torch.manual_seed(0)
+    g = Generator(TINY).eval()
+    directions = [Direction("income", np.eye(8)[0], 1.0), Direction("health", np.eye(8)[1], 1.0)]
+    steps = [-2.0, 0.0, 2.0]
+    images, latents = walk_matrix(g, torch.zeros(g.num_ws, 8), directions, steps)
+    assert images.shape == (2, 3, 3, 16, 16) and latents.shape == (2, 3, g.num_ws, 8)
+    assert torch.equal(images[0, 1], images[1, 1])  # step 0 is the source image in every row
+    picture = grid_image(images, ["income", "health"], step_labels(steps))
+    assert picture.size[0] > 3 * 32 and picture.size[1] > 2 * 32
+    assert step_labels(steps) == ["-2.0σ", "0", "+2.0σ"]
+
+
+def test_projection_table():
+    rng = np.random.default_rng(1)
+    labels = pd.Series([0] * 20 + [1] * 20, index=[f"p{i}" for i in range(40)])
+    latents = rng.normal(size=(40, 8)) + labels.to_numpy()[:, None] * 4
+    table = projection_table(latents, labels, "pca")
+    assert list(table.columns) == ["x", "y", "label"] and len(table) == 40
+    assert abs(table.groupby("label")["x"].mean().diff().iloc[-1]) > 5  # PC1 separates the classes
+    assert projection_table(latents, labels, "tsne").shape == (40, 3)

@@ -1,0 +1,100 @@
+"""Walks perpendicular to deprivation boundaries: latent edits, walk matrices and 2-D projections.
+
+A step α is measured in standard deviations of the latents along the boundary's normal, so that
+"+2" means the same for every domain: as far as a photo two standard deviations more privileged
+than average sits from the mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from thisineq.models.stylegan2 import Generator
+
+
+@dataclass(frozen=True)
+class Direction:
+    """A unit normal in latent space and the latents' spread along it."""
+
+    name: str  # e.g. "income"
+    normal: np.ndarray  # (style_dim,), unit length, from deprived to privileged
+    sigma: float  # standard deviation of the latents along `normal`
+
+    @classmethod
+    def from_latents(cls, name: str, normal: np.ndarray, latents: np.ndarray) -> "Direction":
+        """σ measured from latents (n, style_dim) — w, or ws averaged over layers."""
+        normal = np.asarray(normal, np.float64) / np.linalg.norm(normal)
+        return cls(name, normal, float(np.std(np.asarray(latents) @ normal)))
+
+
+def edit(ws: torch.Tensor, moves: list[tuple[Direction, float]], layers: tuple[int, int] | None = None) -> torch.Tensor:
+    """Move ws (B, num_ws, D) by Σ α·σ·n over (direction, α) pairs, on layers [first, last) or all."""
+    if ws.ndim != 3:
+        raise ValueError(f"ws must be (B, num_ws, style_dim), got {tuple(ws.shape)}")
+    offset = torch.zeros(ws.shape[-1], dtype=ws.dtype, device=ws.device)
+    for direction, alpha in moves:
+        if direction.normal.shape != (ws.shape[-1],):
+            raise ValueError(f"{direction.name}'s normal has {direction.normal.shape[0]} dimensions, the latents {ws.shape[-1]}")
+        offset = offset + torch.as_tensor(direction.normal * direction.sigma * alpha, dtype=ws.dtype, device=ws.device)
+    mask = torch.zeros(ws.shape[1], 1, dtype=ws.dtype, device=ws.device)
+    first, last = layers if layers is not None else (0, ws.shape[1])
+    mask[first:last] = 1
+    return ws + mask * offset
+
+
+@torch.no_grad()
+def walk_matrix(generator: Generator, ws: torch.Tensor, directions: list[Direction], steps: list[float], layers=None, noise=None):
+    """Images and latents of a walk: rows are directions, columns steps. ws (num_ws, D) → (rows, cols, 3, H, W), (rows, cols, num_ws, D)."""
+    rows_images, rows_latents = [], []
+    for direction in directions:
+        edited = torch.cat([edit(ws[None], [(direction, alpha)], layers) for alpha in steps])
+        rows_images.append(generator.synthesis(edited, noise=noise))
+        rows_latents.append(edited)
+    return torch.stack(rows_images), torch.stack(rows_latents)
+
+
+def grid_image(images: torch.Tensor, row_labels: list[str], column_labels: list[str], scale: int = 2) -> Image.Image:
+    """A labelled grid PNG of (rows, cols, 3, H, W) images in [-1, 1], up-scaled without blur."""
+    rows, cols, _, height, width = images.shape
+    h, w = height * scale, width * scale
+    font = ImageFont.load_default()
+    left, top, pad = 110, 22, 4
+    canvas = Image.new("RGB", (left + cols * (w + pad), top + rows * (h + pad)), "white")
+    draw = ImageDraw.Draw(canvas)
+    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 1, 3, 4, 2).cpu().numpy()
+    for c, label in enumerate(column_labels):
+        draw.text((left + c * (w + pad) + w // 2 - 3 * len(label), 5), label, fill="black", font=font)
+    for r, label in enumerate(row_labels):
+        draw.text((5, top + r * (h + pad) + h // 2 - 6), label, fill="black", font=font)
+        for c in range(cols):
+            tile = Image.fromarray(pixels[r, c]).resize((w, h), Image.Resampling.NEAREST)
+            canvas.paste(tile, (left + c * (w + pad), top + r * (h + pad)))
+    return canvas
+
+
+def step_labels(steps: list[float]) -> list[str]:
+    return [f"{s:+.1f}σ" if s else "0" for s in steps]
+
+
+def projection_2d(latents: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """Latents (n, d) → 2-D coordinates (n, 2) by PCA or t-SNE, for plots."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    if method == "pca":
+        return PCA(n_components=2, random_state=seed).fit_transform(latents)
+    if method == "tsne":
+        perplexity = min(30.0, max(2.0, (len(latents) - 1) / 3))
+        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(latents)
+    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+
+
+def projection_table(latents: np.ndarray, labels: pd.Series, method: str = "pca") -> pd.DataFrame:
+    """x, y and class label per photo: the data of the latent-space scatter plot."""
+    xy = projection_2d(latents, method)
+    return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": labels.to_numpy()}, index=labels.index)
