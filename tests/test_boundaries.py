@@ -62,3 +62,25 @@ def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
     assert np.allclose(np.diag(cos), 1) and np.isclose(cos.loc["income", "health"], cos.loc["health", "income"])
     with pytest.raises(ValueError, match="span"):
         conditional_normal(health, [health])
+
+
+def test_table_one_has_a_row_per_domain_method_and_split():
+    from thisineq.boundaries import boundary_table, latent_matrix
+
+    rng = np.random.default_rng(3)
+    n = 240
+    ids = np.array([f"{i:06d}" for i in range(n)])
+    income = rng.integers(1, 11, n)
+    photos = pd.DataFrame(
+        {"lsoa_code": [f"X01{i % 40:06d}" for i in range(n)], "income_decile": income, "health_decile": rng.integers(1, 11, n)},
+        index=ids,
+    )
+    ws = rng.normal(size=(n, 4, 6))
+    ws[:, :, 0] += (income[:, None] - 5.5) * 0.8  # income is visible in the latents, health is not
+    table = boundary_table({"e4e": (ids, latent_matrix(ws))}, photos, ["income", "health"], n_boot=50)
+    assert len(table) == 4 and set(table["split"]) == {"by LSOA", "by photo"}
+    f1 = table.set_index(["domain", "split"])["f1"]
+    assert f1["income", "by LSOA"] > 0.8 and f1["health", "by LSOA"] < 0.75
+    assert {"precision_low", "recall_high", "roc_auc"} <= set(table.columns)
+    with pytest.raises(ValueError, match="latent kind"):
+        latent_matrix(ws, "z")

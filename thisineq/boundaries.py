@@ -153,3 +153,41 @@ def cosine_matrix(normals: dict[str, np.ndarray]) -> pd.DataFrame:
     names = list(normals)
     unit = np.stack([normals[k] / np.linalg.norm(normals[k]) for k in names])
     return pd.DataFrame(unit @ unit.T, index=names, columns=names)
+
+
+def latent_matrix(ws: np.ndarray, kind: str = "w") -> np.ndarray:
+    """Latents for a boundary from ws (n, num_ws, d): "w" the layer mean, "ws_flat" all layers concatenated."""
+    if kind == "w":
+        return ws.mean(axis=1)
+    if kind == "ws_flat":
+        return ws.reshape(len(ws), -1)
+    raise ValueError(f"latent kind must be 'w' or 'ws_flat', got {kind!r}")
+
+
+def boundary_table(
+    inversions: dict[str, tuple[np.ndarray, np.ndarray]],
+    photos: pd.DataFrame,
+    domains: list[str],
+    *,
+    deprived=(1, 3),
+    privileged=(8, 10),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Table 1: per domain × inversion method, grouped and photo-level cross-validated scores.
+
+    Args:
+        inversions: method → (photo_id (n,), latents (n, d)).
+        photos: the dataset's photos table (index photo_id) with `lsoa_code` and `{domain}_decile`.
+    """
+    rows = []
+    for method, (photo_id, latents) in inversions.items():
+        frame = photos.loc[photo_id]
+        for domain in domains:
+            labels = decile_labels(frame[f"{domain}_decile"], deprived=deprived, privileged=privileged)
+            keep = labels.index.get_indexer(balanced_subset(labels, seed))
+            X, y, groups = latents[keep], labels.iloc[keep].to_numpy(int), frame["lsoa_code"].to_numpy()[keep]
+            for grouped in (True, False):
+                evaluation = evaluate(X, y, groups, grouped=grouped, n_boot=n_boot, seed=seed)
+                rows.append({"domain": domain, "method": method, "split": "by LSOA" if grouped else "by photo", **evaluation.row()})
+    return pd.DataFrame(rows)
