@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import multiprocessing
@@ -461,28 +462,59 @@ def _open_image(path: Path) -> Image.Image:
         raise PhotoReadError(path, "not a regular file (a folder?)")
     if st.st_size == 0:
         raise PhotoReadError(path, "empty file (0 bytes)")
+    return _open_checked(path, path)
+
+
+def _open_checked(source, name) -> Image.Image:
+    """Image.open on a path or file object, with every failure and the pixel limit as PhotoReadError."""
     try:
-        im = Image.open(path)
+        im = Image.open(source)
     except Image.DecompressionBombError as exc:
-        raise PhotoReadError(path, f"decompression bomb: {exc}") from None
+        raise PhotoReadError(name, f"decompression bomb: {exc}") from None
     except UnidentifiedImageError:
-        raise PhotoReadError(path, _unidentified_reason(path)) from None
+        reason = _unidentified_reason(source) if isinstance(source, Path) else "not an image format PIL recognises"
+        raise PhotoReadError(name, reason) from None
     except PermissionError as exc:
-        raise PhotoReadError(path, f"cannot read file: {exc.strerror or exc}") from None
+        raise PhotoReadError(name, f"cannot read file: {exc.strerror or exc}") from None
     except _DECODE_ERRORS as exc:
-        raise PhotoReadError(path, f"corrupt image header: {exc}") from None
+        raise PhotoReadError(name, f"corrupt image header: {exc}") from None
     width, height = im.size
     if width * height > MAX_PIXELS:
         im.close()
         raise PhotoReadError(
-            path,
+            name,
             f"decompression bomb: {width}x{height} = {width * height / 1e6:.0f} megapixels "
             f"exceeds the {MAX_PIXELS / 1e6:.0f}-megapixel limit",
         )
     if width == 0 or height == 0:
         im.close()
-        raise PhotoReadError(path, f"image has no pixels ({width}x{height})")
+        raise PhotoReadError(name, f"image has no pixels ({width}x{height})")
     return im
+
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def load_photo_bytes(data: bytes, size: int, *, name: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+    """`load_photo` for bytes held in memory (an upload): never touches the disk.
+
+    Raises:
+        PhotoReadError: empty, over `max_bytes`, not an image, truncated or corrupt, or a
+            decompression bomb — the reason in words.
+    """
+    if not data:
+        raise PhotoReadError(name, "empty file (0 bytes)")
+    if len(data) > max_bytes:
+        raise PhotoReadError(name, f"{len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _open_checked(io.BytesIO(data), name) as im:
+            try:
+                return _square_rgb(im, size)
+            except PhotoReadError:
+                raise
+            except _DECODE_ERRORS as exc:
+                raise PhotoReadError(name, _decode_reason(exc)) from exc
 
 
 def _unidentified_reason(path: Path) -> str:
