@@ -84,3 +84,21 @@ def test_table_one_has_a_row_per_domain_method_and_split():
     assert {"precision_low", "recall_high", "roc_auc"} <= set(table.columns)
     with pytest.raises(ValueError, match="latent kind"):
         latent_matrix(ws, "z")
+
+
+def test_fast_scores_match_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+
+    from thisineq.boundaries import _scores
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    score = rng.normal(size=300) + y * 0.8
+    score[:20] = 0.25  # ties
+    ours = _scores(y, score)
+    predicted = (score > 0).astype(int)
+    assert np.isclose(ours["precision"], precision_score(y, predicted))
+    assert np.isclose(ours["recall"], recall_score(y, predicted))
+    assert np.isclose(ours["f1"], f1_score(y, predicted))
+    assert np.isclose(ours["accuracy"], accuracy_score(y, predicted))
+    assert np.isclose(ours["roc_auc"], roc_auc_score(y, score))

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from scipy.stats import rankdata
+from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -65,7 +66,8 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
             raise ValueError(f"labels must be 0 (deprived) and 1 (privileged), got {self.classes_}")
         pipeline = make_pipeline(StandardScaler(), LinearSVC(max_iter=self.max_iter, random_state=self.random_state))
         cv = _folds(y, groups, self.inner_folds, self.random_state)
-        search = GridSearchCV(pipeline, {"linearsvc__C": list(self.Cs)}, scoring="f1", cv=cv)
+        scoring = make_scorer(f1_score, zero_division=0)
+        search = GridSearchCV(pipeline, {"linearsvc__C": list(self.Cs)}, scoring=scoring, cv=cv)
         search.fit(X, y, groups=groups)
         self.C_ = search.best_params_["linearsvc__C"]
         scaler, svm = search.best_estimator_[0], search.best_estimator_[1]
@@ -85,8 +87,13 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
         return (self.decision_function(X) > 0).astype(int)
 
 
+MIN_PER_CLASS = 10  # fewer labelled photos per class than this give no meaningful boundary
+
+
 def _folds(y: np.ndarray, groups, n_splits: int, seed: int):
     """Grouped folds when groups are given (no group on both sides), stratified otherwise."""
+    if np.bincount(y, minlength=2).min() < n_splits or (groups is not None and len(np.unique(groups)) < n_splits):
+        raise ValueError(f"too few photos or areas for {n_splits}-fold cross-validation: {np.bincount(y, minlength=2).tolist()} per class")
     if groups is not None:
         return list(GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
     return list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
@@ -126,14 +133,30 @@ def evaluate(X, y, groups=None, *, grouped: bool = True, n_splits: int = 5, n_bo
 
 
 def _scores(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
-    predicted = (score > 0).astype(int)
+    """Precision, recall, F1, accuracy and ROC-AUC of decision scores (> 0: privileged) — plain numpy,
+    so that a thousand bootstrap draws take a moment."""
+    y = y.astype(bool)
+    predicted = score > 0
+    tp, fp, fn = np.sum(predicted & y), np.sum(predicted & ~y), np.sum(~predicted & y)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
-        "precision": float(precision_score(y, predicted, zero_division=0)),
-        "recall": float(recall_score(y, predicted, zero_division=0)),
-        "f1": float(f1_score(y, predicted, zero_division=0)),
-        "accuracy": float(accuracy_score(y, predicted)),
-        "roc_auc": float(roc_auc_score(y, score)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "accuracy": float(np.mean(predicted == y)),
+        "roc_auc": _roc_auc(y, score),
     }
+
+
+def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Probability that a privileged photo scores above a deprived one (ties count half): the Mann–Whitney U."""
+    ranks = rankdata(score)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if not n_pos or not n_neg:
+        return float("nan")
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def conditional_normal(normal: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
@@ -185,6 +208,12 @@ def boundary_table(
         frame = photos.loc[photo_id]
         for domain in domains:
             labels = decile_labels(frame[f"{domain}_decile"], deprived=deprived, privileged=privileged)
+            counts = labels.value_counts()
+            if len(counts) < 2 or counts.min() < MIN_PER_CLASS:
+                for split in ("by LSOA", "by photo"):
+                    rows.append({"domain": domain, "method": method, "split": split, "n": int(2 * counts.min()) if len(counts) == 2 else 0,
+                                 "note": f"fewer than {MIN_PER_CLASS} photos in a class"})  # fmt: skip
+                continue
             keep = labels.index.get_indexer(balanced_subset(labels, seed))
             X, y, groups = latents[keep], labels.iloc[keep].to_numpy(int), frame["lsoa_code"].to_numpy()[keep]
             for grouped in (True, False):

@@ -155,6 +155,33 @@ def _run_invert(args) -> None:
     print(f"wrote {invert_dataset(args.dataset, models, args.out, config, sources=sources)}")
 
 
+def _add_pipeline(commands) -> None:
+    p = commands.add_parser("pipeline", help="rebuild an artifact set from nothing, skipping steps that are current")
+    p.add_argument("--config", type=Path, help="JSON file of PipelineConfig fields (default: the demo's settings)")
+    p.add_argument("--tiny", action="store_true", help="a minutes-long run with tiny models (for tests and trying it out)")
+    p.add_argument("--out", help="artifact set folder (overrides the config)")
+    p.add_argument("--work", help="folder for training data and runs (overrides the config)")
+    p.add_argument("--only", nargs="*", help="run only these steps")
+    p.set_defaults(run=_run_pipeline)
+
+
+def _run_pipeline(args) -> None:
+    import json
+
+    from thisineq.pipeline import PipelineConfig, run_pipeline
+
+    if args.tiny:
+        config = PipelineConfig.tiny(out=args.out or "artifacts/tiny", work=args.work or "data/tiny")
+    else:
+        fields = json.loads(args.config.read_text(encoding="utf-8")) if args.config else {}
+        config = PipelineConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    if args.out:
+        config.out = args.out
+    if args.work:
+        config.work = args.work
+    print(f"artifact set {run_pipeline(config, args.only)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thisineq", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_gan(train_commands)
     _add_train_encoder(train_commands)
     _add_invert(commands)
+    _add_pipeline(commands)
     return parser
 
 

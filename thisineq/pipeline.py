@@ -1,0 +1,292 @@
+"""One command that rebuilds an artifact set from nothing: city → GAN → encoders → inversions → boundaries → known answer.
+
+Every step records a fingerprint of its settings and of the files it read in `pipeline.json`;
+a step whose outputs exist with the same fingerprint is skipped, so a rerun after an interruption
+(or after changing one step's settings) redoes only what is stale. Long steps resume by themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from thisineq.data.domains import DEFAULT_DOMAINS
+from thisineq.io import atomic_open, sha256_file, write_json
+
+
+@dataclass
+class PipelineConfig:
+    """Sizes and lengths of every step; `tiny()` makes a run that finishes in minutes."""
+
+    out: str = "artifacts/demo"  # the artifact set
+    work: str = "data/pipeline"  # training data and run folders (not committed)
+    seed: int = 0
+    train_photos: int = 12000  # the GAN's training city
+    demo_photos: int = 480  # the committed city: the first photos of the training city
+    areas: int = 600
+    size: int = 64
+    gan_channels: tuple[int, ...] = (256, 256, 128, 64, 32)
+    gan_style_dim: int = 256
+    gan_steps: int = 100000
+    gan_metric_every: int = 1000
+    encoder_steps: int = 20000
+    encoder_widths: tuple[int, ...] = (32, 64, 128, 256)
+    projector_steps: int = 1000
+    projector_photos: int = 480  # a documented subset where CPU time forbids all
+    domains: tuple[str, ...] = DEFAULT_DOMAINS
+    boundary_bootstrap: int = 1000  # bootstrap draws for the confidence intervals
+    oracle_epochs: int = 8
+    known_answer_sources: int = 100
+
+    @classmethod
+    def tiny(cls, out: str, work: str) -> "PipelineConfig":
+        return cls(
+            out=out, work=work, train_photos=160, demo_photos=160, areas=40, size=32, gan_channels=(32, 32, 16, 16),
+            gan_style_dim=32, gan_steps=6, gan_metric_every=0, encoder_steps=4, encoder_widths=(8, 16, 16, 32),
+            projector_steps=5, projector_photos=8, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
+        )  # fmt: skip
+
+
+@dataclass
+class Step:
+    name: str
+    inputs: Callable[[], list[Path]]  # files whose content the step depends on
+    outputs: Callable[[], list[Path]]  # files that must exist for the step to count as done
+    run: Callable[[], None]
+    settings: dict = field(default_factory=dict)
+
+
+class Pipeline:
+    def __init__(self, config: PipelineConfig, *, progress: bool = True, log: Callable[[str], None] = print):
+        self.config, self.progress, self.log = config, progress, log
+        self.out, self.work = Path(config.out), Path(config.work)
+        self.state_path = self.out / "pipeline.json"
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _state(self) -> dict:
+        return json.loads(self.state_path.read_text(encoding="utf-8")) if self.state_path.is_file() else {}
+
+    def _fingerprint(self, step: Step) -> str:
+        digest = hashlib.sha256(json.dumps(step.settings, sort_keys=True, default=str).encode())
+        for path in step.inputs():
+            digest.update(path.name.encode())
+            digest.update(sha256_file(path).encode())
+        return digest.hexdigest()
+
+    def run(self, only: list[str] | None = None) -> None:
+        """Run every stale step in order (or just the named ones)."""
+        for step in self.steps():
+            if only and step.name not in only:
+                continue
+            fingerprint = self._fingerprint(step)
+            done = self._state().get(step.name) == fingerprint and all(p.exists() for p in step.outputs())
+            if done:
+                self.log(f"[{step.name}] current, skipped")
+                continue
+            self.log(f"[{step.name}] running")
+            started = time.perf_counter()
+            step.run()
+            self.log(f"[{step.name}] done in {time.perf_counter() - started:.0f} s")
+            state = self._state()
+            state[step.name] = self._fingerprint(step)
+            write_json(self.state_path, state)
+
+    # --- the steps -------------------------------------------------------------------------------
+
+    def steps(self) -> list[Step]:
+        c = self.config
+        city_cfg = {"photos": c.train_photos, "areas": c.areas, "size": c.size, "seed": c.seed}
+        return [
+            Step("city", lambda: [], lambda: [self.train_dataset / "dataset.json"], self._city, city_cfg),
+            Step("demo_city", lambda: [], lambda: [self.demo_dataset / "dataset.json"], self._demo_city, {**city_cfg, "photos": c.demo_photos}),
+            Step("gan", lambda: [self.train_dataset / "dataset.json"], lambda: [self.generator], self._gan,
+                 {"channels": c.gan_channels, "style_dim": c.gan_style_dim, "steps": c.gan_steps}),  # fmt: skip
+            *[
+                Step(f"encoder_{kind}", lambda: [self.generator], lambda kind=kind: [self.encoder(kind)], lambda kind=kind: self._encoder(kind),
+                     {"steps": c.encoder_steps, "widths": c.encoder_widths})  # fmt: skip
+                for kind in ("e4e", "restyle")
+            ],
+            *[
+                Step(f"invert_{method}", lambda m=method: self._inversion_inputs(m), lambda m=method: [self.inversion(m) / "inversion.json"],
+                     lambda m=method: self._invert(m), {"projector_steps": c.projector_steps, "projector_photos": c.projector_photos})  # fmt: skip
+                for method in ("e4e", "restyle", "projector")
+            ],
+            Step("boundaries", lambda: [self.inversion(m) / "latents.npz" for m in ("e4e", "restyle", "projector")],
+                 lambda: [self.out / "boundaries" / "table1.csv", self.out / "boundaries" / "normals.npz"], self._boundaries,
+                 {"domains": c.domains, "bootstrap": c.boundary_bootstrap}),  # fmt: skip
+            Step("known_answer", lambda: [self.generator, self.out / "boundaries" / "normals.npz"],
+                 lambda: [self.out / "known_answer" / "table.csv"], self._known_answer,
+                 {"epochs": c.oracle_epochs, "sources": c.known_answer_sources})  # fmt: skip
+        ]
+
+    @property
+    def train_dataset(self) -> Path:
+        return self.work / "city" / "dataset"
+
+    @property
+    def demo_dataset(self) -> Path:
+        return self.out / "city" / "dataset"
+
+    @property
+    def generator(self) -> Path:
+        return self.out / "gan" / "generator.pt"
+
+    def encoder(self, kind: str) -> Path:
+        return self.out / "encoders" / f"{kind}.pt"
+
+    def inversion(self, method: str) -> Path:
+        return self.out / "inversions" / method
+
+    def _inversion_inputs(self, method: str) -> list[Path]:
+        needs = {"e4e": ["e4e"], "restyle": ["restyle"], "projector": []}[method]
+        return [self.generator, self.demo_dataset / "dataset.json"] + [self.encoder(k) for k in needs]
+
+    def _synth(self, n_photos: int, folder: Path) -> None:
+        from thisineq.data.synth.build import SynthConfig, build_city_dataset
+        from thisineq.data.synth.city import CityConfig
+
+        config = SynthConfig(n_photos=n_photos, size=self.config.size, city=CityConfig(n_lsoas=self.config.areas, seed=self.config.seed))
+        record = folder / "city.json"
+        if record.is_file() and json.loads(record.read_text(encoding="utf-8"))["config"] != json.loads(json.dumps(asdict(config))):
+            self.log(f"  {folder} holds a city of other settings: rebuilding it")
+            shutil.rmtree(folder)
+        build_city_dataset(folder, config, progress=self.progress)
+
+    def _city(self) -> None:
+        self._synth(self.config.train_photos, self.work / "city")
+
+    def _demo_city(self) -> None:
+        self._synth(self.config.demo_photos, self.out / "city")
+
+    def _gan(self) -> None:
+        from thisineq.models.stylegan2 import StyleGAN2Config
+        from thisineq.training.export import export_gan
+        from thisineq.training.gan import GANTrainConfig, train_gan
+
+        c = self.config
+        resolutions = [2**k for k in range(2, c.size.bit_length())]
+        model = StyleGAN2Config(size=c.size, style_dim=c.gan_style_dim, n_mlp=4, channels=dict(zip(resolutions, c.gan_channels)))
+        run = self.work / "runs" / "gan"
+        train_gan(GANTrainConfig(dataset=str(self.train_dataset), run_dir=str(run), model=model, steps=c.gan_steps,
+                                 metric_every=c.gan_metric_every, seed=c.seed), progress=self.progress)  # fmt: skip
+        export_gan(run, self.generator.parent, rebuild=f"thisineq pipeline (step gan) with {asdict(c)}")
+
+    def _encoder(self, kind: str) -> None:
+        from thisineq.training.encoders import ENCODER, EncoderTrainConfig, train_encoder
+
+        c = self.config
+        run = self.work / "runs" / kind
+        config = EncoderTrainConfig(kind=kind, generator=str(self.generator), dataset=str(self.train_dataset), run_dir=str(run),
+                                    steps=c.encoder_steps, encoder_widths=c.encoder_widths, seed=c.seed)  # fmt: skip
+        train_encoder(config, progress=self.progress)
+        self.encoder(kind).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run / ENCODER, self.encoder(kind))
+
+    def _invert(self, method: str) -> None:
+        from thisineq.invert.api import InversionModels
+        from thisineq.invert.batch import BatchInversionConfig, invert_dataset
+
+        c = self.config
+        models = InversionModels.load(
+            self.generator, e4e=self.encoder("e4e") if method == "e4e" else None,
+            restyle=self.encoder("restyle") if method == "restyle" else None, lpips_net="vgg" if method == "projector" else None,
+        )  # fmt: skip
+        limit = c.projector_photos if method == "projector" else None
+        config = BatchInversionConfig(method=method, limit=limit, projector_steps=c.projector_steps)
+        invert_dataset(self.demo_dataset, models, self.inversion(method), config, progress=self.progress)
+
+    def _boundaries(self) -> None:
+        from thisineq.boundaries import MIN_PER_CLASS, LatentBoundary, balanced_subset, boundary_table, cosine_matrix, decile_labels
+        from thisineq.data.dataset import load_dataset
+        from thisineq.invert.batch import load_inversions
+
+        photos = load_dataset(self.demo_dataset).photos
+        folder = self.out / "boundaries"
+        folder.mkdir(parents=True, exist_ok=True)
+        sets = {m: load_inversions(self.inversion(m)) for m in ("e4e", "restyle", "projector")}
+        table = boundary_table({m: (s.photo_id, s.w) for m, s in sets.items()}, photos, list(self.config.domains), n_boot=self.config.boundary_bootstrap)
+        with atomic_open(folder / "table1.csv", "w", encoding="utf-8", newline="") as handle:
+            table.to_csv(handle, index=False, float_format="%.4f")
+        write_json(folder / "table1.json", table.to_dict(orient="records"))
+        normals = {}
+        for method, inv in sets.items():
+            frame = photos.loc[inv.photo_id]
+            for domain in self.config.domains:
+                labels = decile_labels(frame[f"{domain}_decile"])
+                if labels.value_counts().min() < MIN_PER_CLASS or labels.nunique() < 2:
+                    self.log(f"  {method}/{domain}: too few labelled photos for a boundary; skipped")
+                    continue
+                keep = labels.index.get_indexer(balanced_subset(labels, self.config.seed))
+                boundary = LatentBoundary().fit(inv.w[keep], labels.iloc[keep].to_numpy(int), frame["lsoa_code"].to_numpy()[keep])
+                normals[f"{method}/{domain}"] = boundary.normal_
+                normals[f"{method}/{domain}/sigma"] = np.array(np.std(inv.w @ boundary.normal_))
+            fitted = {d: normals[f"{method}/{d}"] for d in self.config.domains if f"{method}/{d}" in normals}
+            if fitted:
+                with atomic_open(folder / f"cosines_{method}.csv", "w", encoding="utf-8", newline="") as handle:
+                    cosine_matrix(fitted).to_csv(handle, float_format="%.4f")
+        with atomic_open(folder / "normals.npz", "wb") as handle:
+            np.savez(handle, **normals)
+
+    def _known_answer(self) -> None:
+        from thisineq.data.dataset import load_dataset
+        from thisineq.data.synth.build import GROUND_TRUTH
+        from thisineq.known_answer import known_answer_table
+        from thisineq.models.stylegan2 import broadcast, load_generator
+        from thisineq.oracle import factor_targets, predict, save_oracle, train_oracle
+        from thisineq.walk import Direction
+        from thisineq.boundaries import conditional_normal
+
+        c = self.config
+        data = load_dataset(self.train_dataset)
+        truth = pd.read_csv(self.train_dataset.parent / GROUND_TRUTH, dtype={"photo_id": str}).set_index("photo_id")
+        order = data.photos.sort_values("cache_index")
+        images = np.asarray(data.images())[order["cache_index"].to_numpy()]
+        model, report = train_oracle(images, factor_targets(truth.loc[order.index]), (order["split"] == "test").to_numpy(),
+                                     epochs=c.oracle_epochs, progress=self.progress)  # fmt: skip
+        folder = self.out / "known_answer"
+        folder.mkdir(parents=True, exist_ok=True)
+        save_oracle(model, self.work / "oracle.pt", report)
+        write_json(folder / "oracle_r2.json", report.r2)
+        generator = load_generator(self.generator)
+        normals = np.load(self.out / "boundaries" / "normals.npz")
+        z = torch.randn(c.known_answer_sources, generator.style_dim, generator=torch.Generator().manual_seed(c.seed))
+        with torch.no_grad():
+            ws = broadcast(generator.mapping(z), generator.num_ws)
+
+        def read(latents: torch.Tensor) -> np.ndarray:
+            with torch.no_grad():
+                return predict(model, generator.synthesis(latents))
+
+        from thisineq.invert.batch import load_inversions
+
+        tables = []
+        for method in ("e4e", "restyle", "projector"):
+            plain = {d: Direction(d, normals[f"{method}/{d}"], float(normals[f"{method}/{d}/sigma"])) for d in c.domains if f"{method}/{d}" in normals}
+            if not plain:
+                continue
+            conditional = {
+                d: Direction(d, conditional_normal(plain[d].normal, [plain[o].normal for o in plain if o != d]), plain[d].sigma)
+                for d in plain
+            }
+            tables.append(known_answer_table(read, ws, plain, conditional, source="random latents").assign(method=method))
+            inverted = torch.from_numpy(load_inversions(self.inversion(method)).ws[: c.known_answer_sources])
+            tables.append(known_answer_table(read, inverted, plain, conditional, source="inverted photos").assign(method=method))
+        table = pd.concat(tables) if tables else pd.DataFrame(columns=["source", "boundary", "domain", "n", "own_rho", "leakage", "nuisance", "method"])
+        with atomic_open(folder / "table.csv", "w", encoding="utf-8", newline="") as handle:
+            table.to_csv(handle, index=False, float_format="%.4f")
+
+
+def run_pipeline(config: PipelineConfig, only: list[str] | None = None, *, progress: bool = True) -> Path:
+    Pipeline(config, progress=progress).run(only)
+    return Path(config.out)
+
