@@ -8,8 +8,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from thisineq.data.geo import BoundaryFormatError
     from thisineq.data.imd import IoDFormatError
     from thisineq.data.photos import PhotoCollectionError
+    from thisineq.metrics.lpips import LPIPSWeightsError
 
-    return (IoDFormatError, BoundaryFormatError, PhotoCollectionError, DatasetError, FileNotFoundError, ValueError, KeyError)
+    return (
+        IoDFormatError, BoundaryFormatError, PhotoCollectionError, DatasetError, LPIPSWeightsError, FileNotFoundError, ValueError, KeyError,
+    )  # fmt: skip
 
 
 USER_ERRORS = _user_errors()

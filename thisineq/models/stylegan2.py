@@ -421,15 +421,29 @@ class CheckpointError(ValueError):
 
 def safe_load(path: str | os.PathLike) -> dict:
     """torch.load with weights_only=True: tensors and plain containers, never arbitrary code."""
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+    if magic not in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):  # a zip archive, or a legacy pickle
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint (it starts with {magic!r})")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # unpickling refusals, truncated zips, random bytes
-        raise CheckpointError(f"{path} is not a safe PyTorch checkpoint: {str(error).splitlines()[0][:300]}") from None
+        raise CheckpointError(f"{path} is not a safe PyTorch checkpoint: {_load_failure(error)}") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint dictionary")
     return obj
+
+
+def _load_failure(error: Exception) -> str:
+    """torch.load's refusal in a few words (its own message suggests turning safety off)."""
+    message = str(error)
+    if "Weights only load failed" in message:
+        return "it holds Python objects besides tensors and plain containers, which are refused because loading them could run code"
+    if "zip" in message.lower() or "PytorchStreamReader" in message or isinstance(error, (EOFError, RuntimeError)):
+        return "not a PyTorch file, or a truncated one"
+    return message.splitlines()[0][:200] if message else type(error).__name__
 
 
 def config_from_rosinality(state: dict[str, torch.Tensor]) -> StyleGAN2Config:
