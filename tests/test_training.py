@@ -110,3 +110,19 @@ def test_two_processes_train_under_torchrun(dataset, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert safe_load(tmp_path / "ddp" / CHECKPOINT)["step"] == 3
+
+
+def test_warm_start_from_a_saved_generator(dataset, tmp_path):
+    first = train_gan(tiny_config(dataset, tmp_path / "a", 2), progress=False)
+    config = tiny_config(dataset, tmp_path / "b", 1)
+    config.init_from = str(first / GENERATOR)
+    config.lr = 0.0  # no update: the started weights stay visible
+    config.pl_weight = 0.0
+    train_gan(config, progress=False)
+    source, started = load_generator(first / GENERATOR), load_generator(tmp_path / "b" / GENERATOR)
+    assert torch.allclose(source.input.input, started.input.input)
+    other = tiny_config(dataset, tmp_path / "c", 1)
+    other.model = StyleGAN2Config(size=32, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 16, 32: 8})
+    other.init_from = str(first / GENERATOR)
+    with pytest.raises(ValueError, match="another architecture"):
+        train_gan(other, progress=False)

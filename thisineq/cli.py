@@ -76,6 +76,7 @@ def _add_train_gan(sub) -> None:
     p.add_argument("--sample-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--init-from", type=Path, help="start G and its EMA from this generator (same architecture)")
     p.set_defaults(run=_run_train_gan)
 
 
@@ -94,6 +95,7 @@ def _run_train_gan(args) -> None:
         dataset=str(args.dataset), run_dir=str(args.run_dir), model=model, steps=args.steps, batch=args.batch, lr=args.lr,
         r1_gamma=args.r1_gamma, augment=args.augment, metric_every=args.metric_every, metric_samples=args.metric_samples,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, device=args.device,
+        init_from=str(args.init_from) if args.init_from else None,
     )  # fmt: skip
     print(f"run folder {train_gan(config)}")
 

@@ -64,6 +64,7 @@ class GANTrainConfig:
     metric_samples: int = 1000
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda"
+    init_from: str | None = None  # a generator file whose weights start G and its EMA (D starts afresh)
 
     @property
     def resolved_r1_gamma(self) -> float:
@@ -207,6 +208,18 @@ def new_state(config: GANTrainConfig, device) -> TrainState:
     g_optim = torch.optim.Adam(generator.parameters(), lr=config.lr * g_ratio, betas=tuple(b**g_ratio for b in config.betas))
     d_optim = torch.optim.Adam(discriminator.parameters(), lr=config.lr * d_ratio, betas=tuple(b**d_ratio for b in config.betas))
     return TrainState(generator, discriminator, ema, g_optim, d_optim, mean_path_length=torch.zeros((), device=device))
+
+
+def warm_start(state: TrainState, generator_path: str | os.PathLike) -> None:
+    """Start G and its EMA from a saved generator of the same architecture (e.g. a committed demo model)."""
+    from thisineq.models.stylegan2 import load_generator
+
+    source = load_generator(generator_path)
+    if source.config != state.generator.config:
+        raise ValueError(f"{generator_path} has another architecture ({source.config}) than this run ({state.generator.config})")
+    weights = {k: v.to(state.mean_path_length.device) for k, v in source.state_dict().items()}
+    state.generator.load_state_dict(weights)
+    state.ema.load_state_dict(weights)
 
 
 def save_checkpoint(state: TrainState, config: GANTrainConfig, path: Path, metrics: list[dict]) -> None:
@@ -390,6 +403,8 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
     metrics: list[dict] = []
     if (run_dir / CHECKPOINT).is_file():
         metrics = load_checkpoint(state, run_dir / CHECKPOINT)
+    elif config.init_from:
+        warm_start(state, config.init_from)
     if world > 1 and state.step == 0:
         torch.manual_seed(config.seed + rank)  # each process draws its own batches and z
     g_step, d_model = GeneratorStep(state.generator), state.discriminator
