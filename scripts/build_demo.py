@@ -30,8 +30,14 @@ QUICK = ("demo/city",)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("targets", nargs="*", default=list(QUICK), choices=sorted(REBUILD_COMMANDS), help="artifacts to rebuild")
+    parser.add_argument("targets", nargs="*", default=list(QUICK), help=f"artifacts to rebuild, of {sorted(REBUILD_COMMANDS)}")
+    parser.add_argument("--manifest-only", action="store_true", help="rebuild nothing; rewrite the manifest of what is there")
     args = parser.parse_args()
+    unknown = set(args.targets) - set(REBUILD_COMMANDS)
+    if unknown:
+        parser.error(f"unknown targets {sorted(unknown)}")
+    if args.manifest_only:
+        args.targets = []
     root = artifacts_root()
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
     for target in args.targets:

@@ -1,0 +1,35 @@
+"""The committed demo artifacts: all listed in the manifest, unchanged since, within the size budget."""
+
+from __future__ import annotations
+
+import json
+
+from thisineq.artifacts import BUDGET_BYTES, MANIFEST, REBUILD_COMMANDS, artifacts_root, demo_set
+from thisineq.io import sha256_file
+
+DERIVED = ("images_",)  # caches rebuilt on first use, never committed
+
+
+def on_disk() -> set[str]:
+    root = artifacts_root()
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != MANIFEST and not p.name.startswith(DERIVED) and not p.name.endswith(".tmp")
+    }
+
+
+def test_manifest_lists_every_artifact_with_its_hash_and_command():
+    manifest = json.loads((artifacts_root() / MANIFEST).read_text())
+    listed = {entry["path"]: entry for entry in manifest["artifacts"]}
+    assert set(listed) == on_disk()
+    for path, entry in listed.items():
+        assert sha256_file(artifacts_root() / path) == entry["sha256"], f"{path} changed since the manifest was written"
+        assert entry["rebuild"] in REBUILD_COMMANDS.values()
+    assert manifest["total_bytes"] == sum(e["bytes"] for e in listed.values()) <= BUDGET_BYTES
+
+
+def test_the_demo_set_is_the_synthetic_city():
+    demo = demo_set()
+    assert demo.exists()
+    assert json.loads((demo.dataset / "dataset.json").read_text())["synthetic"] is True
