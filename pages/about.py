@@ -2,6 +2,9 @@
 
 import streamlit as st
 
+from thisineq.app import state
+
+state.use_explicit_navigation()
 st.title("About")
 st.markdown(
     """

@@ -36,7 +36,7 @@ if page is not None:
             x=alt.X("decile:O", title="decile (1 = most deprived)"), y="photos:Q", tooltip=["decile", "photos"],
             color=alt.Color("decile:O", scale=alt.Scale(domain=list(range(1, 11)), range=maps.decile_hex()), legend=None),
         ),
-        use_container_width=True,
+        width="stretch",
     )
 
     st.subheader("How the domains' deciles correlate across LSOAs")
@@ -47,10 +47,10 @@ if page is not None:
             x=alt.X("b:N", sort=list(corr.columns), title=None), y=alt.Y("a:N", sort=list(corr.index), title=None),
             color=alt.Color("r:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1])), tooltip=["a", "b", "r"],
         ),
-        use_container_width=True,
+        width="stretch",
     )  # fmt: skip
 
     sheet = page.artifacts.city / "contact_sheet.png"
     if sheet.is_file():
         st.subheader("Contact sheet")
-        st.image(str(sheet), use_container_width=True)
+        st.image(str(sheet), width="stretch")

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from thisineq.app import maps
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["pages/home.py", "pages/map.py", "pages/dataset.py", "pages/about.py"]
+PAGES = ["pages/home.py", "pages/generator.py", "pages/map.py", "pages/dataset.py", "pages/about.py"]
 
 
 def run(page: str) -> AppTest:
@@ -31,7 +31,7 @@ def test_every_page_runs(page):
     run(page)
 
 
-@pytest.mark.parametrize("page", ["pages/home.py", "pages/map.py", "pages/dataset.py"])
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/generator.py", "pages/map.py", "pages/dataset.py"])
 def test_data_pages_say_the_demo_is_synthetic(page):
     at = run(page)
     assert any("Synthetic data" in w.value for w in at.warning)
@@ -66,3 +66,17 @@ def test_london_choropleth_payload_fits_three_megabytes(london):
     deciles = read_iod(london.file2_london)["income_decile"]
     payload = json.dumps(maps.coloured_geojson(geojson, deciles), separators=(",", ":"))
     assert len(geojson["features"]) == 4835 and len(payload.encode()) <= 3_000_000
+
+
+def test_generator_seed_lives_in_the_url():
+    at = run("pages/generator.py")
+    assert len(at.get("image")) == 2  # original and edited
+    before = at.get("image")[0].proto.imgs[0].url
+    at.number_input(key="generator_seed").set_value(7).run()
+    assert at.get("image")[0].proto.imgs[0].url != before  # another seed, another image
+    assert not at.exception
+    assert at.query_params["seed"] in ("7", ["7"])
+    again = AppTest.from_file(str(ROOT / "pages/generator.py"), default_timeout=60)
+    again.query_params["seed"] = "7"
+    again.run()
+    assert again.number_input(key="generator_seed").value == 7

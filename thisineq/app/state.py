@@ -15,6 +15,28 @@ from thisineq.data.dataset import Dataset, load_dataset
 
 # Session-state keys, defined once.
 ARTIFACT_SET = "artifact_set"
+SEED = "generator_seed"
+PSI = "generator_psi"
+METHOD = "generator_method"
+CONDITIONAL = "generator_conditional"
+
+
+def slider_key(domain: str) -> str:
+    return f"generator_slider_{domain}"
+
+
+def use_explicit_navigation() -> None:
+    """Make a first deep link (e.g. a shared /generator?seed=7) use streamlit_app.py's navigation.
+
+    Until streamlit_app.py has run once in a server process, Streamlit serves URLs with its legacy
+    handling of a folder named pages/ (an automatic file list as the menu); clearing that flag
+    and rerunning hands the request to `st.navigation`. Every page calls this first.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 @st.cache_data(show_spinner=False)
@@ -52,6 +74,23 @@ def web_geojson(dataset_root: str) -> dict:
     return json.loads(dataset(dataset_root).web_boundaries.read_text(encoding="utf-8"))
 
 
+@st.cache_resource(show_spinner="Loading the generator…")
+def generator_model(path: str):
+    """The generator in eval mode with gradients off (shared by every session: never mutate it)."""
+    from thisineq.models.stylegan2 import load_generator
+
+    return load_generator(path).requires_grad_(False)
+
+
+@st.cache_data(show_spinner=False)
+def boundary_normals(path: str) -> dict[str, np.ndarray]:
+    """Boundary normals and spreads (`method/domain`, `method/domain/sigma`), or {} where none are built."""
+    if not Path(path).is_file():
+        return {}
+    with np.load(path) as archive:
+        return {k: archive[k] for k in archive.files}
+
+
 def photo(dataset_root: str, photo_id: str) -> np.ndarray:
     return dataset(dataset_root).image(photo_id)
 
@@ -69,6 +108,7 @@ class PageData:
 
 def open_dataset_page() -> PageData | None:
     """The sidebar choice of artifact set, its tables (cached) and the synthetic banner; None if no set exists."""
+    use_explicit_navigation()
     artifacts = choose_artifact_set()
     if artifacts is None:
         return None
