@@ -14,7 +14,8 @@ if page is not None:
         "Domain", manifest["domains"], index=manifest["domains"].index("income"), format_func=lambda k: domain(k).label, key="map_domain"
     )
     show_photos = st.toggle("Show photo locations", value=True)
-    boundaries = maps.coloured_geojson(state.web_geojson(root), lsoas[f"{key}_decile"])
+    geojson = state.web_geojson(root)
+    boundaries = maps.coloured_geojson(geojson, lsoas[f"{key}_decile"])
     layers = [
         pdk.Layer(
             "GeoJsonLayer", boundaries, pickable=True, stroked=True, filled=True,
@@ -32,7 +33,7 @@ if page is not None:
         )  # fmt: skip
     tooltip = {"html": "<b>{lsoa_name}</b> {lsoa_code}<br/>" + f"{domain(key).label} decile: " + "{decile}"}
     st.pydeck_chart(
-        pdk.Deck(layers=layers, initial_view_state=pdk.ViewState(**maps.view_of(photos["lat"], photos["lon"])),
+        pdk.Deck(layers=layers, initial_view_state=pdk.ViewState(**maps.initial_view(photos, geojson)),
                  map_style=None, tooltip=tooltip),
         height=560,
     )  # fmt: skip

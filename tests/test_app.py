@@ -80,3 +80,12 @@ def test_generator_seed_lives_in_the_url():
     again.query_params["seed"] = "7"
     again.run()
     assert again.number_input(key="generator_seed").value == 7
+
+
+def test_map_view_falls_back_to_the_areas_when_photos_have_no_coordinates():
+    square = {"type": "Polygon", "coordinates": [[[0.0, 51.0], [0.2, 51.0], [0.2, 51.2], [0.0, 51.2], [0.0, 51.0]]]}
+    geojson = {"features": [{"geometry": square, "properties": {}}]}
+    view = maps.initial_view(pd.DataFrame({"lat": [float("nan")], "lon": [float("nan")]}), geojson)
+    assert abs(view["latitude"] - 51.08) < 0.05 and abs(view["longitude"] - 0.08) < 0.05
+    view = maps.initial_view(pd.DataFrame({"lat": [52.0, 52.2], "lon": [1.0, 1.2]}), geojson)
+    assert abs(view["latitude"] - 52.1) < 1e-9

@@ -52,6 +52,27 @@ def decile_hex() -> list[str]:
     return ["#%02x%02x%02x" % c for c in DECILE_COLOURS]
 
 
+def geojson_lonlat(geojson: dict) -> np.ndarray:
+    """Every coordinate of a FeatureCollection of (Multi)Polygons, (n, 2) lon/lat."""
+    points = []
+    for feature in geojson["features"]:
+        geometry = feature["geometry"]
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        for polygon in polygons:
+            for ring in polygon:
+                points.extend(ring)
+    return np.asarray(points, float).reshape(-1, 2)
+
+
+def initial_view(photos: pd.DataFrame, geojson: dict) -> dict:
+    """The view of the photos, or of the areas where no photo has coordinates."""
+    located = photos[["lat", "lon"]].dropna()
+    if len(located):
+        return view_of(located["lat"], located["lon"])
+    lonlat = geojson_lonlat(geojson)
+    return view_of(lonlat[:, 1], lonlat[:, 0])
+
+
 def legend_markdown() -> str:
     """An HTML legend of the ten decile colours."""
     swatches = "".join(
