@@ -438,16 +438,21 @@ def load_photo(path: str | os.PathLike, size: int) -> np.ndarray:
     if size < 1:
         raise ValueError(f"size must be a positive number of pixels, got {size}")
     path = Path(path)
+    return _decode_square(lambda: _open_image(path), path, size)
+
+
+def _decode_square(open_image, name, size: int) -> np.ndarray:
+    """Open (via `open_image`), decode and square an image, every failure as a PhotoReadError."""
     with warnings.catch_warnings():
         # MAX_PIXELS is the documented limit; PIL's own warning (at ~89 MP) would be noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with _open_image(path) as im:
+        with open_image() as im:
             try:
                 return _square_rgb(im, size)
             except PhotoReadError:
                 raise
             except _DECODE_ERRORS as exc:
-                raise PhotoReadError(path, _decode_reason(exc)) from exc
+                raise PhotoReadError(name, _decode_reason(exc)) from exc
 
 
 def _open_image(path: Path) -> Image.Image:
@@ -506,15 +511,7 @@ def load_photo_bytes(data: bytes, size: int, *, name: str = "upload", max_bytes:
         raise PhotoReadError(name, "empty file (0 bytes)")
     if len(data) > max_bytes:
         raise PhotoReadError(name, f"{len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with _open_checked(io.BytesIO(data), name) as im:
-            try:
-                return _square_rgb(im, size)
-            except PhotoReadError:
-                raise
-            except _DECODE_ERRORS as exc:
-                raise PhotoReadError(name, _decode_reason(exc)) from exc
+    return _decode_square(lambda: _open_checked(io.BytesIO(data), name), name, size)
 
 
 def _unidentified_reason(path: Path) -> str:
