@@ -275,25 +275,17 @@ independently of every area variable.
 """
 
 
-def build_city_dataset(
-    out_dir: str | os.PathLike,
-    config: SynthConfig = SynthConfig(),
-    *,
-    boundaries: str | os.PathLike | None = None,
-    imd: str | os.PathLike | None = None,
-    workers: int = 2,
-    progress: bool = True,
-) -> Path:
-    """Write a city (see `build_city`), then ingest it like real data into `out_dir/dataset`."""
+def build_city_dataset(out_dir: str | os.PathLike, config: SynthConfig = SynthConfig(), **options) -> Path:
+    """Write a city (`build_city`, same options), then ingest it like real data into `out_dir/dataset`."""
     from thisineq.data.dataset import IngestConfig, ingest
 
-    city = build_city(out_dir, config, boundaries=boundaries, imd=imd, workers=workers, progress=progress)
+    city = build_city(out_dir, config, **options)
     return ingest(
         photos_dir=city,
         metadata=city / METADATA,
         imd=city / IOD_FILE,
         boundaries=city / BOUNDARIES,
         out_dir=city / "dataset",
-        config=IngestConfig(size=config.size, workers=workers),
-        progress=progress,
+        config=IngestConfig(size=config.size, workers=options.get("workers", 2)),
+        progress=options.get("progress", True),
     )
