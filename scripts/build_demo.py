@@ -22,7 +22,7 @@ def committed_files() -> list:
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", str(root)],
         capture_output=True, text=True, check=True, cwd=root.parent,
     ).stdout.split()  # fmt: skip
-    return [root.parent / p for p in listed if not p.endswith("manifest.json")]
+    return [root.parent / p for p in listed if not p.endswith("manifest.json") and (root.parent / p).is_file()]
 
 
 QUICK = ("demo/city",)

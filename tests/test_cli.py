@@ -13,7 +13,7 @@ def test_synth_then_ingest_again_from_the_command_line(tmp_path, capsys):
     assert main(["data", "synth", "--out", str(city), "--photos", "24", "--areas", "40", "--workers", "1"]) == 0
     assert load_dataset(city / "dataset").manifest["counts"]["photos_usable"] == 24
     code = main([
-        "data", "ingest", "--photos", str(city), "--meta", str(city / "metadata.csv"), "--imd", str(city / "iod2019_file2.csv"),
+        "data", "ingest", "--photos", str(city), "--meta", str(city / "metadata.csv"), "--imd", str(city / "synthetic_deciles_file2.csv"),
         "--boundaries", str(city / "lsoa_boundaries.geojson"), "--out", str(tmp_path / "again"), "--workers", "1",
     ])  # fmt: skip
     assert code == 0

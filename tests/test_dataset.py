@@ -96,7 +96,7 @@ def test_lsoa_code_column_locates_photos_without_coordinates(tmp_path, synthetic
     meta = meta.drop(columns=["lat", "lon"]).assign(lsoa_code=truth["lsoa_code"])
     meta.loc[4, "lsoa_code"] = "X01999999"
     meta.to_csv(tmp_path / "by_code.csv", index=False)
-    out = ingest(city_dir, tmp_path / "by_code.csv", city_dir / "iod2019_file2.csv", city_dir / "lsoa_boundaries.geojson",
+    out = ingest(city_dir, tmp_path / "by_code.csv", city_dir / "synthetic_deciles_file2.csv", city_dir / "lsoa_boundaries.geojson",
                  tmp_path / "ds", IngestConfig(workers=1), progress=False)  # fmt: skip
     data = load_dataset(out)
     assert list(data.photos["lsoa_code"]) == list(truth["lsoa_code"].head(4))

@@ -103,7 +103,7 @@ def test_build_city_writes_the_real_format(tmp_path):
     meta = pd.read_csv(out / "metadata.csv")
     assert list(meta.columns) == ["image", "lat", "lon", "heading", "captured"]
     assert all((out / p).is_file() for p in meta["image"])
-    table = read_iod(out / "iod2019_file2.csv")
+    table = read_iod(out / "synthetic_deciles_file2.csv")
     assert len(table) == 120 and table.index.str.startswith("X01").all()
     assert (out / "contact_sheet.png").is_file()
     card = (out / "DATASET_CARD.md").read_text()

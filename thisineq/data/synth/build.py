@@ -28,7 +28,7 @@ from thisineq.io import atomic_open, atomic_path, write_json
 
 PHOTOS_DIR = "photos"
 METADATA = "metadata.csv"
-IOD_FILE = "iod2019_file2.csv"
+IOD_FILE = "synthetic_deciles_file2.csv"
 BOUNDARIES = "lsoa_boundaries.geojson"
 GROUND_TRUTH = "ground_truth.csv"
 CARD = "DATASET_CARD.md"
@@ -210,7 +210,7 @@ def build_city(
     with atomic_path(out_dir / BOUNDARIES) as tmp:
         areas[["lsoa_code", "lsoa_name", "geometry"]].rename(columns={"lsoa_code": "LSOA11CD", "lsoa_name": "LSOA11NM"}).to_crs(
             "EPSG:4326"
-        ).to_file(tmp, driver="GeoJSON", COORDINATE_PRECISION=6, RFC7946="YES")
+        ).to_file(tmp, driver="GeoJSON", layer="lsoa_boundaries", COORDINATE_PRECISION=6, RFC7946="YES")
     with atomic_open(out_dir / GROUND_TRUTH, "w", encoding="utf-8", newline="") as handle:
         ground_truth(photos).to_csv(handle, index=False, float_format="%.5f")
     with atomic_path(out_dir / CONTACT_SHEET) as tmp:
