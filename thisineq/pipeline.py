@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from thisineq.artifacts import ArtifactSet
 from thisineq.data.domains import DEFAULT_DOMAINS
 from thisineq.io import atomic_open, sha256_file, write_json
 
@@ -135,11 +136,11 @@ class Pipeline:
 
     @property
     def demo_dataset(self) -> Path:
-        return self.out / "city" / "dataset"
+        return ArtifactSet(self.out).dataset
 
     @property
     def generator(self) -> Path:
-        return self.out / "gan" / "generator.pt"
+        return ArtifactSet(self.out).generator
 
     def encoder(self, kind: str) -> Path:
         return self.out / "encoders" / f"{kind}.pt"
@@ -166,7 +167,7 @@ class Pipeline:
         self._synth(self.config.train_photos, self.work / "city")
 
     def _demo_city(self) -> None:
-        self._synth(self.config.demo_photos, self.out / "city")
+        self._synth(self.config.demo_photos, ArtifactSet(self.out).city)
 
     def _gan(self) -> None:
         from thisineq.models.stylegan2 import StyleGAN2Config
