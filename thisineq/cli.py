@@ -135,7 +135,7 @@ def _add_invert(commands) -> None:
     p.add_argument("--e4e", type=Path, help="e4e encoder (for e4e and hybrid)")
     p.add_argument("--restyle", type=Path, help="ReStyle encoder")
     p.add_argument("--out", type=Path, required=True, help="inversion folder to write")
-    p.add_argument("--split", choices=("train", "val", "test"), help="only this split")
+    p.add_argument("--split", choices=("train", "val", "test"), nargs="+", help="only these splits")
     p.add_argument("--limit", type=int, help="only the first N photos (a documented subset)")
     p.add_argument("--steps", type=int, default=1000, help="projector steps (default: 1000)")
     p.add_argument("--chunk", type=int, default=32)
@@ -152,7 +152,7 @@ def _run_invert(args) -> None:
     models = InversionModels.load(
         args.generator, e4e=args.e4e, restyle=args.restyle, lpips_net="vgg" if args.method in ("projector", "hybrid") else None
     )
-    config = BatchInversionConfig(method=args.method, chunk=args.chunk, split=args.split, limit=args.limit, projector_steps=args.steps)
+    config = BatchInversionConfig(method=args.method, chunk=args.chunk, split=tuple(args.split) if args.split else None, limit=args.limit, projector_steps=args.steps)
     sources = {"generator": args.generator, **{k: v for k, v in (("e4e", args.e4e), ("restyle", args.restyle)) if v}}
     print(f"wrote {invert_dataset(args.dataset, models, args.out, config, sources=sources)}")
 

@@ -39,10 +39,14 @@ class PipelineConfig:
     gan_style_dim: int = 256
     gan_steps: int = 100000
     gan_metric_every: int = 1000
-    encoder_steps: int = 20000
+    encoder_steps: int = 2000  # e4e; a CPU budget (the references train for 100k+ steps on GPUs)
+    restyle_steps: int = 800  # each step runs `restyle_train_iterations` generator passes
+    restyle_train_iterations: int = 3
     encoder_widths: tuple[int, ...] = (32, 64, 128, 256)
     projector_steps: int = 1000
-    projector_photos: int = 480  # a documented subset where CPU time forbids all
+    projector_photos: int | None = None  # a documented subset (None: every photo of `projector_splits`)
+    projector_splits: tuple[str, ...] | None = ("val", "test")  # held out from encoders: 1,000 steps cost ~10 min per 32 photos
+    projector_lpips: str = "alex"  # "vgg" as in StyleGAN2-ADA costs 3.5× more on a CPU
     domains: tuple[str, ...] = DEFAULT_DOMAINS
     boundary_bootstrap: int = 1000  # bootstrap draws for the confidence intervals
     oracle_epochs: int = 8
@@ -52,8 +56,9 @@ class PipelineConfig:
     def tiny(cls, out: str, work: str) -> "PipelineConfig":
         return cls(
             out=out, work=work, train_photos=160, demo_photos=160, areas=40, size=32, gan_channels=(32, 32, 16, 16),
-            gan_style_dim=32, gan_steps=6, gan_metric_every=0, encoder_steps=4, encoder_widths=(8, 16, 16, 32),
-            projector_steps=5, projector_photos=8, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
+            gan_style_dim=32, gan_steps=6, gan_metric_every=0, encoder_steps=4, restyle_steps=3, restyle_train_iterations=2,
+            encoder_widths=(8, 16, 16, 32),
+            projector_steps=5, projector_photos=8, projector_splits=None, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
         )  # fmt: skip
 
 
@@ -114,12 +119,15 @@ class Pipeline:
                  {"channels": c.gan_channels, "style_dim": c.gan_style_dim, "steps": c.gan_steps}),  # fmt: skip
             *[
                 Step(f"encoder_{kind}", lambda: [self.generator], lambda kind=kind: [self.encoder(kind)], lambda kind=kind: self._encoder(kind),
-                     {"steps": c.encoder_steps, "widths": c.encoder_widths})  # fmt: skip
+                     {"steps": self._encoder_steps(kind), "widths": c.encoder_widths,
+                      "iterations": c.restyle_train_iterations if kind == "restyle" else None})  # fmt: skip
                 for kind in ("e4e", "restyle")
             ],
             *[
                 Step(f"invert_{method}", lambda m=method: self._inversion_inputs(m), lambda m=method: [self.inversion(m) / "inversion.json"],
-                     lambda m=method: self._invert(m), {"projector_steps": c.projector_steps, "projector_photos": c.projector_photos})  # fmt: skip
+                     lambda m=method: self._invert(m),
+                     {"projector_steps": c.projector_steps, "projector_photos": c.projector_photos,
+                      "projector_splits": c.projector_splits, "projector_lpips": c.projector_lpips})  # fmt: skip
                 for method in ("e4e", "restyle", "projector")
             ],
             Step("boundaries", lambda: [self.inversion(m) / "latents.npz" for m in ("e4e", "restyle", "projector")],
@@ -141,6 +149,9 @@ class Pipeline:
     @property
     def generator(self) -> Path:
         return ArtifactSet(self.out).generator
+
+    def _encoder_steps(self, kind: str) -> int:
+        return self.config.restyle_steps if kind == "restyle" else self.config.encoder_steps
 
     def encoder(self, kind: str) -> Path:
         return self.out / "encoders" / f"{kind}.pt"
@@ -188,7 +199,8 @@ class Pipeline:
         c = self.config
         run = self.work / "runs" / kind
         config = EncoderTrainConfig(kind=kind, generator=str(self.generator), dataset=str(self.train_dataset), run_dir=str(run),
-                                    steps=c.encoder_steps, encoder_widths=c.encoder_widths, seed=c.seed)  # fmt: skip
+                                    steps=self._encoder_steps(kind), encoder_widths=c.encoder_widths,
+                                    restyle_iterations=c.restyle_train_iterations, seed=c.seed)  # fmt: skip
         train_encoder(config, progress=self.progress)
         self.encoder(kind).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run / ENCODER, self.encoder(kind))
@@ -200,11 +212,12 @@ class Pipeline:
         c = self.config
         models = InversionModels.load(
             self.generator, e4e=self.encoder("e4e") if method == "e4e" else None,
-            restyle=self.encoder("restyle") if method == "restyle" else None, lpips_net="vgg" if method == "projector" else None,
+            restyle=self.encoder("restyle") if method == "restyle" else None, lpips_net=c.projector_lpips if method == "projector" else None,
         )  # fmt: skip
-        limit = c.projector_photos if method == "projector" else None
-        config = BatchInversionConfig(method=method, limit=limit, projector_steps=c.projector_steps)
-        invert_dataset(self.demo_dataset, models, self.inversion(method), config, progress=self.progress)
+        subset = {"limit": c.projector_photos, "split": c.projector_splits} if method == "projector" else {}
+        config = BatchInversionConfig(method=method, projector_steps=c.projector_steps, **subset)
+        sources = {"generator": self.generator, **({method: self.encoder(method)} if method in ("e4e", "restyle") else {})}
+        invert_dataset(self.demo_dataset, models, self.inversion(method), config, sources=sources, progress=self.progress)
 
     def _boundaries(self) -> None:
         from thisineq.boundaries import MIN_PER_CLASS, LatentBoundary, balanced_subset, boundary_table, cosine_matrix, decile_labels

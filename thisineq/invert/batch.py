@@ -33,7 +33,7 @@ from thisineq.metrics.image import mse, psnr, ssim
 class BatchInversionConfig:
     method: str
     chunk: int = 32  # photos per resumable chunk (and per batch)
-    split: str | None = None  # only this split ("train", "val", "test"); None: every photo
+    split: str | tuple[str, ...] | None = None  # only this split or these splits ("train", "val", "test"); None: all
     limit: int | None = None  # only the first N photos (in dataset order) — a documented subset
     projector_steps: int = 1000
     hybrid_steps: int = 100
@@ -53,7 +53,8 @@ def invert_dataset(
     from thisineq.metrics.lpips import LPIPS
 
     data = load_dataset(dataset_root)
-    photos = data.photos if config.split is None else data.photos[data.photos["split"] == config.split]
+    splits = [config.split] if isinstance(config.split, str) else config.split
+    photos = data.photos if splits is None else data.photos[data.photos["split"].isin(list(splits))]
     photos = photos.sort_values("cache_index").iloc[: config.limit]
     images = data.images()
     out_dir = Path(out_dir)
