@@ -17,10 +17,15 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     Pipeline(config, progress=False, log=messages.append).run()
     out = tmp_path / "out"
     for path in ("gan/generator.pt", "gan/MODEL_CARD.md", "encoders/e4e.pt", "encoders/restyle.pt", "inversions/projector/errors.csv",
+                 "inversions/hybrid/errors.csv", "inversions/comparison.csv", "inversions/comparison.json",
                  "boundaries/table1.csv", "boundaries/normals.npz", "known_answer/table.csv", "city/dataset/dataset.json"):  # fmt: skip
         assert (out / path).is_file(), path
     table = pd.read_csv(out / "boundaries" / "table1.csv")
     assert {"e4e", "restyle", "projector"} <= set(table["method"]) and set(table["split"]) == {"by LSOA", "by photo"}
+    compared = pd.read_csv(out / "inversions" / "comparison.csv")
+    assert list(compared["method"]) == ["e4e", "restyle", "projector", "hybrid"]
+    assert compared[["mse", "lpips", "seconds_per_photo", "latent_error"]].notna().all().all()
+    assert compared.set_index("method").loc[["e4e", "hybrid"], "lec"].notna().all()  # e4e's boundaries exist even when tiny
     rerun = []
     Pipeline(config, progress=False, log=rerun.append).run()
-    assert all("skipped" in line for line in rerun) and len(rerun) == 10
+    assert all("skipped" in line for line in rerun) and len(rerun) == 12

@@ -47,6 +47,38 @@ class ArtifactSet:
     def model_card(self) -> Path:
         return self.root / "gan" / "MODEL_CARD.md"
 
+    def encoder(self, kind: str) -> Path:
+        """A trained inversion encoder, "e4e" or "restyle" (see `thisineq.training.encoders.save_encoder`)."""
+        return self.root / "encoders" / f"{kind}.pt"
+
+    def inversion(self, method: str) -> Path:
+        """One method's inversion folder (see `thisineq.invert.batch`)."""
+        return self.root / "inversions" / method
+
+    @property
+    def comparison(self) -> Path:
+        """The inversion methods compared (CSV; a JSON beside it adds reference scores and settings)."""
+        return self.root / "inversions" / "comparison.csv"
+
+    @property
+    def boundaries(self) -> Path:
+        """Table 1 (`table1.csv`), the normals (`normals.npz`) and the cosine matrices."""
+        return self.root / "boundaries"
+
+    @property
+    def normals(self) -> Path:
+        return self.boundaries / "normals.npz"
+
+    @property
+    def known_answer(self) -> Path:
+        """The known-answer benchmark: `table.csv` and the oracle's held-out R² (`oracle_r2.json`)."""
+        return self.root / "known_answer"
+
+    @property
+    def walks(self) -> Path:
+        """Walk-matrix PNGs of a few demo photos."""
+        return self.root / "walks"
+
     def exists(self) -> bool:
         return (self.dataset / "dataset.json").is_file()
 

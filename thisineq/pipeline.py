@@ -24,6 +24,11 @@ from thisineq.data.domains import DEFAULT_DOMAINS
 from thisineq.io import atomic_open, sha256_file, write_json
 
 
+HELD_OUT = ("val", "test")  # splits never seen by the encoders
+INVERSION_METHODS = ("e4e", "restyle", "projector", "hybrid")
+BOUNDARY_METHODS = ("e4e", "restyle", "projector")  # the paper's three; the hybrid is compared, not bounded
+
+
 @dataclass
 class PipelineConfig:
     """Sizes and lengths of every step; `tiny()` makes a run that finishes in minutes."""
@@ -45,8 +50,11 @@ class PipelineConfig:
     encoder_widths: tuple[int, ...] = (32, 64, 128, 256)
     projector_steps: int = 1000
     projector_photos: int | None = None  # a documented subset (None: every photo of `projector_splits`)
-    projector_splits: tuple[str, ...] | None = ("val", "test")  # held out from encoders: 1,000 steps cost ~10 min per 32 photos
+    projector_splits: tuple[str, ...] | None = HELD_OUT  # held out from encoders: 1,000 steps cost ~10 min per 32 photos
     projector_lpips: str = "alex"  # "vgg" as in StyleGAN2-ADA costs 3.5× more on a CPU
+    hybrid_steps: int = 100  # projector refinement of the e4e code (on the projector's photos)
+    comparison_samples: int = 16  # GAN samples for latent recovery; as many held-out photos edited
+    gan_run: str | None = None  # the GAN's run folder, for its discriminator (default: <work>/runs/gan)
     domains: tuple[str, ...] = DEFAULT_DOMAINS
     boundary_bootstrap: int = 1000  # bootstrap draws for the confidence intervals
     oracle_epochs: int = 8
@@ -58,7 +66,7 @@ class PipelineConfig:
             out=out, work=work, train_photos=160, demo_photos=160, areas=40, size=32, gan_channels=(32, 32, 16, 16),
             gan_style_dim=32, gan_steps=6, gan_metric_every=0, encoder_steps=4, restyle_steps=3, restyle_train_iterations=2,
             encoder_widths=(8, 16, 16, 32),
-            projector_steps=5, projector_photos=8, projector_splits=None, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
+            projector_steps=5, projector_photos=8, hybrid_steps=3, comparison_samples=4, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
         )  # fmt: skip
 
 
@@ -75,6 +83,7 @@ class Pipeline:
     def __init__(self, config: PipelineConfig, *, progress: bool = True, log: Callable[[str], None] = print):
         self.config, self.progress, self.log = config, progress, log
         self.out, self.work = Path(config.out), Path(config.work)
+        self.artifacts = ArtifactSet(self.out)
         self.state_path = self.out / "pipeline.json"
 
     # --- bookkeeping ---------------------------------------------------------------------------
@@ -126,15 +135,17 @@ class Pipeline:
             *[
                 Step(f"invert_{method}", lambda m=method: self._inversion_inputs(m), lambda m=method: [self.inversion(m) / "inversion.json"],
                      lambda m=method: self._invert(m),
-                     {"projector_steps": c.projector_steps, "projector_photos": c.projector_photos,
+                     {"projector_steps": c.projector_steps, "hybrid_steps": c.hybrid_steps, "projector_photos": c.projector_photos,
                       "projector_splits": c.projector_splits, "projector_lpips": c.projector_lpips})  # fmt: skip
-                for method in ("e4e", "restyle", "projector")
+                for method in INVERSION_METHODS
             ],
-            Step("boundaries", lambda: [self.inversion(m) / "latents.npz" for m in ("e4e", "restyle", "projector")],
-                 lambda: [self.out / "boundaries" / "table1.csv", self.out / "boundaries" / "normals.npz"], self._boundaries,
+            Step("boundaries", lambda: [self.inversion(m) / "latents.npz" for m in BOUNDARY_METHODS],
+                 lambda: [self.artifacts.boundaries / "table1.csv", self.artifacts.normals], self._boundaries,
                  {"domains": c.domains, "bootstrap": c.boundary_bootstrap}),  # fmt: skip
-            Step("known_answer", lambda: [self.generator, self.out / "boundaries" / "normals.npz"],
-                 lambda: [self.out / "known_answer" / "table.csv"], self._known_answer,
+            Step("comparison", lambda: [self.inversion(m) / "latents.npz" for m in INVERSION_METHODS] + [self.artifacts.normals],
+                 lambda: [self.artifacts.comparison], self._comparison, asdict(self._comparison_config())),  # fmt: skip
+            Step("known_answer", lambda: [self.generator, self.artifacts.normals],
+                 lambda: [self.artifacts.known_answer / "table.csv"], self._known_answer,
                  {"epochs": c.oracle_epochs, "sources": c.known_answer_sources})  # fmt: skip
         ]
 
@@ -154,13 +165,13 @@ class Pipeline:
         return self.config.restyle_steps if kind == "restyle" else self.config.encoder_steps
 
     def encoder(self, kind: str) -> Path:
-        return self.out / "encoders" / f"{kind}.pt"
+        return ArtifactSet(self.out).encoder(kind)
 
     def inversion(self, method: str) -> Path:
-        return self.out / "inversions" / method
+        return ArtifactSet(self.out).inversion(method)
 
     def _inversion_inputs(self, method: str) -> list[Path]:
-        needs = {"e4e": ["e4e"], "restyle": ["restyle"], "projector": []}[method]
+        needs = {"e4e": ["e4e"], "restyle": ["restyle"], "projector": [], "hybrid": ["e4e"]}[method]
         return [self.generator, self.demo_dataset / "dataset.json"] + [self.encoder(k) for k in needs]
 
     def _synth(self, n_photos: int, folder: Path) -> None:
@@ -210,13 +221,15 @@ class Pipeline:
         from thisineq.invert.batch import BatchInversionConfig, invert_dataset
 
         c = self.config
+        encoder = {"e4e": "e4e", "restyle": "restyle", "hybrid": "e4e"}.get(method)
+        optimises = method in ("projector", "hybrid")
         models = InversionModels.load(
-            self.generator, e4e=self.encoder("e4e") if method == "e4e" else None,
-            restyle=self.encoder("restyle") if method == "restyle" else None, lpips_net=c.projector_lpips if method == "projector" else None,
+            self.generator, e4e=self.encoder("e4e") if encoder == "e4e" else None,
+            restyle=self.encoder("restyle") if encoder == "restyle" else None, lpips_net=c.projector_lpips if optimises else None,
         )  # fmt: skip
-        subset = {"limit": c.projector_photos, "split": c.projector_splits} if method == "projector" else {}
-        config = BatchInversionConfig(method=method, projector_steps=c.projector_steps, **subset)
-        sources = {"generator": self.generator, **({method: self.encoder(method)} if method in ("e4e", "restyle") else {})}
+        subset = {"limit": c.projector_photos, "split": c.projector_splits} if optimises else {}
+        config = BatchInversionConfig(method=method, projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, **subset)
+        sources = {"generator": self.generator, **({encoder: self.encoder(encoder)} if encoder else {})}
         invert_dataset(self.demo_dataset, models, self.inversion(method), config, sources=sources, progress=self.progress)
 
     def _boundaries(self) -> None:
@@ -225,9 +238,9 @@ class Pipeline:
         from thisineq.invert.batch import load_inversions
 
         photos = load_dataset(self.demo_dataset).photos
-        folder = self.out / "boundaries"
+        folder = self.artifacts.boundaries
         folder.mkdir(parents=True, exist_ok=True)
-        sets = {m: load_inversions(self.inversion(m)) for m in ("e4e", "restyle", "projector")}
+        sets = {m: load_inversions(self.inversion(m)) for m in BOUNDARY_METHODS}
         table = boundary_table({m: (s.photo_id, s.w) for m, s in sets.items()}, photos, list(self.config.domains), n_boot=self.config.boundary_bootstrap)
         with atomic_open(folder / "table1.csv", "w", encoding="utf-8", newline="") as handle:
             table.to_csv(handle, index=False, float_format="%.4f")
@@ -251,6 +264,55 @@ class Pipeline:
         with atomic_open(folder / "normals.npz", "wb") as handle:
             np.savez(handle, **normals)
 
+    def _comparison_config(self):
+        from thisineq.comparison import ComparisonConfig
+
+        c = self.config
+        return ComparisonConfig(recovery_samples=c.comparison_samples, edit_photos=c.comparison_samples,
+                                projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, seed=c.seed)  # fmt: skip
+
+    def _comparison(self) -> None:
+        from thisineq.comparison import compare_methods, reference_scores
+        from thisineq.data.dataset import load_dataset
+        from thisineq.invert.api import InversionModels
+        from thisineq.invert.batch import load_inversions
+        from thisineq.training.gan import CHECKPOINT, load_discriminator
+        from thisineq.walk import Direction
+
+        c, config = self.config, self._comparison_config()
+        data = load_dataset(self.demo_dataset)
+        images = data.images()
+        held_out = data.photos.index[data.photos["split"].isin(list(c.projector_splits or HELD_OUT))]
+        models = InversionModels.load(self.generator, e4e=self.encoder("e4e"), restyle=self.encoder("restyle"), lpips_net=c.projector_lpips)
+        normals = np.load(self.artifacts.normals)
+        errors, photos, latents, directions = {}, {}, {}, {}
+        for method in INVERSION_METHODS:
+            inversions = load_inversions(self.inversion(method))
+            keep = np.isin(inversions.photo_id, held_out)
+            ids = inversions.photo_id[keep]
+            if len(ids) == 0:
+                self.log(f"  {method}: no held-out photo was inverted; left out of the comparison")
+                continue
+            errors[method] = inversions.errors.loc[ids]
+            photos[method] = np.asarray(images[data.photos.loc[ids, "cache_index"].to_numpy()])
+            latents[method] = inversions.ws[keep]
+            bounded = "e4e" if method == "hybrid" else method  # the hybrid refines e4e codes: e4e's boundaries
+            directions[method] = [Direction(d, normals[f"{bounded}/{d}"], float(normals[f"{bounded}/{d}/sigma"]))
+                                  for d in c.domains if f"{bounded}/{d}" in normals]  # fmt: skip
+        checkpoint = Path(c.gan_run or self.work / "runs" / "gan") / CHECKPOINT
+        discriminator = load_discriminator(checkpoint) if checkpoint.is_file() else None
+        if discriminator is None:
+            self.log(f"  no GAN training checkpoint at {checkpoint}: the comparison goes without discriminator realism")
+        table = compare_methods(models, errors, photos, latents, directions, config, discriminator=discriminator, log=self.log)
+        reference = reference_scores(models, next(iter(photos.values())), discriminator, seed=c.seed)
+        with atomic_open(self.artifacts.comparison, "w", encoding="utf-8", newline="") as handle:
+            table.to_csv(handle, index=False, float_format="%.5g")
+        write_json(self.artifacts.comparison.with_suffix(".json"), {
+            "table": table.astype(object).where(table.notna(), None).to_dict(orient="records"), "reference": reference, "settings": asdict(config),
+            "held_out": {"splits": list(c.projector_splits or HELD_OUT), "photos": int(len(held_out))},
+            "discriminator": str(checkpoint) if discriminator is not None else None,
+        })  # fmt: skip
+
     def _known_answer(self) -> None:
         from thisineq.data.dataset import load_dataset
         from thisineq.data.synth.build import GROUND_TRUTH
@@ -267,12 +329,12 @@ class Pipeline:
         images = np.asarray(data.images())[order["cache_index"].to_numpy()]
         model, report = train_oracle(images, factor_targets(truth.loc[order.index]), (order["split"] == "test").to_numpy(),
                                      epochs=c.oracle_epochs, progress=self.progress)  # fmt: skip
-        folder = self.out / "known_answer"
+        folder = self.artifacts.known_answer
         folder.mkdir(parents=True, exist_ok=True)
         save_oracle(model, self.work / "oracle.pt", report)
         write_json(folder / "oracle_r2.json", report.r2)
         generator = load_generator(self.generator)
-        normals = np.load(self.out / "boundaries" / "normals.npz")
+        normals = np.load(self.artifacts.normals)
         z = torch.randn(c.known_answer_sources, generator.style_dim, generator=torch.Generator().manual_seed(c.seed))
         with torch.no_grad():
             ws = broadcast(generator.mapping(z), generator.num_ws)
@@ -284,7 +346,7 @@ class Pipeline:
         from thisineq.invert.batch import load_inversions
 
         tables = []
-        for method in ("e4e", "restyle", "projector"):
+        for method in BOUNDARY_METHODS:
             plain = {d: Direction(d, normals[f"{method}/{d}"], float(normals[f"{method}/{d}/sigma"])) for d in c.domains if f"{method}/{d}" in normals}
             if not plain:
                 continue

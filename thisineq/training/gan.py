@@ -261,6 +261,16 @@ def load_checkpoint(state: TrainState, path: Path) -> list[dict]:
     return json.loads(checkpoint["metrics"])
 
 
+def load_discriminator(path: str | os.PathLike) -> Discriminator:
+    """The discriminator of a training checkpoint (`checkpoint.pt` of a run folder), safely loaded."""
+    checkpoint = safe_load(path)
+    if checkpoint.get("format") != "thisineq-gan-train":
+        raise ValueError(f"{path} is not a thisineq GAN training checkpoint (it holds no discriminator)")
+    discriminator = Discriminator(GANTrainConfig.from_dict(checkpoint["config"]).model)
+    discriminator.load_state_dict(checkpoint["d"])
+    return discriminator.eval().requires_grad_(False)
+
+
 def train_step(state: TrainState, config: GANTrainConfig, bank: ImageBank, g_step: nn.Module, d_model: nn.Module, batch: int, device) -> dict:
     """One D update, one G update, and the lazy regularisers when due. Returns the losses."""
     g, d, num_ws, style_dim = state.generator, state.discriminator, state.generator.num_ws, config.model.style_dim

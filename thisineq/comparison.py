@@ -1,0 +1,197 @@
+"""Side-by-side comparison of the inversion methods: fidelity, speed, latent recovery and editability.
+
+Per method, on photos held out from encoder training:
+
+- reconstruction: pixel MSE, PSNR, SSIM and LPIPS of the batch inversions (`errors.csv`);
+- speed: median seconds to invert one photo at batch 1 on this machine, as the app does;
+- latent recovery, on GAN samples whose latents are known: the squared error of the recovered
+  ws relative to the samples' own spread around `w_avg` (0: exact; 1: no better than `w_avg`),
+  and the LPIPS of the regenerated sample;
+- editability, on edited inversions (each photo walked ±`edit_sigma` along a deprivation
+  boundary): how atypical the edited codes are for the mapping network's W distribution
+  (mean squared Mahalanobis distance per layer and dimension; GAN samples score ≈ 1), the
+  discriminator's realism logit of the edited images when a discriminator is at hand, and the
+  latent editing consistency of e4e (LEC: invert the edited image again, undo the edit, measure
+  the distance to the original code; reported absolute and relative to the edit's length).
+
+This module sits downstream of the boundaries (it edits along them); it reads inversions and
+boundaries, never writes them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from thisineq.invert.api import InversionModels, invert, invert_image, to_tensor
+from thisineq.models.stylegan2 import Discriminator, broadcast
+from thisineq.walk import Direction, edit
+
+RECONSTRUCTION = ("mse", "psnr", "ssim", "lpips")
+COLUMNS = (
+    "method", "photos", *RECONSTRUCTION, "seconds_per_photo", "latent_error", "sample_lpips",
+    "edit_atypicality", "edit_realism", "lec", "lec_relative",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ComparisonConfig:
+    timing_photos: int = 3  # photos timed one at a time per method
+    recovery_samples: int = 16  # GAN samples for latent recovery
+    edit_photos: int = 16  # held-out photos edited for editability and LEC
+    edit_sigma: float = 2.0  # edit length, in σ of the latents along the boundary
+    projector_steps: int = 1000
+    hybrid_steps: int = 100
+    seed: int = 0
+
+
+def reconstruction_summary(errors: pd.DataFrame) -> dict[str, float]:
+    """Mean of each reconstruction error over the given photos (infinite PSNRs are capped at 100 dB)."""
+    summary = {"photos": int(len(errors))}
+    for column in RECONSTRUCTION:
+        values = errors[column].to_numpy(float)
+        if column == "psnr":
+            values = np.minimum(values, 100.0)
+        summary[column] = float(np.mean(values)) if len(values) else float("nan")
+    return summary
+
+
+def seconds_per_photo(models: InversionModels, method: str, photos: np.ndarray, *, repeats: int = 1, **kw) -> float:
+    """Median wall time of `invert_image` on each uint8 photo (size, size, 3), one at a time."""
+    times = []
+    for photo in photos:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            invert_image(photo, method, models, **kw)
+            times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+class WDistribution:
+    """A Gaussian fitted to the mapping network's w, to score how typical a latent code is."""
+
+    def __init__(self, generator, n: int = 10000, seed: int = 0):
+        z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            w = generator.mapping(z).double()
+        self.mean_ = w.mean(0)
+        covariance = torch.cov(w.T) + 1e-6 * torch.eye(w.shape[1], dtype=w.dtype)
+        self.precision_ = torch.linalg.inv(covariance)
+
+    def atypicality(self, ws: torch.Tensor) -> torch.Tensor:
+        """Mean over layers of the squared Mahalanobis distance per dimension, (B,); w samples average 1."""
+        centred = ws.double() - self.mean_
+        distance = torch.einsum("bld,de,ble->bl", centred, self.precision_, centred)
+        return (distance / ws.shape[-1]).mean(dim=1).float()
+
+
+def latent_recovery(models: InversionModels, method: str, n: int, seed: int = 0, **kw) -> dict[str, float]:
+    """Invert n GAN samples (ψ = 1, stored noise) and compare the recovered ws with the true ones."""
+    generator = models.generator
+    z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        ws_true = broadcast(generator.mapping(z), generator.num_ws)
+        samples = generator.synthesis(ws_true)
+    result = invert(samples, method, models, **kw)
+    spread = (ws_true - generator.w_avg).square().sum(dim=(1, 2))
+    error = (result.ws - ws_true).square().sum(dim=(1, 2)) / spread
+    summary = {"latent_error": float(error.mean())}
+    if models.perceptual is not None:
+        with torch.no_grad():
+            summary["sample_lpips"] = float(models.perceptual(result.reconstruction, samples).mean())
+    return summary
+
+
+def edit_moves(directions: list[Direction], n: int, sigma: float) -> list[tuple[Direction, float]]:
+    """One move per photo: cycling through the directions, alternating towards privilege and deprivation."""
+    if not directions:
+        raise ValueError("editability needs at least one boundary direction")
+    return [(directions[i % len(directions)], sigma if (i // len(directions)) % 2 == 0 else -sigma) for i in range(n)]
+
+
+def editability(
+    models: InversionModels,
+    method: str,
+    ws: torch.Tensor,
+    directions: list[Direction],
+    *,
+    sigma: float = 2.0,
+    w_distribution: WDistribution,
+    discriminator: Discriminator | None = None,
+    **kw,
+) -> dict[str, float]:
+    """Edit each inversion ws[i] along one boundary, score the result, re-invert and undo the edit (LEC)."""
+    moves = edit_moves(directions, len(ws), sigma)
+    edited = torch.cat([edit(ws[i : i + 1], [move]) for i, move in enumerate(moves)])
+    with torch.no_grad():
+        images = models.generator.synthesis(edited)
+        realism = float(discriminator(images).mean()) if discriminator is not None else float("nan")
+    again = invert(images, method, models, **kw).ws
+    undone = torch.cat([edit(again[i : i + 1], [(d, -alpha)]) for i, (d, alpha) in enumerate(moves)])
+    residual = (undone - ws).norm(dim=-1).mean(dim=1)  # L2 per layer, averaged over layers
+    lengths = torch.tensor([abs(alpha) * d.sigma for d, alpha in moves], dtype=residual.dtype)
+    return {
+        "edit_atypicality": float(w_distribution.atypicality(edited).mean()),
+        "edit_realism": realism,
+        "lec": float(residual.mean()),
+        "lec_relative": float((residual / lengths).mean()),
+    }
+
+
+def compare_methods(
+    models: InversionModels,
+    errors: dict[str, pd.DataFrame],
+    photos: dict[str, np.ndarray],
+    latents: dict[str, np.ndarray],
+    directions: dict[str, list[Direction]],
+    config: ComparisonConfig = ComparisonConfig(),
+    *,
+    discriminator: Discriminator | None = None,
+    log=lambda message: None,
+) -> pd.DataFrame:
+    """The comparison table, one row per method.
+
+    Args:
+        models: generator, encoders and perceptual distance (the methods compared are those in `errors`).
+        errors: per method, the per-photo reconstruction errors of held-out photos.
+        photos: per method, uint8 held-out photos (N, size, size, 3) in the order of `latents`.
+        latents: per method, their inverted ws (N, num_ws, style_dim).
+        directions: per method, the boundary directions to edit along.
+    """
+    kw = {"projector_steps": config.projector_steps, "hybrid_steps": config.hybrid_steps}
+    w_distribution = WDistribution(models.generator, seed=config.seed)
+    if discriminator is not None:
+        discriminator = discriminator.eval().requires_grad_(False)
+    rows = []
+    for method, method_errors in errors.items():
+        log(f"  comparing {method}")
+        row = {"method": method, **reconstruction_summary(method_errors)}
+        repeats = 5 if method in ("e4e", "restyle") else 1
+        row["seconds_per_photo"] = seconds_per_photo(models, method, photos[method][: config.timing_photos], repeats=repeats, **kw)
+        row.update(latent_recovery(models, method, config.recovery_samples, config.seed, **kw))
+        if not directions.get(method):
+            log(f"  {method}: no boundary to edit along; its editability scores are left empty")
+        else:
+            ws = torch.from_numpy(np.asarray(latents[method][: config.edit_photos], np.float32))
+            row.update(editability(models, method, ws, directions[method], sigma=config.edit_sigma,
+                                   w_distribution=w_distribution, discriminator=discriminator, **kw))  # fmt: skip
+        rows.append(row)
+    return pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+
+
+def reference_scores(models: InversionModels, photos: np.ndarray, discriminator: Discriminator | None, n: int = 256, seed: int = 0) -> dict:
+    """What the editability scores look like for unedited GAN samples and real photos (for reading the table)."""
+    generator = models.generator
+    z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        ws = broadcast(generator.mapping(z), generator.num_ws)
+        scores = {"sample_atypicality": float(WDistribution(generator, seed=seed).atypicality(ws).mean())}
+        if discriminator is not None:
+            discriminator = discriminator.eval()
+            scores["sample_realism"] = float(discriminator(generator.synthesis(ws)).mean())
+            scores["photo_realism"] = float(discriminator(to_tensor(photos)).mean())
+    return scores
