@@ -1,54 +1,81 @@
-"""Generator: an image from a seed, walked along the deprivation boundaries with sliders."""
+"""Generator: an image from a seed or a real photo's inversion, walked along the deprivation boundaries with sliders."""
 
+import numpy as np
 import streamlit as st
+import torch
 
 from thisineq.app import generation, state
-from thisineq.boundaries import conditional_normal
 from thisineq.data.domains import domain
-from thisineq.walk import Direction
 
 st.title("Generator")
 page = state.open_dataset_page()
 if page is not None and not page.artifacts.generator.is_file():
     st.info("This artifact set has no generator yet: train one with `thisineq train gan` (see the README).")
 elif page is not None:
+    artifact_root = str(page.artifacts.root)
     generator = state.generator_model(str(page.artifacts.generator))
-    normals = state.boundary_normals(str(page.artifacts.root / "boundaries" / "normals.npz"))
+    normals = state.boundary_normals(str(page.artifacts.normals))
+    inverted = state.inversion_sets(artifact_root)
     params = st.query_params
-    st.session_state.setdefault(state.SEED, int(params.get("seed", 0)))
-    st.session_state.setdefault(state.PSI, float(params.get("psi", 0.8)))
-    methods = sorted({k.split("/")[0] for k in normals}) or ["—"]
-    st.session_state.setdefault(state.METHOD, params.get("method", methods[0]) if params.get("method") in methods else methods[0])
+    methods = sorted({k.split("/")[0] for k in normals}) or [m for m in inverted if m != "hybrid"] or ["—"]
+    st.session_state.setdefault(state.START, "photo" if params.get("photo") and inverted else "seed")
+    st.session_state.setdefault(state.SEED, int(params.get("seed", 0)) if str(params.get("seed", "0")).isdigit() else 0)
+    st.session_state.setdefault(state.PSI, float(params.get("psi", 0.8)) if params.get("psi", "").replace(".", "", 1).isdigit() else 0.8)
+    st.session_state.setdefault(state.METHOD, params.get("method") if params.get("method") in methods else methods[0])
+    st.session_state.setdefault(state.CONDITIONAL, params.get("conditional") == "1")
 
     with st.sidebar:
-        st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=state.SEED)
-        st.slider("Truncation ψ", 0.0, 1.0, step=0.05, key=state.PSI, help="towards the average image at 0")
-        st.selectbox("Boundaries from inversion method", methods, key=state.METHOD, disabled=not normals)
+        st.radio("Start from", ["seed", "photo"], key=state.START, horizontal=True, disabled=not inverted,
+                 format_func={"seed": "a random seed", "photo": "a real photo"}.get)  # fmt: skip
+        st.selectbox("Inversion method", methods, key=state.METHOD, disabled=methods == ["—"],
+                     help="whose latents the boundaries were fitted on (and, from a photo, how it was inverted)")  # fmt: skip
+        method = st.session_state[state.METHOD]
+        if st.session_state[state.START] == "seed":
+            st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=state.SEED)
+            st.slider("Truncation ψ", 0.0, 1.0, step=0.05, key=state.PSI, help="towards the average image at 0")
+        else:
+            choices = [str(p) for p in inverted[method].photo_id] if method in inverted else []
+            if st.session_state.get(state.PHOTO) not in choices:
+                wanted = params.get("photo")
+                st.session_state[state.PHOTO] = wanted if wanted in choices else (choices[0] if choices else None)
+            st.selectbox("Photo (type to search)", choices, key=state.PHOTO, help=f"the photos that {method} inverted")
         st.toggle("Conditional boundaries", key=state.CONDITIONAL, help="each domain's normal made orthogonal to the others'")
 
-    directions = generation.directions_from(normals, st.session_state[state.METHOD]) if normals else {}
-    if st.session_state.get(state.CONDITIONAL) and len(directions) > 1:
-        directions = {
-            d: Direction(d, conditional_normal(v.normal, [o.normal for k, o in directions.items() if k != d]), v.sigma)
-            for d, v in directions.items()
-        }
+    directions = generation.directions_for(normals, method, st.session_state[state.CONDITIONAL]) if normals else {}
     if not directions:
         st.info("No deprivation boundaries in this artifact set yet: the sliders appear once `thisineq pipeline` has built them.")
 
+    photo_id, ws = None, None
+    if st.session_state[state.START] == "photo" and st.session_state.get(state.PHOTO):
+        photo_id = st.session_state[state.PHOTO]
+        found = state.photo_ws(artifact_root, method, photo_id)
+        ws = torch.from_numpy(np.asarray(found, np.float32))[None] if found is not None else None
+    if ws is None:
+        photo_id = None
+        ws = generation.seed_ws(generator, st.session_state[state.SEED], st.session_state[state.PSI])
+
     @st.fragment
     def walk() -> None:
-        ws = generation.seed_ws(generator, st.session_state[state.SEED], st.session_state[state.PSI])
         moves = []
         for name, direction in directions.items():
             key = state.slider_key(name)
-            st.session_state.setdefault(key, float(params.get(name, 0.0)))
+            if key not in st.session_state:
+                try:
+                    st.session_state[key] = max(-3.0, min(3.0, float(params.get(name, 0.0))))
+                except ValueError:
+                    st.session_state[key] = 0.0
             alpha = st.slider(f"{domain(name).label}: deprived ← → privileged", -3.0, 3.0, step=0.25, key=key, format="%+.2fσ")
             moves.append((direction, alpha))
-        left, right = st.columns(2)
-        left.image(generation.render_ws(generator, ws), caption="original", width="stretch")
-        right.image(generation.render_ws(generator, ws, moves), caption="edited", width="stretch")
-        st.query_params.update(
-            {"seed": st.session_state[state.SEED], "psi": st.session_state[state.PSI], "method": st.session_state[state.METHOD],
+        columns = st.columns(3 if photo_id else 2)
+        if photo_id:
+            columns[0].image(state.photo(page.root, photo_id), caption=f"real photo {photo_id}", width="stretch")
+        columns[-2].image(generation.render_ws(generator, ws), caption="inversion" if photo_id else "original", width="stretch")
+        edited = generation.render_ws(generator, ws, moves)
+        columns[-1].image(edited, caption="edited", width="stretch")
+        st.download_button("Download the edited image (PNG)", generation.png_bytes(edited), file_name="thisineq-edit.png", mime="image/png")
+        source = {"photo": photo_id} if photo_id else {"seed": st.session_state[state.SEED], "psi": st.session_state[state.PSI]}
+        st.query_params.from_dict(
+            {**source, "method": method, "conditional": int(st.session_state[state.CONDITIONAL]),
              **{name: alpha for (direction, alpha), name in zip(moves, directions)}}
         )  # fmt: skip
 

@@ -20,4 +20,16 @@ if page is not None:
     middle.metric("Areas (LSOAs)", f"{counts['lsoas']:,}", help=f"{counts['lsoas_with_photos']:,} with photos")
     right.metric("Problems reported", f"{sum(counts['problems'].values()):,}")
     st.caption(f"Dataset: `{page.artifacts.dataset}`")
-    st.info("The GAN, the inversions and the boundaries are built in later stages; this app shows the data so far.")
+    artifacts = page.artifacts
+    built = {
+        "Generator": artifacts.generator.is_file(),
+        "Encoders (e4e, ReStyle)": artifacts.encoder("e4e").is_file() and artifacts.encoder("restyle").is_file(),
+        "Inversions": any((artifacts.inversion(m) / "inversion.json").is_file() for m in state.INVERSION_ORDER),
+        "Boundaries (Table 1)": artifacts.normals.is_file(),
+        "Known-answer benchmark": (artifacts.known_answer / "table.csv").is_file(),
+    }
+    st.markdown("**What this artifact set holds**  \n" + "  \n".join(f"{'✅' if ok else '⬜'} {name}" for name, ok in built.items()))
+    st.markdown(
+        "Start with the **Generator** (a seed or a real photo, walked with sliders), the **Map** (deciles, photos and their "
+        "inversions), **Metrics** (Table 1 and the comparisons), the **Walk matrix**, or invert **Your photo**."
+    )

@@ -1,9 +1,11 @@
 """Map: LSOA deciles of a chosen domain as a choropleth, the photos as points, one photo up close."""
 
+import numpy as np
 import pydeck as pdk
 import streamlit as st
+import torch
 
-from thisineq.app import maps, state
+from thisineq.app import generation, maps, state
 from thisineq.data.domains import domain
 
 st.title("Map")
@@ -48,4 +50,21 @@ if page is not None:
     right.dataframe(
         row[[f"{k}_decile" for k in manifest["domains"]]].rename(lambda c: domain(c.removesuffix("_decile")).label).to_frame("decile"),
     )
-    right.caption("Inversions of this photo appear here once the GAN and encoders are built.")
+    inverted = state.inversion_sets(str(page.artifacts.root))
+    methods = [m for m, inv in inverted.items() if (inv.photo_id == photo_id).any()]
+    if not inverted:
+        right.caption("Inversions of this photo appear here once `thisineq pipeline` has inverted the photos.")
+    elif not methods:
+        right.caption("No method inverted this photo (the projector and the hybrid run on the held-out photos only).")
+    else:
+        generator = state.generator_model(str(page.artifacts.generator))
+        st.markdown("**Its inversions** — each method's reconstruction by the generator, with its errors against the photo")
+        columns = st.columns(len(methods) + 1)
+        columns[0].image(state.photo(root, photo_id), caption="real photo", width="stretch")
+        for column, method in zip(columns[1:], methods):
+            ws = torch.from_numpy(np.asarray(state.photo_ws(str(page.artifacts.root), method, photo_id), np.float32))[None]
+            errors = inverted[method].errors.loc[photo_id]
+            column.image(generation.render_ws(generator, ws), caption=method, width="stretch")
+            column.caption(f"LPIPS {errors['lpips']:.3f} · PSNR {errors['psnr']:.1f} dB · SSIM {errors['ssim']:.2f}")
+            if method != "hybrid":  # the generator walks the paper's three methods' codes
+                state.page_link(column, "pages/generator.py", "Walk it", ":material/tune:", {"photo": photo_id, "method": method})

@@ -18,6 +18,7 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     out = tmp_path / "out"
     for path in ("gan/generator.pt", "gan/MODEL_CARD.md", "encoders/e4e.pt", "encoders/restyle.pt", "inversions/projector/errors.csv",
                  "inversions/hybrid/errors.csv", "inversions/comparison.csv", "inversions/comparison.json",
+                 "walks/walks.json", "walks/e4e.png",
                  "boundaries/table1.csv", "boundaries/normals.npz", "known_answer/table.csv", "city/dataset/dataset.json"):  # fmt: skip
         assert (out / path).is_file(), path
     table = pd.read_csv(out / "boundaries" / "table1.csv")
@@ -28,4 +29,4 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert compared.set_index("method").loc[["e4e", "hybrid"], "lec"].notna().all()  # e4e's boundaries exist even when tiny
     rerun = []
     Pipeline(config, progress=False, log=rerun.append).run()
-    assert all("skipped" in line for line in rerun) and len(rerun) == 12
+    assert all("skipped" in line for line in rerun) and len(rerun) == 13

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from thisineq.models.stylegan2 import Generator, StyleGAN2Config
-from thisineq.walk import Direction, edit, grid_image, projection_table, step_labels, walk_matrix
+from thisineq.walk import Direction, edit, grid_image, projection_table, step_labels, walk_grid, walk_matrix
 
 TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 8})
 
@@ -45,6 +45,21 @@ def test_walk_matrix_and_grid():
     picture = grid_image(images, ["income", "health"], step_labels(steps))
     assert picture.size[0] > 3 * 32 and picture.size[1] > 2 * 32
     assert step_labels(steps) == ["-2.0σ", "0", "+2.0σ"]
+
+
+def test_walk_grid_stacks_sources_and_keeps_their_latents():
+    torch.manual_seed(0)
+    g = Generator(TINY).eval()
+    directions = [Direction("income", np.eye(8)[0], 1.0), Direction("health", np.eye(8)[1], 0.5)]
+    sources = {"seed 1": torch.zeros(g.num_ws, 8), "photo X01": torch.ones(g.num_ws, 8)}
+    picture, latents = walk_grid(g, sources, directions, [-1.0, 0.0, 1.0])
+    assert latents.shape == (2, 2, 3, g.num_ws, 8) and latents.dtype == np.float32
+    assert np.allclose(latents[1, 1, 2] - latents[1, 1, 1], 0.5 * np.eye(8)[1])  # +1σ of health, σ = 0.5
+    assert np.array_equal(latents[0, 0, 1], np.zeros((g.num_ws, 8)))  # the 0 column is the source itself
+    single, _ = walk_grid(g, {"a": torch.zeros(g.num_ws, 8)}, directions, [0.0, 1.0])
+    assert picture.size[1] > single.size[1] * 1.5  # four rows against two
+    with pytest.raises(ValueError, match="at least one source"):
+        walk_grid(g, {}, directions, [0.0])
 
 
 def test_projection_table():

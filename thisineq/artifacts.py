@@ -105,6 +105,13 @@ REBUILD_COMMANDS: dict[str, str] = {
         "thisineq train gan --dataset data/city/dataset --run-dir runs/gan64 --steps 100000 --metric-every 1000 && "
         "python scripts/export_gan.py --run-dir runs/gan64 --out artifacts/demo/gan"
     ),
+    "demo/encoders": "thisineq pipeline --only encoder_e4e encoder_restyle",
+    "demo/inversions/comparison": "thisineq pipeline --only comparison",
+    "demo/inversions": "thisineq pipeline --only invert_e4e invert_restyle invert_projector invert_hybrid",
+    "demo/boundaries": "thisineq pipeline --only boundaries",
+    "demo/walks": "thisineq pipeline --only walks",
+    "demo/known_answer": "thisineq pipeline --only known_answer",
+    "demo/pipeline.json": "thisineq pipeline (written by every step)",
 }
 
 

@@ -54,6 +54,8 @@ class PipelineConfig:
     projector_lpips: str = "alex"  # "vgg" as in StyleGAN2-ADA costs 3.5× more on a CPU
     hybrid_steps: int = 100  # projector refinement of the e4e code (on the projector's photos)
     comparison_samples: int = 16  # GAN samples for latent recovery; as many held-out photos edited
+    walk_photos: int = 3  # held-out photos in each method's committed walk matrix
+    walk_steps: tuple[float, ...] = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
     gan_run: str | None = None  # the GAN's run folder, for its discriminator (default: <work>/runs/gan)
     domains: tuple[str, ...] = DEFAULT_DOMAINS
     boundary_bootstrap: int = 1000  # bootstrap draws for the confidence intervals
@@ -144,6 +146,9 @@ class Pipeline:
                  {"domains": c.domains, "bootstrap": c.boundary_bootstrap}),  # fmt: skip
             Step("comparison", lambda: [self.inversion(m) / "latents.npz" for m in INVERSION_METHODS] + [self.artifacts.normals],
                  lambda: [self.artifacts.comparison], self._comparison, asdict(self._comparison_config())),  # fmt: skip
+            Step("walks", lambda: [self.generator, self.artifacts.normals] + [self.inversion(m) / "latents.npz" for m in BOUNDARY_METHODS],
+                 lambda: [self.artifacts.walks / "walks.json"], self._walks,
+                 {"photos": c.walk_photos, "steps": c.walk_steps}),  # fmt: skip
             Step("known_answer", lambda: [self.generator, self.artifacts.normals],
                  lambda: [self.artifacts.known_answer / "table.csv"], self._known_answer,
                  {"epochs": c.oracle_epochs, "sources": c.known_answer_sources})  # fmt: skip
@@ -312,6 +317,33 @@ class Pipeline:
             "held_out": {"splits": list(c.projector_splits or HELD_OUT), "photos": int(len(held_out))},
             "discriminator": str(checkpoint) if discriminator is not None else None,
         })  # fmt: skip
+
+    def _walks(self) -> None:
+        from thisineq.data.dataset import load_dataset
+        from thisineq.invert.batch import load_inversions
+        from thisineq.models.stylegan2 import load_generator
+        from thisineq.walk import Direction, walk_grid
+
+        c = self.config
+        photos = load_dataset(self.demo_dataset).photos
+        generator = load_generator(self.generator).requires_grad_(False)
+        normals = np.load(self.artifacts.normals)
+        self.artifacts.walks.mkdir(parents=True, exist_ok=True)
+        record = {"steps": list(c.walk_steps), "matrices": {}, "missing": {}}
+        for method in BOUNDARY_METHODS:
+            directions = [Direction(d, normals[f"{method}/{d}"], float(normals[f"{method}/{d}/sigma"])) for d in c.domains if f"{method}/{d}" in normals]
+            inversions = load_inversions(self.inversion(method))
+            held_out = np.flatnonzero(photos.loc[inversions.photo_id, "split"].isin(list(HELD_OUT)).to_numpy())[: c.walk_photos]
+            if not directions or not len(held_out):
+                record["missing"][method] = "no boundary" if not directions else "no held-out photo inverted"
+                continue
+            sources = {f"photo {inversions.photo_id[i]}": torch.from_numpy(inversions.ws[i]) for i in held_out}
+            grid, _ = walk_grid(generator, sources, directions, list(c.walk_steps))
+            with atomic_open(self.artifacts.walks / f"{method}.png", "wb") as handle:
+                grid.save(handle, format="PNG", optimize=True)
+            record["matrices"][method] = {"file": f"{method}.png", "photos": [str(inversions.photo_id[i]) for i in held_out],
+                                          "domains": [d.name for d in directions]}  # fmt: skip
+        write_json(self.artifacts.walks / "walks.json", record)
 
     def _known_answer(self) -> None:
         from thisineq.data.dataset import load_dataset

@@ -63,7 +63,7 @@ def grid_image(images: torch.Tensor, row_labels: list[str], column_labels: list[
     rows, cols, _, height, width = images.shape
     h, w = height * scale, width * scale
     font = ImageFont.load_default()
-    left, top, pad = 110, 22, 4
+    left, top, pad = max(60, 7 * max(map(len, row_labels), default=0) + 12), 22, 4
     canvas = Image.new("RGB", (left + cols * (w + pad), top + rows * (h + pad)), "white")
     draw = ImageDraw.Draw(canvas)
     pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 1, 3, 4, 2).cpu().numpy()
@@ -75,6 +75,27 @@ def grid_image(images: torch.Tensor, row_labels: list[str], column_labels: list[
             tile = Image.fromarray(pixels[r, c]).resize((w, h), Image.Resampling.NEAREST)
             canvas.paste(tile, (left + c * (w + pad), top + r * (h + pad)))
     return canvas
+
+
+@torch.no_grad()
+def walk_grid(
+    generator: Generator, sources: dict[str, torch.Tensor], directions: list[Direction], steps: list[float], layers=None
+) -> tuple[Image.Image, np.ndarray]:
+    """The walk matrix of several source latents: one row per (source, direction), one column per step.
+
+    `sources` maps a label to ws (num_ws, D). Returns the labelled PNG-ready grid and the latents
+    (sources, directions, steps, num_ws, D) as float32.
+    """
+    if not sources or not directions or not len(steps):
+        raise ValueError("a walk matrix needs at least one source, one direction and one step")
+    images, latents, labels = [], [], []
+    for label, ws in sources.items():
+        rows_images, rows_latents = walk_matrix(generator, ws, directions, list(steps), layers)
+        images.append(rows_images)
+        latents.append(rows_latents)
+        labels += [f"{label} · {d.name}" if len(sources) > 1 else d.name for d in directions]
+    grid = grid_image(torch.cat(images), labels, step_labels(list(steps)))
+    return grid, torch.stack(latents).numpy().astype(np.float32)
 
 
 def step_labels(steps: list[float]) -> list[str]:

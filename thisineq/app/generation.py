@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import torch
 from PIL import Image
 
+from thisineq.boundaries import conditional_normal
 from thisineq.models.stylegan2 import Generator, broadcast
 from thisineq.walk import Direction, edit
 
@@ -21,9 +24,39 @@ def seed_ws(generator: Generator, seed: int, truncation_psi: float = 1.0) -> tor
 def render_ws(generator: Generator, ws: torch.Tensor, moves: list[tuple[Direction, float]] = (), scale: int = 4) -> Image.Image:
     """Synthesise ws (1, num_ws, D) after the given moves; up-scaled without blur for display."""
     image = generator.synthesis(edit(ws, list(moves)) if moves else ws)[0]
-    pixels = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return upscale(((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy(), scale)
+
+
+def upscale(pixels: np.ndarray, scale: int = 4) -> Image.Image:
+    """A uint8 image (H, W, 3) enlarged by whole pixels (crisp, not blurred) for display."""
     picture = Image.fromarray(np.ascontiguousarray(pixels))
     return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array))
+    return buffer.getvalue()
+
+
+def directions_for(normals: dict[str, np.ndarray], method: str, conditional: bool = False) -> dict[str, Direction]:
+    """The boundary directions to walk a latent of `method` along; each made orthogonal to the others if `conditional`.
+
+    The hybrid refines e4e codes, so it walks along e4e's boundaries.
+    """
+    directions = directions_from(normals, "e4e" if method == "hybrid" else method)
+    if conditional and len(directions) > 1:
+        directions = {
+            d: Direction(d, conditional_normal(v.normal, [o.normal for k, o in directions.items() if k != d]), v.sigma)
+            for d, v in directions.items()
+        }
+    return directions
 
 
 def directions_from(normals: dict[str, np.ndarray], method: str) -> dict[str, Direction]:
@@ -35,3 +68,18 @@ def directions_from(normals: dict[str, np.ndarray], method: str) -> dict[str, Di
         if key.startswith(prefix) and len(parts) == 2:
             found[parts[1]] = Direction(parts[1], np.asarray(value, np.float64), float(normals[f"{key}/sigma"]))
     return found
+
+
+def drift(tick: int, domains: list[str], period: int = 24, amplitude: float = 2.5, step: float = 0.25) -> tuple[int, dict[str, float]]:
+    """Where an untouched kiosk is at a tick: (how many images it has moved on, slider values).
+
+    One domain at a time walks a full sine cycle (deprived and privileged and back) over `period`
+    ticks while the others rest at 0; after every domain has walked, the next image comes.
+    Values are rounded to the sliders' step.
+    """
+    if not domains:
+        return tick // period, {}
+    cycle, phase = divmod(tick, period)
+    image, walking = divmod(cycle, len(domains))
+    alpha = round(amplitude * np.sin(2 * np.pi * phase / period) / step) * step
+    return image, {name: (float(alpha) if i == walking else 0.0) for i, name in enumerate(domains)}

@@ -19,6 +19,9 @@ SEED = "generator_seed"
 PSI = "generator_psi"
 METHOD = "generator_method"
 CONDITIONAL = "generator_conditional"
+START = "generator_start"
+PHOTO = "generator_photo"
+INVERSION = "generator_inversion"
 
 
 def slider_key(domain: str) -> str:
@@ -126,3 +129,75 @@ def synthetic_banner(manifest: dict) -> None:
             "no photo shows a real place, and its link between deprivation and appearance is invented for validation.",
             icon=":material/science:",
         )
+
+
+# --- results of the pipeline: inversions, tables, models ------------------------------------------
+
+INVERSION_ORDER = ("e4e", "restyle", "projector", "hybrid")
+
+
+@st.cache_resource(show_spinner=False)
+def inversion_sets(artifact_root: str) -> dict:
+    """Every finished inversion folder of an artifact set, by method (read once, shared: never mutate)."""
+    from thisineq.invert.batch import load_inversions
+
+    artifacts = ArtifactSet(Path(artifact_root))
+    return {m: load_inversions(artifacts.inversion(m)) for m in INVERSION_ORDER if (artifacts.inversion(m) / "inversion.json").is_file()}
+
+
+@st.cache_data(show_spinner=False)
+def csv_table(path: str) -> pd.DataFrame | None:
+    """A result table, or None where the pipeline has not written it yet."""
+    return pd.read_csv(path) if Path(path).is_file() else None
+
+
+@st.cache_data(show_spinner=False)
+def json_record(path: str) -> dict | None:
+    return json.loads(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else None
+
+
+@st.cache_resource(show_spinner="Loading the inversion models…")
+def inversion_models(generator_path: str, e4e_path: str | None, restyle_path: str | None, lpips_net: str | None):
+    """Generator, encoders and perceptual distance for inverting uploads (shared by every session)."""
+    from thisineq.invert.api import InversionModels
+
+    models = InversionModels.load(generator_path, e4e=e4e_path, restyle=restyle_path, lpips_net=lpips_net)
+    for encoder in models.encoders.values():
+        encoder.eval().requires_grad_(False)
+    return models
+
+
+def models_for(artifacts: ArtifactSet):
+    """The inversion models an artifact set offers (encoders where trained; the projector where LPIPS weights exist)."""
+    from thisineq.metrics import lpips
+
+    e4e, restyle = artifacts.encoder("e4e"), artifacts.encoder("restyle")
+    net = "alex" if lpips.weights_path("alex").is_file() else None
+    return inversion_models(
+        str(artifacts.generator), str(e4e) if e4e.is_file() else None, str(restyle) if restyle.is_file() else None, net
+    )
+
+
+def photo_ws(artifact_root: str, method: str, photo_id: str) -> np.ndarray | None:
+    """One photo's inverted ws (num_ws, D) by one method, or None where that method did not invert it."""
+    inversions = inversion_sets(artifact_root).get(method)
+    if inversions is None:
+        return None
+    hits = np.flatnonzero(inversions.photo_id == photo_id)
+    return inversions.ws[hits[0]] if len(hits) else None
+
+
+def methods_of_photo(artifact_root: str, photo_id: str) -> list[str]:
+    return [m for m, inv in inversion_sets(artifact_root).items() if (inv.photo_id == photo_id).any()]
+
+
+def page_link(container, page: str, label: str, icon: str, query_params: dict) -> None:
+    """A link to another page with its state in the URL; a plain link where the page runs outside the app's navigation (tests)."""
+    from urllib.parse import urlencode
+
+    from streamlit.errors import StreamlitPageNotFoundError
+
+    try:
+        container.page_link(page, label=label, icon=icon, query_params=query_params)
+    except StreamlitPageNotFoundError:
+        container.markdown(f"[{label}](./{Path(page).stem}?{urlencode(query_params)})")

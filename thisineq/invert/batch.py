@@ -5,7 +5,7 @@ An inversion folder (one per method) holds:
 | file | what |
 |---|---|
 | `latents.npz` | `photo_id` (N,), `ws` (N, num_ws, style_dim) float32, `w` (N, style_dim) = mean of ws over layers |
-| `reconstructions.npy` | uint8 (N, size, size, 3), row i ↔ photo_id[i] |
+| `reconstructions.npy` | uint8 (N, size, size, 3), row i ↔ photo_id[i] (not committed: `render` regenerates them) |
 | `errors.csv` | per photo: MSE, PSNR, SSIM, LPIPS (AlexNet) against the cached photo, seconds |
 | `inversion.json` | method, generator and encoder hashes, counts, settings |
 
@@ -134,3 +134,9 @@ def load_inversions(folder: str | os.PathLike) -> InversionSet:
     latents = np.load(folder / "latents.npz")
     errors = pd.read_csv(folder / "errors.csv", dtype={"photo_id": str}).set_index("photo_id")
     return InversionSet(manifest["method"], latents["photo_id"], latents["ws"], latents["w"], errors)
+
+
+def load_reconstructions(folder: str | os.PathLike) -> np.ndarray | None:
+    """The stored reconstructions (memory-mapped), or None where only the latents were kept."""
+    path = Path(folder) / "reconstructions.npy"
+    return np.load(path, mmap_mode="r") if path.is_file() else None

@@ -1,0 +1,136 @@
+"""The pages over the pipeline's results — generator from a photo, map inversions, metrics, walk matrix,
+upload, kiosk — run headless on the committed demo artifacts, and their widgets change what they say."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from thisineq.app import generation
+from thisineq.artifacts import demo_set
+from thisineq.invert.batch import load_inversions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def app(page: str, **params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / page), default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def image_urls(at: AppTest) -> list[str]:
+    return [element.proto.imgs[0].url for element in at.get("image")]
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def e4e_photo() -> str:
+    return str(load_inversions(demo_set().inversion("e4e")).photo_id[0])
+
+
+def test_generator_starts_from_a_photos_inversion_and_walks_it(e4e_photo):
+    at = app("pages/generator.py", photo=e4e_photo, method="e4e")
+    assert at.radio(key="generator_start").value == "photo"
+    assert at.selectbox(key="generator_photo").value == e4e_photo
+    real, inversion, edited = image_urls(at)
+    assert inversion == edited  # every slider at 0
+    at.slider(key="generator_slider_income").set_value(2.5).run()
+    assert not at.exception
+    assert image_urls(at)[2] != edited and image_urls(at)[1] == inversion
+    assert at.query_params["photo"] in (e4e_photo, [e4e_photo]) and at.query_params["income"] in ("2.5", ["2.5"])
+    moved = image_urls(at)[2]
+    at.toggle(key="generator_conditional").set_value(True).run()
+    assert image_urls(at)[2] != moved  # the conditional normal is another direction
+
+
+def test_map_shows_a_photos_inversions_with_their_errors(e4e_photo):
+    at = app("pages/map.py")
+    at.selectbox(key="map_photo").select(e4e_photo).run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "LPIPS" in captions and "PSNR" in captions
+    assert len(at.get("image")) >= 3  # the photo, the photo again beside its inversions, at least one inversion
+
+
+def test_metrics_page_shows_table1_and_switches_folds():
+    at = app("pages/metrics.py")
+    table = at.dataframe[0].value
+    assert {"domain", "method", "f1"} <= set(table.columns) and set(table["method"]) == {"e4e", "restyle", "projector"}
+    assert table["f1"].str.match(r"^\d\.\d\d \[\d\.\d\d–\d\.\d\d\]$|^—$").all()
+    at.radio(key="metrics_split").set_value("by photo").run()
+    assert not at.exception
+    comparison = at.dataframe[1].value
+    assert list(comparison["method"]) == ["e4e", "restyle", "projector", "hybrid"]
+    at.radio(key="metrics_projection_kind").set_value("tsne").run()
+    assert not at.exception
+
+
+def test_walk_matrix_builder_sizes_the_grid_and_refuses_bad_seeds():
+    at = app("pages/walks.py")
+    assert len(at.get("image")) == 1
+    first = image_urls(at)[0]
+    at.slider(key="walks_steps").set_value(5).run()
+    assert image_urls(at)[0] != first
+    assert "(3, 3, 5," in " ".join(b.proto.help for b in at.get("download_button"))  # 2 photos + 1 seed, 3 domains, 5 steps
+    at.text_input(key="walks_seeds").set_value("3, x").run()
+    assert not at.exception and any("'x' is not a seed" in e.value for e in at.error)
+
+
+def test_upload_inverts_a_good_photo_and_names_what_is_wrong_with_bad_ones():
+    at = app("pages/upload.py")
+    street = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    at.file_uploader(key="upload_file").set_value(("street.png", png(street), "image/png")).run()
+    assert not at.exception and not at.error
+    assert len(at.get("image")) == 4  # the crop preview, then photo, inversion, edited
+    assert len(at.get("download_button")) == 2
+    before = image_urls(at)[3]
+    at.slider(key="upload_slider_income").set_value(-2.0).run()
+    assert image_urls(at)[3] != before
+    for name, data, reason in [
+        ("empty.png", b"", "empty"),
+        ("notes.png", b"<html>not an image</html>", "not an image"),
+        ("cut.png", png(street)[:200], "truncated|corrupt"),
+    ]:
+        at.file_uploader(key="upload_file").set_value((name, data, "image/png")).run()
+        assert not at.exception, name
+        assert at.error and name in at.error[0].value, name
+        assert re.search(reason, at.error[0].value), (name, at.error[0].value)
+        assert not at.get("download_button"), name
+
+
+def test_upload_projector_runs_on_request():
+    at = app("pages/upload.py")
+    street = np.full((64, 64, 3), 120, np.uint8)
+    at.file_uploader(key="upload_file").set_value(("grey.png", png(street), "image/png")).run()
+    at.radio(key="upload_method").set_value("projector").run()
+    assert not at.get("download_button")  # nothing until asked
+    at.select_slider(key="upload_steps").set_value(100).run()
+    at.button(key="upload_start").click().run()
+    assert not at.exception and len(at.get("download_button")) == 2
+
+
+def test_kiosk_runs_without_a_sidebar_and_drifts_through_every_domain():
+    at = app("pages/kiosk.py")
+    assert len(at.slider) == 3 and len(at.get("image")) == 1
+    domains = ["income", "health", "education"]
+    ticks = [generation.drift(t, domains, period=8) for t in range(3 * 8 + 1)]
+    assert [image for image, _ in ticks[:24]] == [0] * 24 and ticks[24][0] == 1
+    income = [values["income"] for _, values in ticks[:8]]
+    assert max(income) == 2.5 and min(income) == -2.5 and all(v["health"] == 0 for _, v in ticks[:8])
+    assert max(values["health"] for _, values in ticks[8:16]) == 2.5
+    assert all(abs(v / 0.25 - round(v / 0.25)) < 1e-9 for _, values in ticks for v in values.values())
