@@ -74,6 +74,8 @@ elif page is not None:
         columns[-1].image(edited, caption="edited", width="stretch")
         st.download_button("Download the edited image (PNG)", generation.png_bytes(edited), file_name="thisineq-edit.png", mime="image/png")
         source = {"photo": photo_id} if photo_id else {"seed": st.session_state[state.SEED], "psi": st.session_state[state.PSI]}
+        if page.artifacts.name != "demo":
+            source["set"] = page.artifacts.name
         st.query_params.from_dict(
             {**source, "method": method, "conditional": int(st.session_state[state.CONDITIONAL]),
              **{name: alpha for (direction, alpha), name in zip(moves, directions)}}

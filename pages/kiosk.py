@@ -19,7 +19,7 @@ st.markdown(
 <style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header, [data-testid="stToolbar"] {display: none !important;}
 .block-container {padding-top: 1rem; max-width: 1400px;}
-[data-testid="stSlider"] [role="slider"] {width: 2.2rem; height: 2.2rem;}
+[data-testid="stSlider"] div[style*="translate(-50%, -50%)"] {width: 2.2rem; height: 2.2rem;}
 [data-testid="stSlider"] label p {font-size: 1.4rem;}
 [data-testid="stSlider"] > div > div {padding: 0.6rem 0;}
 .stButton button {font-size: 1.3rem; padding: 0.8rem 1.6rem;}

@@ -133,4 +133,4 @@ def test_the_table_has_every_method_and_score(models):
     assert np.isfinite(numeric).all()
     assert (table["seconds_per_photo"] > 0).all() and (table["photos"] == 3).all()
     reference = reference_scores(models, photos, discriminator, n=64)
-    assert set(reference) == {"sample_atypicality", "sample_realism", "photo_realism"}
+    assert set(reference) == {"sample_atypicality", "sample_realism", "photo_realism", "w_avg_lpips"}

@@ -19,10 +19,13 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     for path in ("gan/generator.pt", "gan/MODEL_CARD.md", "encoders/e4e.pt", "encoders/restyle.pt", "inversions/projector/errors.csv",
                  "inversions/hybrid/errors.csv", "inversions/comparison.csv", "inversions/comparison.json",
                  "walks/walks.json", "walks/e4e.png",
+                 "encoders/e4e_MODEL_CARD.md", "encoders/restyle_MODEL_CARD.md",
                  "boundaries/table1.csv", "boundaries/normals.npz", "known_answer/table.csv", "city/dataset/dataset.json"):  # fmt: skip
         assert (out / path).is_file(), path
     table = pd.read_csv(out / "boundaries" / "table1.csv")
     assert {"e4e", "restyle", "projector"} <= set(table["method"]) and set(table["split"]) == {"by LSOA", "by photo"}
+    card = (out / "encoders" / "e4e_MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "held-out demo photos" in card and "| 4 |" in card  # the held-out evaluation, and the last step's row
     compared = pd.read_csv(out / "inversions" / "comparison.csv")
     assert list(compared["method"]) == ["e4e", "restyle", "projector", "hybrid"]
     assert compared[["mse", "lpips", "seconds_per_photo", "latent_error"]].notna().all().all()

@@ -190,6 +190,9 @@ def reference_scores(models: InversionModels, photos: np.ndarray, discriminator:
     with torch.no_grad():
         ws = broadcast(generator.mapping(z), generator.num_ws)
         scores = {"sample_atypicality": float(WDistribution(generator, seed=seed).atypicality(ws).mean())}
+        if models.perceptual is not None:  # no inversion at all: every photo reconstructed as w_avg's image
+            average = generator.synthesis(broadcast(generator.w_avg[None], generator.num_ws)).expand(len(photos), -1, -1, -1)
+            scores["w_avg_lpips"] = float(models.perceptual(average, to_tensor(photos)).mean())
         if discriminator is not None:
             discriminator = discriminator.eval()
             scores["sample_realism"] = float(discriminator(generator.synthesis(ws)).mean())

@@ -209,8 +209,32 @@ class Pipeline:
                                  metric_every=c.gan_metric_every, seed=c.seed), progress=self.progress)  # fmt: skip
         export_gan(run, self.generator.parent, rebuild=f"thisineq pipeline (step gan) with {asdict(c)}")
 
+    def _held_out_ids(self) -> pd.Index:
+        """Demo photos no encoder trained on: in the demo's val/test splits, and not in the training city's train split.
+
+        The demo city's split is its own (LSOAs assigned among its 480 photos), so a few of its val/test
+        photos sit in the training city's train split; comparing pixels (sha256) leaves those out.
+        """
+        from thisineq.data.dataset import load_dataset
+
+        demo = load_dataset(self.demo_dataset).photos
+        candidates = demo[demo["split"].isin(list(HELD_OUT))]
+        if (self.train_dataset / "dataset.json").is_file():
+            train = load_dataset(self.train_dataset).photos
+            seen = set(train.loc[train["split"] == "train", "sha256"])
+            candidates = candidates[~candidates["sha256"].isin(seen)]
+        return candidates.sort_values("cache_index").index
+
+    def _held_out_photos(self) -> np.ndarray:
+        """The held-out photos themselves (uint8, dataset order)."""
+        from thisineq.data.dataset import load_dataset
+
+        data = load_dataset(self.demo_dataset)
+        return np.asarray(data.images())[data.photos.loc[self._held_out_ids(), "cache_index"].to_numpy()]
+
     def _encoder(self, kind: str) -> None:
-        from thisineq.training.encoders import ENCODER, EncoderTrainConfig, train_encoder
+        from thisineq.training.encoders import EncoderTrainConfig, train_encoder
+        from thisineq.training.export import export_encoder
 
         c = self.config
         run = self.work / "runs" / kind
@@ -218,8 +242,7 @@ class Pipeline:
                                     steps=self._encoder_steps(kind), encoder_widths=c.encoder_widths,
                                     restyle_iterations=c.restyle_train_iterations, seed=c.seed)  # fmt: skip
         train_encoder(config, progress=self.progress)
-        self.encoder(kind).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run / ENCODER, self.encoder(kind))
+        export_encoder(run, self.encoder(kind).parent, self._held_out_photos(), rebuild=f"thisineq pipeline --only encoder_{kind}")
 
     def _invert(self, method: str) -> None:
         from thisineq.invert.api import InversionModels
@@ -287,7 +310,7 @@ class Pipeline:
         c, config = self.config, self._comparison_config()
         data = load_dataset(self.demo_dataset)
         images = data.images()
-        held_out = data.photos.index[data.photos["split"].isin(list(c.projector_splits or HELD_OUT))]
+        held_out = self._held_out_ids()
         models = InversionModels.load(self.generator, e4e=self.encoder("e4e"), restyle=self.encoder("restyle"), lpips_net=c.projector_lpips)
         normals = np.load(self.artifacts.normals)
         errors, photos, latents, directions = {}, {}, {}, {}
@@ -314,26 +337,25 @@ class Pipeline:
             table.to_csv(handle, index=False, float_format="%.5g")
         write_json(self.artifacts.comparison.with_suffix(".json"), {
             "table": table.astype(object).where(table.notna(), None).to_dict(orient="records"), "reference": reference, "settings": asdict(config),
-            "held_out": {"splits": list(c.projector_splits or HELD_OUT), "photos": int(len(held_out))},
+            "held_out": {"splits": list(HELD_OUT), "photos": int(len(held_out)), "rule": "demo val/test photos not in the training city's train split"},
             "discriminator": str(checkpoint) if discriminator is not None else None,
         })  # fmt: skip
 
     def _walks(self) -> None:
-        from thisineq.data.dataset import load_dataset
         from thisineq.invert.batch import load_inversions
         from thisineq.models.stylegan2 import load_generator
         from thisineq.walk import Direction, walk_grid
 
         c = self.config
-        photos = load_dataset(self.demo_dataset).photos
         generator = load_generator(self.generator).requires_grad_(False)
         normals = np.load(self.artifacts.normals)
+        held_out_ids = self._held_out_ids()
         self.artifacts.walks.mkdir(parents=True, exist_ok=True)
         record = {"steps": list(c.walk_steps), "matrices": {}, "missing": {}}
         for method in BOUNDARY_METHODS:
             directions = [Direction(d, normals[f"{method}/{d}"], float(normals[f"{method}/{d}/sigma"])) for d in c.domains if f"{method}/{d}" in normals]
             inversions = load_inversions(self.inversion(method))
-            held_out = np.flatnonzero(photos.loc[inversions.photo_id, "split"].isin(list(HELD_OUT)).to_numpy())[: c.walk_photos]
+            held_out = np.flatnonzero(np.isin(inversions.photo_id, held_out_ids))[: c.walk_photos]
             if not directions or not len(held_out):
                 record["missing"][method] = "no boundary" if not directions else "no held-out photo inverted"
                 continue

@@ -53,6 +53,10 @@ def choose_artifact_set() -> ArtifactSet | None:
     if not roots:
         st.error("No artifact set found under `artifacts/`. Build the demo with `make demo`.")
         return None
+    by_name = {Path(r).name: r for r in roots}
+    wanted = st.query_params.get("set")  # a shared link may name the set
+    if wanted in by_name and ARTIFACT_SET not in st.session_state:
+        st.session_state[ARTIFACT_SET] = by_name[wanted]
     if st.session_state.get(ARTIFACT_SET) not in roots:
         st.session_state[ARTIFACT_SET] = roots[0]
     root = st.sidebar.selectbox("Artifact set", roots, key=ARTIFACT_SET, format_func=lambda r: Path(r).name)
