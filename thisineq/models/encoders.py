@@ -32,6 +32,7 @@ class EncoderConfig:
     style_dim: int = 256
     widths: tuple[int, ...] = (32, 64, 128, 256)  # backbone widths, from full resolution down
     blocks_per_stage: int = 1
+    head_width: int = 64  # channels of each layer's map-to-style convolutions (pSp uses style_dim: 10× the weights)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -90,15 +91,19 @@ class Backbone(nn.Module):
 
 
 class MapToStyle(nn.Module):
-    """pSp's GradualStyleBlock: strided convolutions down to 1×1, then a linear layer → (B, style_dim)."""
+    """pSp's GradualStyleBlock: strided convolutions down to 1×1, then a linear layer → (B, style_dim).
 
-    def __init__(self, in_channels: int, style_dim: int, resolution: int):
+    The convolutions are `width` channels wide (pSp: style_dim); narrower heads keep ten of them light.
+    """
+
+    def __init__(self, in_channels: int, style_dim: int, resolution: int, width: int | None = None):
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, style_dim, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        width = width or style_dim
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
         for _ in range(int(math.log2(resolution)) - 1):
-            layers += [nn.Conv2d(style_dim, style_dim, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(width, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
         self.convs = nn.Sequential(*layers)
-        self.linear = nn.Linear(style_dim, style_dim)
+        self.linear = nn.Linear(width, style_dim)
 
     def forward(self, x):
         return self.linear(self.convs(x).flatten(1))
@@ -115,7 +120,7 @@ class _PyramidHeads(nn.Module):
     def __init__(self, backbone: Backbone, config: EncoderConfig):
         super().__init__()
         self.levels = [pyramid_level(i) for i in range(config.num_ws)]
-        self.heads = nn.ModuleList(MapToStyle(backbone.level_channels[r], config.style_dim, r) for r in self.levels)
+        self.heads = nn.ModuleList(MapToStyle(backbone.level_channels[r], config.style_dim, r, config.head_width) for r in self.levels)
 
     def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
         return torch.stack([head(features[r]) for head, r in zip(self.heads, self.levels)], dim=1)

@@ -44,7 +44,7 @@ class EncoderTrainConfig:
     real_fraction: float = 0.5  # share of each batch that is real photos (the rest: GAN samples)
     lambda_l2: float = 1.0
     lambda_lpips: float = 0.8
-    lambda_latent: float = 1.0  # on GAN samples, whose latents are known
+    lambda_latent: float = 10.0  # on GAN samples, whose latents are known (per-element MSE)
     lambda_offset: float = 2e-4  # e4e's offset (delta) penalty
     lambda_adversarial: float = 0.1  # e4e's latent critic on w; 0 turns it off
     unlock_every: int = 1000  # e4e: steps between unlocking one more layer's offset
@@ -140,7 +140,8 @@ def reconstruction_loss(recon, target, lpips, config: EncoderTrainConfig) -> tor
 
 
 def latent_loss(ws_hat: torch.Tensor, ws_true: torch.Tensor) -> torch.Tensor:
-    return (ws_hat - ws_true).square().sum(dim=2).mean()
+    """Mean squared error per latent element: on the scale of the pixel losses, so neither drowns the other."""
+    return (ws_hat - ws_true).square().mean()
 
 
 # --- the run ----------------------------------------------------------------------------------------
