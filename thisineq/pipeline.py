@@ -49,7 +49,8 @@ class PipelineConfig:
     restyle_train_iterations: int = 3
     encoder_lr: float = 3e-4  # 3× the references' rate: a short CPU schedule
     e4e_unlock_every: int = 150  # e4e unlocks one more layer's offset this often (all 9 by step 1,350)
-    encoder_widths: tuple[int, ...] = (32, 64, 128, 256)
+    encoder_widths: tuple[int, ...] = (32, 64, 128, 128)  # with 32-channel heads: ~1.7M weights, 3.4 MB as float16
+    encoder_head_width: int = 32
     projector_steps: int = 500  # the anchor's 1,000 halved: a CPU budget
     projector_photos: int | None = None  # a documented subset (None: every photo of `projector_splits`)
     projector_splits: tuple[str, ...] | None = HELD_OUT  # held out from encoders: 1,000 steps cost ~10 min per 32 photos
@@ -69,7 +70,7 @@ class PipelineConfig:
         return cls(
             out=out, work=work, train_photos=160, demo_photos=160, areas=40, size=32, gan_channels=(32, 32, 16, 16),
             gan_style_dim=32, gan_steps=6, gan_metric_every=0, encoder_steps=4, restyle_steps=3, restyle_train_iterations=2, e4e_unlock_every=1,
-            encoder_widths=(8, 16, 16, 32),
+            encoder_widths=(8, 16, 16, 32), encoder_head_width=8,
             projector_steps=5, projector_photos=8, hybrid_steps=3, comparison_samples=4, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
         )  # fmt: skip
 
@@ -132,7 +133,7 @@ class Pipeline:
                  {"channels": c.gan_channels, "style_dim": c.gan_style_dim, "steps": c.gan_steps}),  # fmt: skip
             *[
                 Step(f"encoder_{kind}", lambda: [self.generator], lambda kind=kind: [self.encoder(kind)], lambda kind=kind: self._encoder(kind),
-                     {"steps": self._encoder_steps(kind), "widths": c.encoder_widths, "lr": c.encoder_lr,
+                     {"steps": self._encoder_steps(kind), "widths": c.encoder_widths, "head_width": c.encoder_head_width, "lr": c.encoder_lr,
                       "iterations": c.restyle_train_iterations if kind == "restyle" else None,
                       "unlock_every": c.e4e_unlock_every if kind == "e4e" else None})  # fmt: skip
                 for kind in ("e4e", "restyle")
@@ -243,7 +244,7 @@ class Pipeline:
         run = self.work / "runs" / kind
         config = EncoderTrainConfig(kind=kind, generator=str(self.generator), dataset=str(self.train_dataset), run_dir=str(run),
                                     steps=self._encoder_steps(kind), encoder_widths=c.encoder_widths,
-                                    restyle_iterations=c.restyle_train_iterations, lr=c.encoder_lr, unlock_every=c.e4e_unlock_every,
+                                    head_width=c.encoder_head_width, restyle_iterations=c.restyle_train_iterations, lr=c.encoder_lr, unlock_every=c.e4e_unlock_every,
                                     seed=c.seed)  # fmt: skip
         train_encoder(config, progress=self.progress)
         export_encoder(run, self.encoder(kind).parent, self._held_out_photos(), rebuild=f"thisineq pipeline --only encoder_{kind}")

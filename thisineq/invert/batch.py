@@ -4,7 +4,7 @@ An inversion folder (one per method) holds:
 
 | file | what |
 |---|---|
-| `latents.npz` | `photo_id` (N,), `ws` (N, num_ws, style_dim) float32, `w` (N, style_dim) = mean of ws over layers |
+| `latents.npz` | `photo_id` (N,), `ws` (N, num_ws, style_dim) stored as float16 (read back as float32; `w` = their mean over layers) |
 | `reconstructions.npy` | uint8 (N, size, size, 3), row i ↔ photo_id[i] (not committed: `render` regenerates them) |
 | `errors.csv` | per photo: MSE, PSNR, SSIM, LPIPS (AlexNet) against the cached photo, seconds |
 | `inversion.json` | method, generator and encoder hashes, counts, settings |
@@ -107,7 +107,7 @@ def _merge(parts: Path, n_parts: int, out_dir: Path) -> None:
     loaded = [np.load(parts / f"part_{k:05d}.npz") for k in range(n_parts)]
     joined = {key: np.concatenate([p[key] for p in loaded]) for key in loaded[0].files}
     with atomic_open(out_dir / "latents.npz", "wb") as handle:
-        np.savez(handle, photo_id=joined["photo_id"], ws=joined["ws"], w=joined["ws"].mean(axis=1))
+        np.savez(handle, photo_id=joined["photo_id"], ws=joined["ws"].astype(np.float16))  # half the size; ~1e-3 precision
     with atomic_open(out_dir / "reconstructions.npy", "wb") as handle:
         np.save(handle, joined["reconstruction"])
     errors = pd.DataFrame({k: joined[k] for k in ("photo_id", "mse", "psnr", "ssim", "lpips", "seconds")})
@@ -132,8 +132,9 @@ def load_inversions(folder: str | os.PathLike) -> InversionSet:
         raise FileNotFoundError(f"{folder} is not a finished inversion folder (no inversion.json): run `thisineq invert`")
     manifest = json.loads((folder / "inversion.json").read_text(encoding="utf-8"))
     latents = np.load(folder / "latents.npz")
+    ws = latents["ws"].astype(np.float32)
     errors = pd.read_csv(folder / "errors.csv", dtype={"photo_id": str}).set_index("photo_id")
-    return InversionSet(manifest["method"], latents["photo_id"], latents["ws"], latents["w"], errors)
+    return InversionSet(manifest["method"], latents["photo_id"], ws, ws.mean(axis=1), errors)
 
 
 def load_reconstructions(folder: str | os.PathLike) -> np.ndarray | None:

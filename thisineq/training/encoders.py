@@ -51,6 +51,7 @@ class EncoderTrainConfig:
     restyle_iterations: int = 5
     lpips_net: str = "alex"
     encoder_widths: tuple[int, ...] = (32, 64, 128, 256)
+    head_width: int = 64  # channels of each W+ layer's map-to-style head
     checkpoint_every: int = 200
     sample_every: int = 1000
     seed: int = 0
@@ -158,7 +159,7 @@ def train_encoder(config: EncoderTrainConfig, *, progress: bool = True, device: 
     torch.manual_seed(config.seed)
     generator = load_generator(config.generator).to(device).requires_grad_(False)
     generator_sha = sha256_file(config.generator)
-    encoder_config = EncoderConfig.for_generator(generator, widths=config.encoder_widths)
+    encoder_config = EncoderConfig.for_generator(generator, widths=config.encoder_widths, head_width=config.head_width)
     encoder = build_encoder(config.kind, encoder_config, generator).to(device)
     critic = LatentDiscriminator(generator.style_dim).to(device) if config.kind == "e4e" and config.lambda_adversarial else None
     optimizer = torch.optim.Adam(encoder.parameters(), lr=config.lr)

@@ -99,7 +99,7 @@ A small generator trained for a short time on a CPU: samples are recognisable st
 def export_encoder(
     run_dir: str | os.PathLike, out_dir: str | os.PathLike, held_out: "np.ndarray | None" = None, *, rebuild: str, trained_on: str | None = None
 ) -> Path:
-    """Copy a trained encoder to `out_dir/{kind}.pt` with `{kind}_MODEL_CARD.md` and `{kind}_samples.png`.
+    """Write a trained encoder to `out_dir/{kind}.pt` (float16 weights) with `{kind}_MODEL_CARD.md` and `{kind}_samples.png`.
 
     `held_out`: uint8 photos (N, size, size, 3) never used in training, on which the card reports the
     encoder's LPIPS and PSNR against the no-inversion baseline (every photo reconstructed as w_avg's image).
@@ -118,8 +118,10 @@ def export_encoder(
     config = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
     out_dir.mkdir(parents=True, exist_ok=True)
+    stored = safe_load(run_dir / ENCODER)  # the training copy, float32
+    stored["state"] = {k: v.half() if v.is_floating_point() else v for k, v in stored["state"].items()}
     with atomic_open(out_dir / f"{kind}.pt", "wb") as handle:
-        handle.write((run_dir / ENCODER).read_bytes())
+        torch.save(stored, handle)  # float16 weights: half the size; loading casts them back
     grids = sorted((run_dir / "samples").glob("step_*.png"))
     if grids:
         shutil.copyfile(grids[-1], out_dir / f"{kind}_samples.png")
