@@ -7,7 +7,7 @@ import json
 from thisineq.artifacts import BUDGET_BYTES, MANIFEST, REBUILD_COMMANDS, artifacts_root, demo_set
 from thisineq.io import sha256_file
 
-DERIVED = ("images_",)  # caches rebuilt on first use, never committed
+DERIVED = ("images_", "reconstructions.npy")  # caches rebuilt on first use, never committed (see .gitignore)
 
 
 def on_disk() -> set[str]:
@@ -15,7 +15,7 @@ def on_disk() -> set[str]:
     return {
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
-        if p.is_file() and p.name != MANIFEST and not p.name.startswith(DERIVED) and not p.name.endswith(".tmp")
+        if p.is_file() and p.name != MANIFEST and not p.name.startswith(DERIVED) and not p.name.endswith(".tmp") and "parts" not in p.parts
     }
 
 

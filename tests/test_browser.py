@@ -41,7 +41,7 @@ def screenshots(tmp_path_factory) -> Path:
 def test_page_loads_in_a_browser(browser_page, screenshots, path):
     url, page = browser_page
     page.goto(f"{url}/{path}")
-    wait_for_app(page)
+    wait_for_app(page, ready='[data-testid="stMain"] [data-testid="stImage"] img' if path == "kiosk" else '[data-testid="stMain"] h1')
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
     page.screenshot(path=str(screenshots / f"{path or 'home'}.png"), full_page=True)
 

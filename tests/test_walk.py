@@ -44,7 +44,7 @@ def test_walk_matrix_and_grid():
     assert torch.equal(images[0, 1], images[1, 1])  # step 0 is the source image in every row
     picture = grid_image(images, ["income", "health"], step_labels(steps))
     assert picture.size[0] > 3 * 32 and picture.size[1] > 2 * 32
-    assert step_labels(steps) == ["-2.0σ", "0", "+2.0σ"]
+    assert step_labels(steps) == ["-2.0 sd", "0", "+2.0 sd"]
 
 
 def test_walk_grid_stacks_sources_and_keeps_their_latents():

@@ -65,20 +65,22 @@ def running_app(*, env: dict[str, str] | None = None, timeout: float = 90.0) -> 
             process.kill()
 
 
-IDLE = """() => {
+IDLE = """ready => {
     const app = document.querySelector('[data-testid="stApp"]');
     return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-        && !document.querySelector('[data-testid="stSkeleton"]') && !!document.querySelector('[data-testid="stMain"] h1');
+        && !document.querySelector('[data-testid="stSkeleton"]') && !!document.querySelector(ready);
 }"""
+SETTLED = """ready => !document.querySelector('[data-testid="stSkeleton"]') && !!document.querySelector(ready)"""
 
 
-def wait_for_app(page, timeout_ms: float = 60000, settle_s: float = 0.6) -> None:
-    """Wait until Streamlit has run the page's script and stays idle (a first deep link reruns once)."""
+def wait_for_app(page, timeout_ms: float = 60000, settle_s: float = 0.6, ready: str = '[data-testid="stMain"] h1') -> None:
+    """Wait until Streamlit has run the page's script and `ready` is on screen, and still is a moment later
+    (a first deep link reruns once; a page with a timed fragment, like the kiosk, reruns forever)."""
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
-        page.wait_for_function(IDLE, timeout=max(1.0, (deadline - time.monotonic()) * 1000))
+        page.wait_for_function(IDLE, arg=ready, timeout=max(1.0, (deadline - time.monotonic()) * 1000))
         time.sleep(settle_s)
-        if page.evaluate(IDLE):
+        if page.evaluate(SETTLED, ready):
             return
         if time.monotonic() > deadline:
             raise TimeoutError("the page did not settle")
