@@ -35,8 +35,8 @@ if page is not None:
         )  # fmt: skip
     tooltip = {"html": "<b>{lsoa_name}</b> {lsoa_code}<br/>" + f"{domain(key).label} decile: " + "{decile}"}
     st.pydeck_chart(
-        pdk.Deck(layers=layers, initial_view_state=pdk.ViewState(**maps.initial_view(photos, geojson)),
-                 map_style=None, tooltip=tooltip),
+        maps.compact_deck(layers=layers, initial_view_state=pdk.ViewState(**maps.initial_view(photos, geojson)),
+                          map_style=None, tooltip=tooltip),
         height=560,
     )  # fmt: skip
     st.markdown(maps.legend_markdown(), unsafe_allow_html=True)

@@ -89,3 +89,13 @@ def test_map_view_falls_back_to_the_areas_when_photos_have_no_coordinates():
     assert abs(view["latitude"] - 51.08) < 0.05 and abs(view["longitude"] - 0.08) < 0.05
     view = maps.initial_view(pd.DataFrame({"lat": [52.0, 52.2], "lon": [1.0, 1.2]}), geojson)
     assert abs(view["latitude"] - 52.1) < 1e-9
+
+
+def test_deck_json_is_compact():
+    import pydeck as pdk
+
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [0.1, 51.5]}, "properties": {"fill": [1, 2, 3, 4]}}] * 50
+    layer = pdk.Layer("GeoJsonLayer", {"type": "FeatureCollection", "features": features})
+    compact, indented = maps.compact_deck(layers=[layer], map_style=None).to_json(), pdk.Deck(layers=[layer], map_style=None).to_json()
+    assert "\n" not in compact and len(compact) < len(indented) / 2
+    assert json.loads(compact) == json.loads(indented)
