@@ -19,8 +19,8 @@ elif page is not None:
     params = st.query_params
     methods = sorted({k.split("/")[0] for k in normals}) or [m for m in inverted if m != "hybrid"] or ["—"]
     st.session_state.setdefault(state.START, "photo" if params.get("photo") and inverted else "seed")
-    st.session_state.setdefault(state.SEED, int(params.get("seed", 0)) if str(params.get("seed", "0")).isdigit() else 0)
-    st.session_state.setdefault(state.PSI, float(params.get("psi", 0.8)) if params.get("psi", "").replace(".", "", 1).isdigit() else 0.8)
+    st.session_state.setdefault(state.SEED, generation.parse_number(params.get("seed"), 0, 0, 2**31 - 1, whole=True))
+    st.session_state.setdefault(state.PSI, generation.parse_number(params.get("psi"), 0.8, 0.0, 1.0))
     st.session_state.setdefault(state.METHOD, params.get("method") if params.get("method") in methods else methods[0])
     st.session_state.setdefault(state.CONDITIONAL, params.get("conditional") == "1")
 
@@ -60,10 +60,7 @@ elif page is not None:
         for name, direction in directions.items():
             key = state.slider_key(name)
             if key not in st.session_state:
-                try:
-                    st.session_state[key] = max(-3.0, min(3.0, float(params.get(name, 0.0))))
-                except ValueError:
-                    st.session_state[key] = 0.0
+                st.session_state[key] = round(generation.parse_number(params.get(name), 0.0, -3.0, 3.0) * 4) / 4  # the slider's step
             alpha = st.slider(f"{domain(name).label}: deprived ← → privileged", -3.0, 3.0, step=0.25, key=key, format="%+.2fσ")
             moves.append((direction, alpha))
         columns = st.columns(3 if photo_id else 2)

@@ -99,3 +99,16 @@ def test_deck_json_is_compact():
     compact, indented = maps.compact_deck(layers=[layer], map_style=None).to_json(), pdk.Deck(layers=[layer], map_style=None).to_json()
     assert "\n" not in compact and len(compact) < len(indented) / 2
     assert json.loads(compact) == json.loads(indented)
+
+
+@pytest.mark.parametrize("params", [{"seed": "-5", "psi": "7"}, {"seed": "abc", "psi": "nan", "income": "99"}, {"seed": "1e30", "income": "x"}])
+def test_generator_survives_hostile_urls(params):
+    at = AppTest.from_file(str(ROOT / "pages/generator.py"), default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    assert 0 <= at.number_input(key="generator_seed").value < 2**31 and 0.0 <= at.slider(key="generator_psi").value <= 1.0
+    income = {"99": 3.0, "x": 0.0}.get(params.get("income"))
+    if income is not None:
+        assert at.slider(key="generator_slider_income").value == income

@@ -33,6 +33,18 @@ def upscale(pixels: np.ndarray, scale: int = 4) -> Image.Image:
     return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
 
 
+def parse_number(text, default: float, low: float, high: float, *, whole: bool = False) -> float:
+    """A number from a URL parameter, clamped to [low, high]; the default for anything that is not a finite number."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return default
+    if not np.isfinite(value):
+        return default
+    value = min(max(value, low), high)
+    return int(value) if whole else value
+
+
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
