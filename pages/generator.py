@@ -6,6 +6,7 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
+from thisineq.walk import boundary_directions
 
 st.title("Generator")
 page = state.open_dataset_page()
@@ -41,7 +42,7 @@ elif page is not None:
             st.selectbox("Photo (type to search)", choices, key=state.PHOTO, help=f"the photos that {method} inverted")
         st.toggle("Conditional boundaries", key=state.CONDITIONAL, help="each domain's normal made orthogonal to the others'")
 
-    directions = generation.directions_for(normals, method, st.session_state[state.CONDITIONAL]) if normals else {}
+    directions = boundary_directions(normals, method, conditional=st.session_state[state.CONDITIONAL])
     if not directions:
         st.info("No deprivation boundaries in this artifact set yet: the sliders appear once `thisineq pipeline` has built them.")
 

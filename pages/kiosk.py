@@ -9,6 +9,7 @@ import streamlit as st
 from thisineq.app import generation, state
 from thisineq.artifacts import ArtifactSet, demo_set
 from thisineq.data.domains import domain
+from thisineq.walk import boundary_directions
 
 IDLE_SECONDS = 20.0  # untouched this long, the kiosk starts drifting
 TICK_SECONDS = 1.0
@@ -37,7 +38,7 @@ else:
     generator = state.generator_model(str(artifacts.generator))
     normals = state.boundary_normals(str(artifacts.normals))
     method = "e4e" if any(k.startswith("e4e/") for k in normals) else next(iter(sorted({k.split("/")[0] for k in normals})), None)
-    directions = generation.directions_for(normals, method) if method else {}
+    directions = boundary_directions(normals, method) if method else {}
     st.session_state.setdefault(TOUCHED, time.time())
     st.session_state.setdefault(TICK, 0)
     st.session_state.setdefault(SEED, 0)

@@ -14,6 +14,7 @@ from thisineq.app import generation, state
 from thisineq.data.domains import domain
 from thisineq.data.photos import MAX_UPLOAD_BYTES, PhotoReadError, load_photo_bytes
 from thisineq.invert.api import invert_image
+from thisineq.walk import boundary_directions
 
 UPLOAD = "upload_current"  # {"digest", "name", "photo"} of the checked upload
 RESULTS = "upload_results"  # {method: ws (num_ws, D)} for the current upload
@@ -88,7 +89,7 @@ elif page is not None:
                     right.info("Press the button to start; a Stop button appears while it runs.")
             if method in results:
                 ws = torch.from_numpy(np.asarray(results[method], np.float32))[None]
-                directions = generation.directions_for(normals, method, st.toggle("Conditional boundaries", key="upload_conditional"))
+                directions = boundary_directions(normals, method, conditional=st.toggle("Conditional boundaries", key="upload_conditional"))
                 moves = []
                 for name, direction in directions.items():
                     alpha = st.slider(f"{domain(name).label}: deprived ← → privileged", -3.0, 3.0, 0.0, 0.25, key=f"upload_slider_{name}", format="%+.2fσ")

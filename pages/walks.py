@@ -6,7 +6,7 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
-from thisineq.walk import walk_grid
+from thisineq.walk import boundary_directions, walk_grid
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -35,7 +35,7 @@ elif page is not None:
         left, right = st.columns(2)
         method = left.selectbox("Inversion method (boundaries and photo codes)", methods, key="walks_method")
         conditional = left.toggle("Conditional boundaries", key="walks_conditional")
-        directions = generation.directions_for(normals, method, conditional)
+        directions = boundary_directions(normals, method, conditional=conditional)
         chosen = left.multiselect("Domains (rows)", list(directions), default=list(directions), key="walks_domains",
                                   format_func=lambda k: domain(k).label)  # fmt: skip
         photo_ids = [str(p) for p in inverted[method].photo_id] if method in inverted else []

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 LONDON = SHARED / "data" / "london"
@@ -43,3 +44,17 @@ def london() -> LondonFiles:
     if missing:
         pytest.skip(f"official London data not found beside the repo (../shared/data/london): missing {missing[0]}")
     return files
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+    """An untrained 16-px generator with e4e and ReStyle encoders and an MSE 'perceptual' distance: every inversion method runs."""
+    from thisineq.invert.api import InversionModels
+    from thisineq.models.encoders import E4EEncoder, EncoderConfig, ReStyleEncoder
+    from thisineq.models.stylegan2 import Generator, StyleGAN2Config
+
+    torch.manual_seed(0)
+    g = Generator(StyleGAN2Config(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})).eval().requires_grad_(False)
+    config = EncoderConfig.for_generator(g, widths=(8, 8, 16))
+    mse = lambda a, b: (a - b).square().mean(dim=(1, 2, 3))  # noqa: E731
+    return InversionModels(g, {"e4e": E4EEncoder(config, g.w_avg).eval(), "restyle": ReStyleEncoder(config).eval()}, perceptual=mse)

@@ -18,24 +18,9 @@ from thisineq.comparison import (
     reconstruction_summary,
     reference_scores,
 )
-from thisineq.invert.api import Inversion, InversionModels
-from thisineq.models.encoders import E4EEncoder, EncoderConfig, ReStyleEncoder
-from thisineq.models.stylegan2 import Discriminator, Generator, StyleGAN2Config, broadcast
+from thisineq.invert.api import Inversion
+from thisineq.models.stylegan2 import Discriminator, broadcast
 from thisineq.walk import Direction
-
-TINY = StyleGAN2Config(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
-
-
-def mse(a, b):
-    return (a - b).square().mean(dim=(1, 2, 3))
-
-
-@pytest.fixture(scope="module")
-def models():
-    torch.manual_seed(0)
-    g = Generator(TINY).eval().requires_grad_(False)
-    config = EncoderConfig.for_generator(g, widths=(8, 8, 16))
-    return InversionModels(g, {"e4e": E4EEncoder(config, g.w_avg).eval(), "restyle": ReStyleEncoder(config).eval()}, perceptual=mse)
 
 
 def directions(n: int = 2) -> list[Direction]:
@@ -53,8 +38,8 @@ def test_reconstruction_summary_averages_and_caps_infinite_psnr():
     assert summary == pytest.approx({"photos": 2, "mse": 0.01, "psnr": 60.0, "ssim": 0.75, "lpips": 0.2})
 
 
-def test_w_samples_are_typical_and_far_codes_are_not(models):
-    g = models.generator
+def test_w_samples_are_typical_and_far_codes_are_not(tiny_models):
+    g = tiny_models.generator
     dist = WDistribution(g, n=4000, seed=0)
     with torch.no_grad():
         fresh = broadcast(g.mapping(torch.randn(2000, 16, generator=torch.Generator().manual_seed(5))), g.num_ws)
@@ -64,15 +49,15 @@ def test_w_samples_are_typical_and_far_codes_are_not(models):
 
 
 def _fake_invert(answer):
-    def fake(images, method, models, **kw):
+    def fake(images, method, tiny_models, **kw):
         ws = answer(images)
-        return Inversion(method, ws, models.generator.synthesis(ws), seconds=0.01)
+        return Inversion(method, ws, tiny_models.generator.synthesis(ws), seconds=0.01)
 
     return fake
 
 
-def test_latent_error_is_zero_for_the_truth_and_one_for_w_avg(models, monkeypatch):
-    g = models.generator
+def test_latent_error_is_zero_for_the_truth_and_one_for_w_avg(tiny_models, monkeypatch):
+    g = tiny_models.generator
     seen = {}
     synthesis = g.synthesis
 
@@ -82,9 +67,9 @@ def test_latent_error_is_zero_for_the_truth_and_one_for_w_avg(models, monkeypatc
 
     monkeypatch.setattr(g, "synthesis", recording)
     monkeypatch.setattr(comparison, "invert", _fake_invert(lambda images: seen["ws"]))
-    assert latent_recovery(models, "e4e", 6)["latent_error"] == pytest.approx(0.0, abs=1e-9)
+    assert latent_recovery(tiny_models, "e4e", 6)["latent_error"] == pytest.approx(0.0, abs=1e-9)
     monkeypatch.setattr(comparison, "invert", _fake_invert(lambda images: broadcast(g.w_avg.expand(len(images), -1), g.num_ws)))
-    assert latent_recovery(models, "e4e", 6)["latent_error"] == pytest.approx(1.0, rel=1e-5)
+    assert latent_recovery(tiny_models, "e4e", 6)["latent_error"] == pytest.approx(1.0, rel=1e-5)
 
 
 def test_edit_moves_cycle_domains_and_alternate_sign():
@@ -95,8 +80,8 @@ def test_edit_moves_cycle_domains_and_alternate_sign():
         edit_moves([], 3, 2.0)
 
 
-def test_lec_is_zero_for_a_perfect_inverter_and_one_for_one_that_ignores_the_edit(models, monkeypatch):
-    g = models.generator
+def test_lec_is_zero_for_a_perfect_inverter_and_one_for_one_that_ignores_the_edit(tiny_models, monkeypatch):
+    g = tiny_models.generator
     with torch.no_grad():
         ws = broadcast(g.mapping(torch.randn(4, 16, generator=torch.Generator().manual_seed(1))), g.num_ws)
     synthesis, seen = g.synthesis, {}
@@ -108,29 +93,29 @@ def test_lec_is_zero_for_a_perfect_inverter_and_one_for_one_that_ignores_the_edi
     monkeypatch.setattr(g, "synthesis", recording)
     dist = WDistribution(g, n=1000)
     monkeypatch.setattr(comparison, "invert", _fake_invert(lambda images: seen["ws"]))
-    perfect = editability(models, "e4e", ws, directions(), w_distribution=dist)
+    perfect = editability(tiny_models, "e4e", ws, directions(), w_distribution=dist)
     assert perfect["lec"] == pytest.approx(0.0, abs=1e-5) and perfect["lec_relative"] == pytest.approx(0.0, abs=1e-5)
     assert np.isnan(perfect["edit_realism"]) and perfect["edit_atypicality"] > 0
     monkeypatch.setattr(comparison, "invert", _fake_invert(lambda images: ws))
-    ignoring = editability(models, "e4e", ws, directions(), w_distribution=dist)
+    ignoring = editability(tiny_models, "e4e", ws, directions(), w_distribution=dist)
     assert ignoring["lec_relative"] == pytest.approx(1.0, rel=1e-4)
 
 
-def test_the_table_has_every_method_and_score(models):
+def test_the_table_has_every_method_and_score(tiny_models):
     rng = np.random.default_rng(0)
     photos = rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
     errors = pd.DataFrame({"mse": [0.1, 0.2, 0.3], "psnr": [10.0, 7.0, 5.0], "ssim": [0.1, 0.2, 0.3], "lpips": [0.5, 0.5, 0.5]})
-    latents = broadcast(models.generator.mapping(torch.randn(3, 16)), models.generator.num_ws).numpy()
-    methods = models.available()
+    latents = broadcast(tiny_models.generator.mapping(torch.randn(3, 16)), tiny_models.generator.num_ws).numpy()
+    methods = tiny_models.available()
     config = comparison.ComparisonConfig(timing_photos=1, recovery_samples=2, edit_photos=2, projector_steps=3, hybrid_steps=2)
-    discriminator = Discriminator(TINY)
+    discriminator = Discriminator(tiny_models.generator.config)
     table = compare_methods(
-        models, {m: errors for m in methods}, {m: photos for m in methods}, {m: latents for m in methods},
+        tiny_models, {m: errors for m in methods}, {m: photos for m in methods}, {m: latents for m in methods},
         {m: directions() for m in methods}, config, discriminator=discriminator,
     )  # fmt: skip
     assert list(table.columns) == list(COLUMNS) and list(table["method"]) == list(methods)
     numeric = table.drop(columns="method").to_numpy(float)
     assert np.isfinite(numeric).all()
     assert (table["seconds_per_photo"] > 0).all() and (table["photos"] == 3).all()
-    reference = reference_scores(models, photos, discriminator, n=64)
+    reference = reference_scores(tiny_models, photos, discriminator, n=64)
     assert set(reference) == {"sample_atypicality", "sample_realism", "photo_realism", "w_avg_lpips"}

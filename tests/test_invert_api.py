@@ -7,48 +7,32 @@ import pytest
 import torch
 
 from thisineq.invert.api import InversionModels, invert, invert_image, to_tensor, to_uint8
-from thisineq.models.encoders import E4EEncoder, EncoderConfig, ReStyleEncoder
-from thisineq.models.stylegan2 import Generator, StyleGAN2Config
-
-TINY = StyleGAN2Config(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
 
 
-def mse(a, b):
-    return (a - b).square().mean(dim=(1, 2, 3))
-
-
-@pytest.fixture(scope="module")
-def models():
-    torch.manual_seed(0)
-    g = Generator(TINY).eval().requires_grad_(False)
-    config = EncoderConfig.for_generator(g, widths=(8, 8, 16))
-    return InversionModels(g, {"e4e": E4EEncoder(config, g.w_avg).eval(), "restyle": ReStyleEncoder(config).eval()}, perceptual=mse)
-
-
-def test_every_method_gives_latents_and_reconstructions(models):
+def test_every_method_gives_latents_and_reconstructions(tiny_models):
     photos = torch.rand(2, 3, 16, 16) * 2 - 1
-    assert models.available() == ("e4e", "restyle", "projector", "hybrid")
-    for method in models.available():
-        result = invert(photos, method, models, projector_steps=20, hybrid_steps=10, restyle_iterations=2)
-        assert result.ws.shape == (2, models.generator.num_ws, 16), method
+    assert tiny_models.available() == ("e4e", "restyle", "projector", "hybrid")
+    for method in tiny_models.available():
+        result = invert(photos, method, tiny_models, projector_steps=20, hybrid_steps=10, restyle_iterations=2)
+        assert result.ws.shape == (2, tiny_models.generator.num_ws, 16), method
         assert result.reconstruction.shape == (2, 3, 16, 16) and result.seconds > 0
-    assert invert(photos, "projector", models, projector_steps=7).steps == 7
+    assert invert(photos, "projector", tiny_models, projector_steps=7).steps == 7
 
 
-def test_projector_progress_can_stop(models):
+def test_projector_progress_can_stop(tiny_models):
     photo = np.zeros((16, 16, 3), np.uint8)
-    result = invert_image(photo, "projector", models, progress=lambda step, total, loss: step < 3, projector_steps=50)
+    result = invert_image(photo, "projector", tiny_models, progress=lambda step, total, loss: step < 3, projector_steps=50)
     assert result.steps == 3
 
 
-def test_unavailable_methods_and_bad_photos_are_named(models):
-    bare = InversionModels(models.generator)
+def test_unavailable_methods_and_bad_photos_are_named(tiny_models):
+    bare = InversionModels(tiny_models.generator)
     with pytest.raises(ValueError, match="e4e is not available"):
         invert(torch.zeros(1, 3, 16, 16), "e4e", bare)
     with pytest.raises(ValueError, match="method must be one of"):
-        invert(torch.zeros(1, 3, 16, 16), "magic", models)
+        invert(torch.zeros(1, 3, 16, 16), "magic", tiny_models)
     with pytest.raises(ValueError, match=r"must be 16×16"):
-        invert_image(np.zeros((32, 32, 3), np.uint8), "e4e", models)
+        invert_image(np.zeros((32, 32, 3), np.uint8), "e4e", tiny_models)
     with pytest.raises(ValueError, match="uint8"):
         to_tensor(np.zeros((16, 16, 3), np.float32))
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from thisineq.models.stylegan2 import Generator, StyleGAN2Config
-from thisineq.walk import Direction, edit, grid_image, projection_table, step_labels, walk_grid, walk_matrix
+from thisineq.walk import Direction, boundary_directions, edit, grid_image, projection_table, step_labels, walk_grid, walk_matrix
 
 TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 8})
 
@@ -45,6 +45,19 @@ def test_walk_matrix_and_grid():
     picture = grid_image(images, ["income", "health"], step_labels(steps))
     assert picture.size[0] > 3 * 32 and picture.size[1] > 2 * 32
     assert step_labels(steps) == ["-2.0 sd", "0", "+2.0 sd"]
+
+
+def test_boundary_directions_read_an_archive_by_method():
+    normals = {"e4e/income": np.eye(4)[0], "e4e/income/sigma": np.array(2.0), "e4e/health": (np.eye(4)[0] + np.eye(4)[1]) / 2**0.5,
+               "e4e/health/sigma": np.array(0.5), "restyle/income": np.eye(4)[2], "restyle/income/sigma": np.array(1.0)}  # fmt: skip
+    plain = boundary_directions(normals, "e4e")
+    assert list(plain) == ["income", "health"] and plain["income"].sigma == 2.0
+    assert list(boundary_directions(normals, "e4e", ["health", "education", "income"])) == ["health", "income"]
+    assert np.array_equal(boundary_directions(normals, "hybrid")["health"].normal, plain["health"].normal)  # the hybrid walks e4e's
+    conditional = boundary_directions(normals, "e4e", conditional=True)
+    assert abs(conditional["health"].normal @ plain["income"].normal) < 1e-12 and conditional["health"].sigma == 0.5
+    assert np.linalg.norm(conditional["health"].normal) == pytest.approx(1.0)
+    assert boundary_directions(normals, "projector") == {} and list(boundary_directions(normals, "restyle", conditional=True)) == ["income"]
 
 
 def test_walk_grid_stacks_sources_and_keeps_their_latents():

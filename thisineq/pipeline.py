@@ -164,20 +164,20 @@ class Pipeline:
 
     @property
     def demo_dataset(self) -> Path:
-        return ArtifactSet(self.out).dataset
+        return self.artifacts.dataset
 
     @property
     def generator(self) -> Path:
-        return ArtifactSet(self.out).generator
+        return self.artifacts.generator
 
     def _encoder_steps(self, kind: str) -> int:
         return self.config.restyle_steps if kind == "restyle" else self.config.encoder_steps
 
     def encoder(self, kind: str) -> Path:
-        return ArtifactSet(self.out).encoder(kind)
+        return self.artifacts.encoder(kind)
 
     def inversion(self, method: str) -> Path:
-        return ArtifactSet(self.out).inversion(method)
+        return self.artifacts.inversion(method)
 
     def _inversion_inputs(self, method: str) -> list[Path]:
         needs = {"e4e": ["e4e"], "restyle": ["restyle"], "projector": [], "hybrid": ["e4e"]}[method]
@@ -198,7 +198,7 @@ class Pipeline:
         self._synth(self.config.train_photos, self.work / "city")
 
     def _demo_city(self) -> None:
-        self._synth(self.config.demo_photos, ArtifactSet(self.out).city)
+        self._synth(self.config.demo_photos, self.artifacts.city)
 
     def _gan(self) -> None:
         from thisineq.models.stylegan2 import StyleGAN2Config
@@ -310,7 +310,7 @@ class Pipeline:
         from thisineq.invert.api import InversionModels
         from thisineq.invert.batch import load_inversions
         from thisineq.training.gan import CHECKPOINT, load_discriminator
-        from thisineq.walk import Direction
+        from thisineq.walk import boundary_directions
 
         c, config = self.config, self._comparison_config()
         data = load_dataset(self.demo_dataset)
@@ -329,9 +329,7 @@ class Pipeline:
             errors[method] = inversions.errors.loc[ids]
             photos[method] = np.asarray(images[data.photos.loc[ids, "cache_index"].to_numpy()])
             latents[method] = inversions.ws[keep]
-            bounded = "e4e" if method == "hybrid" else method  # the hybrid refines e4e codes: e4e's boundaries
-            directions[method] = [Direction(d, normals[f"{bounded}/{d}"], float(normals[f"{bounded}/{d}/sigma"]))
-                                  for d in c.domains if f"{bounded}/{d}" in normals]  # fmt: skip
+            directions[method] = list(boundary_directions(normals, method, c.domains).values())
         checkpoint = Path(c.gan_run or self.work / "runs" / "gan") / CHECKPOINT
         discriminator = load_discriminator(checkpoint) if checkpoint.is_file() else None
         if discriminator is None:
@@ -349,7 +347,7 @@ class Pipeline:
     def _walks(self) -> None:
         from thisineq.invert.batch import load_inversions
         from thisineq.models.stylegan2 import load_generator
-        from thisineq.walk import Direction, walk_grid
+        from thisineq.walk import boundary_directions, walk_grid
 
         c = self.config
         generator = load_generator(self.generator).requires_grad_(False)
@@ -358,7 +356,7 @@ class Pipeline:
         self.artifacts.walks.mkdir(parents=True, exist_ok=True)
         record = {"steps": list(c.walk_steps), "matrices": {}, "missing": {}}
         for method in BOUNDARY_METHODS:
-            directions = [Direction(d, normals[f"{method}/{d}"], float(normals[f"{method}/{d}/sigma"])) for d in c.domains if f"{method}/{d}" in normals]
+            directions = list(boundary_directions(normals, method, c.domains).values())
             inversions = load_inversions(self.inversion(method))
             held_out = np.flatnonzero(np.isin(inversions.photo_id, held_out_ids))[: c.walk_photos]
             if not directions or not len(held_out):
@@ -378,8 +376,7 @@ class Pipeline:
         from thisineq.known_answer import known_answer_table
         from thisineq.models.stylegan2 import broadcast, load_generator
         from thisineq.oracle import factor_targets, predict, save_oracle, train_oracle
-        from thisineq.walk import Direction
-        from thisineq.boundaries import conditional_normal
+        from thisineq.walk import boundary_directions, conditional_directions
 
         c = self.config
         data = load_dataset(self.train_dataset)
@@ -406,13 +403,10 @@ class Pipeline:
 
         tables = []
         for method in BOUNDARY_METHODS:
-            plain = {d: Direction(d, normals[f"{method}/{d}"], float(normals[f"{method}/{d}/sigma"])) for d in c.domains if f"{method}/{d}" in normals}
+            plain = boundary_directions(normals, method, c.domains)
             if not plain:
                 continue
-            conditional = {
-                d: Direction(d, conditional_normal(plain[d].normal, [plain[o].normal for o in plain if o != d]), plain[d].sigma)
-                for d in plain
-            }
+            conditional = conditional_directions(plain)
             tables.append(known_answer_table(read, ws, plain, conditional, source="random latents").assign(method=method))
             inverted = torch.from_numpy(load_inversions(self.inversion(method)).ws[: c.known_answer_sources])
             tables.append(known_answer_table(read, inverted, plain, conditional, source="inverted photos").assign(method=method))

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from thisineq.boundaries import conditional_normal
 from thisineq.models.stylegan2 import Generator
 
 
@@ -30,6 +31,30 @@ class Direction:
         """σ measured from latents (n, style_dim) — w, or ws averaged over layers."""
         normal = np.asarray(normal, np.float64) / np.linalg.norm(normal)
         return cls(name, normal, float(np.std(np.asarray(latents) @ normal)))
+
+
+def boundary_directions(normals, method: str, domains=None, *, conditional: bool = False) -> dict[str, Direction]:
+    """The directions to walk a latent of `method` along, from a normals archive (`method/domain`, `method/domain/sigma`).
+
+    `domains` picks and orders them (default: every domain the archive has for the method). The hybrid
+    refines e4e codes, so it walks along e4e's boundaries. With `conditional`, each normal is made
+    orthogonal to the others' (InterFaceGAN's conditional manipulation).
+    """
+    bounded = "e4e" if method == "hybrid" else method
+    available = [key.split("/")[1] for key in normals if key.startswith(f"{bounded}/") and key.count("/") == 1]
+    chosen = [d for d in (domains if domains is not None else available) if d in available]
+    directions = {d: Direction(d, np.asarray(normals[f"{bounded}/{d}"], np.float64), float(normals[f"{bounded}/{d}/sigma"])) for d in chosen}
+    return conditional_directions(directions) if conditional else directions
+
+
+def conditional_directions(directions: dict[str, Direction]) -> dict[str, Direction]:
+    """Each direction's normal made orthogonal to all the others' (their σ kept)."""
+    if len(directions) < 2:
+        return dict(directions)
+    return {
+        d: Direction(d, conditional_normal(v.normal, [o.normal for k, o in directions.items() if k != d]), v.sigma)
+        for d, v in directions.items()
+    }
 
 
 def edit(ws: torch.Tensor, moves: list[tuple[Direction, float]], layers: tuple[int, int] | None = None) -> torch.Tensor:

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from thisineq.boundaries import conditional_normal
 from thisineq.models.stylegan2 import Generator, broadcast
 from thisineq.walk import Direction, edit
 
@@ -55,31 +54,6 @@ def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array))
     return buffer.getvalue()
-
-
-def directions_for(normals: dict[str, np.ndarray], method: str, conditional: bool = False) -> dict[str, Direction]:
-    """The boundary directions to walk a latent of `method` along; each made orthogonal to the others if `conditional`.
-
-    The hybrid refines e4e codes, so it walks along e4e's boundaries.
-    """
-    directions = directions_from(normals, "e4e" if method == "hybrid" else method)
-    if conditional and len(directions) > 1:
-        directions = {
-            d: Direction(d, conditional_normal(v.normal, [o.normal for k, o in directions.items() if k != d]), v.sigma)
-            for d, v in directions.items()
-        }
-    return directions
-
-
-def directions_from(normals: dict[str, np.ndarray], method: str) -> dict[str, Direction]:
-    """The plain boundary directions of one inversion method from a normals archive (see the pipeline)."""
-    prefix = f"{method}/"
-    found = {}
-    for key, value in normals.items():
-        parts = key.split("/")
-        if key.startswith(prefix) and len(parts) == 2:
-            found[parts[1]] = Direction(parts[1], np.asarray(value, np.float64), float(normals[f"{key}/sigma"]))
-    return found
 
 
 def drift(tick: int, domains: list[str], period: int = 24, amplitude: float = 2.5, step: float = 0.25) -> tuple[int, dict[str, float]]:

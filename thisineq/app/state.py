@@ -21,7 +21,6 @@ METHOD = "generator_method"
 CONDITIONAL = "generator_conditional"
 START = "generator_start"
 PHOTO = "generator_photo"
-INVERSION = "generator_inversion"
 
 
 def slider_key(domain: str) -> str:

@@ -7,6 +7,7 @@ import os
 import platform
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from thisineq.io import atomic_open, write_json
@@ -97,7 +98,7 @@ A small generator trained for a short time on a CPU: samples are recognisable st
 
 
 def export_encoder(
-    run_dir: str | os.PathLike, out_dir: str | os.PathLike, held_out: "np.ndarray | None" = None, *, rebuild: str, trained_on: str | None = None
+    run_dir: str | os.PathLike, out_dir: str | os.PathLike, held_out: np.ndarray | None = None, *, rebuild: str, trained_on: str | None = None
 ) -> Path:
     """Write a trained encoder to `out_dir/{kind}.pt` (float16 weights) with `{kind}_MODEL_CARD.md` and `{kind}_samples.png`.
 
@@ -105,8 +106,6 @@ def export_encoder(
     encoder's LPIPS and PSNR against the no-inversion baseline (every photo reconstructed as w_avg's image).
     """
     import shutil
-
-    import numpy as np
 
     from thisineq.metrics.image import psnr
     from thisineq.metrics.lpips import LPIPS
