@@ -9,10 +9,8 @@ from thisineq.data.domains import domain
 from thisineq.walk import boundary_directions
 
 st.title("Generator")
-page = state.open_dataset_page()
-if page is not None and not page.artifacts.generator.is_file():
-    st.info("This artifact set has no generator yet: train one with `thisineq train gan` (see the README).")
-elif page is not None:
+page = state.open_generator_page()
+if page is not None:
     artifact_root = str(page.artifacts.root)
     generator = state.generator_model(str(page.artifacts.generator))
     normals = state.boundary_normals(str(page.artifacts.normals))
@@ -55,6 +53,8 @@ elif page is not None:
         photo_id = None
         ws = generation.seed_ws(generator, st.session_state[state.SEED], st.session_state[state.PSI])
 
+    original = generation.png_data_url(generation.synthesise(generator, ws))
+
     @st.fragment
     def walk() -> None:
         moves = []
@@ -66,11 +66,12 @@ elif page is not None:
             moves.append((direction, alpha))
         columns = st.columns(3 if photo_id else 2)
         if photo_id:
-            columns[0].image(state.photo(page.root, photo_id), caption=f"real photo {photo_id}", width="stretch")
-        columns[-2].image(generation.render_ws(generator, ws), caption="inversion" if photo_id else "original", width="stretch")
-        edited = generation.render_ws(generator, ws, moves)
-        columns[-1].image(edited, caption="edited", width="stretch")
-        st.download_button("Download the edited image (PNG)", generation.png_bytes(edited), file_name="thisineq-edit.png", mime="image/png")
+            columns[0].image(generation.png_data_url(state.photo(page.root, photo_id)), caption=f"real photo {photo_id}", width="stretch")
+        columns[-2].image(original, caption="inversion" if photo_id else "original", width="stretch")
+        edited = generation.synthesise(generator, ws, moves)
+        columns[-1].image(generation.png_data_url(edited), caption="edited", width="stretch")
+        st.download_button("Download the edited image (PNG)", lambda: generation.png_bytes(generation.upscale(edited)),
+                           file_name="thisineq-edit.png", mime="image/png", on_click="ignore")  # fmt: skip
         source = {"photo": photo_id} if photo_id else {"seed": st.session_state[state.SEED], "psi": st.session_state[state.PSI]}
         if page.artifacts.name != "demo":
             source["set"] = page.artifacts.name

@@ -24,6 +24,7 @@ st.markdown(
 [data-testid="stSlider"] label p {font-size: 1.4rem;}
 [data-testid="stSlider"] > div > div {padding: 0.6rem 0;}
 .stButton button {font-size: 1.3rem; padding: 0.8rem 1.6rem;}
+img[src^="data:image/png"] {image-rendering: pixelated;}
 </style>
 """,
     unsafe_allow_html=True,
@@ -81,6 +82,6 @@ else:
             st.button("New image", on_click=next_image, icon=":material/casino:", key="kiosk_next")
             st.caption("left: deprived · right: privileged" + (" · drifting — touch a slider to take over" if idle else ""))
         ws = generation.seed_ws(generator, seed, 0.8)
-        picture.image(generation.render_ws(generator, ws, moves, scale=8), width="stretch")
+        picture.image(generation.png_data_url(generation.synthesise(generator, ws, moves)), width="stretch")
 
     stand()

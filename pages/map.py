@@ -60,11 +60,11 @@ if page is not None:
         generator = state.generator_model(str(page.artifacts.generator))
         st.markdown("**Its inversions** — each method's reconstruction by the generator, with its errors against the photo")
         columns = st.columns(len(methods) + 1)
-        columns[0].image(state.photo(root, photo_id), caption="real photo", width="stretch")
+        columns[0].image(generation.png_data_url(state.photo(root, photo_id)), caption="real photo", width="stretch")
         for column, method in zip(columns[1:], methods):
             ws = torch.from_numpy(np.asarray(state.photo_ws(str(page.artifacts.root), method, photo_id), np.float32))[None]
             errors = inverted[method].errors.loc[photo_id]
-            column.image(generation.render_ws(generator, ws), caption=method, width="stretch")
+            column.image(generation.png_data_url(generation.synthesise(generator, ws)), caption=method, width="stretch")
             column.caption(f"LPIPS {errors['lpips']:.3f} · PSNR {errors['psnr']:.1f} dB · SSIM {errors['ssim']:.2f}")
             if method != "hybrid":  # the generator walks the paper's three methods' codes
                 state.page_link(column, "pages/generator.py", "Walk it", ":material/tune:", {"photo": photo_id, "method": method})

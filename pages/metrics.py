@@ -46,6 +46,10 @@ if page is not None:
                 display[score] = with_interval(shown, score)
         st.dataframe(display, hide_index=True, width="stretch")
         st.caption("Mean over 5 cross-validation folds with 95% bootstrap intervals. The paper reports precision, recall and F1 of 0.72–0.82.")
+        record = state.json_record(str(artifacts.boundaries_record))
+        if record:
+            fitted = " · ".join(f"{m}: {entry['photos']:,} inverted photos" for m, entry in record["fitted_on"].items())
+            st.caption(f"Fitted on — {fitted}; n is the balanced count of labelled photos ({record['labels']}).")
         score = st.selectbox("Chart", SCORES, index=2, key="metrics_score", format_func=lambda s: s.replace("_", "-").upper())
         chart_data = shown.dropna(subset=[score]).assign(domain=lambda t: t["domain"].map(lambda k: domain(k).label))
         base = alt.Chart(chart_data).encode(x=alt.X("domain:N", title=None), xOffset="method:N", color=alt.Color("method:N", title="inversion"))

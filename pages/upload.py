@@ -40,10 +40,8 @@ def check(uploaded, size: int) -> dict | None:
 
 
 st.title("Invert your photo")
-page = state.open_dataset_page()
-if page is not None and not page.artifacts.generator.is_file():
-    st.info("This artifact set has no generator yet.")
-elif page is not None:
+page = state.open_generator_page()
+if page is not None:
     models = state.models_for(page.artifacts)
     normals = state.boundary_normals(str(page.artifacts.normals))
     size = models.generator.config.size
@@ -97,11 +95,12 @@ elif page is not None:
                 if not directions:
                     st.info("No boundaries in this artifact set yet: only the inversion is shown.")
                 columns = st.columns(3)
-                columns[0].image(generation.upscale(current["photo"]), caption="your photo", width="stretch")
-                columns[1].image(generation.render_ws(models.generator, ws), caption=f"inversion ({method})", width="stretch")
-                edited = generation.render_ws(models.generator, ws, moves)
-                columns[2].image(edited, caption="edited", width="stretch")
+                columns[0].image(generation.png_data_url(current["photo"]), caption="your photo", width="stretch")
+                columns[1].image(generation.png_data_url(generation.synthesise(models.generator, ws)), caption=f"inversion ({method})", width="stretch")
+                edited = generation.synthesise(models.generator, ws, moves)
+                columns[2].image(generation.png_data_url(edited), caption="edited", width="stretch")
                 left, right = st.columns(2)
-                left.download_button("Download the edited image (PNG)", generation.png_bytes(edited), file_name="my-street-edited.png", mime="image/png")
+                left.download_button("Download the edited image (PNG)", lambda: generation.png_bytes(generation.upscale(edited)),
+                                     file_name="my-street-edited.png", mime="image/png", on_click="ignore")  # fmt: skip
                 right.download_button("Download the latent (.npy)", generation.npy_bytes(results[method]), file_name=f"my-street-{method}.npy",
                                       mime="application/octet-stream", help="ws (num_ws, style_dim), float32")  # fmt: skip

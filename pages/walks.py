@@ -20,10 +20,8 @@ def parse_seeds(text: str) -> list[int]:
 
 
 st.title("Walk matrix")
-page = state.open_dataset_page()
-if page is not None and not page.artifacts.generator.is_file():
-    st.info("This artifact set has no generator yet.")
-elif page is not None:
+page = state.open_generator_page()
+if page is not None:
     artifact_root = str(page.artifacts.root)
     generator = state.generator_model(str(page.artifacts.generator))
     normals = state.boundary_normals(str(page.artifacts.normals))
@@ -59,7 +57,7 @@ elif page is not None:
         else:
             steps = [float(s) for s in np.linspace(-reach, reach, n_steps)]
             grid, latents = walk_grid(generator, sources, [directions[d] for d in chosen], steps)
-            st.image(grid, caption="rows: source · domain (deprived ← → privileged); columns: steps in σ of the latents along the boundary")
+            st.image(grid, caption="rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the boundary")
             left, right = st.columns(2)
             left.download_button("Download the grid (PNG)", generation.png_bytes(grid), file_name="walk-matrix.png", mime="image/png")
             right.download_button(

@@ -112,3 +112,20 @@ def test_generator_survives_hostile_urls(params):
     income = {"99": 3.0, "x": 0.0}.get(params.get("income"))
     if income is not None:
         assert at.slider(key="generator_slider_income").value == income
+
+
+@pytest.mark.parametrize("page", ["pages/generator.py", "pages/walks.py", "pages/upload.py"])
+def test_generator_pages_say_when_a_set_has_no_generator(page, tmp_path, monkeypatch):
+    import streamlit as st
+
+    from thisineq.artifacts import demo_set
+
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "city").symlink_to(demo_set().city.resolve())  # a dataset, and nothing built from it
+    monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
+    st.cache_data.clear()  # the list of artifact sets is cached per process
+    try:
+        at = run(page)
+        assert any("no generator yet" in i.value for i in at.info) and not at.slider
+    finally:
+        st.cache_data.clear()

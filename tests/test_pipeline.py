@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -24,6 +26,12 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
         assert (out / path).is_file(), path
     table = pd.read_csv(out / "boundaries" / "table1.csv")
     assert {"e4e", "restyle", "projector"} <= set(table["method"]) and set(table["split"]) == {"by LSOA", "by photo"}
+    # The encoders' boundaries come from their inversions of the training city, the projector's from the demo's.
+    fitted_on = json.loads((out / "boundaries" / "boundaries.json").read_text(encoding="utf-8"))["fitted_on"]
+    assert fitted_on["e4e"]["photos"] == fitted_on["restyle"]["photos"] == config.boundary_photos
+    assert fitted_on["projector"]["photos"] == config.projector_photos
+    assert all(entry["sigma_w"] > 0 for entry in fitted_on["e4e"]["domains"].values())
+    assert (tmp_path / "work" / "inversions" / "e4e" / "latents.npz").is_file()
     card = (out / "encoders" / "e4e_MODEL_CARD.md").read_text(encoding="utf-8")
     assert "held-out demo photos" in card and "| 4 |" in card  # the held-out evaluation, and the last step's row
     compared = pd.read_csv(out / "inversions" / "comparison.csv")
@@ -32,4 +40,4 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert compared.set_index("method").loc[["e4e", "hybrid"], "lec"].notna().all()  # e4e's boundaries exist even when tiny
     rerun = []
     Pipeline(config, progress=False, log=rerun.append).run()
-    assert all("skipped" in line for line in rerun) and len(rerun) == 13
+    assert all("skipped" in line for line in rerun) and len(rerun) == 15

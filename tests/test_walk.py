@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from thisineq.models.stylegan2 import Generator, StyleGAN2Config
-from thisineq.walk import Direction, boundary_directions, edit, grid_image, projection_table, step_labels, walk_grid, walk_matrix
+from thisineq.walk import Direction, boundary_directions, edit, grid_image, projection_table, sample_w, step_labels, walk_grid, walk_matrix
 
 TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 8})
 
@@ -23,6 +23,16 @@ def test_sigma_and_edit_distance():
     assert torch.allclose(moved[..., 0], torch.full((2, 6), 2 * direction.sigma, dtype=torch.float32))
     partial = edit(ws, [(direction, 1.0)], layers=(0, 3))
     assert partial[:, 3:].abs().sum() == 0 and partial[:, :3, 0].min() > 0
+
+
+def test_sample_w_is_the_generators_w_and_repeatable():
+    generator = Generator(TINY).eval()
+    w = sample_w(generator, 300, seed=3, batch=128)  # several batches
+    assert w.shape == (300, 8) and np.array_equal(w, sample_w(generator, 300, seed=3))
+    with torch.no_grad():
+        first = generator.mapping(torch.randn(300, 8, generator=torch.Generator().manual_seed(3))[:5]).double().numpy()
+    assert np.allclose(w[:5], first, atol=1e-6)
+    assert not np.allclose(w, sample_w(generator, 300, seed=4))
 
 
 def test_several_domains_add_up():

@@ -70,6 +70,11 @@ class ArtifactSet:
         return self.boundaries / "normals.npz"
 
     @property
+    def boundaries_record(self) -> Path:
+        """What each method's boundaries were fitted on (photos, labelled counts, C) and what σ means."""
+        return self.boundaries / "boundaries.json"
+
+    @property
     def known_answer(self) -> Path:
         """The known-answer benchmark: `table.csv` and the oracle's held-out R² (`oracle_r2.json`)."""
         return self.root / "known_answer"
@@ -108,7 +113,7 @@ REBUILD_COMMANDS: dict[str, str] = {
     "demo/encoders": "thisineq pipeline --only encoder_e4e encoder_restyle",
     "demo/inversions/comparison": "thisineq pipeline --only comparison",
     "demo/inversions": "thisineq pipeline --only invert_e4e invert_restyle invert_projector invert_hybrid",
-    "demo/boundaries": "thisineq pipeline --only boundaries",
+    "demo/boundaries": "thisineq pipeline --only invert_city_e4e invert_city_restyle boundaries",
     "demo/walks": "thisineq pipeline --only walks",
     "demo/known_answer": "thisineq pipeline --only known_answer",
     "demo/pipeline.json": "thisineq pipeline (written by every step)",

@@ -29,7 +29,7 @@ import torch
 
 from thisineq.invert.api import InversionModels, invert, invert_image, to_tensor
 from thisineq.models.stylegan2 import Discriminator, broadcast
-from thisineq.walk import Direction, edit
+from thisineq.walk import Direction, edit, sample_w
 
 RECONSTRUCTION = ("mse", "psnr", "ssim", "lpips")
 COLUMNS = (
@@ -75,9 +75,7 @@ class WDistribution:
     """A Gaussian fitted to the mapping network's w, to score how typical a latent code is."""
 
     def __init__(self, generator, n: int = 10000, seed: int = 0):
-        z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
-        with torch.no_grad():
-            w = generator.mapping(z).double()
+        w = torch.from_numpy(sample_w(generator, n, seed))
         self.mean_ = w.mean(0)
         covariance = torch.cov(w.T) + 1e-6 * torch.eye(w.shape[1], dtype=w.dtype)
         self.precision_ = torch.linalg.inv(covariance)

@@ -27,6 +27,8 @@ from thisineq.io import atomic_open, sha256_file, write_json
 HELD_OUT = ("val", "test")  # splits never seen by the encoders
 INVERSION_METHODS = ("e4e", "restyle", "projector", "hybrid")
 BOUNDARY_METHODS = ("e4e", "restyle", "projector")  # the paper's three; the hybrid is compared, not bounded
+ENCODERS = ("e4e", "restyle")
+W_SAMPLES = 10000  # samples of the generator's W that measure σ along each normal
 
 
 @dataclass
@@ -51,6 +53,7 @@ class PipelineConfig:
     e4e_unlock_every: int = 150  # e4e unlocks one more layer's offset this often (all 9 by step 1,350)
     encoder_widths: tuple[int, ...] = (32, 64, 128, 128)  # with 32-channel heads: ~1.7M weights, 3.4 MB as float16
     encoder_head_width: int = 32
+    boundary_photos: int | None = 6000  # training-city photos each encoder inverts for its boundaries; None: the demo's only
     projector_steps: int = 500  # the anchor's 1,000 halved: a CPU budget
     projector_photos: int | None = None  # a documented subset (None: every photo of `projector_splits`)
     projector_splits: tuple[str, ...] | None = HELD_OUT  # held out from encoders: 1,000 steps cost ~10 min per 32 photos
@@ -71,7 +74,7 @@ class PipelineConfig:
             out=out, work=work, train_photos=160, demo_photos=160, areas=40, size=32, gan_channels=(32, 32, 16, 16),
             gan_style_dim=32, gan_steps=6, gan_metric_every=0, encoder_steps=4, restyle_steps=3, restyle_train_iterations=2, e4e_unlock_every=1,
             encoder_widths=(8, 16, 16, 32), encoder_head_width=8,
-            projector_steps=5, projector_photos=8, hybrid_steps=3, comparison_samples=4, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
+            boundary_photos=120, projector_steps=5, projector_photos=8, hybrid_steps=3, comparison_samples=4, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
         )  # fmt: skip
 
 
@@ -145,9 +148,15 @@ class Pipeline:
                       "projector_splits": c.projector_splits, "projector_lpips": c.projector_lpips})  # fmt: skip
                 for method in INVERSION_METHODS
             ],
-            Step("boundaries", lambda: [self.inversion(m) / "latents.npz" for m in BOUNDARY_METHODS],
+            *[
+                Step(f"invert_city_{method}", lambda m=method: [self.generator, self.train_dataset / "dataset.json", self.encoder(m)],
+                     lambda m=method: [self.city_inversion(m) / "inversion.json"], lambda m=method: self._invert_city(m),
+                     {"photos": c.boundary_photos})  # fmt: skip
+                for method in (ENCODERS if c.boundary_photos else ())
+            ],
+            Step("boundaries", lambda: [self.generator] + [folder / "latents.npz" for folder in self.boundary_latents().values()],
                  lambda: [self.artifacts.boundaries / "table1.csv", self.artifacts.normals], self._boundaries,
-                 {"domains": c.domains, "bootstrap": c.boundary_bootstrap}),  # fmt: skip
+                 {"domains": c.domains, "bootstrap": c.boundary_bootstrap, "w_samples": W_SAMPLES}),  # fmt: skip
             Step("comparison", lambda: [self.inversion(m) / "latents.npz" for m in INVERSION_METHODS] + [self.artifacts.normals],
                  lambda: [self.artifacts.comparison], self._comparison, asdict(self._comparison_config())),  # fmt: skip
             Step("walks", lambda: [self.generator, self.artifacts.normals] + [self.inversion(m) / "latents.npz" for m in BOUNDARY_METHODS],
@@ -178,6 +187,19 @@ class Pipeline:
 
     def inversion(self, method: str) -> Path:
         return self.artifacts.inversion(method)
+
+    def city_inversion(self, method: str) -> Path:
+        """An encoder's inversions of the training city's photos (for its boundaries; not committed)."""
+        return self.work / "inversions" / method
+
+    def boundary_latents(self) -> dict[str, Path]:
+        """Where each method's boundary is fitted: the encoders on their training-city inversions, the projector on the demo's.
+
+        The paper inverts all its photos for its SVMs; a few hundred demo photos leave a 256-dimensional
+        normal mostly noise, so the fast encoders invert `boundary_photos` of the training city too.
+        """
+        city = self.config.boundary_photos is not None
+        return {m: self.city_inversion(m) if city and m in ENCODERS else self.inversion(m) for m in BOUNDARY_METHODS}
 
     def _inversion_inputs(self, method: str) -> list[Path]:
         needs = {"e4e": ["e4e"], "restyle": ["restyle"], "projector": [], "hybrid": ["e4e"]}[method]
@@ -249,7 +271,10 @@ class Pipeline:
         train_encoder(config, progress=self.progress)
         export_encoder(run, self.encoder(kind).parent, self._held_out_photos(), rebuild=f"thisineq pipeline --only encoder_{kind}")
 
-    def _invert(self, method: str) -> None:
+    def _invert_city(self, method: str) -> None:
+        self._invert(method, self.train_dataset, self.city_inversion(method), limit=self.config.boundary_photos)
+
+    def _invert(self, method: str, dataset: Path | None = None, out: Path | None = None, limit: int | None = None) -> None:
         from thisineq.invert.api import InversionModels
         from thisineq.invert.batch import BatchInversionConfig, invert_dataset
 
@@ -260,42 +285,73 @@ class Pipeline:
             self.generator, e4e=self.encoder("e4e") if encoder == "e4e" else None,
             restyle=self.encoder("restyle") if encoder == "restyle" else None, lpips_net=c.projector_lpips if optimises else None,
         )  # fmt: skip
-        subset = {"limit": c.projector_photos, "split": c.projector_splits} if optimises else {}
+        subset = {"limit": c.projector_photos, "split": c.projector_splits} if optimises else {"limit": limit}
         config = BatchInversionConfig(method=method, projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, **subset)
         sources = {"generator": self.generator, **({encoder: self.encoder(encoder)} if encoder else {})}
-        invert_dataset(self.demo_dataset, models, self.inversion(method), config, sources=sources, progress=self.progress)
+        invert_dataset(dataset or self.demo_dataset, models, out or self.inversion(method), config, sources=sources, progress=self.progress)
+
+    def _labelled_photos(self) -> pd.DataFrame:
+        """The photos table the boundary sets are labelled from: the demo's, and the training city's where it was inverted.
+
+        The demo city is the training city's first photos (same seed), so the two tables agree on
+        shared ids; a mismatch means the work folder holds another city, and is an error.
+        """
+        from thisineq.data.dataset import load_dataset
+
+        photos = load_dataset(self.demo_dataset).photos
+        if self.config.boundary_photos is None:
+            return photos
+        city = load_dataset(self.train_dataset).photos
+        shared = photos.index.intersection(city.index)
+        if not (photos.loc[shared, "sha256"] == city.loc[shared, "sha256"]).all():
+            raise ValueError(f"{self.train_dataset} and {self.demo_dataset} give different photos the same ids: rebuild one of them")
+        return pd.concat([city, photos.drop(shared)])
 
     def _boundaries(self) -> None:
         from thisineq.boundaries import MIN_PER_CLASS, LatentBoundary, balanced_subset, boundary_table, cosine_matrix, decile_labels
-        from thisineq.data.dataset import load_dataset
         from thisineq.invert.batch import load_inversions
+        from thisineq.models.stylegan2 import load_generator
+        from thisineq.walk import Direction, sample_w
 
-        photos = load_dataset(self.demo_dataset).photos
+        c = self.config
+        photos = self._labelled_photos()
         folder = self.artifacts.boundaries
         folder.mkdir(parents=True, exist_ok=True)
-        sets = {m: load_inversions(self.inversion(m)) for m in BOUNDARY_METHODS}
-        table = boundary_table({m: (s.photo_id, s.w) for m, s in sets.items()}, photos, list(self.config.domains), n_boot=self.config.boundary_bootstrap)
+        sources = self.boundary_latents()
+        sets = {m: load_inversions(path) for m, path in sources.items()}
+        table = boundary_table({m: (s.photo_id, s.w) for m, s in sets.items()}, photos, list(c.domains), n_boot=c.boundary_bootstrap)
         with atomic_open(folder / "table1.csv", "w", encoding="utf-8", newline="") as handle:
             table.to_csv(handle, index=False, float_format="%.4f")
         write_json(folder / "table1.json", table.to_dict(orient="records"))
-        normals = {}
+        # σ is measured in the generator's W, not among each method's latents: the projector's codes spread 4× wider
+        # than W and the encoders' 2× narrower, so "+1σ" would otherwise be a different move for every method.
+        w = sample_w(load_generator(self.generator), W_SAMPLES, seed=c.seed)
+        normals, fitted_on = {}, {}
         for method, inv in sets.items():
             frame = photos.loc[inv.photo_id]
-            for domain in self.config.domains:
+            fitted_on[method] = {"latents": str(sources[method]), "photos": int(len(inv.photo_id)), "domains": {}}
+            for domain in c.domains:
                 labels = decile_labels(frame[f"{domain}_decile"])
                 if labels.value_counts().min() < MIN_PER_CLASS or labels.nunique() < 2:
                     self.log(f"  {method}/{domain}: too few labelled photos for a boundary; skipped")
                     continue
-                keep = labels.index.get_indexer(balanced_subset(labels, self.config.seed))
+                keep = labels.index.get_indexer(balanced_subset(labels, c.seed))
                 boundary = LatentBoundary().fit(inv.w[keep], labels.iloc[keep].to_numpy(int), frame["lsoa_code"].to_numpy()[keep])
                 normals[f"{method}/{domain}"] = boundary.normal_
-                normals[f"{method}/{domain}/sigma"] = np.array(np.std(inv.w @ boundary.normal_))
-            fitted = {d: normals[f"{method}/{d}"] for d in self.config.domains if f"{method}/{d}" in normals}
+                normals[f"{method}/{domain}/sigma"] = np.array(Direction.from_latents(domain, boundary.normal_, w).sigma)
+                fitted_on[method]["domains"][domain] = {"labelled": int(len(keep)), "C": boundary.C_,
+                                                        "sigma_w": float(normals[f"{method}/{domain}/sigma"]),
+                                                        "sigma_latents": float(np.std(inv.w @ boundary.normal_))}  # fmt: skip
+            fitted = {d: normals[f"{method}/{d}"] for d in c.domains if f"{method}/{d}" in normals}
             if fitted:
                 with atomic_open(folder / f"cosines_{method}.csv", "w", encoding="utf-8", newline="") as handle:
                     cosine_matrix(fitted).to_csv(handle, float_format="%.4f")
         with atomic_open(folder / "normals.npz", "wb") as handle:
             np.savez(handle, **normals)
+        write_json(self.artifacts.boundaries_record, {
+            "sigma": f"standard deviation of the generator's W ({W_SAMPLES} mapped N(0, I) samples) along each normal",
+            "labels": "deciles 1-3 (deprived) vs 8-10 (privileged), balanced by class", "fitted_on": fitted_on,
+        })  # fmt: skip
 
     def _comparison_config(self):
         from thisineq.comparison import ComparisonConfig

@@ -33,6 +33,14 @@ class Direction:
         return cls(name, normal, float(np.std(np.asarray(latents) @ normal)))
 
 
+@torch.no_grad()
+def sample_w(generator: Generator, n: int = 10000, seed: int = 0, batch: int = 2500) -> np.ndarray:
+    """n samples (n, style_dim) of the generator's W: mapped N(0, I) codes, untruncated."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, generator.style_dim, generator=g)
+    return torch.cat([generator.mapping(chunk) for chunk in z.split(batch)]).double().numpy()
+
+
 def boundary_directions(normals, method: str, domains=None, *, conditional: bool = False) -> dict[str, Direction]:
     """The directions to walk a latent of `method` along, from a normals archive (`method/domain`, `method/domain/sigma`).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -20,10 +21,25 @@ def seed_ws(generator: Generator, seed: int, truncation_psi: float = 1.0) -> tor
 
 
 @torch.inference_mode()
-def render_ws(generator: Generator, ws: torch.Tensor, moves: list[tuple[Direction, float]] = (), scale: int = 4) -> Image.Image:
-    """Synthesise ws (1, num_ws, D) after the given moves; up-scaled without blur for display."""
+def synthesise(generator: Generator, ws: torch.Tensor, moves: list[tuple[Direction, float]] = ()) -> np.ndarray:
+    """The uint8 image (size, size, 3) of ws (1, num_ws, D) after the given moves."""
     image = generator.synthesis(edit(ws, list(moves)) if moves else ws)[0]
-    return upscale(((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy(), scale)
+    return ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+
+
+def png_data_url(pixels: np.ndarray) -> str:
+    """A uint8 image (H, W, 3) as an inline PNG URL, sent at its own size for the browser to scale crisply (see CRISP_CSS).
+
+    Inline, a new image reaches the screen with the script's own message instead of a second
+    request for a media file: the slider's latency on a busy machine.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# Inline PNGs are small images shown large: scale them by whole pixels, not with a blur.
+CRISP_CSS = '<style>img[src^="data:image/png"] { image-rendering: pixelated; }</style>'
 
 
 def upscale(pixels: np.ndarray, scale: int = 4) -> Image.Image:

@@ -124,8 +124,20 @@ def open_dataset_page() -> PageData | None:
     return PageData(artifacts, root, manifest, photos, lsoas)
 
 
+def open_generator_page() -> PageData | None:
+    """`open_dataset_page` for pages that need the generator: None, after saying why, where the set has none."""
+    page = open_dataset_page()
+    if page is not None and not page.artifacts.generator.is_file():
+        st.info("This artifact set has no generator yet: train one with `thisineq train gan` (see the README).")
+        return None
+    return page
+
+
 def synthetic_banner(manifest: dict) -> None:
-    """A visible notice on every page whose data or images are synthetic."""
+    """A visible notice on every page whose data or images are synthetic (and the pages' shared style)."""
+    from thisineq.app.generation import CRISP_CSS
+
+    st.html(CRISP_CSS)
     if manifest.get("synthetic"):
         st.warning(
             f"**Synthetic data.** *{manifest.get('name', 'This dataset')}* is a procedurally generated city: "
