@@ -16,11 +16,15 @@ if page is not None:
         "Domain", manifest["domains"], index=manifest["domains"].index("income"), format_func=lambda k: domain(k).label, key="map_domain"
     )
     show_photos = st.toggle("Show photo locations", value=True)
+    outlined = st.toggle(
+        "Outline each area", value=len(lsoas) <= maps.OUTLINE_LIMIT, key="map_outlines",
+        help="thin borders between LSOAs; on a machine without a graphics card they make a city-wide map several times slower to draw",
+    )  # fmt: skip
     geojson = state.web_geojson(root)
     boundaries = maps.coloured_geojson(geojson, lsoas[f"{key}_decile"])
     layers = [
         pdk.Layer(
-            "GeoJsonLayer", boundaries, pickable=True, stroked=True, filled=True,
+            "GeoJsonLayer", boundaries, pickable=True, stroked=outlined, filled=True,
             get_fill_color="properties.fill", get_line_color=[255, 255, 255, 90], line_width_min_pixels=0.5,
         )
     ]  # fmt: skip

@@ -129,3 +129,25 @@ def test_generator_pages_say_when_a_set_has_no_generator(page, tmp_path, monkeyp
         assert any("no generator yet" in i.value for i in at.info) and not at.slider
     finally:
         st.cache_data.clear()
+
+
+def deck_spec(at: AppTest) -> dict:
+    (chart,) = at.get("deck_gl_json_chart")
+    return json.loads(chart.proto.json)
+
+
+def test_map_outlines_start_on_for_a_small_map_and_can_be_switched_off():
+    at = run("pages/map.py")
+    assert at.toggle(key="map_outlines").value  # the demo city has fewer areas than maps.OUTLINE_LIMIT
+    assert deck_spec(at)["layers"][0]["stroked"] is True
+    at.toggle(key="map_outlines").set_value(False).run()
+    assert not at.exception
+    assert deck_spec(at)["layers"][0]["stroked"] is False
+
+
+def test_streamlit_config_keeps_the_full_collection_after_each_run_off():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False  # a slider's image waited ~0.2 s behind gc.collect(2)
+    assert config["browser"]["gatherUsageStats"] is False  # works with no internet, phones nowhere
