@@ -145,9 +145,10 @@ def test_map_outlines_start_on_for_a_small_map_and_can_be_switched_off():
     assert deck_spec(at)["layers"][0]["stroked"] is False
 
 
-def test_streamlit_config_keeps_the_full_collection_after_each_run_off():
+def test_streamlit_config_keeps_the_full_collection_after_each_run_off_and_visitors_out_of_developer_options():
     import tomllib
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False  # a slider's image waited ~0.2 s behind gc.collect(2)
     assert config["browser"]["gatherUsageStats"] is False  # works with no internet, phones nowhere
+    assert config["client"]["toolbarMode"] == "viewer"  # no Deploy or Clear-cache for visitors
