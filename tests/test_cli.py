@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from thisineq.cli import main
 from thisineq.data.dataset import load_dataset
+from thisineq.pipeline import PipelineConfig
 
 
 def test_synth_then_ingest_again_from_the_command_line(tmp_path, capsys):
@@ -37,3 +39,41 @@ def test_missing_photo_folder(tmp_path, capsys):
     code = main(["data", "ingest", "--photos", str(tmp_path / "nope"), "--meta", "m.csv", "--imd", "i.csv",
                  "--boundaries", "b.shp", "--out", str(tmp_path / "out")])  # fmt: skip
     assert code == 2 and "photo folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("{bad", "is not valid JSON"),
+        ("[1, 2]", "must hold a JSON object"),
+        ('{"nope": 1}', "unknown PipelineConfig fields ['nope']"),
+        ('{"seed": "7"}', "seed must be int"),
+        ('{"seed": null}', "seed cannot be null"),
+        ('{"walk_steps": 3}', "walk_steps must be a list"),
+        ('{"walk_steps": [1, "a"]}', "walk_steps[1] must be float"),
+        ('{"domains": ["income", "welth"]}', "unknown IoD2019 domains ['welth']"),
+    ],
+)
+def test_bad_pipeline_config_is_one_clear_line_and_runs_nothing(tmp_path, capsys, text, named):
+    config = tmp_path / "config.json"
+    config.write_text(text)
+    code = main(["pipeline", "--config", str(config), "--out", str(tmp_path / "set"), "--work", str(tmp_path / "work")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("thisineq: error:") and named in err, err
+    assert "Traceback" not in err and not (tmp_path / "set").exists() and not (tmp_path / "work").exists()
+
+
+def test_pipeline_config_reads_nulls_lists_and_whole_numbers_as_their_fields_types(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"boundary_photos": null, "encoder_lr": 1, "walk_steps": [-1, 1], "domains": ["crime"], "out": "x"}')
+    read = PipelineConfig.from_json(config)
+    assert read.boundary_photos is None and read.encoder_lr == 1.0 and isinstance(read.encoder_lr, float)
+    assert read.walk_steps == (-1.0, 1.0) and read.domains == ("crime",) and read.out == "x"
+    assert read.seed == PipelineConfig().seed  # fields left out keep their defaults
+
+
+def test_an_unknown_pipeline_step_is_named_with_the_real_ones(tmp_path, capsys):
+    code = main(["pipeline", "--tiny", "--out", str(tmp_path / "set"), "--work", str(tmp_path / "work"), "--only", "walks", "walk"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no pipeline step named walk;" in err and "known_answer" in err
+    assert not (tmp_path / "set").exists()

@@ -168,15 +168,12 @@ def _add_pipeline(commands) -> None:
 
 
 def _run_pipeline(args) -> None:
-    import json
-
     from thisineq.pipeline import PipelineConfig, run_pipeline
 
     if args.tiny:
         config = PipelineConfig.tiny(out=args.out or "artifacts/tiny", work=args.work or "data/tiny")
     else:
-        fields = json.loads(args.config.read_text(encoding="utf-8")) if args.config else {}
-        config = PipelineConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+        config = PipelineConfig.from_json(args.config) if args.config else PipelineConfig()
     if args.out:
         config.out = args.out
     if args.work:
@@ -208,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.run(args)
     except USER_ERRORS as error:
-        print(f"thisineq: error: {error}", file=sys.stderr)
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error  # str(KeyError) adds quotes
+        print(f"thisineq: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("thisineq: interrupted; run the same command again to resume", file=sys.stderr)

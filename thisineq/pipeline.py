@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import os
 import time
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,7 +23,7 @@ import pandas as pd
 import torch
 
 from thisineq.artifacts import ArtifactSet
-from thisineq.data.domains import DEFAULT_DOMAINS
+from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.io import atomic_open, sha256_file, write_json
 
 
@@ -68,6 +71,29 @@ class PipelineConfig:
     oracle_epochs: int = 8
     known_answer_sources: int = 100
 
+    def __post_init__(self):
+        unknown = [key for key in self.domains if key not in DOMAIN_KEYS]
+        if unknown:  # named now, not after hours of training
+            raise ValueError(f"unknown IoD2019 domains {unknown}; expected some of {', '.join(DOMAIN_KEYS)}")
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> "PipelineConfig":
+        """A config from a JSON object of field values (the rest keep their defaults); bad files are named."""
+        path = Path(path)
+        try:
+            fields_ = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path} is not a UTF-8 text file: {error}") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON: {error}") from None
+        if not isinstance(fields_, dict):
+            raise ValueError(f"{path} must hold a JSON object of PipelineConfig fields, not a {type(fields_).__name__}")
+        hints = typing.get_type_hints(cls)
+        unknown = sorted(set(fields_) - set(hints))
+        if unknown:
+            raise ValueError(f"{path}: unknown PipelineConfig fields {unknown}; known: {sorted(hints)}")
+        return cls(**{name: _config_value(path, name, value, hints[name]) for name, value in fields_.items()})
+
     @classmethod
     def tiny(cls, out: str, work: str) -> "PipelineConfig":
         return cls(
@@ -76,6 +102,26 @@ class PipelineConfig:
             encoder_widths=(8, 16, 16, 32), encoder_head_width=8,
             boundary_photos=120, projector_steps=5, projector_photos=8, hybrid_steps=3, comparison_samples=4, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
         )  # fmt: skip
+
+
+def _config_value(path: Path, name: str, value, hint):
+    """A JSON value checked against its field's type hint (lists become tuples; null only where the hint allows None)."""
+    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None:
+        if type(None) in kinds:
+            return None
+        raise ValueError(f"{path}: {name} cannot be null")
+    for kind in kinds:
+        origin = typing.get_origin(kind) or kind
+        if origin is tuple and isinstance(value, list):
+            item = typing.get_args(kind)[0] if typing.get_args(kind) else typing.Any
+            return tuple(value if item is typing.Any else [_config_value(path, f"{name}[{i}]", v, item) for i, v in enumerate(value)])
+        if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if origin in (int, str) and type(value) is origin:
+            return value
+    wanted = " or ".join("a list" if (typing.get_origin(k) or k) is tuple else "null" if k is type(None) else k.__name__ for k in kinds)
+    raise ValueError(f"{path}: {name} must be {wanted}; got {value!r}")
 
 
 @dataclass
@@ -108,6 +154,10 @@ class Pipeline:
 
     def run(self, only: list[str] | None = None) -> None:
         """Run every stale step in order (or just the named ones)."""
+        names = [step.name for step in self.steps()]
+        unknown = [name for name in only or [] if name not in names]
+        if unknown:
+            raise ValueError(f"no pipeline step named {', '.join(unknown)}; the steps: {', '.join(names)}")
         for step in self.steps():
             if only and step.name not in only:
                 continue
