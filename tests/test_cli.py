@@ -77,3 +77,10 @@ def test_an_unknown_pipeline_step_is_named_with_the_real_ones(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "no pipeline step named walk;" in err and "known_answer" in err
     assert not (tmp_path / "set").exists()
+
+
+@pytest.mark.parametrize(("flags", "named"), [(["--areas", "0"], "at least 10 areas"), (["--photos", "0"], "n_photos must be at least 1")])
+def test_impossible_city_is_one_clear_line_and_writes_nothing(tmp_path, capsys, flags, named):
+    code = main(["data", "synth", "--out", str(tmp_path / "city"), "--photos", "10", *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and named in err and not (tmp_path / "city").exists()

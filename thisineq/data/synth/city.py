@@ -62,6 +62,9 @@ CITY_CENTRE_LONLAT = (1.9, 54.7)
 CITY_NAME = "Doggerton (synthetic)"
 
 
+MIN_AREAS = 10
+
+
 @dataclass(frozen=True)
 class CityConfig:
     """How the synthetic city's geography and area variables are drawn."""
@@ -72,6 +75,16 @@ class CityConfig:
     smooth_share: float = 0.75  # share of each variable's variance that is spatially smooth
     n_districts: int = 8  # borough-like groups of areas
     seed: int = 0
+
+    def __post_init__(self):
+        if self.n_lsoas < MIN_AREAS:
+            raise ValueError(f"a city needs at least {MIN_AREAS} areas (one per decile), got {self.n_lsoas}")
+        if not 1 <= self.n_districts <= self.n_lsoas:
+            raise ValueError(f"n_districts must be within 1–{self.n_lsoas} (the number of areas), got {self.n_districts}")
+        if not (self.radius_km > 0 and self.length_scale_km > 0):
+            raise ValueError(f"radius_km and length_scale_km must be positive, got {self.radius_km} and {self.length_scale_km}")
+        if not 0 <= self.smooth_share <= 1:
+            raise ValueError(f"smooth_share must be within 0–1, got {self.smooth_share}")
 
 
 # --- geography --------------------------------------------------------------------------------
