@@ -59,3 +59,13 @@ def test_missing_encoder_is_a_clear_error(setup, tmp_path, capsys):
     root, dataset = setup
     code = main(["invert", "--method", "hybrid", "--dataset", str(dataset), "--generator", str(root / "g.pt"), "--out", str(tmp_path / "x")])
     assert code == 2 and "needs --e4e" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "named"), [(["--chunk", "0"], "chunk must be at least 1"), (["--limit", "-1"], "limit must be at least 1"),
+                                              (["--steps", "0"], "projector_steps must be at least 1")])  # fmt: skip
+def test_impossible_batch_settings_are_named_and_write_nothing(setup, tmp_path, capsys, flags, named):
+    root, dataset = setup
+    argv = ["invert", "--method", "e4e", "--dataset", str(dataset), "--generator", str(root / "g.pt"), "--e4e", str(root / "e4e.pt"),
+            "--out", str(tmp_path / "x"), *flags]  # fmt: skip
+    assert main(argv) == 2
+    assert named in capsys.readouterr().err and not (tmp_path / "x").exists()

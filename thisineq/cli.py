@@ -149,10 +149,10 @@ def _run_invert(args) -> None:
     needs = {"e4e": "e4e", "hybrid": "e4e", "restyle": "restyle"}.get(args.method)
     if needs and getattr(args, needs) is None:
         raise ValueError(f"--method {args.method} needs --{needs} ENCODER")
+    config = BatchInversionConfig(method=args.method, chunk=args.chunk, split=tuple(args.split) if args.split else None, limit=args.limit, projector_steps=args.steps)
     models = InversionModels.load(
         args.generator, e4e=args.e4e, restyle=args.restyle, lpips_net="vgg" if args.method in ("projector", "hybrid") else None
     )
-    config = BatchInversionConfig(method=args.method, chunk=args.chunk, split=tuple(args.split) if args.split else None, limit=args.limit, projector_steps=args.steps)
     sources = {"generator": args.generator, **{k: v for k, v in (("e4e", args.e4e), ("restyle", args.restyle)) if v}}
     print(f"wrote {invert_dataset(args.dataset, models, args.out, config, sources=sources)}")
 

@@ -24,7 +24,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from thisineq.invert.api import InversionModels, invert, to_tensor, to_uint8
+from thisineq.data.photos import SPLITS
+from thisineq.invert.api import METHODS, InversionModels, invert, to_tensor, to_uint8
 from thisineq.io import atomic_open, sha256_file, write_json
 from thisineq.metrics.image import mse, psnr, ssim
 
@@ -37,6 +38,18 @@ class BatchInversionConfig:
     limit: int | None = None  # only the first N photos (in dataset order) — a documented subset
     projector_steps: int = 1000
     hybrid_steps: int = 100
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        for name in ("chunk", "projector_steps", "hybrid_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be at least 1 photo (or left out for all), got {self.limit}")
+        unknown = ({self.split} if isinstance(self.split, str) else set(self.split or ())) - set(SPLITS)
+        if unknown:
+            raise ValueError(f"unknown split(s) {sorted(unknown)}; the splits are {', '.join(SPLITS)}")
 
 
 def invert_dataset(
