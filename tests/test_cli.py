@@ -52,6 +52,8 @@ def test_missing_photo_folder(tmp_path, capsys):
         ('{"walk_steps": 3}', "walk_steps must be a list"),
         ('{"walk_steps": [1, "a"]}', "walk_steps[1] must be float"),
         ('{"domains": ["income", "welth"]}', "unknown IoD2019 domains ['welth']"),
+        ('{"projector_steps": 0, "encoder_lr": -1}', "must be positive: encoder_lr=-1.0, projector_steps=0"),
+        ('{"demo_photos": 500, "train_photos": 400}', "demo_photos (500) cannot exceed train_photos (400)"),
     ],
 )
 def test_bad_pipeline_config_is_one_clear_line_and_runs_nothing(tmp_path, capsys, text, named):

@@ -7,10 +7,11 @@ a step whose outputs exist with the same fingerprint is skipped, so a rerun afte
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import shutil
 import os
+import shutil
 import time
 import types
 import typing
@@ -72,9 +73,18 @@ class PipelineConfig:
     known_answer_sources: int = 100
 
     def __post_init__(self):
+        # Impossible settings are named now, not after hours of training.
         unknown = [key for key in self.domains if key not in DOMAIN_KEYS]
-        if unknown:  # named now, not after hours of training
+        if unknown:
             raise ValueError(f"unknown IoD2019 domains {unknown}; expected some of {', '.join(DOMAIN_KEYS)}")
+        counts = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("seed", "gan_metric_every")}
+        too_small = [f"{name}={value}" for name, value in counts.items() if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0]
+        if too_small:
+            raise ValueError(f"these settings must be positive: {', '.join(too_small)}")
+        if self.gan_metric_every < 0:
+            raise ValueError(f"gan_metric_every must be 0 (never) or more steps, got {self.gan_metric_every}")
+        if self.demo_photos > self.train_photos:
+            raise ValueError(f"demo_photos ({self.demo_photos}) cannot exceed train_photos ({self.train_photos}): the demo city is the training city's first photos")
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "PipelineConfig":
