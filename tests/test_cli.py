@@ -86,3 +86,15 @@ def test_impossible_city_is_one_clear_line_and_writes_nothing(tmp_path, capsys, 
     code = main(["data", "synth", "--out", str(tmp_path / "city"), "--photos", "10", *flags])
     err = capsys.readouterr().err
     assert code == 2 and named in err and not (tmp_path / "city").exists()
+
+
+@pytest.mark.parametrize(("flags", "named"), [(["--batch", "0"], "batch=0"), (["--lr", "-1"], "lr=-1.0"), (["--augment", "bogus"], "unknown augmentation ['bogus']"),
+                                              (["--channels", "abc"], "comma-separated whole numbers")])  # fmt: skip
+def test_impossible_gan_training_is_named_before_a_run_folder_is_made(tmp_path, capsys, flags, named):
+    city = tmp_path / "city"
+    assert main(["data", "synth", "--out", str(city), "--photos", "12", "--areas", "12", "--size", "16", "--workers", "1"]) == 0
+    capsys.readouterr()
+    code = main(["train", "gan", "--dataset", str(city / "dataset"), "--run-dir", str(tmp_path / "run"), "--channels", "8,8,8", *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and named in err, err
+    assert not (tmp_path / "run").exists()

@@ -86,7 +86,10 @@ def _run_train_gan(args) -> None:
     from thisineq.training.gan import GANTrainConfig, train_gan
 
     size = load_dataset(args.dataset).image_size
-    widths = [int(c) for c in args.channels.split(",")]
+    try:
+        widths = [int(c) for c in args.channels.split(",")]
+    except ValueError:
+        raise ValueError(f"--channels takes comma-separated whole numbers, like 256,256,128,64,32; got {args.channels!r}") from None
     resolutions = [2**k for k in range(2, size.bit_length())]
     if len(widths) != len(resolutions):
         raise ValueError(f"--channels needs {len(resolutions)} widths for {resolutions} px, got {len(widths)}")

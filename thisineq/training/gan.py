@@ -66,6 +66,24 @@ class GANTrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda"
     init_from: str | None = None  # a generator file whose weights start G and its EMA (D starts afresh)
 
+    def __post_init__(self):
+        from thisineq.training.augment import POLICIES
+
+        at_least_one = ("steps", "batch", "d_reg_every", "g_reg_every", "pl_batch_shrink", "checkpoint_every", "sample_every", "metric_samples")
+        wrong = [f"{name}={getattr(self, name)}" for name in at_least_one if getattr(self, name) < 1]
+        wrong += [f"{name}={getattr(self, name)}" for name in ("lr", "ema_kimg") if getattr(self, name) is not None and getattr(self, name) <= 0]
+        wrong += [f"{name}={getattr(self, name)}" for name in ("r1_gamma", "pl_weight", "metric_every") if (getattr(self, name) or 0) < 0]
+        wrong += [f"{name}={getattr(self, name)}" for name in ("style_mixing", "pl_decay", "ema_rampup", "w_avg_beta") if not 0 <= getattr(self, name) <= 1]
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            wrong.append(f"betas={self.betas}")
+        if wrong:
+            raise ValueError(f"impossible training settings: {', '.join(wrong)} (counts and intervals at least 1, rates positive, shares within 0–1)")
+        unknown = [p for p in filter(None, (p.strip() for p in self.augment.split(","))) if p not in POLICIES]
+        if unknown:
+            raise ValueError(f"unknown augmentation {unknown}; choose from {', '.join(POLICIES)} (comma-separated, or '' for none)")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
     @property
     def resolved_r1_gamma(self) -> float:
         return self.r1_gamma if self.r1_gamma is not None else 0.0002 * self.model.size**2 / self.batch
