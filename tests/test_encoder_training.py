@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -49,3 +51,10 @@ def test_a_generator_file_is_not_an_encoder(setup):
     root, _ = setup
     with pytest.raises(CheckpointError, match="not a thisineq encoder"):
         load_encoder(root / "g.pt")
+
+
+@pytest.mark.parametrize(("change", "named"), [({"batch": 0}, "batch=0"), ({"lr": -1.0}, "lr=-1.0"), ({"restyle_iterations": 0}, "restyle_iterations=0"),
+                                               ({"lpips_net": "squeeze"}, "lpips_net must be alex or vgg")])  # fmt: skip
+def test_impossible_encoder_training_is_named_when_configured(change, named):
+    with pytest.raises(ValueError, match=re.escape(named)):
+        EncoderTrainConfig(kind="restyle", generator="g.pt", dataset="d", run_dir="r", **change)

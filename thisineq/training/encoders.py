@@ -62,6 +62,15 @@ class EncoderTrainConfig:
         if not 0 <= self.real_fraction <= 1:
             raise ValueError(f"real_fraction must be within 0–1, got {self.real_fraction}")
         self.encoder_widths = tuple(self.encoder_widths)
+        at_least_one = ("steps", "batch", "unlock_every", "restyle_iterations", "head_width", "checkpoint_every", "sample_every")
+        wrong = [f"{name}={getattr(self, name)}" for name in at_least_one if getattr(self, name) < 1]
+        wrong += [f"encoder_widths={self.encoder_widths}"] if not self.encoder_widths or min(self.encoder_widths) < 1 else []
+        wrong += [f"lr={self.lr}"] if not self.lr > 0 else []
+        wrong += [f"{name}={getattr(self, name)}" for name in ("lambda_l2", "lambda_lpips", "lambda_latent", "lambda_offset", "lambda_adversarial") if getattr(self, name) < 0]
+        if wrong:
+            raise ValueError(f"impossible training settings: {', '.join(wrong)} (counts and widths at least 1, the rate positive, weights 0 or more)")
+        if self.lpips_net not in ("alex", "vgg"):
+            raise ValueError(f"lpips_net must be alex or vgg, got {self.lpips_net!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
