@@ -98,3 +98,14 @@ def test_impossible_gan_training_is_named_before_a_run_folder_is_made(tmp_path, 
     err = capsys.readouterr().err
     assert code == 2 and named in err, err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("flags", "named"), [(["--size", "100000"], "image size must be within 16–1024"), (["--workers", "0"], "workers must be at least 1")])
+def test_impossible_ingest_is_named_before_anything_is_written(tmp_path, capsys, flags, named):
+    city = tmp_path / "city"
+    assert main(["data", "synth", "--out", str(city), "--photos", "12", "--areas", "12", "--workers", "1"]) == 0
+    capsys.readouterr()
+    code = main(["data", "ingest", "--photos", str(city), "--meta", str(city / "metadata.csv"), "--imd", str(city / "synthetic_deciles_file2.csv"),
+                 "--boundaries", str(city / "lsoa_boundaries.geojson"), "--out", str(tmp_path / "again"), *flags])  # fmt: skip
+    assert code == 2 and named in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()

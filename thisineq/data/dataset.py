@@ -45,6 +45,9 @@ class DatasetError(ValueError):
     """A dataset folder that is missing, incomplete or of another format version."""
 
 
+MIN_SIZE, MAX_SIZE = 16, 1024  # cached image side: below 16 px nothing is recognisable; 1024 is the GAN's largest
+
+
 @dataclass(frozen=True)
 class IngestConfig:
     """How raw inputs become a dataset."""
@@ -53,6 +56,15 @@ class IngestConfig:
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, val, test, by LSOA
     split_seed: int = 0
     workers: int = 2  # processes decoding photos
+
+    def __post_init__(self):
+        if not MIN_SIZE <= self.size <= MAX_SIZE:
+            raise ValueError(f"image size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {self.size}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        fractions = tuple(self.split_fractions)
+        if len(fractions) != 3 or min(fractions) < 0 or fractions[0] <= 0 or abs(sum(fractions) - 1) > 1e-6:
+            raise ValueError(f"split_fractions are (train, val, test) shares summing to 1 with some train, got {fractions}")
 
 
 def ingest(
