@@ -7,7 +7,6 @@ a step whose outputs exist with the same fingerprint is skipped, so a rerun afte
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -15,7 +14,7 @@ import shutil
 import time
 import types
 import typing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -77,7 +76,7 @@ class PipelineConfig:
         unknown = [key for key in self.domains if key not in DOMAIN_KEYS]
         if unknown:
             raise ValueError(f"unknown IoD2019 domains {unknown}; expected some of {', '.join(DOMAIN_KEYS)}")
-        counts = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("seed", "gan_metric_every")}
+        counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("seed", "gan_metric_every")}
         too_small = [f"{name}={value}" for name, value in counts.items() if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0]
         if too_small:
             raise ValueError(f"these settings must be positive: {', '.join(too_small)}")
@@ -91,18 +90,18 @@ class PipelineConfig:
         """A config from a JSON object of field values (the rest keep their defaults); bad files are named."""
         path = Path(path)
         try:
-            fields_ = json.loads(path.read_text(encoding="utf-8"))
+            values = json.loads(path.read_text(encoding="utf-8"))
         except UnicodeDecodeError as error:
             raise ValueError(f"{path} is not a UTF-8 text file: {error}") from None
         except json.JSONDecodeError as error:
             raise ValueError(f"{path} is not valid JSON: {error}") from None
-        if not isinstance(fields_, dict):
-            raise ValueError(f"{path} must hold a JSON object of PipelineConfig fields, not a {type(fields_).__name__}")
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold a JSON object of PipelineConfig fields, not a {type(values).__name__}")
         hints = typing.get_type_hints(cls)
-        unknown = sorted(set(fields_) - set(hints))
+        unknown = sorted(set(values) - set(hints))
         if unknown:
             raise ValueError(f"{path}: unknown PipelineConfig fields {unknown}; known: {sorted(hints)}")
-        return cls(**{name: _config_value(path, name, value, hints[name]) for name, value in fields_.items()})
+        return cls(**{name: _config_value(path, name, value, hints[name]) for name, value in values.items()})
 
     @classmethod
     def tiny(cls, out: str, work: str) -> "PipelineConfig":
