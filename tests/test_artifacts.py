@@ -11,11 +11,14 @@ DERIVED = ("images_", "reconstructions.npy")  # caches rebuilt on first use, nev
 
 
 def on_disk() -> set[str]:
+    """The files of the committed sets (sets a user builds beside them, like `london`, are theirs and git-ignored)."""
     root = artifacts_root()
+    committed_sets = {prefix.split("/")[0] for prefix in REBUILD_COMMANDS}
     return {
         p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.is_file() and p.name != MANIFEST and not p.name.startswith(DERIVED) and not p.name.endswith(".tmp") and "parts" not in p.parts
+        for name in committed_sets
+        for p in (root / name).rglob("*")
+        if p.is_file() and not p.name.startswith(DERIVED) and not p.name.endswith(".tmp") and "parts" not in p.parts
     }
 
 
