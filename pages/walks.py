@@ -42,6 +42,10 @@ if page is not None:
         psi = right.slider("Truncation ψ for seeds", 0.0, 1.0, 0.8, 0.05, key="walks_psi")
         n_steps = st.slider("Steps (columns)", 3, 11, 7, step=2, key="walks_steps")
         reach = st.slider("Range (± σ)", 0.5, 4.0, 3.0, 0.5, key="walks_range")
+        num_ws = generator.num_ws
+        first, last = st.slider("Layers edited", 1, num_ws, (1, num_ws), key="walks_layers",
+                                help=f"which of the generator's {num_ws} style inputs each step moves: the first set layout and shape, the last colour and texture")  # fmt: skip
+        layers = None if (first, last) == (1, num_ws) else (first - 1, last)
         try:
             seeds = parse_seeds(seed_text)
         except ValueError as error:
@@ -56,8 +60,9 @@ if page is not None:
             st.info("Pick at least one photo or seed, and one domain.")
         else:
             steps = [float(s) for s in np.linspace(-reach, reach, n_steps)]
-            grid, latents = walk_grid(generator, sources, [directions[d] for d in chosen], steps)
-            st.image(grid, caption="rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the boundary")
+            grid, latents = walk_grid(generator, sources, [directions[d] for d in chosen], steps, layers)
+            where = "every layer" if layers is None else f"layers {first}–{last} of {num_ws}"
+            st.image(grid, caption=f"rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the boundary; {where} moved")
             left, right = st.columns(2)
             left.download_button("Download the grid (PNG)", generation.png_bytes(grid), file_name="walk-matrix.png", mime="image/png")
             right.download_button(

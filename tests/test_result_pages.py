@@ -91,6 +91,16 @@ def test_walk_matrix_builder_sizes_the_grid_and_refuses_bad_seeds():
     assert not at.exception and any("'x' is not a seed" in e.value for e in at.error)
 
 
+def test_walk_matrix_moves_only_the_chosen_layers():
+    at = app("pages/walks.py")
+    every = image_urls(at)[0]
+    assert "every layer moved" in at.get("image")[0].proto.imgs[0].caption
+    last = at.slider(key="walks_layers").value[1]
+    at.slider(key="walks_layers").set_value((last, last)).run()  # the finest layer alone
+    assert not at.exception and image_urls(at)[0] != every
+    assert f"layers {last}–{last} of {last} moved" in at.get("image")[0].proto.imgs[0].caption
+
+
 def test_upload_inverts_a_good_photo_and_names_what_is_wrong_with_bad_ones():
     at = app("pages/upload.py")
     street = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
