@@ -5,8 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 
-from thisineq.boundaries import LatentBoundary, balanced_subset, conditional_normal, cosine_matrix, decile_labels, evaluate
+from thisineq.boundaries import (
+    LatentBoundary,
+    PrincipalCoordinates,
+    balanced_subset,
+    conditional_normal,
+    cosine_matrix,
+    decile_labels,
+    evaluate,
+    principal_axes,
+)
 
 
 def blobs(n=400, d=8, shift=1.5, seed=0):
@@ -102,3 +114,73 @@ def test_fast_scores_match_scikit_learn():
     assert np.isclose(ours["f1"], f1_score(y, predicted))
     assert np.isclose(ours["accuracy"], accuracy_score(y, predicted))
     assert np.isclose(ours["roc_auc"], roc_auc_score(y, score))
+
+
+def spread_latents(n=600, d=24, signal_axis=0, seed=3):
+    """Latents whose variance falls off along the coordinate axes (axis 0 widest), the classes shifted along one of them."""
+    rng = np.random.default_rng(seed)
+    scales = np.geomspace(4.0, 0.2, d)
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, d)) * scales + 3.0
+    X[:, signal_axis] += np.where(y == 1, 1.5, -1.5) * scales[signal_axis]
+    reference = rng.normal(size=(5000, d)) * scales  # "W": the generator's own spread
+    return X, y, principal_axes(reference, 8)
+
+
+def test_principal_axes_are_orthonormal_and_ordered_by_variance():
+    rng = np.random.default_rng(4)
+    latents = rng.normal(size=(2000, 6)) * np.array([0.5, 3.0, 1.0, 0.1, 2.0, 0.2])
+    axes = principal_axes(latents, 3)
+    assert np.allclose(axes @ axes.T, np.eye(3), atol=1e-10)
+    assert [int(np.argmax(np.abs(row))) for row in axes] == [1, 4, 2]
+    with pytest.raises(ValueError, match="n_axes"):
+        principal_axes(latents, 7)
+
+
+def test_a_boundary_on_principal_axes_keeps_the_generators_directions():
+    X, y, axes = spread_latents(signal_axis=0)
+    boundary = LatentBoundary(axes=axes, axis_counts=(1, 4, None)).fit(X, y)
+    assert boundary.n_axes_ == 1  # one axis separates as well as all of them, so the fewest win
+    assert abs(boundary.normal_[0]) > 0.99 and boundary.normal_[0] > 0
+    assert (boundary.predict(X) == y).mean() > 0.9
+    # The normal and intercept mapped back into latent space give the fitted SVM's own scores, rescaled.
+    svm = Pipeline([("axes", PrincipalCoordinates(axes, 1)), ("scale", StandardScaler()), ("svm", LinearSVC(C=boundary.C_, max_iter=20000, random_state=0))])
+    raw = svm.fit(X, y).decision_function(X)
+    scores = boundary.decision_function(X)
+    scale = (scores @ raw) / (raw @ raw)
+    assert scale > 0 and np.allclose(scores, scale * raw, atol=1e-6)
+
+
+def test_the_full_space_wins_when_the_classes_differ_off_the_principal_axes():
+    X, y, axes = spread_latents(signal_axis=20)  # a direction the reference hardly varies along
+    boundary = LatentBoundary(axes=axes, axis_counts=(1, 4, None)).fit(X, y)
+    assert boundary.n_axes_ is None
+    assert abs(boundary.normal_[20]) > 0.9
+    assert LatentBoundary().fit(X, y).n_axes_ is None  # the default: the full space only
+
+
+def test_principal_axis_settings_are_checked():
+    X, y, axes = spread_latents()
+    with pytest.raises(ValueError, match="no axes were given"):
+        LatentBoundary(axis_counts=(4,)).fit(X, y)
+    with pytest.raises(ValueError, match="must be \\(k, 24\\)"):
+        LatentBoundary(axes=axes[:, :10], axis_counts=(4,)).fit(X, y)
+    with pytest.raises(ValueError, match=r"axis counts \[9\]"):
+        LatentBoundary(axes=axes, axis_counts=(9,)).fit(X, y)
+    with pytest.raises(ValueError, match="at least one"):
+        LatentBoundary(axes=axes, axis_counts=()).fit(X, y)
+
+
+def test_the_fewest_axes_within_one_standard_error_of_the_best_are_picked():
+    from thisineq.boundaries import _fewest_axes_within_one_se
+
+    def results(means, stds, counts):
+        folds = {f"split{i}_test_score": np.zeros(len(means)) for i in range(4)}  # 4 folds: SE = std / 2
+        return {"mean_test_score": np.array(means), "std_test_score": np.array(stds), "param_axes__n_axes": counts, **folds}
+
+    # The full space is best (0.80 ± 0.02 SE); 16 axes (0.79) are within reach, 8 (0.70) are not.
+    assert _fewest_axes_within_one_se(results([0.70, 0.79, 0.78, 0.80], [0.04] * 4, [8, 16, 16, None])) == 1
+    # Without axes to choose from, the best setting is the pick.
+    assert _fewest_axes_within_one_se(results([0.70, 0.80, 0.75], [0.04] * 3, [None] * 3)) == 1
+    # A clearly better full space wins.
+    assert _fewest_axes_within_one_se(results([0.60, 0.80], [0.02, 0.02], [8, None])) == 1

@@ -8,7 +8,18 @@ import pytest
 import torch
 
 from thisineq.models.stylegan2 import Generator, StyleGAN2Config
-from thisineq.walk import Direction, boundary_directions, edit, grid_image, projection_table, sample_w, step_labels, walk_grid, walk_matrix
+from thisineq.walk import (
+    Direction,
+    boundary_directions,
+    edit,
+    grid_image,
+    image_change,
+    projection_table,
+    sample_w,
+    step_labels,
+    walk_grid,
+    walk_matrix,
+)
 
 TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 8})
 
@@ -93,3 +104,14 @@ def test_projection_table():
     assert list(table.columns) == ["x", "y", "label"] and len(table) == 40
     assert abs(table.groupby("label")["x"].mean().diff().iloc[-1]) > 5  # PC1 separates the classes
     assert projection_table(latents, labels, "tsne").shape == (40, 3)
+
+
+def test_image_change_measures_how_far_a_walk_moves_the_picture():
+    torch.manual_seed(0)
+    generator = Generator(TINY).eval()
+    direction = Direction("income", np.eye(8)[0], 1.0)
+    assert image_change(generator, direction, alpha=0.0) == 0.0
+    small, large = image_change(generator, direction, alpha=0.5), image_change(generator, direction, alpha=4.0)
+    assert 0 < small < large <= 1
+    assert image_change(generator, direction, alpha=4.0) == large  # the same images each time
+    assert image_change(generator, direction, alpha=4.0, layers=(0, 0)) == 0.0  # no layer edited

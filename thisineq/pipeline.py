@@ -349,7 +349,7 @@ class Pipeline:
         sources = {"generator": self.generator, **({encoder: self.encoder(encoder)} if encoder else {})}
         invert_dataset(dataset or self.demo_dataset, models, out or self.inversion(method), config, sources=sources, progress=self.progress)
 
-    def _labelled_photos(self) -> pd.DataFrame:
+    def labelled_photos(self) -> pd.DataFrame:
         """The photos table the boundary sets are labelled from: the demo's, and the training city's where it was inverted.
 
         The demo city is the training city's first photos (same seed), so the two tables agree on
@@ -373,7 +373,7 @@ class Pipeline:
         from thisineq.walk import Direction, sample_w
 
         c = self.config
-        photos = self._labelled_photos()
+        photos = self.labelled_photos()
         folder = self.artifacts.boundaries
         folder.mkdir(parents=True, exist_ok=True)
         sources = self.boundary_latents()

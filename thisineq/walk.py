@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from thisineq.boundaries import conditional_normal
-from thisineq.models.stylegan2 import Generator
+from thisineq.models.stylegan2 import Generator, broadcast
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,17 @@ def sample_w(generator: Generator, n: int = 10000, seed: int = 0, batch: int = 2
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, generator.style_dim, generator=g)
     return torch.cat([generator.mapping(chunk) for chunk in z.split(batch)]).double().numpy()
+
+
+@torch.no_grad()
+def image_change(generator: Generator, direction: Direction, alpha: float = 3.0, n: int = 16, seed: int = 0, layers=None) -> float:
+    """How visible a walk is: the mean absolute pixel change, as a share of the pixel range, when n random
+    images (untruncated, the stored noise) are moved by α·σ along the direction."""
+    g = torch.Generator().manual_seed(seed)
+    ws = broadcast(generator.mapping(torch.randn(n, generator.style_dim, generator=g)), generator.num_ws)
+    before = generator.synthesis(ws)
+    after = generator.synthesis(edit(ws, [(direction, alpha)], layers))
+    return float((after - before).abs().mean() / 2)
 
 
 def boundary_directions(normals, method: str, domains=None, *, conditional: bool = False) -> dict[str, Direction]:

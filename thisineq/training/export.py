@@ -67,7 +67,7 @@ def model_card(config: dict, dataset: dict, step: int, wall: float, metrics: lis
   Adam lr {config['lr']} (mapping ×{model['lr_mlp']}), R1 γ = {config['r1_gamma'] if config['r1_gamma'] is not None else 0.0002 * model['size'] ** 2 / config['batch']:.4f} every {config['d_reg_every']} steps,
   path length weight {config['pl_weight']} every {config['g_reg_every']} steps, style mixing {config['style_mixing']},
   DiffAugment `{config['augment']}`, x-flips, EMA with ramp-up.
-- **Status**: {"finished" if step >= config["steps"] else f"in progress — {step:,} of {config['steps']:,} planned steps; training resumes across sessions"}.
+- **Status**: {"finished" if step >= config["steps"] else f"in progress — {step:,} of {config['steps']:,} planned steps; `thisineq train gan` resumes the run from the checkpoint in its run folder"}.
 - **Hardware**: {hardware}.
 - **Samples**: `samples.png`, 64 random samples (ψ = 1).
 
