@@ -19,7 +19,11 @@ validate the pipeline — not a claim about what deprived places look like.
 
 **Limitations and ethics.** Images from the generator are not real places. A walk along a boundary shows
 what *this model* associates with deprivation in *this data*, which can encode and amplify stereotypes.
-Deciles describe areas, not the people in a photo.
+Deciles describe areas, not the people in a photo. The boundaries of the paper's method (fitted in the full
+latent space) separate the areas best, but with this demo's young generator a walk along them barely changes
+the image. "Visible walks" use boundaries fitted on the generator's main directions of variation instead:
+their changes are easy to see, they separate the areas less well (the Metrics page gives both), and they
+move every domain in much the same way, because deprivation's domains go together.
 
 **Models.** The generator, the e4e and ReStyle encoders and the projector were trained or run on a CPU for this
 demo; their model cards (in `artifacts/demo/gan/` and `artifacts/demo/encoders/`) say how, for how long and how

@@ -6,7 +6,7 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
-from thisineq.walk import boundary_directions
+from thisineq.walk import PRINCIPAL_HELP, boundary_directions, bounded_methods, has_principal
 
 st.title("Generator")
 page = state.open_generator_page()
@@ -16,12 +16,13 @@ if page is not None:
     normals = state.boundary_normals(str(page.artifacts.normals))
     inverted = state.inversion_sets(artifact_root)
     params = st.query_params
-    methods = sorted({k.split("/")[0] for k in normals}) or [m for m in inverted if m != "hybrid"] or ["—"]
+    methods = bounded_methods(normals) or [m for m in inverted if m != "hybrid"] or ["—"]
     st.session_state.setdefault(state.START, "photo" if params.get("photo") and inverted else "seed")
     st.session_state.setdefault(state.SEED, generation.parse_number(params.get("seed"), 0, 0, 2**31 - 1, whole=True))
     st.session_state.setdefault(state.PSI, generation.parse_number(params.get("psi"), 0.8, 0.0, 1.0))
     st.session_state.setdefault(state.METHOD, params.get("method") if params.get("method") in methods else methods[0])
     st.session_state.setdefault(state.CONDITIONAL, params.get("conditional") == "1")
+    st.session_state.setdefault(state.PRINCIPAL, params.get("principal") == "1")
 
     with st.sidebar:
         st.radio("Start from", ["seed", "photo"], key=state.START, horizontal=True, disabled=not inverted,
@@ -39,8 +40,11 @@ if page is not None:
                 st.session_state[state.PHOTO] = wanted if wanted in choices else (choices[0] if choices else None)
             st.selectbox("Photo (type to search)", choices, key=state.PHOTO, help=f"the photos that {method} inverted")
         st.toggle("Conditional boundaries", key=state.CONDITIONAL, help="each domain's normal made orthogonal to the others'")
+        principal = has_principal(normals, method)
+        st.toggle("Visible walks (principal axes)", key=state.PRINCIPAL, disabled=not principal, help=PRINCIPAL_HELP)
+    principal = principal and st.session_state[state.PRINCIPAL]
 
-    directions = boundary_directions(normals, method, conditional=st.session_state[state.CONDITIONAL])
+    directions = boundary_directions(normals, method, conditional=st.session_state[state.CONDITIONAL], principal=principal)
     if not directions:
         st.info("No deprivation boundaries in this artifact set yet: the sliders appear once `thisineq pipeline` has built them.")
 
@@ -76,7 +80,7 @@ if page is not None:
         if page.artifacts.name != "demo":
             source["set"] = page.artifacts.name
         st.query_params.from_dict(
-            {**source, "method": method, "conditional": int(st.session_state[state.CONDITIONAL]),
+            {**source, "method": method, "conditional": int(st.session_state[state.CONDITIONAL]), "principal": int(principal),
              **{name: alpha for (direction, alpha), name in zip(moves, directions)}}
         )  # fmt: skip
 

@@ -57,6 +57,26 @@ if page is not None:
         errors = base.mark_errorbar().encode(y=f"{score}_low:Q", y2=f"{score}_high:Q")
         st.altair_chart(bars + errors, width="stretch")
 
+    st.header("How visible the walks are")
+    visibility = state.csv_table(str(artifacts.visibility))
+    if visibility is None:
+        st.info("No visibility figures in this artifact set: `thisineq pipeline` writes them with the boundaries.")
+    else:
+        shown = visibility.assign(domain=visibility["domain"].map(lambda k: domain(k).label), f1=with_interval(visibility, "f1"))
+        st.dataframe(shown[["method", "domain", "fit", "n", "f1", "roc_auc", "sigma_w", "change"]], hide_index=True, width="stretch", column_config={
+            "f1": st.column_config.TextColumn("F1 by LSOA [95% CI]"), "roc_auc": st.column_config.NumberColumn("ROC-AUC", format="%.3f"),
+            "sigma_w": st.column_config.NumberColumn("σ in W", format="%.2f", help="the spread of the generator's W along the normal: one slider step"),
+            "change": st.column_config.NumberColumn("pixel change at +3σ", format="percent", help="mean absolute change of 16 random images, as a share of the pixel range"),
+        })  # fmt: skip
+        chart = alt.Chart(visibility.assign(domain=visibility["domain"].map(lambda k: domain(k).label))).mark_point(filled=True, size=90).encode(
+            x=alt.X("change:Q", title="pixel change at +3σ", axis=alt.Axis(format="%")), y=alt.Y("f1:Q", title="F1 by LSOA", scale=alt.Scale(zero=False)),
+            color=alt.Color("fit:N", title="boundary"), shape=alt.Shape("method:N", title="inversion"), tooltip=["method", "domain", "fit", alt.Tooltip("f1:Q", format=".3f"), alt.Tooltip("change:Q", format=".1%")],
+        )  # fmt: skip
+        st.altair_chart(chart, width="stretch")
+        st.caption("A boundary fitted in the full latent space separates the areas best, but moving along it changes the image little: the "
+                   "encoders keep what tells the areas apart in directions the generator hardly renders. Fitted on W's first principal axes, "
+                   "a boundary separates less well and its walks show more ('Visible walks' on the Generator and Walk-matrix pages).")  # fmt: skip
+
     st.header("The latent space in two dimensions")
     inverted = state.inversion_sets(artifact_root)
     bounded = [m for m in inverted if m != "hybrid"]

@@ -6,7 +6,7 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
-from thisineq.walk import boundary_directions, walk_grid
+from thisineq.walk import PRINCIPAL_HELP, boundary_directions, bounded_methods, has_principal, walk_grid
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -26,14 +26,16 @@ if page is not None:
     generator = state.generator_model(str(page.artifacts.generator))
     normals = state.boundary_normals(str(page.artifacts.normals))
     inverted = state.inversion_sets(artifact_root)
-    methods = sorted({k.split("/")[0] for k in normals})
+    methods = bounded_methods(normals)
     if not methods:
         st.info("No deprivation boundaries yet: `thisineq pipeline` builds them.")
     else:
         left, right = st.columns(2)
         method = left.selectbox("Inversion method (boundaries and photo codes)", methods, key="walks_method")
         conditional = left.toggle("Conditional boundaries", key="walks_conditional")
-        directions = boundary_directions(normals, method, conditional=conditional)
+        principal = left.toggle("Visible walks (principal axes)", key="walks_principal", disabled=not has_principal(normals, method), help=PRINCIPAL_HELP)
+        principal = principal and has_principal(normals, method)
+        directions = boundary_directions(normals, method, conditional=conditional, principal=principal)
         chosen = left.multiselect("Domains (rows)", list(directions), default=list(directions), key="walks_domains",
                                   format_func=lambda k: domain(k).label)  # fmt: skip
         photo_ids = [str(p) for p in inverted[method].photo_id] if method in inverted else []
@@ -62,7 +64,8 @@ if page is not None:
             steps = [float(s) for s in np.linspace(-reach, reach, n_steps)]
             grid, latents = walk_grid(generator, sources, [directions[d] for d in chosen], steps, layers)
             where = "every layer" if layers is None else f"layers {first}–{last} of {num_ws}"
-            st.image(grid, caption=f"rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the boundary; {where} moved")
+            fit = "boundaries on W's principal axes" if principal else "full-space boundaries"
+            st.image(grid, caption=f"rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the boundary; {where} moved; {fit}")
             left, right = st.columns(2)
             left.download_button("Download the grid (PNG)", generation.png_bytes(grid), file_name="walk-matrix.png", mime="image/png")
             right.download_button(

@@ -37,6 +37,10 @@ def test_clean_directions_score_perfectly_and_mixed_ones_leak():
     mixed = (np.eye(DIM)[0] + np.eye(DIM)[1]) / np.sqrt(2)
     leaky = known_answer_table(linear_reader, ws, {"income": Direction("income", mixed, 1.0), "health": clean["health"]})
     assert leaky.set_index("domain").loc["income", "leakage"] > 0.3  # greenery moves with income's cars; litter does not
+    # Further kinds of boundary are scored beside the plain ones, leakage counted against the plain set's domains.
+    kinds = known_answer_table(linear_reader, ws, clean, {"principal": {"income": Direction("income", mixed, 1.0)}, "conditional": {}})
+    assert list(zip(kinds["boundary"], kinds["domain"])) == [("plain", d) for d in clean] + [("principal", "income")]
+    assert kinds.iloc[-1]["leakage"] > 0.3 and (kinds.iloc[:-1]["leakage"] < 1e-6).all()
 
 
 def test_oracle_learns_factors_from_rendered_photos(tmp_path):

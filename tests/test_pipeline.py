@@ -32,6 +32,12 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert fitted_on["projector"]["photos"] == config.projector_photos
     assert all(entry["sigma_w"] > 0 for entry in fitted_on["e4e"]["domains"].values())
     assert (tmp_path / "work" / "inversions" / "e4e" / "latents.npz").is_file()
+    # Each boundary is also fitted on W's first principal axes, and its walks are drawn and scored beside the full-space ones.
+    visibility = pd.read_csv(out / "boundaries" / "visibility.csv")
+    assert set(visibility["fit"]) == {"full space", f"{config.boundary_principal_axes} principal axes"}
+    assert (visibility["sigma_w"] > 0).all() and (visibility["change"] > 0).all() and visibility["f1"].between(0, 1).all()
+    assert (out / "walks" / "e4e_principal.png").is_file()
+    assert "principal" in set(pd.read_csv(out / "known_answer" / "table.csv")["boundary"])
     card = (out / "encoders" / "e4e_MODEL_CARD.md").read_text(encoding="utf-8")
     assert "held-out demo photos" in card and "| 4 |" in card  # the held-out evaluation, and the last step's row
     compared = pd.read_csv(out / "inversions" / "comparison.csv")

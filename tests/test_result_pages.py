@@ -3,6 +3,7 @@ upload, kiosk — run headless on the committed demo artifacts, and their widget
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from pathlib import Path
@@ -32,6 +33,11 @@ def image_urls(at: AppTest) -> list[str]:
     return [element.proto.imgs[0].url for element in at.get("image")]
 
 
+def pixels(url: str) -> np.ndarray:
+    """The image behind an inline PNG URL."""
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))), np.float64)
+
+
 def png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
@@ -58,6 +64,18 @@ def test_generator_starts_from_a_photos_inversion_and_walks_it(e4e_photo):
     assert image_urls(at)[2] != moved  # the conditional normal is another direction
 
 
+def test_visible_walks_move_the_image_more(e4e_photo):
+    at = app("pages/generator.py", photo=e4e_photo, method="e4e", income="3")
+    _, inversion, full = (pixels(url) for url in image_urls(at))
+    assert not at.toggle(key="generator_principal").value and not at.toggle(key="generator_principal").disabled
+    at.toggle(key="generator_principal").set_value(True).run()
+    assert not at.exception and at.query_params["principal"] in ("1", ["1"])
+    visible = pixels(image_urls(at)[2])
+    assert np.abs(visible - inversion).mean() > 2 * np.abs(full - inversion).mean()
+    reopened = app("pages/generator.py", photo=e4e_photo, method="e4e", income="3", principal="1")  # a shared link keeps the choice
+    assert reopened.toggle(key="generator_principal").value and image_urls(reopened)[2] == image_urls(at)[2]
+
+
 def test_map_shows_a_photos_inversions_with_their_errors(e4e_photo):
     at = app("pages/map.py")
     at.selectbox(key="map_photo").select(e4e_photo).run()
@@ -74,7 +92,12 @@ def test_metrics_page_shows_table1_and_switches_folds():
     assert table["f1"].str.match(r"^\d\.\d\d \[\d\.\d\d–\d\.\d\d\]$|^—$").all()
     at.radio(key="metrics_split").set_value("by photo").run()
     assert not at.exception
-    comparison = at.dataframe[1].value
+    tables = [frame.value for frame in at.dataframe]
+    visibility = next(t for t in tables if "change" in t.columns)
+    assert {"full space", "8 principal axes"} == set(visibility["fit"])
+    by_fit = visibility.groupby("fit")["change"].median()
+    assert by_fit["8 principal axes"] > 2 * by_fit["full space"]  # the point of the principal-axes boundaries
+    comparison = next(t for t in tables if "lpips" in t.columns)
     assert list(comparison["method"]) == ["e4e", "restyle", "projector", "hybrid"]
     at.radio(key="metrics_projection_kind").set_value("tsne").run()
     assert not at.exception
@@ -89,6 +112,14 @@ def test_walk_matrix_builder_sizes_the_grid_and_refuses_bad_seeds():
     assert "(3, 3, 5," in " ".join(b.proto.help for b in at.get("download_button"))  # 2 photos + 1 seed, 3 domains, 5 steps
     at.text_input(key="walks_seeds").set_value("3, x").run()
     assert not at.exception and any("'x' is not a seed" in e.value for e in at.error)
+
+
+def test_walk_matrix_switches_to_visible_walks():
+    at = app("pages/walks.py")
+    full = image_urls(at)[0]
+    at.toggle(key="walks_principal").set_value(True).run()
+    assert not at.exception and image_urls(at)[0] != full
+    assert "boundaries on W's principal axes" in at.get("image")[0].proto.imgs[0].caption
 
 
 def test_walk_matrix_moves_only_the_chosen_layers():
@@ -111,6 +142,9 @@ def test_upload_inverts_a_good_photo_and_names_what_is_wrong_with_bad_ones():
     before = image_urls(at)[3]
     at.slider(key="upload_slider_income").set_value(-2.0).run()
     assert image_urls(at)[3] != before
+    moved = image_urls(at)[3]
+    at.toggle(key="upload_principal").set_value(True).run()
+    assert not at.exception and image_urls(at)[3] != moved  # walked along the principal-axes boundary instead
     for name, data, reason in [
         ("empty.png", b"", "empty"),
         ("notes.png", b"<html>not an image</html>", "not an image"),

@@ -79,6 +79,11 @@ def test_boundary_directions_read_an_archive_by_method():
     assert abs(conditional["health"].normal @ plain["income"].normal) < 1e-12 and conditional["health"].sigma == 0.5
     assert np.linalg.norm(conditional["health"].normal) == pytest.approx(1.0)
     assert boundary_directions(normals, "projector") == {} and list(boundary_directions(normals, "restyle", conditional=True)) == ["income"]
+    assert boundary_directions(normals, "e4e", principal=True) == {}  # none fitted on principal axes
+    normals |= {"principal/e4e/income": np.eye(4)[3], "principal/e4e/income/sigma": np.array(3.0)}
+    principal = boundary_directions(normals, "hybrid", principal=True)
+    assert list(principal) == ["income"] and principal["income"].sigma == 3.0 and principal["income"].normal[3] == 1.0
+    assert list(boundary_directions(normals, "e4e")) == ["income", "health"]  # the full-space ones are untouched
 
 
 def test_walk_grid_stacks_sources_and_keeps_their_latents():

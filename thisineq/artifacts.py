@@ -70,6 +70,11 @@ class ArtifactSet:
         return self.boundaries / "normals.npz"
 
     @property
+    def visibility(self) -> Path:
+        """Per boundary (full space, and on W's principal axes): grouped-CV F1 beside how much a +3σ walk changes the image."""
+        return self.boundaries / "visibility.csv"
+
+    @property
     def boundaries_record(self) -> Path:
         """What each method's boundaries were fitted on (photos, labelled counts, C) and what σ means."""
         return self.boundaries / "boundaries.json"

@@ -63,15 +63,19 @@ def known_answer_table(
     read: FactorReader,
     ws: torch.Tensor,
     directions: dict[str, Direction],
-    conditional: dict[str, Direction] | None = None,
+    others: dict[str, dict[str, Direction]] | None = None,
     steps: np.ndarray = np.linspace(-3, 3, 7),
     source: str = "random latents",
 ) -> pd.DataFrame:
-    """One row per domain (and boundary kind): own_rho, leakage, nuisance for walks from `ws`."""
+    """One row per domain and boundary kind: own_rho, leakage, nuisance for walks from `ws`.
+
+    `directions` are the plain boundaries (kind "plain"); `others` maps further kinds (e.g.
+    "conditional", "principal") to their directions, scored the same way.
+    """
     rows = []
-    for kind, chosen in (("plain", directions), ("conditional", conditional or {})):
+    for kind, chosen in {"plain": directions, **(others or {})}.items():
         for domain, direction in chosen.items():
             factors = walk_factors(read, ws, direction, steps)
-            others = [d for d in directions if d != domain]
-            rows.append({"source": source, "boundary": kind, "domain": domain, "n": len(ws), **score_walks(factors, steps, domain, others)})
+            other_domains = [d for d in directions if d != domain]
+            rows.append({"source": source, "boundary": kind, "domain": domain, "n": len(ws), **score_walks(factors, steps, domain, other_domains)})
     return pd.DataFrame(rows)

@@ -26,7 +26,6 @@ from thisineq.artifacts import ArtifactSet
 from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.io import atomic_open, sha256_file, write_json
 
-
 HELD_OUT = ("val", "test")  # splits never seen by the encoders
 INVERSION_METHODS = ("e4e", "restyle", "projector", "hybrid")
 BOUNDARY_METHODS = ("e4e", "restyle", "projector")  # the paper's three; the hybrid is compared, not bounded
@@ -68,6 +67,7 @@ class PipelineConfig:
     gan_run: str | None = None  # the GAN's run folder, for its discriminator (default: <work>/runs/gan)
     domains: tuple[str, ...] = DEFAULT_DOMAINS
     boundary_bootstrap: int = 1000  # bootstrap draws for the confidence intervals
+    boundary_principal_axes: int | None = 8  # also fit each boundary on W's first k principal axes: visible walks (None: not)
     oracle_epochs: int = 8
     known_answer_sources: int = 100
 
@@ -214,8 +214,8 @@ class Pipeline:
                 for method in (ENCODERS if c.boundary_photos else ())
             ],
             Step("boundaries", lambda: [self.generator] + [folder / "latents.npz" for folder in self.boundary_latents().values()],
-                 lambda: [self.artifacts.boundaries / "table1.csv", self.artifacts.normals], self._boundaries,
-                 {"domains": c.domains, "bootstrap": c.boundary_bootstrap, "w_samples": W_SAMPLES}),  # fmt: skip
+                 lambda: [self.artifacts.boundaries / "table1.csv", self.artifacts.normals, self.artifacts.visibility], self._boundaries,
+                 {"domains": c.domains, "bootstrap": c.boundary_bootstrap, "w_samples": W_SAMPLES, "principal_axes": c.boundary_principal_axes}),  # fmt: skip
             Step("comparison", lambda: [self.inversion(m) / "latents.npz" for m in INVERSION_METHODS] + [self.artifacts.normals],
                  lambda: [self.artifacts.comparison], self._comparison, asdict(self._comparison_config())),  # fmt: skip
             Step("walks", lambda: [self.generator, self.artifacts.normals] + [self.inversion(m) / "latents.npz" for m in BOUNDARY_METHODS],
@@ -367,10 +367,19 @@ class Pipeline:
         return pd.concat([city, photos.drop(shared)])
 
     def _boundaries(self) -> None:
-        from thisineq.boundaries import MIN_PER_CLASS, LatentBoundary, balanced_subset, boundary_table, cosine_matrix, decile_labels
+        from thisineq.boundaries import (
+            MIN_PER_CLASS,
+            LatentBoundary,
+            balanced_subset,
+            boundary_table,
+            cosine_matrix,
+            decile_labels,
+            evaluate,
+            principal_axes,
+        )
         from thisineq.invert.batch import load_inversions
         from thisineq.models.stylegan2 import load_generator
-        from thisineq.walk import Direction, sample_w
+        from thisineq.walk import PRINCIPAL, Direction, image_change, sample_w
 
         c = self.config
         photos = self.labelled_photos()
@@ -384,8 +393,12 @@ class Pipeline:
         write_json(folder / "table1.json", table.to_dict(orient="records"))
         # σ is measured in the generator's W, not among each method's latents: the projector's codes spread 4× wider
         # than W and the encoders' 2× narrower, so "+1σ" would otherwise be a different move for every method.
-        w = sample_w(load_generator(self.generator), W_SAMPLES, seed=c.seed)
-        normals, fitted_on = {}, {}
+        generator = load_generator(self.generator).float().requires_grad_(False)
+        w = sample_w(generator, W_SAMPLES, seed=c.seed)
+        n_axes = min(c.boundary_principal_axes, w.shape[1]) if c.boundary_principal_axes else None
+        axes = principal_axes(w, n_axes) if n_axes else None
+        grouped = table[table["split"] == "by LSOA"].set_index(["method", "domain"])
+        normals, fitted_on, visibility = {}, {}, []
         for method, inv in sets.items():
             frame = photos.loc[inv.photo_id]
             fitted_on[method] = {"latents": str(sources[method]), "photos": int(len(inv.photo_id)), "domains": {}}
@@ -395,21 +408,36 @@ class Pipeline:
                     self.log(f"  {method}/{domain}: too few labelled photos for a boundary; skipped")
                     continue
                 keep = labels.index.get_indexer(balanced_subset(labels, c.seed))
-                boundary = LatentBoundary().fit(inv.w[keep], labels.iloc[keep].to_numpy(int), frame["lsoa_code"].to_numpy()[keep])
-                normals[f"{method}/{domain}"] = boundary.normal_
-                normals[f"{method}/{domain}/sigma"] = np.array(Direction.from_latents(domain, boundary.normal_, w).sigma)
-                fitted_on[method]["domains"][domain] = {"labelled": int(len(keep)), "C": boundary.C_,
-                                                        "sigma_w": float(normals[f"{method}/{domain}/sigma"]),
+                X, y, groups = inv.w[keep], labels.iloc[keep].to_numpy(int), frame["lsoa_code"].to_numpy()[keep]
+                boundary = LatentBoundary().fit(X, y, groups)
+                full = Direction.from_latents(domain, boundary.normal_, w)
+                normals[f"{method}/{domain}"], normals[f"{method}/{domain}/sigma"] = full.normal, np.array(full.sigma)
+                fitted_on[method]["domains"][domain] = {"labelled": int(len(keep)), "C": boundary.C_, "sigma_w": full.sigma,
                                                         "sigma_latents": float(np.std(inv.w @ boundary.normal_))}  # fmt: skip
+                scores = grouped.loc[(method, domain)]
+                visibility.append(_visibility_row(method, domain, None, len(y), scores, full.sigma, image_change(generator, full)))
+                if axes is None:
+                    continue
+                # A coarser boundary in the directions the generator renders most: its walks are visible.
+                principal = LatentBoundary(axes=axes, axis_counts=(n_axes,)).fit(X, y, groups)
+                coarse = Direction.from_latents(domain, principal.normal_, w)
+                key = f"{PRINCIPAL}{method}/{domain}"
+                normals[key], normals[f"{key}/sigma"] = coarse.normal, np.array(coarse.sigma)
+                evaluation = evaluate(X, y, groups, grouped=True, n_boot=c.boundary_bootstrap, seed=c.seed, axes=axes, axis_counts=(n_axes,))
+                visibility.append(_visibility_row(method, domain, n_axes, len(y), evaluation.row(), coarse.sigma, image_change(generator, coarse)))
             fitted = {d: normals[f"{method}/{d}"] for d in c.domains if f"{method}/{d}" in normals}
             if fitted:
                 with atomic_open(folder / f"cosines_{method}.csv", "w", encoding="utf-8", newline="") as handle:
                     cosine_matrix(fitted).to_csv(handle, float_format="%.4f")
         with atomic_open(folder / "normals.npz", "wb") as handle:
             np.savez(handle, **normals)
+        with atomic_open(self.artifacts.visibility, "w", encoding="utf-8", newline="") as handle:
+            pd.DataFrame(visibility, columns=VISIBILITY_COLUMNS).astype({"axes": "Int64", "n": int}).to_csv(handle, index=False, float_format="%.4f")
         write_json(self.artifacts.boundaries_record, {
             "sigma": f"standard deviation of the generator's W ({W_SAMPLES} mapped N(0, I) samples) along each normal",
             "labels": "deciles 1-3 (deprived) vs 8-10 (privileged), balanced by class", "fitted_on": fitted_on,
+            "principal": None if axes is None else f"each boundary also fitted on the first {n_axes} principal axes of W (normals `{PRINCIPAL}method/domain`)",
+            "visibility": "change: mean absolute pixel change, as a share of the range, of 16 random images moved +3σ",
         })  # fmt: skip
 
     def _comparison_config(self):
@@ -478,11 +506,15 @@ class Pipeline:
                 record["missing"][method] = "no boundary" if not directions else "no held-out photo inverted"
                 continue
             sources = {f"photo {inversions.photo_id[i]}": torch.from_numpy(inversions.ws[i]) for i in held_out}
-            grid, _ = walk_grid(generator, sources, directions, list(c.walk_steps))
-            with atomic_open(self.artifacts.walks / f"{method}.png", "wb") as handle:
-                grid.save(handle, format="PNG", optimize=True)
-            record["matrices"][method] = {"file": f"{method}.png", "photos": [str(inversions.photo_id[i]) for i in held_out],
-                                          "domains": [d.name for d in directions]}  # fmt: skip
+            coarse = list(boundary_directions(normals, method, c.domains, principal=True).values())
+            for name, chosen, fit in ((method, directions, "full space"), (f"{method}_principal", coarse, "principal axes")):
+                if not chosen:
+                    continue
+                grid, _ = walk_grid(generator, sources, chosen, list(c.walk_steps))
+                with atomic_open(self.artifacts.walks / f"{name}.png", "wb") as handle:
+                    grid.save(handle, format="PNG", optimize=True)
+                record["matrices"][name] = {"file": f"{name}.png", "method": method, "boundaries": fit,
+                                            "photos": [str(inversions.photo_id[i]) for i in held_out], "domains": [d.name for d in chosen]}  # fmt: skip
         write_json(self.artifacts.walks / "walks.json", record)
 
     def _known_answer(self) -> None:
@@ -521,13 +553,23 @@ class Pipeline:
             plain = boundary_directions(normals, method, c.domains)
             if not plain:
                 continue
-            conditional = conditional_directions(plain)
-            tables.append(known_answer_table(read, ws, plain, conditional, source="random latents").assign(method=method))
+            kinds = {"conditional": conditional_directions(plain), "principal": boundary_directions(normals, method, c.domains, principal=True)}
+            tables.append(known_answer_table(read, ws, plain, kinds, source="random latents").assign(method=method))
             inverted = torch.from_numpy(load_inversions(self.inversion(method)).ws[: c.known_answer_sources])
-            tables.append(known_answer_table(read, inverted, plain, conditional, source="inverted photos").assign(method=method))
+            tables.append(known_answer_table(read, inverted, plain, kinds, source="inverted photos").assign(method=method))
         table = pd.concat(tables) if tables else pd.DataFrame(columns=["source", "boundary", "domain", "n", "own_rho", "leakage", "nuisance", "method"])
         with atomic_open(folder / "table.csv", "w", encoding="utf-8", newline="") as handle:
             table.to_csv(handle, index=False, float_format="%.4f")
+
+
+VISIBILITY_COLUMNS = ["method", "domain", "fit", "axes", "n", "f1", "f1_low", "f1_high", "roc_auc", "sigma_w", "change"]
+
+
+def _visibility_row(method: str, domain: str, axes: int | None, n: int, scores, sigma: float, change: float) -> dict:
+    """One row of `visibility.csv`: a boundary's grouped-CV separation beside how much a +3σ walk changes the image."""
+    return {"method": method, "domain": domain, "fit": "full space" if axes is None else f"{axes} principal axes", "axes": axes, "n": n,
+            "f1": scores["f1"], "f1_low": scores["f1_low"], "f1_high": scores["f1_high"], "roc_auc": scores["roc_auc"],
+            "sigma_w": sigma, "change": change}  # fmt: skip
 
 
 def run_pipeline(config: PipelineConfig, only: list[str] | None = None, *, progress: bool = True) -> Path:

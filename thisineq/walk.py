@@ -52,18 +52,38 @@ def image_change(generator: Generator, direction: Direction, alpha: float = 3.0,
     return float((after - before).abs().mean() / 2)
 
 
-def boundary_directions(normals, method: str, domains=None, *, conditional: bool = False) -> dict[str, Direction]:
+PRINCIPAL = "principal/"  # normals-archive prefix of the boundaries fitted on W's principal axes
+
+
+def boundary_directions(normals, method: str, domains=None, *, conditional: bool = False, principal: bool = False) -> dict[str, Direction]:
     """The directions to walk a latent of `method` along, from a normals archive (`method/domain`, `method/domain/sigma`).
 
     `domains` picks and orders them (default: every domain the archive has for the method). The hybrid
     refines e4e codes, so it walks along e4e's boundaries. With `conditional`, each normal is made
-    orthogonal to the others' (InterFaceGAN's conditional manipulation).
+    orthogonal to the others' (InterFaceGAN's conditional manipulation). With `principal`, the
+    boundaries fitted on W's first principal axes (`principal/method/domain`) are used instead: they
+    separate the classes less well, and their walks change the image more.
     """
     bounded = "e4e" if method == "hybrid" else method
-    available = [key.split("/")[1] for key in normals if key.startswith(f"{bounded}/") and key.count("/") == 1]
+    prefix = f"{PRINCIPAL if principal else ''}{bounded}/"
+    available = [key[len(prefix) :] for key in normals if key.startswith(prefix) and "/" not in key[len(prefix) :]]
     chosen = [d for d in (domains if domains is not None else available) if d in available]
-    directions = {d: Direction(d, np.asarray(normals[f"{bounded}/{d}"], np.float64), float(normals[f"{bounded}/{d}/sigma"])) for d in chosen}
+    directions = {d: Direction(d, np.asarray(normals[prefix + d], np.float64), float(normals[f"{prefix}{d}/sigma"])) for d in chosen}
     return conditional_directions(directions) if conditional else directions
+
+
+def bounded_methods(normals) -> list[str]:
+    """The inversion methods with (full-space) boundaries in a normals archive, sorted."""
+    return sorted({key.split("/")[0] for key in normals if not key.startswith(PRINCIPAL)})
+
+
+def has_principal(normals, method: str) -> bool:
+    """Whether the archive holds boundaries on W's principal axes for `method` (the hybrid: e4e's)."""
+    return bool(boundary_directions(normals, method, principal=True))
+
+
+PRINCIPAL_HELP = ("boundaries fitted on the generator's main directions of variation (W's first principal axes): "
+                  "a walk changes the image more, and the boundary separates the areas less well (see Metrics)")  # fmt: skip
 
 
 def conditional_directions(directions: dict[str, Direction]) -> dict[str, Direction]:

@@ -19,6 +19,7 @@ SEED = "generator_seed"
 PSI = "generator_psi"
 METHOD = "generator_method"
 CONDITIONAL = "generator_conditional"
+PRINCIPAL = "generator_principal"
 START = "generator_start"
 PHOTO = "generator_photo"
 
