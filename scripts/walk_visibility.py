@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"walk_visibility: {error}", file=sys.stderr)
         return 2
     w = sample_w(generator, 10000)
+    if max(args.axes) > w.shape[1]:
+        print(f"walk_visibility: --axes {max(args.axes)} exceeds the generator's {w.shape[1]} latent dimensions", file=sys.stderr)
+        return 2
     axes = principal_axes(w, max(args.axes))
     print(f"Generator {pipeline.generator}; W's spread along its principal axes: "
           f"{', '.join(f'{s:.2f}' for s in np.std((w - w.mean(0)) @ axes[:4].T, axis=0))}, …; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,3 +33,8 @@ def test_prints_a_row_per_axis_count_and_the_pick(tmp_path, capsys):
 def test_a_missing_set_is_named(tmp_path, capsys):
     code = load_script().main(["--set", str(tmp_path / "nowhere"), "--work", str(tmp_path / "none")])
     assert code == 2 and "nowhere" in capsys.readouterr().err
+
+
+def test_more_axes_than_latent_dimensions_are_named(tmp_path, capsys):
+    code = load_script().main(["--set", str(ROOT / "artifacts" / "demo"), "--work", str(tmp_path / "none"), "--axes", "8", "300"])
+    assert code == 2 and re.search(r"300 exceeds the generator's \d+ latent dimensions", capsys.readouterr().err)
