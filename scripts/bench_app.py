@@ -47,10 +47,10 @@ def slider_latency(page, url: str, moves: int) -> list[float]:
     return times
 
 
-def map_first_render(page, url: str) -> tuple[float, float]:
+def map_first_render(page, url: str, artifact_set: str = "london") -> tuple[float, float]:
     """(seconds until the deck's canvas has drawn a frame, seconds until the page's script is idle too)."""
     start = time.perf_counter()
-    page.goto(f"{url}/map?set=london")
+    page.goto(f"{url}/map?set={artifact_set}")
     page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60000)
     # deck.gl draws on an animation frame: two frames after the canvas appears, one has been drawn
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
@@ -67,6 +67,12 @@ def text_page_load(page, url: str) -> float:
     page.goto(f"{url}/about")
     page.wait_for_function(IDLE, arg='[data-testid="stMain"] h1', timeout=60000)
     return time.perf_counter() - start
+
+
+def demo_areas() -> int:
+    from thisineq.data.dataset import load_dataset
+
+    return len(load_dataset(demo_set().dataset).lsoas)
 
 
 def build_london_set(root: Path, boundaries: Path, imd: Path, photos: int) -> None:
@@ -103,6 +109,8 @@ def main() -> None:
             print(f"slider move → new image: median {1000 * statistics.median(times):.0f} ms, p95 {1000 * percentile(times, 0.95):.0f} ms "
                   f"over {len(times)} moves (target: median ≤ 250 ms)")  # fmt: skip
             print(f"for scale, a text-only page (About) is on screen and idle after {text_page_load(browser.new_page(), url):.2f} s")
+            drawn, _ = map_first_render(browser.new_page(viewport={"width": 1280, "height": 900}), url, "demo")
+            print(f"for scale, the demo's map ({demo_areas()} areas) is drawn after {drawn:.2f} s")
             if london:
                 page.goto(f"{url}/")  # let the server load the London tables once, as a visitor before would have
                 for session in ("a new session", "another"):
