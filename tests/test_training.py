@@ -121,6 +121,14 @@ def test_warm_start_from_a_saved_generator(dataset, tmp_path):
     train_gan(config, progress=False)
     source, started = load_generator(first / GENERATOR), load_generator(tmp_path / "b" / GENERATOR)
     assert torch.allclose(source.input.input, started.input.input)
+    # The run keeps the generator's earlier steps on record, and its exported card says where it started.
+    assert safe_load(tmp_path / "b" / CHECKPOINT)["prior_steps"] == 2 and safe_load(tmp_path / "b" / GENERATOR)["step"] == 3
+    from thisineq.training.export import export_gan
+
+    card = (export_gan(tmp_path / "b", tmp_path / "exported", rebuild="-") / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "**Warm start**" in card and "trained for 2 steps before" in card and "3 steps in all" in card
+    assert safe_load(tmp_path / "exported" / "generator.pt")["step"] == 3
+    assert "Warm start" not in (export_gan(first, tmp_path / "from-scratch", rebuild="-") / "MODEL_CARD.md").read_text(encoding="utf-8")
     other = tiny_config(dataset, tmp_path / "c", 1)
     other.model = StyleGAN2Config(size=32, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 16, 32: 8})
     other.init_from = str(first / GENERATOR)

@@ -37,19 +37,20 @@ def export_gan(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, rebuil
     config = json.loads((run_dir / RUN_CONFIG).read_text(encoding="utf-8"))
     checkpoint = safe_load(run_dir / CHECKPOINT)
     step, wall = int(checkpoint["step"]), float(checkpoint["wall_seconds"])
+    prior = int(checkpoint.get("prior_steps", 0))
     generator = load_generator(run_dir / GENERATOR)
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_generator(generator, out_dir / "generator.pt", half=True, extra={"step": step})
+    save_generator(generator, out_dir / "generator.pt", half=True, extra={"step": prior + step})
     save_grid(generate(generator, fixed_z(64, generator.style_dim, seed=2024)), out_dir / "samples.png")
     metrics = metric_history(run_dir)
-    write_json(out_dir / "metrics.json", {"step": step, "wall_seconds": wall, "trajectory": metrics})
+    write_json(out_dir / "metrics.json", {"step": step, "prior_steps": prior, "wall_seconds": wall, "trajectory": metrics})
     dataset = json.loads((Path(config["dataset"]) / "dataset.json").read_text(encoding="utf-8"))
     with atomic_open(out_dir / "MODEL_CARD.md", "w", encoding="utf-8") as handle:
-        handle.write(model_card(config, dataset, step, wall, metrics, rebuild, trained_on or hardware_description()))
+        handle.write(model_card(config, dataset, step, wall, metrics, rebuild, trained_on or hardware_description(), prior))
     return out_dir
 
 
-def model_card(config: dict, dataset: dict, step: int, wall: float, metrics: list[dict], rebuild: str, hardware: str) -> str:
+def model_card(config: dict, dataset: dict, step: int, wall: float, metrics: list[dict], rebuild: str, hardware: str, prior_steps: int = 0) -> str:
     model = config["model"]
     widths = ", ".join(f"{k} px: {v}" for k, v in model["channels"].items())
     rows = "\n".join(
@@ -67,7 +68,7 @@ def model_card(config: dict, dataset: dict, step: int, wall: float, metrics: lis
   Adam lr {config['lr']} (mapping ×{model['lr_mlp']}), R1 γ = {config['r1_gamma'] if config['r1_gamma'] is not None else 0.0002 * model['size'] ** 2 / config['batch']:.4f} every {config['d_reg_every']} steps,
   path length weight {config['pl_weight']} every {config['g_reg_every']} steps, style mixing {config['style_mixing']},
   DiffAugment `{config['augment']}`, x-flips, EMA with ramp-up.
-- **Status**: {"finished" if step >= config["steps"] else f"in progress — {step:,} of {config['steps']:,} planned steps; `thisineq train gan` resumes the run from the checkpoint in its run folder"}.
+{_warm_start_line(config, prior_steps, step)}- **Status**: {"finished" if step >= config["steps"] else f"in progress — {step:,} of {config['steps']:,} planned steps; `thisineq train gan` resumes the run from the checkpoint in its run folder, and where that folder is gone `--init-from` this generator continues from it with a fresh discriminator"}.
 - **Hardware**: {hardware}.
 - **Samples**: `samples.png`, 64 random samples (ψ = 1).
 
@@ -95,6 +96,14 @@ photos; a collapse drives it towards 0.
 A small generator trained for a short time on a CPU: samples are recognisable street scenes at
 {model['size']} px, not photographs. It learned the synthetic city only; it knows nothing of real places.
 """
+
+
+def _warm_start_line(config: dict, prior_steps: int, step: int) -> str:
+    """The card's line on a run that started from an earlier generator (nothing for a run from scratch)."""
+    if not config.get("init_from"):
+        return ""
+    return (f"- **Warm start**: G and its EMA started from `{config['init_from']}`, a generator trained for {prior_steps:,} steps before; "
+            f"the discriminator and optimisers started afresh. The steps and metrics here are this run's: {prior_steps + step:,} steps in all.\n")  # fmt: skip
 
 
 def export_encoder(

@@ -212,6 +212,7 @@ class TrainState:
     step: int = 0
     mean_path_length: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
     wall_seconds: float = 0.0
+    prior_steps: int = 0  # steps the warm-start generator had trained before this run (its own record)
 
 
 def new_state(config: GANTrainConfig, device) -> TrainState:
@@ -238,6 +239,14 @@ def warm_start(state: TrainState, generator_path: str | os.PathLike) -> None:
     weights = {k: v.to(state.mean_path_length.device) for k, v in source.state_dict().items()}
     state.generator.load_state_dict(weights)
     state.ema.load_state_dict(weights)
+    state.prior_steps = generator_steps(generator_path)
+
+
+def generator_steps(path: str | os.PathLike) -> int:
+    """How many steps a saved generator has trained in all, by its own record (0 where it keeps none, e.g. rosinality's)."""
+    record = safe_load(path)
+    step = record.get("step", 0) if isinstance(record, dict) else 0
+    return int(step) if isinstance(step, (int, float)) and not isinstance(step, bool) and step >= 0 else 0
 
 
 def save_checkpoint(state: TrainState, config: GANTrainConfig, path: Path, metrics: list[dict]) -> None:
@@ -246,6 +255,7 @@ def save_checkpoint(state: TrainState, config: GANTrainConfig, path: Path, metri
         "format": "thisineq-gan-train",
         "config": config.to_dict(),
         "step": state.step,
+        "prior_steps": state.prior_steps,
         "wall_seconds": state.wall_seconds,
         "g": state.generator.state_dict(),
         "d": state.discriminator.state_dict(),
@@ -271,6 +281,7 @@ def load_checkpoint(state: TrainState, path: Path) -> list[dict]:
     state.g_optim.load_state_dict(checkpoint["g_optim"])
     state.d_optim.load_state_dict(checkpoint["d_optim"])
     state.step = int(checkpoint["step"])
+    state.prior_steps = int(checkpoint.get("prior_steps", 0))
     state.wall_seconds = float(checkpoint["wall_seconds"])
     state.mean_path_length = checkpoint["mean_path_length"].to(device)
     torch.set_rng_state(checkpoint["torch_rng"])
@@ -462,7 +473,7 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
             _append_log(run_dir / LOG, {"step": state.step, "wall_seconds": round(state.wall_seconds, 1), **logs})
         if state.step % config.checkpoint_every == 0 or done:
             save_checkpoint(state, config, run_dir / CHECKPOINT, metrics)
-            save_generator(state.ema, run_dir / GENERATOR, extra={"step": state.step})
+            save_generator(state.ema, run_dir / GENERATOR, extra={"step": state.prior_steps + state.step})
     bar.close()
     if world > 1:
         dist.destroy_process_group()
