@@ -33,7 +33,7 @@ state.use_explicit_navigation()
 chosen = st.session_state.get(state.ARTIFACT_SET)  # the set picked on another page, else the demo
 artifacts = ArtifactSet(Path(chosen)) if chosen else demo_set()
 if not artifacts.generator.is_file():
-    st.info("No generator in the demo artifacts.")
+    st.info(f"No generator in the {artifacts.name} artifact set: the kiosk needs one (see the README).")
 else:
     manifest, _, _ = state.dataset_tables(str(artifacts.dataset))
     generator = state.generator_model(str(artifacts.generator))

@@ -152,3 +152,36 @@ def test_streamlit_config_keeps_the_full_collection_after_each_run_off_and_visit
     assert config["runner"]["postScriptGC"] is False  # a slider's image waited ~0.2 s behind gc.collect(2)
     assert config["browser"]["gatherUsageStats"] is False  # works with no internet, phones nowhere
     assert config["client"]["toolbarMode"] == "viewer"  # no Deploy or Clear-cache for visitors
+
+
+def test_pages_on_a_set_with_a_generator_but_no_boundaries(tmp_path, monkeypatch):
+    import streamlit as st
+
+    from thisineq.artifacts import demo_set
+
+    (tmp_path / "young").mkdir()
+    for part in ("city", "gan"):  # a dataset and a generator, nothing built from them yet
+        (tmp_path / "young" / part).symlink_to((demo_set().root / part).resolve())
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "city").symlink_to(demo_set().city.resolve())
+    monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
+    st.cache_data.clear()
+
+    def run(page: str, artifact_set: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / page), default_timeout=120)
+        at.session_state["artifact_set"] = str(tmp_path / artifact_set)
+        at.run()
+        assert not at.exception, (page, at.exception)
+        return at
+
+    try:
+        generator = run("pages/generator.py", "young")
+        assert any("No deprivation boundaries" in i.value for i in generator.info)
+        assert generator.toggle(key="generator_principal").disabled and not generator.get("slider")[1:]  # ψ only
+        assert any("No deprivation boundaries" in i.value for i in run("pages/walks.py", "young").info)
+        metrics = run("pages/metrics.py", "young")
+        assert any("No visibility figures" in i.value for i in metrics.info)
+        run("pages/kiosk.py", "young")
+        assert any("No generator in the bare artifact set" in i.value for i in run("pages/kiosk.py", "bare").info)
+    finally:
+        st.cache_data.clear()
