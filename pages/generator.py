@@ -6,7 +6,7 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
-from thisineq.walk import PRINCIPAL_HELP, boundary_directions, bounded_methods, has_principal
+from thisineq.walk import boundary_directions, bounded_methods
 
 st.title("Generator")
 page = state.open_generator_page()
@@ -40,9 +40,7 @@ if page is not None:
                 st.session_state[state.PHOTO] = wanted if wanted in choices else (choices[0] if choices else None)
             st.selectbox("Photo (type to search)", choices, key=state.PHOTO, help=f"the photos that {method} inverted")
         st.toggle("Conditional boundaries", key=state.CONDITIONAL, help="each domain's normal made orthogonal to the others'")
-        principal = has_principal(normals, method)
-        st.toggle("Visible walks (principal axes)", key=state.PRINCIPAL, disabled=not principal, help=PRINCIPAL_HELP)
-    principal = principal and st.session_state[state.PRINCIPAL]
+        principal = state.visible_walks_toggle(normals, method, state.PRINCIPAL)
 
     directions = boundary_directions(normals, method, conditional=st.session_state[state.CONDITIONAL], principal=principal)
     if not directions:

@@ -38,7 +38,8 @@ else:
     manifest, _, _ = state.dataset_tables(str(artifacts.dataset))
     generator = state.generator_model(str(artifacts.generator))
     normals = state.boundary_normals(str(artifacts.normals))
-    method = "e4e" if "e4e" in bounded_methods(normals) else next(iter(bounded_methods(normals)), None)
+    methods = bounded_methods(normals)
+    method = "e4e" if "e4e" in methods else next(iter(methods), None)
     # An exhibition stand shows the walks one can see: the boundaries on W's principal axes where the set has them.
     directions = boundary_directions(normals, method, principal=has_principal(normals, method)) if method else {}
     st.session_state.setdefault(TOUCHED, time.time())

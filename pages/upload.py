@@ -14,7 +14,7 @@ from thisineq.app import generation, state
 from thisineq.data.domains import domain
 from thisineq.data.photos import MAX_UPLOAD_BYTES, PhotoReadError, load_photo_bytes
 from thisineq.invert.api import invert_image
-from thisineq.walk import PRINCIPAL_HELP, boundary_directions, has_principal
+from thisineq.walk import boundary_directions
 
 UPLOAD = "upload_current"  # {"digest", "name", "photo"} of the checked upload
 RESULTS = "upload_results"  # {method: ws (num_ws, D)} for the current upload
@@ -88,8 +88,8 @@ if page is not None:
             if method in results:
                 ws = torch.from_numpy(np.asarray(results[method], np.float32))[None]
                 conditional = st.toggle("Conditional boundaries", key="upload_conditional")
-                principal = st.toggle("Visible walks (principal axes)", key="upload_principal", disabled=not has_principal(normals, method), help=PRINCIPAL_HELP)
-                directions = boundary_directions(normals, method, conditional=conditional, principal=principal and has_principal(normals, method))
+                principal = state.visible_walks_toggle(normals, method, "upload_principal")
+                directions = boundary_directions(normals, method, conditional=conditional, principal=principal)
                 moves = []
                 for name, direction in directions.items():
                     alpha = st.slider(f"{domain(name).label}: deprived ← → privileged", -3.0, 3.0, 0.0, 0.25, key=f"upload_slider_{name}", format="%+.2fσ")

@@ -6,7 +6,7 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
-from thisineq.walk import PRINCIPAL_HELP, boundary_directions, bounded_methods, has_principal, walk_grid
+from thisineq.walk import boundary_directions, bounded_methods, walk_grid
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -33,8 +33,7 @@ if page is not None:
         left, right = st.columns(2)
         method = left.selectbox("Inversion method (boundaries and photo codes)", methods, key="walks_method")
         conditional = left.toggle("Conditional boundaries", key="walks_conditional")
-        principal = left.toggle("Visible walks (principal axes)", key="walks_principal", disabled=not has_principal(normals, method), help=PRINCIPAL_HELP)
-        principal = principal and has_principal(normals, method)
+        principal = state.visible_walks_toggle(normals, method, "walks_principal", left)
         directions = boundary_directions(normals, method, conditional=conditional, principal=principal)
         chosen = left.multiselect("Domains (rows)", list(directions), default=list(directions), key="walks_domains",
                                   format_func=lambda k: domain(k).label)  # fmt: skip

@@ -82,10 +82,6 @@ def has_principal(normals, method: str) -> bool:
     return bool(boundary_directions(normals, method, principal=True))
 
 
-PRINCIPAL_HELP = ("boundaries fitted on the generator's main directions of variation (W's first principal axes): "
-                  "a walk changes the image more, and the boundary separates the areas less well (see Metrics)")  # fmt: skip
-
-
 def conditional_directions(directions: dict[str, Direction]) -> dict[str, Direction]:
     """Each direction's normal made orthogonal to all the others' (their σ kept)."""
     if len(directions) < 2:

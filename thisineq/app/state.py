@@ -24,6 +24,20 @@ START = "generator_start"
 PHOTO = "generator_photo"
 
 
+def visible_walks_toggle(normals, method: str, key: str, where=st) -> bool:
+    """The "Visible walks" toggle of a page (in `where`: st, the sidebar or a column), disabled where the set has no
+    boundaries on W's principal axes for `method`. True only when it is on and they exist."""
+    from thisineq.walk import has_principal
+
+    available = has_principal(normals, method)
+    on = where.toggle("Visible walks (principal axes)", key=key, disabled=not available, help=VISIBLE_WALKS_HELP)
+    return bool(on) and available
+
+
+VISIBLE_WALKS_HELP = ("boundaries fitted on the generator's main directions of variation (W's first principal axes): "
+                      "a walk changes the image more, and the boundary separates the areas less well (see Metrics)")  # fmt: skip
+
+
 def slider_key(domain: str) -> str:
     return f"generator_slider_{domain}"
 
