@@ -21,6 +21,8 @@ app: $(STAMP)
 	$(VENV)/bin/python -m streamlit run streamlit_app.py
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q
 
 # Rebuild the committed demo artifacts from nothing (see artifacts/manifest.json).

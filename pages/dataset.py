@@ -32,8 +32,12 @@ if page is not None:
     domain_key = st.selectbox("Domain", manifest["domains"], key="dataset_domain", format_func=lambda k: domain(k).label)
     counts_by_decile = photos[f"{domain_key}_decile"].value_counts().sort_index().rename_axis("decile").reset_index(name="photos")
     st.altair_chart(
-        alt.Chart(counts_by_decile).mark_bar().encode(
-            x=alt.X("decile:O", title="decile (1 = most deprived)"), y="photos:Q", tooltip=["decile", "photos"],
+        alt.Chart(counts_by_decile)
+        .mark_bar()
+        .encode(
+            x=alt.X("decile:O", title="decile (1 = most deprived)"),
+            y="photos:Q",
+            tooltip=["decile", "photos"],
             color=alt.Color("decile:O", scale=alt.Scale(domain=list(range(1, 11)), range=maps.decile_hex()), legend=None),
         ),
         width="stretch",
@@ -43,12 +47,16 @@ if page is not None:
     corr = decile_correlations(lsoas, manifest["domains"]).round(2)
     long = corr.reset_index(names="a").melt(id_vars="a", var_name="b", value_name="r")
     st.altair_chart(
-        alt.Chart(long).mark_rect().encode(
-            x=alt.X("b:N", sort=list(corr.columns), title=None), y=alt.Y("a:N", sort=list(corr.index), title=None),
-            color=alt.Color("r:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1])), tooltip=["a", "b", "r"],
+        alt.Chart(long)
+        .mark_rect()
+        .encode(
+            x=alt.X("b:N", sort=list(corr.columns), title=None),
+            y=alt.Y("a:N", sort=list(corr.index), title=None),
+            color=alt.Color("r:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1])),
+            tooltip=["a", "b", "r"],
         ),
         width="stretch",
-    )  # fmt: skip
+    )
 
     sheet = page.artifacts.city / "contact_sheet.png"
     if sheet.is_file():

@@ -25,10 +25,21 @@ if page is not None:
     st.session_state.setdefault(state.PRINCIPAL, params.get("principal") == "1")
 
     with st.sidebar:
-        st.radio("Start from", ["seed", "photo"], key=state.START, horizontal=True, disabled=not inverted,
-                 format_func={"seed": "a random seed", "photo": "a real photo"}.get)  # fmt: skip
-        st.selectbox("Inversion method", methods, key=state.METHOD, disabled=methods == ["—"],
-                     help="whose latents the boundaries were fitted on (and, from a photo, how it was inverted)")  # fmt: skip
+        st.radio(
+            "Start from",
+            ["seed", "photo"],
+            key=state.START,
+            horizontal=True,
+            disabled=not inverted,
+            format_func={"seed": "a random seed", "photo": "a real photo"}.get,
+        )
+        st.selectbox(
+            "Inversion method",
+            methods,
+            key=state.METHOD,
+            disabled=methods == ["—"],
+            help="whose latents the boundaries were fitted on (and, from a photo, how it was inverted)",
+        )
         method = st.session_state[state.METHOD]
         if st.session_state[state.START] == "seed":
             st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=state.SEED)
@@ -63,23 +74,37 @@ if page is not None:
         for name, direction in directions.items():
             key = state.slider_key(name)
             if key not in st.session_state:
-                st.session_state[key] = round(generation.parse_number(params.get(name), 0.0, -3.0, 3.0) * 4) / 4  # the slider's step
+                st.session_state[key] = (
+                    round(generation.parse_number(params.get(name), 0.0, -3.0, 3.0) * 4) / 4
+                )  # the slider's step
             alpha = st.slider(f"{domain(name).label}: deprived ← → privileged", -3.0, 3.0, step=0.25, key=key, format="%+.2fσ")
             moves.append((direction, alpha))
         columns = st.columns(3 if photo_id else 2)
         if photo_id:
-            columns[0].image(generation.png_data_url(state.photo(page.root, photo_id)), caption=f"real photo {photo_id}", width="stretch")
+            columns[0].image(
+                generation.png_data_url(state.photo(page.root, photo_id)), caption=f"real photo {photo_id}", width="stretch"
+            )
         columns[-2].image(original, caption="inversion" if photo_id else "original", width="stretch")
         edited = generation.synthesise(generator, ws, moves)
         columns[-1].image(generation.png_data_url(edited), caption="edited", width="stretch")
-        st.download_button("Download the edited image (PNG)", lambda: generation.png_bytes(generation.upscale(edited)),
-                           file_name="thisineq-edit.png", mime="image/png", on_click="ignore")  # fmt: skip
+        st.download_button(
+            "Download the edited image (PNG)",
+            lambda: generation.png_bytes(generation.upscale(edited)),
+            file_name="thisineq-edit.png",
+            mime="image/png",
+            on_click="ignore",
+        )
         source = {"photo": photo_id} if photo_id else {"seed": st.session_state[state.SEED], "psi": st.session_state[state.PSI]}
         if page.artifacts.name != "demo":
             source["set"] = page.artifacts.name
         st.query_params.from_dict(
-            {**source, "method": method, "conditional": int(st.session_state[state.CONDITIONAL]), "principal": int(principal),
-             **{name: alpha for (direction, alpha), name in zip(moves, directions)}}
-        )  # fmt: skip
+            {
+                **source,
+                "method": method,
+                "conditional": int(st.session_state[state.CONDITIONAL]),
+                "principal": int(principal),
+                **{name: alpha for (direction, alpha), name in zip(moves, directions, strict=True)},
+            }
+        )
 
     walk()

@@ -28,7 +28,9 @@ if page is not None:
         "Boundaries (Table 1)": artifacts.normals.is_file(),
         "Known-answer benchmark": (artifacts.known_answer / "table.csv").is_file(),
     }
-    st.markdown("**What this artifact set holds**  \n" + "  \n".join(f"{'✅' if ok else '⬜'} {name}" for name, ok in built.items()))
+    st.markdown(
+        "**What this artifact set holds**  \n" + "  \n".join(f"{'✅' if ok else '⬜'} {name}" for name, ok in built.items())
+    )
     st.markdown(
         "Start with the **Generator** (a seed or a real photo, walked with sliders), the **Map** (deciles, photos and their "
         "inversions), **Metrics** (Table 1 and the comparisons), the **Walk matrix**, or invert **Your photo**."

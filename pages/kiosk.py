@@ -78,8 +78,16 @@ else:
             for name, direction in directions.items():
                 key = state.slider_key(name) + "_kiosk"
                 st.session_state.setdefault(key, 0.0)
-                alpha = st.slider(f"{domain(name).label}", -3.0, 3.0, step=0.25, key=key, format="%+.2fσ", on_change=touched,
-                                  help="left: deprived · right: privileged")  # fmt: skip
+                alpha = st.slider(
+                    f"{domain(name).label}",
+                    -3.0,
+                    3.0,
+                    step=0.25,
+                    key=key,
+                    format="%+.2fσ",
+                    on_change=touched,
+                    help="left: deprived · right: privileged",
+                )
                 moves.append((direction, alpha))
             st.button("New image", on_click=next_image, icon=":material/casino:", key="kiosk_next")
             st.caption("left: deprived · right: privileged" + (" · drifting — touch a slider to take over" if idle else ""))

@@ -48,30 +48,44 @@ if page is not None:
     st.caption(
         f"Your photo is centre-cropped to a square and resized to {size}×{size} px, the generator's size. It stays in this "
         "session's memory only — never written to disk, never shown to anyone else. The generator learned "
-        + ("a synthetic city" if page.manifest.get("synthetic") else "the dataset's photos") + ": expect its version of your street."
-    )  # fmt: skip
+        + ("a synthetic city" if page.manifest.get("synthetic") else "the dataset's photos")
+        + ": expect its version of your street."
+    )
     uploaded = st.file_uploader(
-        "A street-level photo (JPEG, PNG or WebP)", type=["jpg", "jpeg", "png", "webp"], key="upload_file",
+        "A street-level photo (JPEG, PNG or WebP)",
+        type=["jpg", "jpeg", "png", "webp"],
+        key="upload_file",
         max_upload_size=MAX_UPLOAD_BYTES // 2**20,
-    )  # fmt: skip
+    )
     current = check(uploaded, size) if uploaded is not None else None
     if uploaded is None:
         st.session_state.pop(UPLOAD, None)
     if current is not None:
         available = models.available()
         if not available:
-            st.warning("No inversion method is available: train the encoders (`thisineq pipeline`) or convert the LPIPS weights (`make test` does).")
+            st.warning(
+                "No inversion method is available: train the encoders (`thisineq pipeline`) or convert the LPIPS weights (`make test` does)."
+            )
         else:
             left, right = st.columns([1, 2])
             left.image(generation.upscale(current["photo"]), caption=f"the crop of {current['name']}", width="stretch")
-            method = right.radio("Inversion method", available, horizontal=True, key="upload_method",
-                                 help="e4e and ReStyle: instant; the projector optimises for a while; the hybrid refines e4e briefly")  # fmt: skip
+            method = right.radio(
+                "Inversion method",
+                available,
+                horizontal=True,
+                key="upload_method",
+                help="e4e and ReStyle: instant; the projector optimises for a while; the hybrid refines e4e briefly",
+            )
             results = st.session_state.setdefault(RESULTS, {})
             if method in ("e4e", "restyle") and method not in results:
                 results[method] = invert_image(current["photo"], method, models).ws[0].numpy()
             elif method in ("projector", "hybrid") and method not in results:
-                steps = right.select_slider("Optimisation steps", PROJECTOR_STEPS, value=PROJECTOR_STEPS[2] if method == "projector" else 100,
-                                            key="upload_steps")  # fmt: skip
+                steps = right.select_slider(
+                    "Optimisation steps",
+                    PROJECTOR_STEPS,
+                    value=PROJECTOR_STEPS[2] if method == "projector" else 100,
+                    key="upload_steps",
+                )
                 if right.button(f"Invert with the {method}", type="primary", key="upload_start"):
                     bar = right.progress(0.0, text="starting…")
                     right.button("Stop", key="upload_stop", help="stops the optimisation (its partial result is discarded)")
@@ -92,17 +106,39 @@ if page is not None:
                 directions = boundary_directions(normals, method, conditional=conditional, principal=principal)
                 moves = []
                 for name, direction in directions.items():
-                    alpha = st.slider(f"{domain(name).label}: deprived ← → privileged", -3.0, 3.0, 0.0, 0.25, key=f"upload_slider_{name}", format="%+.2fσ")
+                    alpha = st.slider(
+                        f"{domain(name).label}: deprived ← → privileged",
+                        -3.0,
+                        3.0,
+                        0.0,
+                        0.25,
+                        key=f"upload_slider_{name}",
+                        format="%+.2fσ",
+                    )
                     moves.append((direction, alpha))
                 if not directions:
                     st.info("No boundaries in this artifact set yet: only the inversion is shown.")
                 columns = st.columns(3)
                 columns[0].image(generation.png_data_url(current["photo"]), caption="your photo", width="stretch")
-                columns[1].image(generation.png_data_url(generation.synthesise(models.generator, ws)), caption=f"inversion ({method})", width="stretch")
+                columns[1].image(
+                    generation.png_data_url(generation.synthesise(models.generator, ws)),
+                    caption=f"inversion ({method})",
+                    width="stretch",
+                )
                 edited = generation.synthesise(models.generator, ws, moves)
                 columns[2].image(generation.png_data_url(edited), caption="edited", width="stretch")
                 left, right = st.columns(2)
-                left.download_button("Download the edited image (PNG)", lambda: generation.png_bytes(generation.upscale(edited)),
-                                     file_name="my-street-edited.png", mime="image/png", on_click="ignore")  # fmt: skip
-                right.download_button("Download the latent (.npy)", generation.npy_bytes(results[method]), file_name=f"my-street-{method}.npy",
-                                      mime="application/octet-stream", help="ws (num_ws, style_dim), float32")  # fmt: skip
+                left.download_button(
+                    "Download the edited image (PNG)",
+                    lambda: generation.png_bytes(generation.upscale(edited)),
+                    file_name="my-street-edited.png",
+                    mime="image/png",
+                    on_click="ignore",
+                )
+                right.download_button(
+                    "Download the latent (.npy)",
+                    generation.npy_bytes(results[method]),
+                    file_name=f"my-street-{method}.npy",
+                    mime="application/octet-stream",
+                    help="ws (num_ws, style_dim), float32",
+                )

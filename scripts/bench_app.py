@@ -41,7 +41,9 @@ def slider_latency(page, url: str, moves: int) -> list[float]:
         slider.focus()
         start = time.perf_counter()
         page.keyboard.press("ArrowRight" if (k // 10) % 2 == 0 else "ArrowLeft")  # sweep right and back
-        page.wait_for_function(f"before => document.querySelectorAll('{IMAGES}')[1]?.getAttribute('src') !== before", arg=before, timeout=30000)
+        page.wait_for_function(
+            f"before => document.querySelectorAll('{IMAGES}')[1]?.getAttribute('src') !== before", arg=before, timeout=30000
+        )
         page.wait_for_function(f"() => document.querySelectorAll('{IMAGES}')[1]?.complete", timeout=30000)
         times.append(time.perf_counter() - start)
     return times
@@ -76,8 +78,21 @@ def demo_areas() -> int:
 
 
 def build_london_set(root: Path, boundaries: Path, imd: Path, photos: int) -> None:
-    command = [sys.executable, "-m", "thisineq.cli", "data", "synth", "--out", str(root / "london" / "city"), "--photos", str(photos),
-               "--boundaries", str(boundaries), "--imd", str(imd)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "thisineq.cli",
+        "data",
+        "synth",
+        "--out",
+        str(root / "london" / "city"),
+        "--photos",
+        str(photos),
+        "--boundaries",
+        str(boundaries),
+        "--imd",
+        str(imd),
+    ]
     subprocess.run(command, check=True, cwd=REPO_ROOT)
 
 
@@ -106,16 +121,22 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             slider_latency(page, url, 3)  # warm the caches
             times = slider_latency(page, url, args.moves)
-            print(f"slider move → new image: median {1000 * statistics.median(times):.0f} ms, p95 {1000 * percentile(times, 0.95):.0f} ms "
-                  f"over {len(times)} moves (target: median ≤ 250 ms)")  # fmt: skip
-            print(f"for scale, a text-only page (About) is on screen and idle after {text_page_load(browser.new_page(), url):.2f} s")
+            print(
+                f"slider move → new image: median {1000 * statistics.median(times):.0f} ms, p95 {1000 * percentile(times, 0.95):.0f} ms "
+                f"over {len(times)} moves (target: median ≤ 250 ms)"
+            )
+            print(
+                f"for scale, a text-only page (About) is on screen and idle after {text_page_load(browser.new_page(), url):.2f} s"
+            )
             drawn, _ = map_first_render(browser.new_page(viewport={"width": 1280, "height": 900}), url, "demo")
             print(f"for scale, the demo's map ({demo_areas()} areas) is drawn after {drawn:.2f} s")
             if london:
                 page.goto(f"{url}/")  # let the server load the London tables once, as a visitor before would have
                 for session in ("a new session", "another"):
                     drawn, idle = map_first_render(browser.new_page(viewport={"width": 1280, "height": 900}), url)
-                    print(f"map first render, all London LSOAs, {session}: drawn after {drawn:.2f} s, page idle after {idle:.2f} s (target ≤ 3 s)")
+                    print(
+                        f"map first render, all London LSOAs, {session}: drawn after {drawn:.2f} s, page idle after {idle:.2f} s (target ≤ 3 s)"
+                    )
             else:
                 print(f"map benchmark skipped: official London files not found ({args.boundaries}, {args.imd})")
             browser.close()

@@ -58,7 +58,9 @@ def main() -> None:
         print(f"{path} not found: timing an untrained generator of the demo architecture")
         demo = StyleGAN2Config(size=64, style_dim=256, n_mlp=4, channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32})
         report("demo architecture (untrained)", Generator(demo), args.repeats)
-    big = StyleGAN2Config(size=256, style_dim=512, n_mlp=8, channels={4: 512, 8: 512, 16: 512, 32: 256, 64: 128, 128: 64, 256: 32})
+    big = StyleGAN2Config(
+        size=256, style_dim=512, n_mlp=8, channels={4: 512, 8: 512, 16: 512, 32: 256, 64: 128, 128: 64, 256: 32}
+    )
     report("256×256 configuration (untrained)", Generator(big), max(5, args.repeats // 5))
 
 

@@ -31,8 +31,10 @@ class Timing:
 
     def line(self) -> str:
         projected = TARGET / self.rate
-        return (f"{self.label:<28} {self.seconds:8.2f} s  {self.rate:9.0f} photos/s  "
-                f"projected for {TARGET:,}: {projected:7.1f} s ({projected / 60:.1f} min)")
+        return (
+            f"{self.label:<28} {self.seconds:8.2f} s  {self.rate:9.0f} photos/s  "
+            f"projected for {TARGET:,}: {projected:7.1f} s ({projected / 60:.1f} min)"
+        )
 
 
 def synthetic_photo(args: tuple[Path, int, int, int]) -> int:
@@ -58,11 +60,13 @@ def make_collection(folder: Path, n: int, width: int, height: int, workers: int)
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         total = sum(pool.imap_unordered(synthetic_photo, tasks, chunksize=32))
     rng = np.random.default_rng(0)
-    pd.DataFrame({
-        "image": [f"images/{i:06d}.jpg" for i in range(n)],
-        "lat": rng.uniform(51.3, 51.7, n),
-        "lon": rng.uniform(-0.5, 0.3, n),
-    }).to_csv(folder / "metadata.csv", index=False)
+    pd.DataFrame(
+        {
+            "image": [f"images/{i:06d}.jpg" for i in range(n)],
+            "lat": rng.uniform(51.3, 51.7, n),
+            "lon": rng.uniform(-0.5, 0.3, n),
+        }
+    ).to_csv(folder / "metadata.csv", index=False)
     return total
 
 
@@ -86,18 +90,22 @@ def main() -> None:
         folder = Path(tmp)
         start = time.perf_counter()
         total_bytes = make_collection(folder, args.n, args.width, args.height, args.workers)
-        print(f"generated {args.n:,} JPEGs of {args.width}x{args.height} "
-              f"({total_bytes / args.n / 1024:.0f} KiB mean) in {time.perf_counter() - start:.1f} s (not timed); "
-              f"{os.cpu_count()} CPUs, {args.workers} workers")
+        print(
+            f"generated {args.n:,} JPEGs of {args.width}x{args.height} "
+            f"({total_bytes / args.n / 1024:.0f} KiB mean) in {time.perf_counter() - start:.1f} s (not timed); "
+            f"{os.cpu_count()} CPUs, {args.workers} workers"
+        )
 
         t_meta, meta = timed("read_metadata", args.n, lambda: read_metadata(folder / "metadata.csv"))
         t_check, (ok, problems) = timed("check_files", args.n, lambda: check_files(meta, folder, workers=args.workers))
         assert len(ok) == args.n and problems.empty, problems.head()
         paths = [Path(p) for p in ok["path"]]
         t_cache, failures = timed(
-            f"build_image_cache (size {args.size})", args.n,
-            lambda: build_image_cache(paths, args.size, folder / "cache.npy", workers=args.workers,
-                                      chunk=args.chunk, progress=False),
+            f"build_image_cache (size {args.size})",
+            args.n,
+            lambda: build_image_cache(
+                paths, args.size, folder / "cache.npy", workers=args.workers, chunk=args.chunk, progress=False
+            ),
         )
         assert failures.empty, failures.head()
         cache = np.load(folder / "cache.npy", mmap_mode="r")

@@ -29,7 +29,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     artifacts = demo_set()
-    models = InversionModels.load(artifacts.generator, e4e=artifacts.encoder("e4e"), restyle=artifacts.encoder("restyle"), lpips_net="alex")
+    models = InversionModels.load(
+        artifacts.generator, e4e=artifacts.encoder("e4e"), restyle=artifacts.encoder("restyle"), lpips_net="alex"
+    )
     data = load_dataset(artifacts.dataset)
     held_out = data.photos[data.photos["split"] == "test"].sort_values("cache_index")
     photos = np.asarray(data.images())[held_out["cache_index"].to_numpy()[: args.photos]]

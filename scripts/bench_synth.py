@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     _, _, photos = plan_city(SynthConfig(n_photos=args.n, city=city.CityConfig(n_lsoas=200)))
     fields = list(SceneFactors.__dataclass_fields__)
-    rows = [dict(zip(fields, v)) for v in photos[fields].itertuples(index=False)]
+    rows = [dict(zip(fields, v, strict=True)) for v in photos[fields].itertuples(index=False)]
     images_per_second(rows[:20], 64)  # warm up caches
     for size in (64, 128, 256):
         n = len(rows) if size == 64 else max(20, len(rows) // (size // 32))

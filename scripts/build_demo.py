@@ -20,8 +20,11 @@ def committed_files() -> list:
     root = artifacts_root()
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", str(root)],
-        capture_output=True, text=True, check=True, cwd=root.parent,
-    ).stdout.split()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root.parent,
+    ).stdout.split()
     return [root.parent / p for p in listed if not p.endswith("manifest.json") and (root.parent / p).is_file()]
 
 
@@ -46,7 +49,9 @@ def main() -> None:
         print(f"$ {command}", flush=True)
         subprocess.run(["bash", "-c", command], check=True, cwd=root.parent, env=env)
     manifest = write_manifest(committed_files())
-    print(f"{len(manifest['artifacts'])} artifacts, {manifest['total_bytes'] / 2**20:.1f} MiB of {manifest['budget_bytes'] / 2**20:.0f} MiB")
+    print(
+        f"{len(manifest['artifacts'])} artifacts, {manifest['total_bytes'] / 2**20:.1f} MiB of {manifest['budget_bytes'] / 2**20:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -164,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             ok = False
     if not ok:
-        print(f"Some files are missing or invalid; they can also be downloaded by hand from {PUBLICATION}",
-              file=sys.stderr)
+        print(f"Some files are missing or invalid; they can also be downloaded by hand from {PUBLICATION}", file=sys.stderr)
     return 0 if ok else 1
 
 

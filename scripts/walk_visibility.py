@@ -29,7 +29,9 @@ from thisineq.walk import Direction, image_change, sample_w
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", default="artifacts/demo", help="the artifact set (its generator and inversions)")
-    parser.add_argument("--work", default="data/pipeline", help="the pipeline's work folder: its training-city inversions are used where present")
+    parser.add_argument(
+        "--work", default="data/pipeline", help="the pipeline's work folder: its training-city inversions are used where present"
+    )
     parser.add_argument("--methods", nargs="+", default=["e4e", "restyle"])
     parser.add_argument("--domains", nargs="+", default=list(DEFAULT_DOMAINS), choices=DOMAIN_KEYS, metavar="DOMAIN")
     parser.add_argument("--axes", nargs="+", type=int, default=[8, 16, 32, 64], help="principal axis counts to try")
@@ -55,12 +57,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"walk_visibility: --axes {max(args.axes)} exceeds the generator's {w.shape[1]} latent dimensions", file=sys.stderr)
         return 2
     axes = principal_axes(w, max(args.axes))
-    print(f"Generator {pipeline.generator}; W's spread along its principal axes: "
-          f"{', '.join(f'{s:.2f}' for s in np.std((w - w.mean(0)) @ axes[:4].T, axis=0))}, …; "
-          f"median along a random direction {np.median(np.std(w @ _random_units(50, w.shape[1]).T, axis=0)):.2f}")  # fmt: skip
-    print(f"Pixel change at +3σ for scale: a random direction {np.mean([image_change(generator, Direction.from_latents('r', u, w), n=args.images) for u in _random_units(5, w.shape[1])]):.1%}, "
-          f"the first principal axis {image_change(generator, Direction.from_latents('pc1', axes[0], w), n=args.images):.1%}, "
-          f"two random images {_random_pair_change(generator, args.images):.1%}\n")  # fmt: skip
+    print(
+        f"Generator {pipeline.generator}; W's spread along its principal axes: "
+        f"{', '.join(f'{s:.2f}' for s in np.std((w - w.mean(0)) @ axes[:4].T, axis=0))}, …; "
+        f"median along a random direction {np.median(np.std(w @ _random_units(50, w.shape[1]).T, axis=0)):.2f}"
+    )
+    print(
+        f"Pixel change at +3σ for scale: a random direction {np.mean([image_change(generator, Direction.from_latents('r', u, w), n=args.images) for u in _random_units(5, w.shape[1])]):.1%}, "
+        f"the first principal axis {image_change(generator, Direction.from_latents('pc1', axes[0], w), n=args.images):.1%}, "
+        f"two random images {_random_pair_change(generator, args.images):.1%}\n"
+    )
     header = f"{'method':<9} {'domain':<22} {'axes':>5} {'n':>5}  {'F1 [95% CI]':<20} {'ROC-AUC':>7} {'σ in W':>7} {'change':>7}"
     print(header)
     print("-" * len(header))
@@ -87,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
                 if label == "picked":
                     label = f"→{boundary.n_axes_ or 'all'}"
                 low, high = scores.intervals["f1"]
-                print(f"{method:<9} {domain:<22} {label:>5} {len(y):>5}  {scores.scores['f1']:.3f} [{low:.3f}–{high:.3f}]  "
-                      f"{scores.scores['roc_auc']:>7.3f} {direction.sigma:>7.2f} {image_change(generator, direction, n=args.images):>7.1%}", flush=True)  # fmt: skip
+                print(
+                    f"{method:<9} {domain:<22} {label:>5} {len(y):>5}  {scores.scores['f1']:.3f} [{low:.3f}–{high:.3f}]  "
+                    f"{scores.scores['roc_auc']:>7.3f} {direction.sigma:>7.2f} {image_change(generator, direction, n=args.images):>7.1%}",
+                    flush=True,
+                )
     return 0
 
 
@@ -100,7 +109,10 @@ def _random_units(n: int, dim: int, seed: int = 0) -> np.ndarray:
 @torch.no_grad()
 def _random_pair_change(generator, n: int) -> float:
     g = torch.Generator().manual_seed(1)
-    a, b = (generator.synthesis(broadcast(generator.mapping(torch.randn(n, generator.style_dim, generator=g)), generator.num_ws)) for _ in range(2))
+    a, b = (
+        generator.synthesis(broadcast(generator.mapping(torch.randn(n, generator.style_dim, generator=g)), generator.num_ws))
+        for _ in range(2)
+    )
     return float((a - b).abs().mean() / 2)
 
 

@@ -57,4 +57,6 @@ def tiny_models():
     g = Generator(StyleGAN2Config(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})).eval().requires_grad_(False)
     config = EncoderConfig.for_generator(g, widths=(8, 8, 16))
     mse = lambda a, b: (a - b).square().mean(dim=(1, 2, 3))  # noqa: E731
-    return InversionModels(g, {"e4e": E4EEncoder(config, g.w_avg).eval(), "restyle": ReStyleEncoder(config).eval()}, perceptual=mse)
+    return InversionModels(
+        g, {"e4e": E4EEncoder(config, g.w_avg).eval(), "restyle": ReStyleEncoder(config).eval()}, perceptual=mse
+    )

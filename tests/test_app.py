@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -94,14 +93,21 @@ def test_map_view_falls_back_to_the_areas_when_photos_have_no_coordinates():
 def test_deck_json_is_compact():
     import pydeck as pdk
 
-    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [0.1, 51.5]}, "properties": {"fill": [1, 2, 3, 4]}}] * 50
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0.1, 51.5]}, "properties": {"fill": [1, 2, 3, 4]}}
+    ] * 50
     layer = pdk.Layer("GeoJsonLayer", {"type": "FeatureCollection", "features": features})
-    compact, indented = maps.compact_deck(layers=[layer], map_style=None).to_json(), pdk.Deck(layers=[layer], map_style=None).to_json()
+    compact, indented = (
+        maps.compact_deck(layers=[layer], map_style=None).to_json(),
+        pdk.Deck(layers=[layer], map_style=None).to_json(),
+    )
     assert "\n" not in compact and len(compact) < len(indented) / 2
     assert json.loads(compact) == json.loads(indented)
 
 
-@pytest.mark.parametrize("params", [{"seed": "-5", "psi": "7"}, {"seed": "abc", "psi": "nan", "income": "99"}, {"seed": "1e30", "income": "x"}])
+@pytest.mark.parametrize(
+    "params", [{"seed": "-5", "psi": "7"}, {"seed": "abc", "psi": "nan", "income": "99"}, {"seed": "1e30", "income": "x"}]
+)
 def test_generator_survives_hostile_urls(params):
     at = AppTest.from_file(str(ROOT / "pages/generator.py"), default_timeout=60)
     for key, value in params.items():

@@ -144,7 +144,13 @@ def test_a_boundary_on_principal_axes_keeps_the_generators_directions():
     assert abs(boundary.normal_[0]) > 0.99 and boundary.normal_[0] > 0
     assert (boundary.predict(X) == y).mean() > 0.9
     # The normal and intercept mapped back into latent space give the fitted SVM's own scores, rescaled.
-    svm = Pipeline([("axes", PrincipalCoordinates(axes, 1)), ("scale", StandardScaler()), ("svm", LinearSVC(C=boundary.C_, max_iter=20000, random_state=0))])
+    svm = Pipeline(
+        [
+            ("axes", PrincipalCoordinates(axes, 1)),
+            ("scale", StandardScaler()),
+            ("svm", LinearSVC(C=boundary.C_, max_iter=20000, random_state=0)),
+        ]
+    )
     raw = svm.fit(X, y).decision_function(X)
     scores = boundary.decision_function(X)
     scale = (scores @ raw) / (raw @ raw)

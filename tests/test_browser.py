@@ -41,8 +41,12 @@ def screenshots(tmp_path_factory) -> Path:
 def test_page_loads_in_a_browser(browser_page, screenshots, path):
     url, page = browser_page
     page.goto(f"{url}/{path}")
-    wait_for_app(page, ready='[data-testid="stMain"] [data-testid="stImage"] img' if path == "kiosk" else '[data-testid="stMain"] h1')
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    wait_for_app(
+        page, ready='[data-testid="stMain"] [data-testid="stImage"] img' if path == "kiosk" else '[data-testid="stMain"] h1'
+    )
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]'
+    ).first.inner_text()
     page.screenshot(path=str(screenshots / f"{path or 'home'}.png"), full_page=True)
 
 
@@ -56,7 +60,8 @@ def test_generator_slider_changes_the_image(browser_page, screenshots):
     page.keyboard.press("ArrowRight")
     page.wait_for_function(
         "before => document.querySelectorAll('[data-testid=\"stMain\"] [data-testid=\"stImage\"] img')[1]?.getAttribute('src') !== before",
-        arg=before, timeout=30000,
+        arg=before,
+        timeout=30000,
     )
     page.wait_for_function("() => location.search.includes('income=0.25')", timeout=10000)  # the view is shareable
     page.screenshot(path=str(screenshots / "generator-slider-moved.png"), full_page=True)

@@ -14,10 +14,24 @@ def test_synth_then_ingest_again_from_the_command_line(tmp_path, capsys):
     city = tmp_path / "city"
     assert main(["data", "synth", "--out", str(city), "--photos", "24", "--areas", "40", "--workers", "1"]) == 0
     assert load_dataset(city / "dataset").manifest["counts"]["photos_usable"] == 24
-    code = main([
-        "data", "ingest", "--photos", str(city), "--meta", str(city / "metadata.csv"), "--imd", str(city / "synthetic_deciles_file2.csv"),
-        "--boundaries", str(city / "lsoa_boundaries.geojson"), "--out", str(tmp_path / "again"), "--workers", "1",
-    ])  # fmt: skip
+    code = main(
+        [
+            "data",
+            "ingest",
+            "--photos",
+            str(city),
+            "--meta",
+            str(city / "metadata.csv"),
+            "--imd",
+            str(city / "synthetic_deciles_file2.csv"),
+            "--boundaries",
+            str(city / "lsoa_boundaries.geojson"),
+            "--out",
+            str(tmp_path / "again"),
+            "--workers",
+            "1",
+        ]
+    )
     assert code == 0
     again = load_dataset(tmp_path / "again").photos
     pd.testing.assert_frame_equal(again, load_dataset(city / "dataset").photos)
@@ -26,18 +40,44 @@ def test_synth_then_ingest_again_from_the_command_line(tmp_path, capsys):
 def test_bad_iod_file_is_one_clear_line(tmp_path, capsys):
     (tmp_path / "meta.csv").write_text("image,lat,lon\n")
     (tmp_path / "imd.csv").write_text("LSOA code (2011),something\nE01000001,3\n")
-    code = main([
-        "data", "ingest", "--photos", str(tmp_path), "--meta", str(tmp_path / "meta.csv"), "--imd", str(tmp_path / "imd.csv"),
-        "--boundaries", str(tmp_path / "none.geojson"), "--out", str(tmp_path / "out"),
-    ])  # fmt: skip
+    code = main(
+        [
+            "data",
+            "ingest",
+            "--photos",
+            str(tmp_path),
+            "--meta",
+            str(tmp_path / "meta.csv"),
+            "--imd",
+            str(tmp_path / "imd.csv"),
+            "--boundaries",
+            str(tmp_path / "none.geojson"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("thisineq: error:") and "imd.csv" in err
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
 def test_missing_photo_folder(tmp_path, capsys):
-    code = main(["data", "ingest", "--photos", str(tmp_path / "nope"), "--meta", "m.csv", "--imd", "i.csv",
-                 "--boundaries", "b.shp", "--out", str(tmp_path / "out")])  # fmt: skip
+    code = main(
+        [
+            "data",
+            "ingest",
+            "--photos",
+            str(tmp_path / "nope"),
+            "--meta",
+            "m.csv",
+            "--imd",
+            "i.csv",
+            "--boundaries",
+            "b.shp",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 2 and "photo folder not found" in capsys.readouterr().err
 
 
@@ -75,37 +115,68 @@ def test_pipeline_config_reads_nulls_lists_and_whole_numbers_as_their_fields_typ
 
 
 def test_an_unknown_pipeline_step_is_named_with_the_real_ones(tmp_path, capsys):
-    code = main(["pipeline", "--tiny", "--out", str(tmp_path / "set"), "--work", str(tmp_path / "work"), "--only", "walks", "walk"])
+    code = main(
+        ["pipeline", "--tiny", "--out", str(tmp_path / "set"), "--work", str(tmp_path / "work"), "--only", "walks", "walk"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "no pipeline step named walk;" in err and "known_answer" in err
     assert not (tmp_path / "set").exists()
 
 
-@pytest.mark.parametrize(("flags", "named"), [(["--areas", "0"], "at least 10 areas"), (["--photos", "0"], "n_photos must be at least 1")])
+@pytest.mark.parametrize(
+    ("flags", "named"), [(["--areas", "0"], "at least 10 areas"), (["--photos", "0"], "n_photos must be at least 1")]
+)
 def test_impossible_city_is_one_clear_line_and_writes_nothing(tmp_path, capsys, flags, named):
     code = main(["data", "synth", "--out", str(tmp_path / "city"), "--photos", "10", *flags])
     err = capsys.readouterr().err
     assert code == 2 and named in err and not (tmp_path / "city").exists()
 
 
-@pytest.mark.parametrize(("flags", "named"), [(["--batch", "0"], "batch=0"), (["--lr", "-1"], "lr=-1.0"), (["--augment", "bogus"], "unknown augmentation ['bogus']"),
-                                              (["--channels", "abc"], "comma-separated whole numbers")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--batch", "0"], "batch=0"),
+        (["--lr", "-1"], "lr=-1.0"),
+        (["--augment", "bogus"], "unknown augmentation ['bogus']"),
+        (["--channels", "abc"], "comma-separated whole numbers"),
+    ],
+)
 def test_impossible_gan_training_is_named_before_a_run_folder_is_made(tmp_path, capsys, flags, named):
     city = tmp_path / "city"
     assert main(["data", "synth", "--out", str(city), "--photos", "12", "--areas", "12", "--size", "16", "--workers", "1"]) == 0
     capsys.readouterr()
-    code = main(["train", "gan", "--dataset", str(city / "dataset"), "--run-dir", str(tmp_path / "run"), "--channels", "8,8,8", *flags])
+    code = main(
+        ["train", "gan", "--dataset", str(city / "dataset"), "--run-dir", str(tmp_path / "run"), "--channels", "8,8,8", *flags]
+    )
     err = capsys.readouterr().err
     assert code == 2 and named in err, err
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize(("flags", "named"), [(["--size", "100000"], "image size must be within 16–1024"), (["--workers", "0"], "workers must be at least 1")])
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [(["--size", "100000"], "image size must be within 16–1024"), (["--workers", "0"], "workers must be at least 1")],
+)
 def test_impossible_ingest_is_named_before_anything_is_written(tmp_path, capsys, flags, named):
     city = tmp_path / "city"
     assert main(["data", "synth", "--out", str(city), "--photos", "12", "--areas", "12", "--workers", "1"]) == 0
     capsys.readouterr()
-    code = main(["data", "ingest", "--photos", str(city), "--meta", str(city / "metadata.csv"), "--imd", str(city / "synthetic_deciles_file2.csv"),
-                 "--boundaries", str(city / "lsoa_boundaries.geojson"), "--out", str(tmp_path / "again"), *flags])  # fmt: skip
+    code = main(
+        [
+            "data",
+            "ingest",
+            "--photos",
+            str(city),
+            "--meta",
+            str(city / "metadata.csv"),
+            "--imd",
+            str(city / "synthetic_deciles_file2.csv"),
+            "--boundaries",
+            str(city / "lsoa_boundaries.geojson"),
+            "--out",
+            str(tmp_path / "again"),
+            *flags,
+        ]
+    )
     assert code == 2 and named in capsys.readouterr().err
     assert not (tmp_path / "again").exists()

@@ -110,9 +110,14 @@ def test_the_table_has_every_method_and_score(tiny_models):
     config = comparison.ComparisonConfig(timing_photos=1, recovery_samples=2, edit_photos=2, projector_steps=3, hybrid_steps=2)
     discriminator = Discriminator(tiny_models.generator.config)
     table = compare_methods(
-        tiny_models, {m: errors for m in methods}, {m: photos for m in methods}, {m: latents for m in methods},
-        {m: directions() for m in methods}, config, discriminator=discriminator,
-    )  # fmt: skip
+        tiny_models,
+        {m: errors for m in methods},
+        {m: photos for m in methods},
+        {m: latents for m in methods},
+        {m: directions() for m in methods},
+        config,
+        discriminator=discriminator,
+    )
     assert list(table.columns) == list(COLUMNS) and list(table["method"]) == list(methods)
     numeric = table.drop(columns="method").to_numpy(float)
     assert np.isfinite(numeric).all()

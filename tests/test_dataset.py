@@ -68,10 +68,20 @@ def _london_collection(folder, london_points):
 def test_london_ingest_matches_the_synthetic_format(london, tmp_path, synthetic_dataset):
     points = [(51.5138, -0.0984), (51.5007, -0.1246), (51.5390, -0.1426), (51.4613, -0.1156), (51.5560, -0.2795)]
     raw = _london_collection(tmp_path / "raw", points)
-    out = ingest(raw, raw / "meta.csv", london.file2_london, london.boundaries_shp, tmp_path / "ds", IngestConfig(workers=1), progress=False)
+    out = ingest(
+        raw,
+        raw / "meta.csv",
+        london.file2_london,
+        london.boundaries_shp,
+        tmp_path / "ds",
+        IngestConfig(workers=1),
+        progress=False,
+    )
     data = load_dataset(out)
     synthetic = load_dataset(synthetic_dataset)
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in synthetic_dataset.iterdir() if p.name != "DATASET_CARD.md")
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for p in synthetic_dataset.iterdir() if p.name != "DATASET_CARD.md"
+    )
     assert list(data.photos.columns) == list(synthetic.photos.columns)
     assert not data.synthetic and data.manifest["counts"]["lsoas"] == 4835
     assert len(data.photos) == 5 and data.photos["lsoa_code"].str.startswith("E01").all()
@@ -96,8 +106,15 @@ def test_lsoa_code_column_locates_photos_without_coordinates(tmp_path, synthetic
     meta = meta.drop(columns=["lat", "lon"]).assign(lsoa_code=truth["lsoa_code"])
     meta.loc[4, "lsoa_code"] = "X01999999"
     meta.to_csv(tmp_path / "by_code.csv", index=False)
-    out = ingest(city_dir, tmp_path / "by_code.csv", city_dir / "synthetic_deciles_file2.csv", city_dir / "lsoa_boundaries.geojson",
-                 tmp_path / "ds", IngestConfig(workers=1), progress=False)  # fmt: skip
+    out = ingest(
+        city_dir,
+        tmp_path / "by_code.csv",
+        city_dir / "synthetic_deciles_file2.csv",
+        city_dir / "lsoa_boundaries.geojson",
+        tmp_path / "ds",
+        IngestConfig(workers=1),
+        progress=False,
+    )
     data = load_dataset(out)
     assert list(data.photos["lsoa_code"]) == list(truth["lsoa_code"].head(4))
     assert data.problems()["problem"].tolist() == ["unknown LSOA code"]

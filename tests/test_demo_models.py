@@ -59,6 +59,8 @@ def test_committed_inversions_are_what_the_committed_encoder_gives(models, held_
 def test_table1_has_every_domain_and_method_with_intervals():
     table = pd.read_csv(DEMO.boundaries / "table1.csv")
     grouped = table[table["split"] == "by LSOA"]
-    assert {(d, m) for d in ("income", "health", "education") for m in ("e4e", "restyle", "projector")} <= set(zip(grouped["domain"], grouped["method"]))
+    assert {(d, m) for d in ("income", "health", "education") for m in ("e4e", "restyle", "projector")} <= set(
+        zip(grouped["domain"], grouped["method"], strict=True)
+    )
     scored = grouped.dropna(subset=["f1"])
     assert ((scored["f1_low"] <= scored["f1"]) & (scored["f1"] <= scored["f1_high"])).all()

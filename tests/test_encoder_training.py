@@ -18,7 +18,9 @@ TINY = StyleGAN2Config(size=32, style_dim=16, n_mlp=2, channels={4: 32, 8: 16, 1
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("enc")
-    dataset = build_city_dataset(root / "city", SynthConfig(n_photos=40, size=32, city=city.CityConfig(n_lsoas=20, seed=4)), workers=1, progress=False)
+    dataset = build_city_dataset(
+        root / "city", SynthConfig(n_photos=40, size=32, city=city.CityConfig(n_lsoas=20, seed=4)), workers=1, progress=False
+    )
     torch.manual_seed(0)
     generator = Generator(TINY).eval()
     generator.w_avg.copy_(generator.mean_w(500))
@@ -32,9 +34,19 @@ def test_training_runs_resumes_and_exports(setup, kind, tmp_path):
 
     def config(steps):
         return EncoderTrainConfig(
-            kind=kind, generator=str(root / "g.pt"), dataset=str(dataset), run_dir=str(tmp_path / kind), steps=steps, batch=4,
-            lambda_lpips=0.0, encoder_widths=(8, 16, 16, 32), restyle_iterations=2, unlock_every=1, checkpoint_every=1, sample_every=3,
-        )  # fmt: skip
+            kind=kind,
+            generator=str(root / "g.pt"),
+            dataset=str(dataset),
+            run_dir=str(tmp_path / kind),
+            steps=steps,
+            batch=4,
+            lambda_lpips=0.0,
+            encoder_widths=(8, 16, 16, 32),
+            restyle_iterations=2,
+            unlock_every=1,
+            checkpoint_every=1,
+            sample_every=3,
+        )
 
     train_encoder(config(2), progress=False)
     run = train_encoder(config(3), progress=False)
@@ -53,8 +65,15 @@ def test_a_generator_file_is_not_an_encoder(setup):
         load_encoder(root / "g.pt")
 
 
-@pytest.mark.parametrize(("change", "named"), [({"batch": 0}, "batch=0"), ({"lr": -1.0}, "lr=-1.0"), ({"restyle_iterations": 0}, "restyle_iterations=0"),
-                                               ({"lpips_net": "squeeze"}, "lpips_net must be alex or vgg")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"batch": 0}, "batch=0"),
+        ({"lr": -1.0}, "lr=-1.0"),
+        ({"restyle_iterations": 0}, "restyle_iterations=0"),
+        ({"lpips_net": "squeeze"}, "lpips_net must be alex or vgg"),
+    ],
+)
 def test_impossible_encoder_training_is_named_when_configured(change, named):
     with pytest.raises(ValueError, match=re.escape(named)):
         EncoderTrainConfig(kind="restyle", generator="g.pt", dataset="d", run_dir="r", **change)

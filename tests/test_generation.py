@@ -63,4 +63,6 @@ def test_url_numbers_are_clamped_or_defaulted(text, expected):
 
 
 def test_whole_url_numbers():
-    assert generation.parse_number("12.7", 0, 0, 100, whole=True) == 12 and isinstance(generation.parse_number("5", 0, 0, 9, whole=True), int)
+    assert generation.parse_number("12.7", 0, 0, 100, whole=True) == 12 and isinstance(
+        generation.parse_number("5", 0, 0, 9, whole=True), int
+    )

@@ -21,14 +21,11 @@ ORIGIN = (530_000.0, 180_000.0)  # a British National Grid point in central Lond
 SIDE = 1_000.0
 
 
-
 def _grid(origin: tuple[float, float] = ORIGIN, side: float = SIDE) -> list[shapely.Polygon]:
     """A 2x2 grid of squares, numbered row by row from the south-west."""
     x0, y0 = origin
     return [
-        shapely.box(x0 + i * side, y0 + j * side, x0 + (i + 1) * side, y0 + (j + 1) * side)
-        for j in range(2)
-        for i in range(2)
+        shapely.box(x0 + i * side, y0 + j * side, x0 + (i + 1) * side, y0 + (j + 1) * side) for j in range(2) for i in range(2)
     ]
 
 
@@ -57,7 +54,6 @@ def _write(gdf: gpd.GeoDataFrame, path: Path, **kw) -> Path:
 def _without_crs(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The same frame with its CRS removed."""
     return gpd.GeoDataFrame(gdf.drop(columns="geometry"), geometry=list(gdf.geometry), crs=None)
-
 
 
 def test_read_shapefile_keeps_codes_names_and_other_columns(grid, tmp_path):
@@ -216,7 +212,6 @@ def test_geopackage_picks_the_polygon_layer_with_codes(grid, tmp_path):
         geo.read_boundaries(path)
 
 
-
 def test_to_display_and_representative_points(grid, tmp_path):
     boundaries = geo.read_boundaries(_write(grid, tmp_path / "grid.shp"))
     assert geo.to_display(boundaries).crs.to_epsg() == 4326
@@ -228,9 +223,7 @@ def test_to_display_and_representative_points(grid, tmp_path):
 
 def _lonlat_grid() -> gpd.GeoDataFrame:
     """The 2x2 grid drawn directly in degrees, with binary fractions so every edge is exact."""
-    return gpd.GeoDataFrame(
-        {"lsoa_code": CODES}, geometry=_grid(origin=(-0.125, 51.5), side=0.015625), crs=geo.DISPLAY_CRS
-    )
+    return gpd.GeoDataFrame({"lsoa_code": CODES}, geometry=_grid(origin=(-0.125, 51.5), side=0.015625), crs=geo.DISPLAY_CRS)
 
 
 def test_point_on_shared_edge_or_corner_is_assigned_once_to_the_smallest_code():
@@ -347,7 +340,6 @@ def test_sample_points_in_rejects_bad_counts(grid):
     assert geo.sample_points_in(boundaries, pd.Series([0], index=["X01000001"]), rng=rng).empty
 
 
-
 def test_web_geojson_of_the_grid(grid, tmp_path):
     boundaries = geo.read_boundaries(_write(grid, tmp_path / "grid.shp"))
     text = geo.web_geojson(boundaries, precision=5)
@@ -367,7 +359,6 @@ def test_web_geojson_of_the_grid(grid, tmp_path):
 def test_web_geojson_names_missing_properties(grid):
     with pytest.raises(KeyError, match="decile"):
         geo.web_geojson(grid, properties=("LSOA11CD", "decile"))
-
 
 
 @pytest.fixture(scope="module")
@@ -458,7 +449,13 @@ LANDMARKS = pd.DataFrame(
         "lat": [51.5138, 51.5005, 51.5081, 51.4769, 51.5560, 51.4700, 51.4787],
         "lon": [-0.0984, -0.1268, -0.0759, -0.0005, -0.2795, -0.4543, -0.2956],
         "expected_code": [
-            "E01032739", "E01004733", "E01004293", "E01001642", "E01033424", "E01002444", "E01003847",
+            "E01032739",
+            "E01004733",
+            "E01004293",
+            "E01001642",
+            "E01033424",
+            "E01002444",
+            "E01003847",
         ],
         "expected_name": [
             "City of London 001",  # St Paul's Cathedral
@@ -480,7 +477,7 @@ def test_london_landmarks_land_in_the_right_lsoa(london_lsoas):
     assert matched.index.tolist() == LANDMARKS.index.tolist()
     assert matched["lsoa_code"].tolist() == LANDMARKS["expected_code"].tolist()
     names = london_lsoas.set_index("lsoa_code")["lsoa_name"].loc[matched["lsoa_code"]]
-    for name, prefix in zip(names, LANDMARKS["expected_name"]):
+    for name, prefix in zip(names, LANDMARKS["expected_name"], strict=True):
         assert name.startswith(prefix), (name, prefix)
 
 
@@ -491,8 +488,14 @@ def test_london_points_outside_or_invalid(london_lsoas):
             "lon": [-1.2577, 2.3522, 0.0, -0.1000, -0.1219, -0.1, -0.1, -0.0984],
         },
         index=[
-            "oxford", "paris", "null_island", "thames_blackfriars",
-            "westminster_bridge", "nan", "lat95", "st_pauls",
+            "oxford",
+            "paris",
+            "null_island",
+            "thames_blackfriars",
+            "westminster_bridge",
+            "nan",
+            "lat95",
+            "st_pauls",
         ],
     )
     matched, unmatched = geo.join_points(points, london_lsoas)

@@ -212,9 +212,7 @@ def test_decile_correlations_on_london(london_table):
 # --- xlsx ------------------------------------------------------------------------------------
 
 
-def write_xlsx(
-    path: Path, rows: list[list[str]], sheet: str = "IoD2019 Domains", notes_first: bool = True
-) -> Path:
+def write_xlsx(path: Path, rows: list[list[str]], sheet: str = "IoD2019 Domains", notes_first: bool = True) -> Path:
     """Write CSV rows into an xlsx sheet (headers on row 1), numbers as numbers, like the official workbook."""
     workbook = openpyxl.Workbook()
     if notes_first:
@@ -250,9 +248,7 @@ def test_xlsx_sheet_errors(file2_csv, tmp_path):
 
 def test_population_xlsx_reads_like_csv(tmp_path):
     csv_path = write_rows(tmp_path / "File_6.csv", toy_file6_rows())
-    xlsx = write_xlsx(
-        tmp_path / "File_6.xlsx", toy_file6_rows(), sheet="Population Denominators", notes_first=False
-    )
+    xlsx = write_xlsx(tmp_path / "File_6.xlsx", toy_file6_rows(), sheet="Population Denominators", notes_first=False)
     pd.testing.assert_frame_equal(read_population(xlsx), read_population(csv_path))
 
 
@@ -361,7 +357,13 @@ def test_duplicated_header_is_ambiguous(file2_csv):
 def test_domain_subset_and_unknown_domain(file2_csv):
     table = read_iod(file2_csv, domains=("health", "income"))
     assert list(table.columns) == [
-        "lsoa_name", "lad_code", "lad_name", "health_decile", "health_rank", "income_decile", "income_rank",
+        "lsoa_name",
+        "lad_code",
+        "lad_name",
+        "health_decile",
+        "health_rank",
+        "income_decile",
+        "income_rank",
     ]
     # A file without the other domains' columns still reads for the domains it has.
     rows = read_rows(file2_csv)
@@ -452,7 +454,7 @@ def file7_rows(file2_rows: list[list[str]], seed: int = 1) -> tuple[list[list[st
         d = BY_KEY[key]
         scores[key] = list(np.round(rng.random(n) * 80, 3))
         header += [d.score_header, d.rank_header, d.decile_header]
-        for row, source, score in zip(body, file2_rows[1:], scores[key]):
+        for row, source, score in zip(body, file2_rows[1:], scores[key], strict=True):
             row += [repr(float(score)), source[4 + 2 * i], source[5 + 2 * i]]
     header += [
         "Income Deprivation Affecting Children Index (IDACI) Score (rate)",

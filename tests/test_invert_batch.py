@@ -24,7 +24,9 @@ def setup(tmp_path_factory):
     if not lpips.weights_path("alex").is_file():
         pytest.skip("LPIPS-alex weights not converted yet: run `python -m thisineq.metrics.lpips` (make test does)")
     root = tmp_path_factory.mktemp("inv")
-    dataset = build_city_dataset(root / "city", SynthConfig(n_photos=20, size=32, city=city.CityConfig(n_lsoas=10, seed=5)), workers=1, progress=False)
+    dataset = build_city_dataset(
+        root / "city", SynthConfig(n_photos=20, size=32, city=city.CityConfig(n_lsoas=10, seed=5)), workers=1, progress=False
+    )
     torch.manual_seed(0)
     g = Generator(TINY).eval()
     save_generator(g, root / "g.pt")
@@ -34,8 +36,21 @@ def setup(tmp_path_factory):
 
 
 def run(root, dataset, out):
-    argv = ["invert", "--method", "e4e", "--dataset", str(dataset), "--generator", str(root / "g.pt"), "--e4e", str(root / "e4e.pt"),
-            "--out", str(out), "--chunk", "8"]  # fmt: skip
+    argv = [
+        "invert",
+        "--method",
+        "e4e",
+        "--dataset",
+        str(dataset),
+        "--generator",
+        str(root / "g.pt"),
+        "--e4e",
+        str(root / "e4e.pt"),
+        "--out",
+        str(out),
+        "--chunk",
+        "8",
+    ]
     assert main(argv) == 0
 
 
@@ -57,15 +72,45 @@ def test_every_photo_is_inverted_and_a_killed_run_resumes(setup, tmp_path):
 
 def test_missing_encoder_is_a_clear_error(setup, tmp_path, capsys):
     root, dataset = setup
-    code = main(["invert", "--method", "hybrid", "--dataset", str(dataset), "--generator", str(root / "g.pt"), "--out", str(tmp_path / "x")])
+    code = main(
+        [
+            "invert",
+            "--method",
+            "hybrid",
+            "--dataset",
+            str(dataset),
+            "--generator",
+            str(root / "g.pt"),
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     assert code == 2 and "needs --e4e" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("flags", "named"), [(["--chunk", "0"], "chunk must be at least 1"), (["--limit", "-1"], "limit must be at least 1"),
-                                              (["--steps", "0"], "projector_steps must be at least 1")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--chunk", "0"], "chunk must be at least 1"),
+        (["--limit", "-1"], "limit must be at least 1"),
+        (["--steps", "0"], "projector_steps must be at least 1"),
+    ],
+)
 def test_impossible_batch_settings_are_named_and_write_nothing(setup, tmp_path, capsys, flags, named):
     root, dataset = setup
-    argv = ["invert", "--method", "e4e", "--dataset", str(dataset), "--generator", str(root / "g.pt"), "--e4e", str(root / "e4e.pt"),
-            "--out", str(tmp_path / "x"), *flags]  # fmt: skip
+    argv = [
+        "invert",
+        "--method",
+        "e4e",
+        "--dataset",
+        str(dataset),
+        "--generator",
+        str(root / "g.pt"),
+        "--e4e",
+        str(root / "e4e.pt"),
+        "--out",
+        str(tmp_path / "x"),
+        *flags,
+    ]
     assert main(argv) == 2
     assert named in capsys.readouterr().err and not (tmp_path / "x").exists()

@@ -38,15 +38,19 @@ def test_clean_directions_score_perfectly_and_mixed_ones_leak():
     leaky = known_answer_table(linear_reader, ws, {"income": Direction("income", mixed, 1.0), "health": clean["health"]})
     assert leaky.set_index("domain").loc["income", "leakage"] > 0.3  # greenery moves with income's cars; litter does not
     # Further kinds of boundary are scored beside the plain ones, leakage counted against the plain set's domains.
-    kinds = known_answer_table(linear_reader, ws, clean, {"principal": {"income": Direction("income", mixed, 1.0)}, "conditional": {}})
-    assert list(zip(kinds["boundary"], kinds["domain"])) == [("plain", d) for d in clean] + [("principal", "income")]
+    kinds = known_answer_table(
+        linear_reader, ws, clean, {"principal": {"income": Direction("income", mixed, 1.0)}, "conditional": {}}
+    )
+    assert list(zip(kinds["boundary"], kinds["domain"], strict=True)) == [("plain", d) for d in clean] + [("principal", "income")]
     assert kinds.iloc[-1]["leakage"] > 0.3 and (kinds.iloc[:-1]["leakage"] < 1e-6).all()
 
 
 def test_oracle_learns_factors_from_rendered_photos(tmp_path):
     _, _, photos = plan_city(SynthConfig(n_photos=240, size=32, city=city.CityConfig(n_lsoas=40, seed=6)))
     fields = list(SceneFactors.__dataclass_fields__)
-    images = np.stack([render(plan_scene(scene(dict(zip(fields, v)))), 32) for v in photos[fields].itertuples(index=False)])
+    images = np.stack(
+        [render(plan_scene(scene(dict(zip(fields, v, strict=True)))), 32) for v in photos[fields].itertuples(index=False)]
+    )
     targets = factor_targets(photos)
     assert targets.min() >= 0 and targets.max() <= 1
     is_test = np.arange(len(images)) >= 200

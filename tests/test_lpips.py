@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from thisineq.data.dataset import load_dataset
 from thisineq.artifacts import demo_set
+from thisineq.data.dataset import load_dataset
 from thisineq.metrics import lpips
 
 

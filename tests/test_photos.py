@@ -243,8 +243,13 @@ def test_no_coordinates_nor_lsoa(tmp_path):
 
 @pytest.mark.parametrize(
     "content, match",
-    [(None, "not found"), (b"", "empty"), (b"image,lat,lon\n", "no photo rows"),
-     (b"image,lat,lon\ncaf\xe9.jpg,1,2\n", "not UTF-8"), (b"image,Image,lsoa_code\na,b,c\n", "more than once")],
+    [
+        (None, "not found"),
+        (b"", "empty"),
+        (b"image,lat,lon\n", "no photo rows"),
+        (b"image,lat,lon\ncaf\xe9.jpg,1,2\n", "not UTF-8"),
+        (b"image,Image,lsoa_code\na,b,c\n", "more than once"),
+    ],
     ids=["missing", "empty", "header-only", "latin-1", "repeated-column"],
 )
 def test_unusable_metadata_files(tmp_path, content, match):
@@ -272,11 +277,20 @@ def test_check_files_reports_every_problem_and_drops_nothing(tmp_path):
     shutil.copy(good, folder / "copy.jpg")
     _noise_jpeg(tmp_path / "outside.jpg", 32)  # exists, but outside the folder
     rows = [
-        ("good.jpg", None), ("sub/blue.png", None), ("empty.jpg", "unreadable"), ("text.jpg", "unreadable"),
-        ("truncated.jpg", "unreadable"), ("trailer.jpg", None), ("bomb.png", "unreadable"),
-        ("copy.jpg", "duplicate content"), ("./good.jpg", "duplicate row"), ("missing.jpg", "missing file"),
-        ("../outside.jpg", "path outside folder"), ("/etc/passwd", "path outside folder"),
-        ("sub\\blue.png", "duplicate row"), ("", "missing file"),
+        ("good.jpg", None),
+        ("sub/blue.png", None),
+        ("empty.jpg", "unreadable"),
+        ("text.jpg", "unreadable"),
+        ("truncated.jpg", "unreadable"),
+        ("trailer.jpg", None),
+        ("bomb.png", "unreadable"),
+        ("copy.jpg", "duplicate content"),
+        ("./good.jpg", "duplicate row"),
+        ("missing.jpg", "missing file"),
+        ("../outside.jpg", "path outside folder"),
+        ("/etc/passwd", "path outside folder"),
+        ("sub\\blue.png", "duplicate row"),
+        ("", "missing file"),
     ]
     csv = _write_csv(tmp_path / "meta.csv", [{"image": image, "lat": 51.5, "lon": -0.1} for image, _ in rows])
     meta = read_metadata(csv)
@@ -286,11 +300,11 @@ def test_check_files_reports_every_problem_and_drops_nothing(tmp_path):
     assert list(problems.columns) == ["photo_id", "image", "problem", "detail"]
     assert sorted(ok["photo_id"].tolist() + problems["photo_id"].tolist()) == meta["photo_id"].tolist()
     expected = {f"{i + 1:06d}": kind for i, (_, kind) in enumerate(rows) if kind}
-    assert dict(zip(problems["photo_id"], problems["problem"])) == expected
+    assert dict(zip(problems["photo_id"], problems["problem"], strict=True)) == expected
     assert ok["image"].tolist() == ["good.jpg", "sub/blue.png", "trailer.jpg"]
     assert ok.loc[ok["image"] == "sub/blue.png", ["width", "height", "format"]].iloc[0].tolist() == [40, 30, "PNG"]
     assert Path(ok["path"].iloc[0]) == folder / "good.jpg"
-    detail = dict(zip(problems["image"], problems["detail"]))
+    detail = dict(zip(problems["image"], problems["detail"], strict=True))
     assert "0 bytes" in detail["empty.jpg"]
     assert "not an image" in detail["text.jpg"]
     assert "truncated" in detail["truncated.jpg"]

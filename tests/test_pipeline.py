@@ -18,11 +18,24 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     messages = []
     Pipeline(config, progress=False, log=messages.append).run()
     out = tmp_path / "out"
-    for path in ("gan/generator.pt", "gan/MODEL_CARD.md", "encoders/e4e.pt", "encoders/restyle.pt", "inversions/projector/errors.csv",
-                 "inversions/hybrid/errors.csv", "inversions/comparison.csv", "inversions/comparison.json",
-                 "walks/walks.json", "walks/e4e.png",
-                 "encoders/e4e_MODEL_CARD.md", "encoders/restyle_MODEL_CARD.md",
-                 "boundaries/table1.csv", "boundaries/normals.npz", "known_answer/table.csv", "city/dataset/dataset.json"):  # fmt: skip
+    for path in (
+        "gan/generator.pt",
+        "gan/MODEL_CARD.md",
+        "encoders/e4e.pt",
+        "encoders/restyle.pt",
+        "inversions/projector/errors.csv",
+        "inversions/hybrid/errors.csv",
+        "inversions/comparison.csv",
+        "inversions/comparison.json",
+        "walks/walks.json",
+        "walks/e4e.png",
+        "encoders/e4e_MODEL_CARD.md",
+        "encoders/restyle_MODEL_CARD.md",
+        "boundaries/table1.csv",
+        "boundaries/normals.npz",
+        "known_answer/table.csv",
+        "city/dataset/dataset.json",
+    ):
         assert (out / path).is_file(), path
     table = pd.read_csv(out / "boundaries" / "table1.csv")
     assert {"e4e", "restyle", "projector"} <= set(table["method"]) and set(table["split"]) == {"by LSOA", "by photo"}

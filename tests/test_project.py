@@ -42,9 +42,15 @@ def test_w_plus_start_and_early_stop(generator):
     target = torch.zeros(2, 3, 16, 16)
     seen = []
     result = project(
-        generator, target, perceptual=mse, num_steps=50, space="w+", w_init=generator.w_avg.expand(2, -1),
-        progress=lambda step, total, loss: seen.append(step) or step < 5, w_avg_samples=500,
-    )  # fmt: skip
+        generator,
+        target,
+        perceptual=mse,
+        num_steps=50,
+        space="w+",
+        w_init=generator.w_avg.expand(2, -1),
+        progress=lambda step, total, loss: seen.append(step) or step < 5,
+        w_avg_samples=500,
+    )
     assert result.steps == 5 and seen == [1, 2, 3, 4, 5] and result.w is None
     assert all(p.requires_grad for p in generator.parameters())  # the generator is left as it was
 

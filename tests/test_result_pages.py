@@ -72,7 +72,9 @@ def test_visible_walks_move_the_image_more(e4e_photo):
     assert not at.exception and at.query_params["principal"] in ("1", ["1"])
     visible = pixels(image_urls(at)[2])
     assert np.abs(visible - inversion).mean() > 2 * np.abs(full - inversion).mean()
-    reopened = app("pages/generator.py", photo=e4e_photo, method="e4e", income="3", principal="1")  # a shared link keeps the choice
+    reopened = app(
+        "pages/generator.py", photo=e4e_photo, method="e4e", income="3", principal="1"
+    )  # a shared link keeps the choice
     assert reopened.toggle(key="generator_principal").value and image_urls(reopened)[2] == image_urls(at)[2]
 
 

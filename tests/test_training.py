@@ -26,9 +26,17 @@ def dataset(tmp_path_factory):
 
 def tiny_config(dataset, run_dir, steps) -> GANTrainConfig:
     return GANTrainConfig(
-        dataset=str(dataset), run_dir=str(run_dir), model=TINY, steps=steps, batch=4, d_reg_every=2, g_reg_every=2,
-        checkpoint_every=2, sample_every=3, metric_every=0,
-    )  # fmt: skip
+        dataset=str(dataset),
+        run_dir=str(run_dir),
+        model=TINY,
+        steps=steps,
+        batch=4,
+        d_reg_every=2,
+        g_reg_every=2,
+        checkpoint_every=2,
+        sample_every=3,
+        metric_every=0,
+    )
 
 
 def test_a_few_steps_train_and_write_a_run(dataset, tmp_path):
@@ -93,7 +101,9 @@ def test_frechet_and_kernel_distance_behave():
     same = frechet_distance(FeatureStats.of(a), FeatureStats.of(b))
     moved = frechet_distance(FeatureStats.of(a), FeatureStats.of(shifted))
     assert same < 0.5 and abs(moved - 8.0) < 1.0  # a mean shift of 1 in 8 dims adds 8
-    assert abs(kernel_distance(a, b, subset_size=200, num_subsets=5)) < kernel_distance(a, shifted, subset_size=200, num_subsets=5)
+    assert abs(kernel_distance(a, b, subset_size=200, num_subsets=5)) < kernel_distance(
+        a, shifted, subset_size=200, num_subsets=5
+    )
 
 
 def test_two_processes_train_under_torchrun(dataset, tmp_path):
@@ -102,11 +112,38 @@ def test_two_processes_train_under_torchrun(dataset, tmp_path):
     import sys
 
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-        "-m", "thisineq.cli", "train", "gan", "--dataset", str(dataset), "--run-dir", str(tmp_path / "ddp"),
-        "--steps", "3", "--batch", "8", "--channels", "16,16,16,8", "--style-dim", "16", "--n-mlp", "2",
-        "--metric-every", "0", "--checkpoint-every", "3", "--device", "cpu",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "thisineq.cli",
+        "train",
+        "gan",
+        "--dataset",
+        str(dataset),
+        "--run-dir",
+        str(tmp_path / "ddp"),
+        "--steps",
+        "3",
+        "--batch",
+        "8",
+        "--channels",
+        "16,16,16,8",
+        "--style-dim",
+        "16",
+        "--n-mlp",
+        "2",
+        "--metric-every",
+        "0",
+        "--checkpoint-every",
+        "3",
+        "--device",
+        "cpu",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert safe_load(tmp_path / "ddp" / CHECKPOINT)["step"] == 3
@@ -128,7 +165,9 @@ def test_warm_start_from_a_saved_generator(dataset, tmp_path):
     card = (export_gan(tmp_path / "b", tmp_path / "exported", rebuild="-") / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "**Warm start**" in card and "trained for 2 steps before" in card and "3 steps in all" in card
     assert safe_load(tmp_path / "exported" / "generator.pt")["step"] == 3
-    assert "Warm start" not in (export_gan(first, tmp_path / "from-scratch", rebuild="-") / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "Warm start" not in (export_gan(first, tmp_path / "from-scratch", rebuild="-") / "MODEL_CARD.md").read_text(
+        encoding="utf-8"
+    )
     other = tiny_config(dataset, tmp_path / "c", 1)
     other.model = StyleGAN2Config(size=32, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 16, 32: 8})
     other.init_from = str(first / GENERATOR)

@@ -69,16 +69,26 @@ def test_walk_matrix_and_grid():
 
 
 def test_boundary_directions_read_an_archive_by_method():
-    normals = {"e4e/income": np.eye(4)[0], "e4e/income/sigma": np.array(2.0), "e4e/health": (np.eye(4)[0] + np.eye(4)[1]) / 2**0.5,
-               "e4e/health/sigma": np.array(0.5), "restyle/income": np.eye(4)[2], "restyle/income/sigma": np.array(1.0)}  # fmt: skip
+    normals = {
+        "e4e/income": np.eye(4)[0],
+        "e4e/income/sigma": np.array(2.0),
+        "e4e/health": (np.eye(4)[0] + np.eye(4)[1]) / 2**0.5,
+        "e4e/health/sigma": np.array(0.5),
+        "restyle/income": np.eye(4)[2],
+        "restyle/income/sigma": np.array(1.0),
+    }
     plain = boundary_directions(normals, "e4e")
     assert list(plain) == ["income", "health"] and plain["income"].sigma == 2.0
     assert list(boundary_directions(normals, "e4e", ["health", "education", "income"])) == ["health", "income"]
-    assert np.array_equal(boundary_directions(normals, "hybrid")["health"].normal, plain["health"].normal)  # the hybrid walks e4e's
+    assert np.array_equal(
+        boundary_directions(normals, "hybrid")["health"].normal, plain["health"].normal
+    )  # the hybrid walks e4e's
     conditional = boundary_directions(normals, "e4e", conditional=True)
     assert abs(conditional["health"].normal @ plain["income"].normal) < 1e-12 and conditional["health"].sigma == 0.5
     assert np.linalg.norm(conditional["health"].normal) == pytest.approx(1.0)
-    assert boundary_directions(normals, "projector") == {} and list(boundary_directions(normals, "restyle", conditional=True)) == ["income"]
+    assert boundary_directions(normals, "projector") == {} and list(
+        boundary_directions(normals, "restyle", conditional=True)
+    ) == ["income"]
     assert boundary_directions(normals, "e4e", principal=True) == {}  # none fitted on principal axes
     normals |= {"principal/e4e/income": np.eye(4)[3], "principal/e4e/income/sigma": np.array(3.0)}
     principal = boundary_directions(normals, "hybrid", principal=True)

@@ -18,8 +18,24 @@ def load_script():
 
 def test_prints_a_row_per_axis_count_and_the_pick(tmp_path, capsys):
     script = load_script()
-    code = script.main(["--set", str(ROOT / "artifacts" / "demo"), "--work", str(tmp_path / "none"), "--methods", "e4e",
-                        "--domains", "health", "--axes", "8", "--bootstrap", "10", "--images", "2"])  # fmt: skip
+    code = script.main(
+        [
+            "--set",
+            str(ROOT / "artifacts" / "demo"),
+            "--work",
+            str(tmp_path / "none"),
+            "--methods",
+            "e4e",
+            "--domains",
+            "health",
+            "--axes",
+            "8",
+            "--bootstrap",
+            "10",
+            "--images",
+            "2",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     rows = [line.split() for line in out.splitlines() if line.startswith("e4e ")]

@@ -60,8 +60,15 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
     clearly better.
     """
 
-    def __init__(self, Cs=(0.001, 0.01, 0.1, 1.0), inner_folds: int = 3, max_iter: int = 20000, random_state: int = 0,
-                 axes=None, axis_counts=(None,)):  # fmt: skip
+    def __init__(
+        self,
+        Cs=(0.001, 0.01, 0.1, 1.0),
+        inner_folds: int = 3,
+        max_iter: int = 20000,
+        random_state: int = 0,
+        axes=None,
+        axis_counts=(None,),
+    ):
         self.Cs = Cs
         self.inner_folds = inner_folds
         self.max_iter = max_iter
@@ -78,8 +85,13 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
         if not np.array_equal(self.classes_, [DEPRIVED, PRIVILEGED]):
             raise ValueError(f"labels must be 0 (deprived) and 1 (privileged), got {self.classes_}")
         counts = self._checked_axis_counts(X.shape[1])
-        pipeline = Pipeline([("axes", PrincipalCoordinates(self.axes)), ("scale", StandardScaler()),
-                             ("svm", LinearSVC(max_iter=self.max_iter, random_state=self.random_state))])  # fmt: skip
+        pipeline = Pipeline(
+            [
+                ("axes", PrincipalCoordinates(self.axes)),
+                ("scale", StandardScaler()),
+                ("svm", LinearSVC(max_iter=self.max_iter, random_state=self.random_state)),
+            ]
+        )
         cv = _folds(y, groups, self.inner_folds, self.random_state)
         scoring = make_scorer(f1_score, zero_division=0)
         grid = {"axes__n_axes": counts, "svm__C": list(self.Cs)}
@@ -176,7 +188,9 @@ MIN_PER_CLASS = 10  # fewer labelled photos per class than this give no meaningf
 def _folds(y: np.ndarray, groups, n_splits: int, seed: int):
     """Grouped folds when groups are given (no group on both sides), stratified otherwise."""
     if np.bincount(y, minlength=2).min() < n_splits or (groups is not None and len(np.unique(groups)) < n_splits):
-        raise ValueError(f"too few photos or areas for {n_splits}-fold cross-validation: {np.bincount(y, minlength=2).tolist()} per class")
+        raise ValueError(
+            f"too few photos or areas for {n_splits}-fold cross-validation: {np.bincount(y, minlength=2).tolist()} per class"
+        )
     if groups is not None:
         return list(GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
     return list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
@@ -199,7 +213,9 @@ class Evaluation:
         return out
 
 
-def evaluate(X, y, groups=None, *, grouped: bool = True, n_splits: int = 5, n_boot: int = 1000, seed: int = 0, **boundary) -> Evaluation:
+def evaluate(
+    X, y, groups=None, *, grouped: bool = True, n_splits: int = 5, n_boot: int = 1000, seed: int = 0, **boundary
+) -> Evaluation:
     """Cross-validate a LatentBoundary: folds grouped by `groups` (LSOA) or, if not `grouped`, by photo."""
     X, y = np.asarray(X, np.float64), np.asarray(y).astype(int)
     folds = _folds(y, groups if grouped else None, n_splits, seed)
@@ -210,8 +226,12 @@ def evaluate(X, y, groups=None, *, grouped: bool = True, n_splits: int = 5, n_bo
         score[test] = model.decision_function(X[test])
     scores = _scores(y, score)
     rng = np.random.default_rng(seed)
-    draws = [_scores(y[i], score[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot)) if len(np.unique(y[i])) == 2]
-    intervals = {k: (float(np.percentile([d[k] for d in draws], 2.5)), float(np.percentile([d[k] for d in draws], 97.5))) for k in scores}
+    draws = [
+        _scores(y[i], score[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot)) if len(np.unique(y[i])) == 2
+    ]
+    intervals = {
+        k: (float(np.percentile([d[k] for d in draws], 2.5)), float(np.percentile([d[k] for d in draws], 97.5))) for k in scores
+    }
     return Evaluation(scores, intervals, len(y), grouped)
 
 
@@ -294,12 +314,21 @@ def boundary_table(
             counts = labels.value_counts()
             if len(counts) < 2 or counts.min() < MIN_PER_CLASS:
                 for split in ("by LSOA", "by photo"):
-                    rows.append({"domain": domain, "method": method, "split": split, "n": int(2 * counts.min()) if len(counts) == 2 else 0,
-                                 "note": f"fewer than {MIN_PER_CLASS} photos in a class"})  # fmt: skip
+                    rows.append(
+                        {
+                            "domain": domain,
+                            "method": method,
+                            "split": split,
+                            "n": int(2 * counts.min()) if len(counts) == 2 else 0,
+                            "note": f"fewer than {MIN_PER_CLASS} photos in a class",
+                        }
+                    )
                 continue
             keep = labels.index.get_indexer(balanced_subset(labels, seed))
             X, y, groups = latents[keep], labels.iloc[keep].to_numpy(int), frame["lsoa_code"].to_numpy()[keep]
             for grouped in (True, False):
                 evaluation = evaluate(X, y, groups, grouped=grouped, n_boot=n_boot, seed=seed)
-                rows.append({"domain": domain, "method": method, "split": "by LSOA" if grouped else "by photo", **evaluation.row()})
+                rows.append(
+                    {"domain": domain, "method": method, "split": "by LSOA" if grouped else "by photo", **evaluation.row()}
+                )
     return pd.DataFrame(rows)

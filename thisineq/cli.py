@@ -89,17 +89,32 @@ def _run_train_gan(args) -> None:
     try:
         widths = [int(c) for c in args.channels.split(",")]
     except ValueError:
-        raise ValueError(f"--channels takes comma-separated whole numbers, like 256,256,128,64,32; got {args.channels!r}") from None
+        raise ValueError(
+            f"--channels takes comma-separated whole numbers, like 256,256,128,64,32; got {args.channels!r}"
+        ) from None
     resolutions = [2**k for k in range(2, size.bit_length())]
     if len(widths) != len(resolutions):
         raise ValueError(f"--channels needs {len(resolutions)} widths for {resolutions} px, got {len(widths)}")
-    model = StyleGAN2Config(size=size, style_dim=args.style_dim, n_mlp=args.n_mlp, channels=dict(zip(resolutions, widths)))
+    model = StyleGAN2Config(
+        size=size, style_dim=args.style_dim, n_mlp=args.n_mlp, channels=dict(zip(resolutions, widths, strict=True))
+    )
     config = GANTrainConfig(
-        dataset=str(args.dataset), run_dir=str(args.run_dir), model=model, steps=args.steps, batch=args.batch, lr=args.lr,
-        r1_gamma=args.r1_gamma, augment=args.augment, metric_every=args.metric_every, metric_samples=args.metric_samples,
-        checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, device=args.device,
+        dataset=str(args.dataset),
+        run_dir=str(args.run_dir),
+        model=model,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        r1_gamma=args.r1_gamma,
+        augment=args.augment,
+        metric_every=args.metric_every,
+        metric_samples=args.metric_samples,
+        checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
+        seed=args.seed,
+        device=args.device,
         init_from=str(args.init_from) if args.init_from else None,
-    )  # fmt: skip
+    )
     print(f"run folder {train_gan(config)}")
 
 
@@ -123,10 +138,18 @@ def _run_train_encoder(args) -> None:
     from thisineq.training.encoders import EncoderTrainConfig, train_encoder
 
     config = EncoderTrainConfig(
-        kind=args.kind, generator=str(args.generator), dataset=str(args.dataset), run_dir=str(args.run_dir), steps=args.steps,
-        batch=args.batch, lr=args.lr, real_fraction=args.real_fraction, lpips_net=args.lpips, restyle_iterations=args.iterations,
+        kind=args.kind,
+        generator=str(args.generator),
+        dataset=str(args.dataset),
+        run_dir=str(args.run_dir),
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        real_fraction=args.real_fraction,
+        lpips_net=args.lpips,
+        restyle_iterations=args.iterations,
         seed=args.seed,
-    )  # fmt: skip
+    )
     print(f"run folder {train_encoder(config)}")
 
 
@@ -152,7 +175,13 @@ def _run_invert(args) -> None:
     needs = {"e4e": "e4e", "hybrid": "e4e", "restyle": "restyle"}.get(args.method)
     if needs and getattr(args, needs) is None:
         raise ValueError(f"--method {args.method} needs --{needs} ENCODER")
-    config = BatchInversionConfig(method=args.method, chunk=args.chunk, split=tuple(args.split) if args.split else None, limit=args.limit, projector_steps=args.steps)
+    config = BatchInversionConfig(
+        method=args.method,
+        chunk=args.chunk,
+        split=tuple(args.split) if args.split else None,
+        limit=args.limit,
+        projector_steps=args.steps,
+    )
     models = InversionModels.load(
         args.generator, e4e=args.e4e, restyle=args.restyle, lpips_net="vgg" if args.method in ("projector", "hybrid") else None
     )

@@ -33,9 +33,17 @@ from thisineq.walk import Direction, edit, sample_w
 
 RECONSTRUCTION = ("mse", "psnr", "ssim", "lpips")
 COLUMNS = (
-    "method", "photos", *RECONSTRUCTION, "seconds_per_photo", "latent_error", "sample_lpips",
-    "edit_atypicality", "edit_realism", "lec", "lec_relative",
-)  # fmt: skip
+    "method",
+    "photos",
+    *RECONSTRUCTION,
+    "seconds_per_photo",
+    "latent_error",
+    "sample_lpips",
+    "edit_atypicality",
+    "edit_realism",
+    "lec",
+    "lec_relative",
+)
 
 
 @dataclass(frozen=True)
@@ -169,19 +177,33 @@ def compare_methods(
         log(f"  comparing {method}")
         row = {"method": method, **reconstruction_summary(method_errors)}
         repeats = 5 if method in ("e4e", "restyle") else 1
-        row["seconds_per_photo"] = seconds_per_photo(models, method, photos[method][: config.timing_photos], repeats=repeats, **kw)
+        row["seconds_per_photo"] = seconds_per_photo(
+            models, method, photos[method][: config.timing_photos], repeats=repeats, **kw
+        )
         row.update(latent_recovery(models, method, config.recovery_samples, config.seed, **kw))
         if not directions.get(method):
             log(f"  {method}: no boundary to edit along; its editability scores are left empty")
         else:
             ws = torch.from_numpy(np.asarray(latents[method][: config.edit_photos], np.float32))
-            row.update(editability(models, method, ws, directions[method], sigma=config.edit_sigma,
-                                   w_distribution=w_distribution, discriminator=discriminator, **kw))  # fmt: skip
+            row.update(
+                editability(
+                    models,
+                    method,
+                    ws,
+                    directions[method],
+                    sigma=config.edit_sigma,
+                    w_distribution=w_distribution,
+                    discriminator=discriminator,
+                    **kw,
+                )
+            )
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=list(COLUMNS))
 
 
-def reference_scores(models: InversionModels, photos: np.ndarray, discriminator: Discriminator | None, n: int = 256, seed: int = 0) -> dict:
+def reference_scores(
+    models: InversionModels, photos: np.ndarray, discriminator: Discriminator | None, n: int = 256, seed: int = 0
+) -> dict:
     """What the editability scores look like for unedited GAN samples and real photos (for reading the table)."""
     generator = models.generator
     z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed + 1))

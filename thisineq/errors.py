@@ -11,8 +11,15 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from thisineq.metrics.lpips import LPIPSWeightsError
 
     return (
-        IoDFormatError, BoundaryFormatError, PhotoCollectionError, DatasetError, LPIPSWeightsError, FileNotFoundError, ValueError, KeyError,
-    )  # fmt: skip
+        IoDFormatError,
+        BoundaryFormatError,
+        PhotoCollectionError,
+        DatasetError,
+        LPIPSWeightsError,
+        FileNotFoundError,
+        ValueError,
+        KeyError,
+    )
 
 
 USER_ERRORS = _user_errors()

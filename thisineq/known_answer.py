@@ -11,7 +11,7 @@ oracle. Three figures per domain:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,11 @@ def walk_factors(read: FactorReader, ws: torch.Tensor, direction: Direction, ste
 def score_walks(factors: np.ndarray, steps: np.ndarray, domain: str, others: list[str]) -> dict[str, float]:
     """The three figures of one domain from factor estimates (n, n_steps, len(FACTORS))."""
     own = own_factors(domain)
-    only_others = [f for f in FACTORS if f not in NUISANCE and f not in linked_factors(domain) and any(f in linked_factors(o) for o in others)]
+    only_others = [
+        f
+        for f in FACTORS
+        if f not in NUISANCE and f not in linked_factors(domain) and any(f in linked_factors(o) for o in others)
+    ]
     column = {name: k for k, name in enumerate(FACTORS)}
     rho, leakage = [], []
     for walk in factors:  # (n_steps, len(FACTORS))
@@ -64,7 +68,7 @@ def known_answer_table(
     ws: torch.Tensor,
     directions: dict[str, Direction],
     others: dict[str, dict[str, Direction]] | None = None,
-    steps: np.ndarray = np.linspace(-3, 3, 7),
+    steps: tuple[float, ...] = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0),
     source: str = "random latents",
 ) -> pd.DataFrame:
     """One row per domain and boundary kind: own_rho, leakage, nuisance for walks from `ws`.
@@ -72,10 +76,19 @@ def known_answer_table(
     `directions` are the plain boundaries (kind "plain"); `others` maps further kinds (e.g.
     "conditional", "principal") to their directions, scored the same way.
     """
+    steps = np.asarray(steps, float)
     rows = []
     for kind, chosen in {"plain": directions, **(others or {})}.items():
         for domain, direction in chosen.items():
             factors = walk_factors(read, ws, direction, steps)
             other_domains = [d for d in directions if d != domain]
-            rows.append({"source": source, "boundary": kind, "domain": domain, "n": len(ws), **score_walks(factors, steps, domain, other_domains)})
+            rows.append(
+                {
+                    "source": source,
+                    "boundary": kind,
+                    "domain": domain,
+                    "n": len(ws),
+                    **score_walks(factors, steps, domain, other_domains),
+                }
+            )
     return pd.DataFrame(rows)

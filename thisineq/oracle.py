@@ -52,8 +52,15 @@ class FactorOracle(nn.Module):
         super().__init__()
         layers, channels = [], 3
         for width in widths:
-            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1),
-                       nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]  # fmt: skip
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=1),
+                nn.BatchNorm2d(width),
+                nn.ReLU(),
+                nn.Conv2d(width, width, 3, padding=1),
+                nn.BatchNorm2d(width),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
             channels = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(channels, len(FACTORS))
@@ -72,13 +79,20 @@ class OracleReport:
 def r2_scores(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
     residual = ((predicted - target) ** 2).sum(0)
     total = ((target - target.mean(0)) ** 2).sum(0)
-    return {name: float(1 - r / t) if t > 0 else float("nan") for name, r, t in zip(FACTORS, residual, total)}
+    return {name: float(1 - r / t) if t > 0 else float("nan") for name, r, t in zip(FACTORS, residual, total, strict=True)}
 
 
 def train_oracle(
-    images: np.ndarray, targets: np.ndarray, is_test: np.ndarray, *, epochs: int = 8, batch: int = 64, lr: float = 2e-3,
-    seed: int = 0, progress: bool = True,
-) -> tuple[FactorOracle, OracleReport]:  # fmt: skip
+    images: np.ndarray,
+    targets: np.ndarray,
+    is_test: np.ndarray,
+    *,
+    epochs: int = 8,
+    batch: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[FactorOracle, OracleReport]:
     """Train on images uint8 (n, H, W, 3) where not `is_test`; report R² on the rest."""
     torch.manual_seed(seed)
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)

@@ -14,9 +14,9 @@ import shutil
 import time
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -77,16 +77,22 @@ class PipelineConfig:
         if unknown:
             raise ValueError(f"unknown IoD2019 domains {unknown}; expected some of {', '.join(DOMAIN_KEYS)}")
         counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("seed", "gan_metric_every")}
-        too_small = [f"{name}={value}" for name, value in counts.items() if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0]
+        too_small = [
+            f"{name}={value}"
+            for name, value in counts.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0
+        ]
         if too_small:
             raise ValueError(f"these settings must be positive: {', '.join(too_small)}")
         if self.gan_metric_every < 0:
             raise ValueError(f"gan_metric_every must be 0 (never) or more steps, got {self.gan_metric_every}")
         if self.demo_photos > self.train_photos:
-            raise ValueError(f"demo_photos ({self.demo_photos}) cannot exceed train_photos ({self.train_photos}): the demo city is the training city's first photos")
+            raise ValueError(
+                f"demo_photos ({self.demo_photos}) cannot exceed train_photos ({self.train_photos}): the demo city is the training city's first photos"
+            )
 
     @classmethod
-    def from_json(cls, path: str | os.PathLike) -> "PipelineConfig":
+    def from_json(cls, path: str | os.PathLike) -> PipelineConfig:
         """A config from a JSON object of field values (the rest keep their defaults); bad files are named."""
         path = Path(path)
         try:
@@ -104,13 +110,33 @@ class PipelineConfig:
         return cls(**{name: _config_value(path, name, value, hints[name]) for name, value in values.items()})
 
     @classmethod
-    def tiny(cls, out: str, work: str) -> "PipelineConfig":
+    def tiny(cls, out: str, work: str) -> PipelineConfig:
         return cls(
-            out=out, work=work, train_photos=160, demo_photos=160, areas=40, size=32, gan_channels=(32, 32, 16, 16),
-            gan_style_dim=32, gan_steps=6, gan_metric_every=0, encoder_steps=4, restyle_steps=3, restyle_train_iterations=2, e4e_unlock_every=1,
-            encoder_widths=(8, 16, 16, 32), encoder_head_width=8,
-            boundary_photos=120, projector_steps=5, projector_photos=8, hybrid_steps=3, comparison_samples=4, boundary_bootstrap=100, oracle_epochs=1, known_answer_sources=4,
-        )  # fmt: skip
+            out=out,
+            work=work,
+            train_photos=160,
+            demo_photos=160,
+            areas=40,
+            size=32,
+            gan_channels=(32, 32, 16, 16),
+            gan_style_dim=32,
+            gan_steps=6,
+            gan_metric_every=0,
+            encoder_steps=4,
+            restyle_steps=3,
+            restyle_train_iterations=2,
+            e4e_unlock_every=1,
+            encoder_widths=(8, 16, 16, 32),
+            encoder_head_width=8,
+            boundary_photos=120,
+            projector_steps=5,
+            projector_photos=8,
+            hybrid_steps=3,
+            comparison_samples=4,
+            boundary_bootstrap=100,
+            oracle_epochs=1,
+            known_answer_sources=4,
+        )
 
 
 def _config_value(path: Path, name: str, value, hint):
@@ -124,12 +150,16 @@ def _config_value(path: Path, name: str, value, hint):
         origin = typing.get_origin(kind) or kind
         if origin is tuple and isinstance(value, list):
             item = typing.get_args(kind)[0] if typing.get_args(kind) else typing.Any
-            return tuple(value if item is typing.Any else [_config_value(path, f"{name}[{i}]", v, item) for i, v in enumerate(value)])
+            return tuple(
+                value if item is typing.Any else [_config_value(path, f"{name}[{i}]", v, item) for i, v in enumerate(value)]
+            )
         if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if origin in (int, str) and type(value) is origin:
             return value
-    wanted = " or ".join("a list" if (typing.get_origin(k) or k) is tuple else "null" if k is type(None) else k.__name__ for k in kinds)
+    wanted = " or ".join(
+        "a list" if (typing.get_origin(k) or k) is tuple else "null" if k is type(None) else k.__name__ for k in kinds
+    )
     raise ValueError(f"{path}: {name} must be {wanted}; got {value!r}")
 
 
@@ -190,40 +220,96 @@ class Pipeline:
         city_cfg = {"photos": c.train_photos, "areas": c.areas, "size": c.size, "seed": c.seed}
         return [
             Step("city", lambda: [], lambda: [self.train_dataset / "dataset.json"], self._city, city_cfg),
-            Step("demo_city", lambda: [], lambda: [self.demo_dataset / "dataset.json"], self._demo_city, {**city_cfg, "photos": c.demo_photos}),
-            Step("gan", lambda: [self.train_dataset / "dataset.json"], lambda: [self.generator], self._gan,
-                 {"channels": c.gan_channels, "style_dim": c.gan_style_dim, "steps": c.gan_steps}),  # fmt: skip
+            Step(
+                "demo_city",
+                lambda: [],
+                lambda: [self.demo_dataset / "dataset.json"],
+                self._demo_city,
+                {**city_cfg, "photos": c.demo_photos},
+            ),
+            Step(
+                "gan",
+                lambda: [self.train_dataset / "dataset.json"],
+                lambda: [self.generator],
+                self._gan,
+                {"channels": c.gan_channels, "style_dim": c.gan_style_dim, "steps": c.gan_steps},
+            ),
             *[
-                Step(f"encoder_{kind}", lambda: [self.generator], lambda kind=kind: [self.encoder(kind)], lambda kind=kind: self._encoder(kind),
-                     {"steps": self._encoder_steps(kind), "widths": c.encoder_widths, "head_width": c.encoder_head_width, "lr": c.encoder_lr,
-                      "iterations": c.restyle_train_iterations if kind == "restyle" else None,
-                      "unlock_every": c.e4e_unlock_every if kind == "e4e" else None})  # fmt: skip
+                Step(
+                    f"encoder_{kind}",
+                    lambda: [self.generator],
+                    lambda kind=kind: [self.encoder(kind)],
+                    lambda kind=kind: self._encoder(kind),
+                    {
+                        "steps": self._encoder_steps(kind),
+                        "widths": c.encoder_widths,
+                        "head_width": c.encoder_head_width,
+                        "lr": c.encoder_lr,
+                        "iterations": c.restyle_train_iterations if kind == "restyle" else None,
+                        "unlock_every": c.e4e_unlock_every if kind == "e4e" else None,
+                    },
+                )
                 for kind in ("e4e", "restyle")
             ],
             *[
-                Step(f"invert_{method}", lambda m=method: self._inversion_inputs(m), lambda m=method: [self.inversion(m) / "inversion.json"],
-                     lambda m=method: self._invert(m),
-                     {"projector_steps": c.projector_steps, "hybrid_steps": c.hybrid_steps, "projector_photos": c.projector_photos,
-                      "projector_splits": c.projector_splits, "projector_lpips": c.projector_lpips})  # fmt: skip
+                Step(
+                    f"invert_{method}",
+                    lambda m=method: self._inversion_inputs(m),
+                    lambda m=method: [self.inversion(m) / "inversion.json"],
+                    lambda m=method: self._invert(m),
+                    {
+                        "projector_steps": c.projector_steps,
+                        "hybrid_steps": c.hybrid_steps,
+                        "projector_photos": c.projector_photos,
+                        "projector_splits": c.projector_splits,
+                        "projector_lpips": c.projector_lpips,
+                    },
+                )
                 for method in INVERSION_METHODS
             ],
             *[
-                Step(f"invert_city_{method}", lambda m=method: [self.generator, self.train_dataset / "dataset.json", self.encoder(m)],
-                     lambda m=method: [self.city_inversion(m) / "inversion.json"], lambda m=method: self._invert_city(m),
-                     {"photos": c.boundary_photos})  # fmt: skip
+                Step(
+                    f"invert_city_{method}",
+                    lambda m=method: [self.generator, self.train_dataset / "dataset.json", self.encoder(m)],
+                    lambda m=method: [self.city_inversion(m) / "inversion.json"],
+                    lambda m=method: self._invert_city(m),
+                    {"photos": c.boundary_photos},
+                )
                 for method in (ENCODERS if c.boundary_photos else ())
             ],
-            Step("boundaries", lambda: [self.generator] + [folder / "latents.npz" for folder in self.boundary_latents().values()],
-                 lambda: [self.artifacts.boundaries / "table1.csv", self.artifacts.normals, self.artifacts.visibility], self._boundaries,
-                 {"domains": c.domains, "bootstrap": c.boundary_bootstrap, "w_samples": W_SAMPLES, "principal_axes": c.boundary_principal_axes}),  # fmt: skip
-            Step("comparison", lambda: [self.inversion(m) / "latents.npz" for m in INVERSION_METHODS] + [self.artifacts.normals],
-                 lambda: [self.artifacts.comparison], self._comparison, asdict(self._comparison_config())),  # fmt: skip
-            Step("walks", lambda: [self.generator, self.artifacts.normals] + [self.inversion(m) / "latents.npz" for m in BOUNDARY_METHODS],
-                 lambda: [self.artifacts.walks / "walks.json"], self._walks,
-                 {"photos": c.walk_photos, "steps": c.walk_steps}),  # fmt: skip
-            Step("known_answer", lambda: [self.generator, self.artifacts.normals],
-                 lambda: [self.artifacts.known_answer / "table.csv"], self._known_answer,
-                 {"epochs": c.oracle_epochs, "sources": c.known_answer_sources})  # fmt: skip
+            Step(
+                "boundaries",
+                lambda: [self.generator] + [folder / "latents.npz" for folder in self.boundary_latents().values()],
+                lambda: [self.artifacts.boundaries / "table1.csv", self.artifacts.normals, self.artifacts.visibility],
+                self._boundaries,
+                {
+                    "domains": c.domains,
+                    "bootstrap": c.boundary_bootstrap,
+                    "w_samples": W_SAMPLES,
+                    "principal_axes": c.boundary_principal_axes,
+                },
+            ),
+            Step(
+                "comparison",
+                lambda: [self.inversion(m) / "latents.npz" for m in INVERSION_METHODS] + [self.artifacts.normals],
+                lambda: [self.artifacts.comparison],
+                self._comparison,
+                asdict(self._comparison_config()),
+            ),
+            Step(
+                "walks",
+                lambda: [self.generator, self.artifacts.normals] + [self.inversion(m) / "latents.npz" for m in BOUNDARY_METHODS],
+                lambda: [self.artifacts.walks / "walks.json"],
+                self._walks,
+                {"photos": c.walk_photos, "steps": c.walk_steps},
+            ),
+            Step(
+                "known_answer",
+                lambda: [self.generator, self.artifacts.normals],
+                lambda: [self.artifacts.known_answer / "table.csv"],
+                self._known_answer,
+                {"epochs": c.oracle_epochs, "sources": c.known_answer_sources},
+            ),
         ]
 
     @property
@@ -268,9 +354,13 @@ class Pipeline:
         from thisineq.data.synth.build import SynthConfig, build_city_dataset
         from thisineq.data.synth.city import CityConfig
 
-        config = SynthConfig(n_photos=n_photos, size=self.config.size, city=CityConfig(n_lsoas=self.config.areas, seed=self.config.seed))
+        config = SynthConfig(
+            n_photos=n_photos, size=self.config.size, city=CityConfig(n_lsoas=self.config.areas, seed=self.config.seed)
+        )
         record = folder / "city.json"
-        if record.is_file() and json.loads(record.read_text(encoding="utf-8"))["config"] != json.loads(json.dumps(asdict(config))):
+        if record.is_file() and json.loads(record.read_text(encoding="utf-8"))["config"] != json.loads(
+            json.dumps(asdict(config))
+        ):
             self.log(f"  {folder} holds a city of other settings: rebuilding it")
             shutil.rmtree(folder)
         build_city_dataset(folder, config, progress=self.progress)
@@ -288,10 +378,21 @@ class Pipeline:
 
         c = self.config
         resolutions = [2**k for k in range(2, c.size.bit_length())]
-        model = StyleGAN2Config(size=c.size, style_dim=c.gan_style_dim, n_mlp=4, channels=dict(zip(resolutions, c.gan_channels)))
+        model = StyleGAN2Config(
+            size=c.size, style_dim=c.gan_style_dim, n_mlp=4, channels=dict(zip(resolutions, c.gan_channels, strict=True))
+        )
         run = self.work / "runs" / "gan"
-        train_gan(GANTrainConfig(dataset=str(self.train_dataset), run_dir=str(run), model=model, steps=c.gan_steps,
-                                 metric_every=c.gan_metric_every, seed=c.seed), progress=self.progress)  # fmt: skip
+        train_gan(
+            GANTrainConfig(
+                dataset=str(self.train_dataset),
+                run_dir=str(run),
+                model=model,
+                steps=c.gan_steps,
+                metric_every=c.gan_metric_every,
+                seed=c.seed,
+            ),
+            progress=self.progress,
+        )
         export_gan(run, self.generator.parent, rebuild=f"thisineq pipeline (step gan) with {asdict(c)}")
 
     def _held_out_ids(self) -> pd.Index:
@@ -323,12 +424,23 @@ class Pipeline:
 
         c = self.config
         run = self.work / "runs" / kind
-        config = EncoderTrainConfig(kind=kind, generator=str(self.generator), dataset=str(self.train_dataset), run_dir=str(run),
-                                    steps=self._encoder_steps(kind), encoder_widths=c.encoder_widths,
-                                    head_width=c.encoder_head_width, restyle_iterations=c.restyle_train_iterations, lr=c.encoder_lr, unlock_every=c.e4e_unlock_every,
-                                    seed=c.seed)  # fmt: skip
+        config = EncoderTrainConfig(
+            kind=kind,
+            generator=str(self.generator),
+            dataset=str(self.train_dataset),
+            run_dir=str(run),
+            steps=self._encoder_steps(kind),
+            encoder_widths=c.encoder_widths,
+            head_width=c.encoder_head_width,
+            restyle_iterations=c.restyle_train_iterations,
+            lr=c.encoder_lr,
+            unlock_every=c.e4e_unlock_every,
+            seed=c.seed,
+        )
         train_encoder(config, progress=self.progress)
-        export_encoder(run, self.encoder(kind).parent, self._held_out_photos(), rebuild=f"thisineq pipeline --only encoder_{kind}")
+        export_encoder(
+            run, self.encoder(kind).parent, self._held_out_photos(), rebuild=f"thisineq pipeline --only encoder_{kind}"
+        )
 
     def _invert_city(self, method: str) -> None:
         self._invert(method, self.train_dataset, self.city_inversion(method), limit=self.config.boundary_photos)
@@ -341,13 +453,17 @@ class Pipeline:
         encoder = {"e4e": "e4e", "restyle": "restyle", "hybrid": "e4e"}.get(method)
         optimises = method in ("projector", "hybrid")
         models = InversionModels.load(
-            self.generator, e4e=self.encoder("e4e") if encoder == "e4e" else None,
-            restyle=self.encoder("restyle") if encoder == "restyle" else None, lpips_net=c.projector_lpips if optimises else None,
-        )  # fmt: skip
+            self.generator,
+            e4e=self.encoder("e4e") if encoder == "e4e" else None,
+            restyle=self.encoder("restyle") if encoder == "restyle" else None,
+            lpips_net=c.projector_lpips if optimises else None,
+        )
         subset = {"limit": c.projector_photos, "split": c.projector_splits} if optimises else {"limit": limit}
         config = BatchInversionConfig(method=method, projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, **subset)
         sources = {"generator": self.generator, **({encoder: self.encoder(encoder)} if encoder else {})}
-        invert_dataset(dataset or self.demo_dataset, models, out or self.inversion(method), config, sources=sources, progress=self.progress)
+        invert_dataset(
+            dataset or self.demo_dataset, models, out or self.inversion(method), config, sources=sources, progress=self.progress
+        )
 
     def labelled_photos(self) -> pd.DataFrame:
         """The photos table the boundary sets are labelled from: the demo's, and the training city's where it was inverted.
@@ -363,7 +479,9 @@ class Pipeline:
         city = load_dataset(self.train_dataset).photos
         shared = photos.index.intersection(city.index)
         if not (photos.loc[shared, "sha256"] == city.loc[shared, "sha256"]).all():
-            raise ValueError(f"{self.train_dataset} and {self.demo_dataset} give different photos the same ids: rebuild one of them")
+            raise ValueError(
+                f"{self.train_dataset} and {self.demo_dataset} give different photos the same ids: rebuild one of them"
+            )
         return pd.concat([city, photos.drop(shared)])
 
     def _boundaries(self) -> None:
@@ -387,7 +505,9 @@ class Pipeline:
         folder.mkdir(parents=True, exist_ok=True)
         sources = self.boundary_latents()
         sets = {m: load_inversions(path) for m, path in sources.items()}
-        table = boundary_table({m: (s.photo_id, s.w) for m, s in sets.items()}, photos, list(c.domains), n_boot=c.boundary_bootstrap)
+        table = boundary_table(
+            {m: (s.photo_id, s.w) for m, s in sets.items()}, photos, list(c.domains), n_boot=c.boundary_bootstrap
+        )
         with atomic_open(folder / "table1.csv", "w", encoding="utf-8", newline="") as handle:
             table.to_csv(handle, index=False, float_format="%.4f")
         write_json(folder / "table1.json", table.to_dict(orient="records"))
@@ -412,10 +532,16 @@ class Pipeline:
                 boundary = LatentBoundary().fit(X, y, groups)
                 full = Direction.from_latents(domain, boundary.normal_, w)
                 normals[f"{method}/{domain}"], normals[f"{method}/{domain}/sigma"] = full.normal, np.array(full.sigma)
-                fitted_on[method]["domains"][domain] = {"labelled": int(len(keep)), "C": boundary.C_, "sigma_w": full.sigma,
-                                                        "sigma_latents": float(np.std(inv.w @ boundary.normal_))}  # fmt: skip
+                fitted_on[method]["domains"][domain] = {
+                    "labelled": int(len(keep)),
+                    "C": boundary.C_,
+                    "sigma_w": full.sigma,
+                    "sigma_latents": float(np.std(inv.w @ boundary.normal_)),
+                }
                 scores = grouped.loc[(method, domain)]
-                visibility.append(_visibility_row(method, domain, None, len(y), scores, full.sigma, image_change(generator, full)))
+                visibility.append(
+                    _visibility_row(method, domain, None, len(y), scores, full.sigma, image_change(generator, full))
+                )
                 if axes is None:
                     continue
                 # A coarser boundary in the directions the generator renders most: its walks are visible.
@@ -423,8 +549,14 @@ class Pipeline:
                 coarse = Direction.from_latents(domain, principal.normal_, w)
                 key = f"{PRINCIPAL}{method}/{domain}"
                 normals[key], normals[f"{key}/sigma"] = coarse.normal, np.array(coarse.sigma)
-                evaluation = evaluate(X, y, groups, grouped=True, n_boot=c.boundary_bootstrap, seed=c.seed, axes=axes, axis_counts=(n_axes,))
-                visibility.append(_visibility_row(method, domain, n_axes, len(y), evaluation.row(), coarse.sigma, image_change(generator, coarse)))
+                evaluation = evaluate(
+                    X, y, groups, grouped=True, n_boot=c.boundary_bootstrap, seed=c.seed, axes=axes, axis_counts=(n_axes,)
+                )
+                visibility.append(
+                    _visibility_row(
+                        method, domain, n_axes, len(y), evaluation.row(), coarse.sigma, image_change(generator, coarse)
+                    )
+                )
             fitted = {d: normals[f"{method}/{d}"] for d in c.domains if f"{method}/{d}" in normals}
             if fitted:
                 with atomic_open(folder / f"cosines_{method}.csv", "w", encoding="utf-8", newline="") as handle:
@@ -432,20 +564,33 @@ class Pipeline:
         with atomic_open(folder / "normals.npz", "wb") as handle:
             np.savez(handle, **normals)
         with atomic_open(self.artifacts.visibility, "w", encoding="utf-8", newline="") as handle:
-            pd.DataFrame(visibility, columns=VISIBILITY_COLUMNS).astype({"axes": "Int64", "n": int}).to_csv(handle, index=False, float_format="%.4f")
-        write_json(self.artifacts.boundaries_record, {
-            "sigma": f"standard deviation of the generator's W ({W_SAMPLES} mapped N(0, I) samples) along each normal",
-            "labels": "deciles 1-3 (deprived) vs 8-10 (privileged), balanced by class", "fitted_on": fitted_on,
-            "principal": None if axes is None else f"each boundary also fitted on the first {n_axes} principal axes of W (normals `{PRINCIPAL}method/domain`)",
-            "visibility": "change: mean absolute pixel change, as a share of the range, of 16 random images moved +3σ",
-        })  # fmt: skip
+            pd.DataFrame(visibility, columns=VISIBILITY_COLUMNS).astype({"axes": "Int64", "n": int}).to_csv(
+                handle, index=False, float_format="%.4f"
+            )
+        write_json(
+            self.artifacts.boundaries_record,
+            {
+                "sigma": f"standard deviation of the generator's W ({W_SAMPLES} mapped N(0, I) samples) along each normal",
+                "labels": "deciles 1-3 (deprived) vs 8-10 (privileged), balanced by class",
+                "fitted_on": fitted_on,
+                "principal": None
+                if axes is None
+                else f"each boundary also fitted on the first {n_axes} principal axes of W (normals `{PRINCIPAL}method/domain`)",
+                "visibility": "change: mean absolute pixel change, as a share of the range, of 16 random images moved +3σ",
+            },
+        )
 
     def _comparison_config(self):
         from thisineq.comparison import ComparisonConfig
 
         c = self.config
-        return ComparisonConfig(recovery_samples=c.comparison_samples, edit_photos=c.comparison_samples,
-                                projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, seed=c.seed)  # fmt: skip
+        return ComparisonConfig(
+            recovery_samples=c.comparison_samples,
+            edit_photos=c.comparison_samples,
+            projector_steps=c.projector_steps,
+            hybrid_steps=c.hybrid_steps,
+            seed=c.seed,
+        )
 
     def _comparison(self) -> None:
         from thisineq.comparison import compare_methods, reference_scores
@@ -459,7 +604,9 @@ class Pipeline:
         data = load_dataset(self.demo_dataset)
         images = data.images()
         held_out = self._held_out_ids()
-        models = InversionModels.load(self.generator, e4e=self.encoder("e4e"), restyle=self.encoder("restyle"), lpips_net=c.projector_lpips)
+        models = InversionModels.load(
+            self.generator, e4e=self.encoder("e4e"), restyle=self.encoder("restyle"), lpips_net=c.projector_lpips
+        )
         normals = np.load(self.artifacts.normals)
         errors, photos, latents, directions = {}, {}, {}, {}
         for method in INVERSION_METHODS:
@@ -481,11 +628,20 @@ class Pipeline:
         reference = reference_scores(models, next(iter(photos.values())), discriminator, seed=c.seed)
         with atomic_open(self.artifacts.comparison, "w", encoding="utf-8", newline="") as handle:
             table.to_csv(handle, index=False, float_format="%.5g")
-        write_json(self.artifacts.comparison.with_suffix(".json"), {
-            "table": table.astype(object).where(table.notna(), None).to_dict(orient="records"), "reference": reference, "settings": asdict(config),
-            "held_out": {"splits": list(HELD_OUT), "photos": int(len(held_out)), "rule": "demo val/test photos not in the training city's train split"},
-            "discriminator": str(checkpoint) if discriminator is not None else None,
-        })  # fmt: skip
+        write_json(
+            self.artifacts.comparison.with_suffix(".json"),
+            {
+                "table": table.astype(object).where(table.notna(), None).to_dict(orient="records"),
+                "reference": reference,
+                "settings": asdict(config),
+                "held_out": {
+                    "splits": list(HELD_OUT),
+                    "photos": int(len(held_out)),
+                    "rule": "demo val/test photos not in the training city's train split",
+                },
+                "discriminator": str(checkpoint) if discriminator is not None else None,
+            },
+        )
 
     def _walks(self) -> None:
         from thisineq.invert.batch import load_inversions
@@ -513,8 +669,13 @@ class Pipeline:
                 grid, _ = walk_grid(generator, sources, chosen, list(c.walk_steps))
                 with atomic_open(self.artifacts.walks / f"{name}.png", "wb") as handle:
                     grid.save(handle, format="PNG", optimize=True)
-                record["matrices"][name] = {"file": f"{name}.png", "method": method, "boundaries": fit,
-                                            "photos": [str(inversions.photo_id[i]) for i in held_out], "domains": [d.name for d in chosen]}  # fmt: skip
+                record["matrices"][name] = {
+                    "file": f"{name}.png",
+                    "method": method,
+                    "boundaries": fit,
+                    "photos": [str(inversions.photo_id[i]) for i in held_out],
+                    "domains": [d.name for d in chosen],
+                }
         write_json(self.artifacts.walks / "walks.json", record)
 
     def _known_answer(self) -> None:
@@ -530,8 +691,13 @@ class Pipeline:
         truth = pd.read_csv(self.train_dataset.parent / GROUND_TRUTH, dtype={"photo_id": str}).set_index("photo_id")
         order = data.photos.sort_values("cache_index")
         images = np.asarray(data.images())[order["cache_index"].to_numpy()]
-        model, report = train_oracle(images, factor_targets(truth.loc[order.index]), (order["split"] == "test").to_numpy(),
-                                     epochs=c.oracle_epochs, progress=self.progress)  # fmt: skip
+        model, report = train_oracle(
+            images,
+            factor_targets(truth.loc[order.index]),
+            (order["split"] == "test").to_numpy(),
+            epochs=c.oracle_epochs,
+            progress=self.progress,
+        )
         folder = self.artifacts.known_answer
         folder.mkdir(parents=True, exist_ok=True)
         save_oracle(model, self.work / "oracle.pt", report)
@@ -553,11 +719,18 @@ class Pipeline:
             plain = boundary_directions(normals, method, c.domains)
             if not plain:
                 continue
-            kinds = {"conditional": conditional_directions(plain), "principal": boundary_directions(normals, method, c.domains, principal=True)}
+            kinds = {
+                "conditional": conditional_directions(plain),
+                "principal": boundary_directions(normals, method, c.domains, principal=True),
+            }
             tables.append(known_answer_table(read, ws, plain, kinds, source="random latents").assign(method=method))
             inverted = torch.from_numpy(load_inversions(self.inversion(method)).ws[: c.known_answer_sources])
             tables.append(known_answer_table(read, inverted, plain, kinds, source="inverted photos").assign(method=method))
-        table = pd.concat(tables) if tables else pd.DataFrame(columns=["source", "boundary", "domain", "n", "own_rho", "leakage", "nuisance", "method"])
+        table = (
+            pd.concat(tables)
+            if tables
+            else pd.DataFrame(columns=["source", "boundary", "domain", "n", "own_rho", "leakage", "nuisance", "method"])
+        )
         with atomic_open(folder / "table.csv", "w", encoding="utf-8", newline="") as handle:
             table.to_csv(handle, index=False, float_format="%.4f")
 
@@ -567,12 +740,21 @@ VISIBILITY_COLUMNS = ["method", "domain", "fit", "axes", "n", "f1", "f1_low", "f
 
 def _visibility_row(method: str, domain: str, axes: int | None, n: int, scores, sigma: float, change: float) -> dict:
     """One row of `visibility.csv`: a boundary's grouped-CV separation beside how much a +3σ walk changes the image."""
-    return {"method": method, "domain": domain, "fit": "full space" if axes is None else f"{axes} principal axes", "axes": axes, "n": n,
-            "f1": scores["f1"], "f1_low": scores["f1_low"], "f1_high": scores["f1_high"], "roc_auc": scores["roc_auc"],
-            "sigma_w": sigma, "change": change}  # fmt: skip
+    return {
+        "method": method,
+        "domain": domain,
+        "fit": "full space" if axes is None else f"{axes} principal axes",
+        "axes": axes,
+        "n": n,
+        "f1": scores["f1"],
+        "f1_low": scores["f1_low"],
+        "f1_high": scores["f1_high"],
+        "roc_auc": scores["roc_auc"],
+        "sigma_w": sigma,
+        "change": change,
+    }
 
 
 def run_pipeline(config: PipelineConfig, only: list[str] | None = None, *, progress: bool = True) -> Path:
     Pipeline(config, progress=progress).run(only)
     return Path(config.out)
-

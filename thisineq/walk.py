@@ -27,7 +27,7 @@ class Direction:
     sigma: float  # standard deviation of the latents along `normal`
 
     @classmethod
-    def from_latents(cls, name: str, normal: np.ndarray, latents: np.ndarray) -> "Direction":
+    def from_latents(cls, name: str, normal: np.ndarray, latents: np.ndarray) -> Direction:
         """σ measured from latents (n, style_dim) — w, or ws averaged over layers."""
         normal = np.asarray(normal, np.float64) / np.linalg.norm(normal)
         return cls(name, normal, float(np.std(np.asarray(latents) @ normal)))
@@ -42,7 +42,9 @@ def sample_w(generator: Generator, n: int = 10000, seed: int = 0, batch: int = 2
 
 
 @torch.no_grad()
-def image_change(generator: Generator, direction: Direction, alpha: float = 3.0, n: int = 16, seed: int = 0, layers=None) -> float:
+def image_change(
+    generator: Generator, direction: Direction, alpha: float = 3.0, n: int = 16, seed: int = 0, layers=None
+) -> float:
     """How visible a walk is: the mean absolute pixel change, as a share of the pixel range, when n random
     images (untruncated, the stored noise) are moved by α·σ along the direction."""
     g = torch.Generator().manual_seed(seed)
@@ -55,7 +57,9 @@ def image_change(generator: Generator, direction: Direction, alpha: float = 3.0,
 PRINCIPAL = "principal/"  # normals-archive prefix of the boundaries fitted on W's principal axes
 
 
-def boundary_directions(normals, method: str, domains=None, *, conditional: bool = False, principal: bool = False) -> dict[str, Direction]:
+def boundary_directions(
+    normals, method: str, domains=None, *, conditional: bool = False, principal: bool = False
+) -> dict[str, Direction]:
     """The directions to walk a latent of `method` along, from a normals archive (`method/domain`, `method/domain/sigma`).
 
     `domains` picks and orders them (default: every domain the archive has for the method). The hybrid
@@ -68,7 +72,9 @@ def boundary_directions(normals, method: str, domains=None, *, conditional: bool
     prefix = f"{PRINCIPAL if principal else ''}{bounded}/"
     available = [key[len(prefix) :] for key in normals if key.startswith(prefix) and "/" not in key[len(prefix) :]]
     chosen = [d for d in (domains if domains is not None else available) if d in available]
-    directions = {d: Direction(d, np.asarray(normals[prefix + d], np.float64), float(normals[f"{prefix}{d}/sigma"])) for d in chosen}
+    directions = {
+        d: Direction(d, np.asarray(normals[prefix + d], np.float64), float(normals[f"{prefix}{d}/sigma"])) for d in chosen
+    }
     return conditional_directions(directions) if conditional else directions
 
 

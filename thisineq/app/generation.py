@@ -72,7 +72,9 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def drift(tick: int, domains: list[str], period: int = 24, amplitude: float = 2.5, step: float = 0.25) -> tuple[int, dict[str, float]]:
+def drift(
+    tick: int, domains: list[str], period: int = 24, amplitude: float = 2.5, step: float = 0.25
+) -> tuple[int, dict[str, float]]:
     """Where an untouched kiosk is at a tick: (how many images it has moved on, slider values).
 
     One domain at a time walks a full sine cycle (deprived and privileged and back) over `period`

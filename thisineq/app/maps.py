@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
 # Decile 1 (most deprived) … 10 (least deprived): a diverging red–blue scale, colour-blind safe
 # (ColorBrewer RdYlBu, 10 classes).
 DECILE_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (165, 0, 38), (215, 48, 39), (244, 109, 67), (253, 174, 97), (254, 224, 144),
-    (224, 243, 248), (171, 217, 233), (116, 173, 209), (69, 117, 180), (49, 54, 149),
-)  # fmt: skip
+    (165, 0, 38),
+    (215, 48, 39),
+    (244, 109, 67),
+    (253, 174, 97),
+    (254, 224, 144),
+    (224, 243, 248),
+    (171, 217, 233),
+    (116, 173, 209),
+    (69, 117, 180),
+    (49, 54, 149),
+)
 NO_DATA = (160, 160, 160)
 # Above this many areas the map starts without outlines: drawing them is most of a city-wide
 # map's first render where WebGL runs in software (London's 4,835 LSOAs: 12 s with, 4–5 s without,
@@ -53,7 +60,7 @@ def view_of(lat: np.ndarray, lon: np.ndarray) -> dict:
 
 def decile_hex() -> list[str]:
     """The decile colours as hex strings, decile 1 first (for charts)."""
-    return ["#%02x%02x%02x" % c for c in DECILE_COLOURS]
+    return ["#{:02x}{:02x}{:02x}".format(*c) for c in DECILE_COLOURS]
 
 
 def geojson_lonlat(geojson: dict) -> np.ndarray:
@@ -106,9 +113,9 @@ def compact_deck(**deck_args):
                     layer._data = []
                 spec = json.loads(super().to_json())
             finally:
-                for layer, data in zip(self.layers, datas):
+                for layer, data in zip(self.layers, datas, strict=True):
                     layer._data = data
-            for layer_spec, data in zip(spec["layers"], datas):
+            for layer_spec, data in zip(spec["layers"], datas, strict=True):
                 layer_spec["data"] = data
             return json.dumps(spec, separators=(",", ":"), default=_jsonable)
 

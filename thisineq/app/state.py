@@ -34,8 +34,10 @@ def visible_walks_toggle(normals, method: str, key: str, where=st) -> bool:
     return bool(on) and available
 
 
-VISIBLE_WALKS_HELP = ("boundaries fitted on the generator's main directions of variation (W's first principal axes): "
-                      "a walk changes the image more, and the boundary separates the areas less well (see Metrics)")  # fmt: skip
+VISIBLE_WALKS_HELP = (
+    "boundaries fitted on the generator's main directions of variation (W's first principal axes): "
+    "a walk changes the image more, and the boundary separates the areas less well (see Metrics)"
+)
 
 
 def slider_key(domain: str) -> str:
@@ -176,7 +178,11 @@ def inversion_sets(artifact_root: str) -> dict:
     from thisineq.invert.batch import load_inversions
 
     artifacts = ArtifactSet(Path(artifact_root))
-    return {m: load_inversions(artifacts.inversion(m)) for m in INVERSION_ORDER if (artifacts.inversion(m) / "inversion.json").is_file()}
+    return {
+        m: load_inversions(artifacts.inversion(m))
+        for m in INVERSION_ORDER
+        if (artifacts.inversion(m) / "inversion.json").is_file()
+    }
 
 
 @st.cache_data(show_spinner=False)

@@ -149,7 +149,7 @@ def photo_columns(photos: pd.DataFrame) -> pd.DataFrame:
     canonical = [
         "photo_id", "image", "lat", "lon", "heading", "captured", "lsoa_code", "lsoa_name", "lad_code", "lad_name",
         *deciles, "split", "cache_index", "format", "width", "height", "sha256",
-    ]  # fmt: skip
+    ]
     return photos[canonical + [c for c in photos.columns if c not in canonical]]
 
 

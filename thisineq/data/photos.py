@@ -503,7 +503,7 @@ def _open_checked(source, name, max_decoded_pixels: int | None = None) -> Image.
         raise PhotoReadError(
             name, f"{width}x{height} = {width * height / 1e6:.0f} megapixels is over the {max_decoded_pixels / 1e6:.0f}-megapixel "
             f"limit for {im.format or 'this format'} uploads (JPEGs may be larger)",
-        )  # fmt: skip
+        )
     return im
 
 

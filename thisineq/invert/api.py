@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ class InversionModels:
         e4e: str | os.PathLike | None = None,
         restyle: str | os.PathLike | None = None,
         lpips_net: str | None = "vgg",
-    ) -> "InversionModels":
+    ) -> InversionModels:
         from thisineq.training.encoders import load_encoder
 
         models = cls(load_generator(generator).requires_grad_(False))
@@ -117,12 +117,16 @@ def invert(
         if method == "hybrid":
             w_init, _ = encode_and_generate(models.encoders["e4e"], "e4e", generator, photos)
         result = project(
-            generator, photos, perceptual=models.perceptual, progress=progress,
+            generator,
+            photos,
+            perceptual=models.perceptual,
+            progress=progress,
             num_steps=projector_steps if method == "projector" else hybrid_steps,
-            space="w" if method == "projector" else "w+", w_init=w_init,
+            space="w" if method == "projector" else "w+",
+            w_init=w_init,
             initial_learning_rate=0.1 if method == "projector" else 0.01,
             initial_noise_factor=0.05 if method == "projector" else 0.0,
-        )  # fmt: skip
+        )
         ws, steps, noise = result.ws, result.steps, result.noise
         with torch.no_grad():
             images = generator.synthesis(ws, noise=noise)
@@ -130,7 +134,9 @@ def invert(
     return Inversion(method=method, ws=ws.detach(), reconstruction=images.detach(), seconds=seconds, steps=steps, noise=noise)
 
 
-def invert_image(image: np.ndarray, method: str, models: InversionModels, *, progress: ProgressCallback | None = None, **kw) -> Inversion:
+def invert_image(
+    image: np.ndarray, method: str, models: InversionModels, *, progress: ProgressCallback | None = None, **kw
+) -> Inversion:
     """Invert one uint8 photo (size, size, 3), already cropped to the generator's size."""
     size = models.generator.config.size
     if np.asarray(image).shape[:2] != (size, size):

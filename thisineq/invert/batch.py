@@ -94,7 +94,9 @@ def invert_dataset(
     return out_dir
 
 
-def _invert_chunk(chunk: pd.DataFrame, images, models: InversionModels, perceptual, config: BatchInversionConfig, part: Path) -> None:
+def _invert_chunk(
+    chunk: pd.DataFrame, images, models: InversionModels, perceptual, config: BatchInversionConfig, part: Path
+) -> None:
     target = to_tensor(np.asarray(images[chunk["cache_index"].to_numpy()]))
     result = invert(target, config.method, models, projector_steps=config.projector_steps, hybrid_steps=config.hybrid_steps)
     recon = result.reconstruction

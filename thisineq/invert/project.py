@@ -10,8 +10,8 @@ pixel term.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -106,7 +106,9 @@ def project(
     rng = torch.Generator(device=device).manual_seed(seed)
     w_avg, w_std = w_statistics(generator, w_avg_samples, seed)
     w_opt = _initial_latent(w_init, w_avg, batch, num_ws, space).to(device).requires_grad_(True)
-    noise = [torch.randn((batch, *n.shape[1:]), generator=rng, device=device).requires_grad_(True) for n in generator.stored_noise()]
+    noise = [
+        torch.randn((batch, *n.shape[1:]), generator=rng, device=device).requires_grad_(True) for n in generator.stored_noise()
+    ]
     optimizer = torch.optim.Adam([w_opt, *noise], betas=(0.9, 0.999), lr=initial_learning_rate)
     requires = [p.requires_grad for p in generator.parameters()]
     generator.requires_grad_(False)
@@ -135,7 +137,7 @@ def project(
             if progress is not None and progress(step + 1, num_steps, history[-1]) is False:
                 break
     finally:
-        for p, flag in zip(generator.parameters(), requires):
+        for p, flag in zip(generator.parameters(), requires, strict=True):
             p.requires_grad_(flag)
     w_final = w_opt.detach()
     ws = broadcast(w_final[:, 0], num_ws) if space == "w" else w_final

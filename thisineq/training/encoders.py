@@ -21,7 +21,14 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from thisineq.io import atomic_path, sha256_file, write_json
-from thisineq.models.encoders import E4EEncoder, EncoderConfig, LatentDiscriminator, ReStyleEncoder, offset_penalty, restyle_invert
+from thisineq.models.encoders import (
+    E4EEncoder,
+    EncoderConfig,
+    LatentDiscriminator,
+    ReStyleEncoder,
+    offset_penalty,
+    restyle_invert,
+)
 from thisineq.models.stylegan2 import Generator, broadcast, load_generator, safe_load
 from thisineq.training.gan import save_grid
 
@@ -66,9 +73,15 @@ class EncoderTrainConfig:
         wrong = [f"{name}={getattr(self, name)}" for name in at_least_one if getattr(self, name) < 1]
         wrong += [f"encoder_widths={self.encoder_widths}"] if not self.encoder_widths or min(self.encoder_widths) < 1 else []
         wrong += [f"lr={self.lr}"] if not self.lr > 0 else []
-        wrong += [f"{name}={getattr(self, name)}" for name in ("lambda_l2", "lambda_lpips", "lambda_latent", "lambda_offset", "lambda_adversarial") if getattr(self, name) < 0]
+        wrong += [
+            f"{name}={getattr(self, name)}"
+            for name in ("lambda_l2", "lambda_lpips", "lambda_latent", "lambda_offset", "lambda_adversarial")
+            if getattr(self, name) < 0
+        ]
         if wrong:
-            raise ValueError(f"impossible training settings: {', '.join(wrong)} (counts and widths at least 1, the rate positive, weights 0 or more)")
+            raise ValueError(
+                f"impossible training settings: {', '.join(wrong)} (counts and widths at least 1, the rate positive, weights 0 or more)"
+            )
         if self.lpips_net not in ("alex", "vgg"):
             raise ValueError(f"lpips_net must be alex or vgg, got {self.lpips_net!r}")
 

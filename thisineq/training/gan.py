@@ -69,18 +69,43 @@ class GANTrainConfig:
     def __post_init__(self):
         from thisineq.training.augment import POLICIES
 
-        at_least_one = ("steps", "batch", "d_reg_every", "g_reg_every", "pl_batch_shrink", "checkpoint_every", "sample_every", "metric_samples")
+        at_least_one = (
+            "steps",
+            "batch",
+            "d_reg_every",
+            "g_reg_every",
+            "pl_batch_shrink",
+            "checkpoint_every",
+            "sample_every",
+            "metric_samples",
+        )
         wrong = [f"{name}={getattr(self, name)}" for name in at_least_one if getattr(self, name) < 1]
-        wrong += [f"{name}={getattr(self, name)}" for name in ("lr", "ema_kimg") if getattr(self, name) is not None and getattr(self, name) <= 0]
-        wrong += [f"{name}={getattr(self, name)}" for name in ("r1_gamma", "pl_weight", "metric_every") if (getattr(self, name) or 0) < 0]
-        wrong += [f"{name}={getattr(self, name)}" for name in ("style_mixing", "pl_decay", "ema_rampup", "w_avg_beta") if not 0 <= getattr(self, name) <= 1]
+        wrong += [
+            f"{name}={getattr(self, name)}"
+            for name in ("lr", "ema_kimg")
+            if getattr(self, name) is not None and getattr(self, name) <= 0
+        ]
+        wrong += [
+            f"{name}={getattr(self, name)}"
+            for name in ("r1_gamma", "pl_weight", "metric_every")
+            if (getattr(self, name) or 0) < 0
+        ]
+        wrong += [
+            f"{name}={getattr(self, name)}"
+            for name in ("style_mixing", "pl_decay", "ema_rampup", "w_avg_beta")
+            if not 0 <= getattr(self, name) <= 1
+        ]
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             wrong.append(f"betas={self.betas}")
         if wrong:
-            raise ValueError(f"impossible training settings: {', '.join(wrong)} (counts and intervals at least 1, rates positive, shares within 0–1)")
+            raise ValueError(
+                f"impossible training settings: {', '.join(wrong)} (counts and intervals at least 1, rates positive, shares within 0–1)"
+            )
         unknown = [p for p in filter(None, (p.strip() for p in self.augment.split(","))) if p not in POLICIES]
         if unknown:
-            raise ValueError(f"unknown augmentation {unknown}; choose from {', '.join(POLICIES)} (comma-separated, or '' for none)")
+            raise ValueError(
+                f"unknown augmentation {unknown}; choose from {', '.join(POLICIES)} (comma-separated, or '' for none)"
+            )
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 
@@ -99,7 +124,7 @@ class GANTrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GANTrainConfig":
+    def from_dict(cls, d: dict) -> GANTrainConfig:
         return cls(**{**d, "model": StyleGAN2Config.from_dict(d["model"]), "betas": tuple(d["betas"])})
 
 
@@ -187,9 +212,9 @@ def requires_grad(module: nn.Module, flag: bool) -> None:
 
 @torch.no_grad()
 def update_ema(ema: Generator, generator: Generator, beta: float) -> None:
-    for p_ema, p in zip(ema.parameters(), generator.parameters()):
+    for p_ema, p in zip(ema.parameters(), generator.parameters(), strict=True):
         p_ema.lerp_(p, 1 - beta)
-    for b_ema, b in zip(ema.buffers(), generator.buffers()):
+    for b_ema, b in zip(ema.buffers(), generator.buffers(), strict=True):
         b_ema.copy_(b)
 
 
@@ -300,7 +325,9 @@ def load_discriminator(path: str | os.PathLike) -> Discriminator:
     return discriminator.eval().requires_grad_(False)
 
 
-def train_step(state: TrainState, config: GANTrainConfig, bank: ImageBank, g_step: nn.Module, d_model: nn.Module, batch: int, device) -> dict:
+def train_step(
+    state: TrainState, config: GANTrainConfig, bank: ImageBank, g_step: nn.Module, d_model: nn.Module, batch: int, device
+) -> dict:
     """One D update, one G update, and the lazy regularisers when due. Returns the losses."""
     g, d, num_ws, style_dim = state.generator, state.discriminator, state.generator.num_ws, config.model.style_dim
     augment = lambda x: diff_augment(x, config.augment)  # noqa: E731
@@ -451,7 +478,9 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
         ids = [local_rank] if device.type == "cuda" else None
         g_step = nn.parallel.DistributedDataParallel(g_step, device_ids=ids, broadcast_buffers=False)
         d_model = nn.parallel.DistributedDataParallel(d_model, device_ids=ids, broadcast_buffers=False)
-    metric = QualityMetric(bank, config.metric_samples, run_dir / "real_features.npy") if config.metric_every and rank == 0 else None
+    metric = (
+        QualityMetric(bank, config.metric_samples, run_dir / "real_features.npy") if config.metric_every and rank == 0 else None
+    )
 
     bar = tqdm(total=config.steps, initial=state.step, desc="training GAN", unit="step", disable=not progress or rank != 0)
     started = time.perf_counter() - state.wall_seconds
@@ -464,9 +493,16 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
             continue
         done = state.step == config.steps
         if state.step % config.sample_every == 0 or done:
-            save_grid(generate(state.ema, fixed_z(64, config.model.style_dim)), run_dir / "samples" / f"step_{state.step:07d}.png")
+            save_grid(
+                generate(state.ema, fixed_z(64, config.model.style_dim)), run_dir / "samples" / f"step_{state.step:07d}.png"
+            )
         if metric is not None and (state.step % config.metric_every == 0 or done):
-            entry = {"step": state.step, "kimg": state.step * config.batch / 1000, "wall_seconds": round(state.wall_seconds, 1), **metric(state.ema)}
+            entry = {
+                "step": state.step,
+                "kimg": state.step * config.batch / 1000,
+                "wall_seconds": round(state.wall_seconds, 1),
+                **metric(state.ema),
+            }
             metrics.append(entry)
             bar.write(json.dumps(entry))
         if state.step % 50 == 0 or done:
@@ -486,7 +522,9 @@ def _check_run_config(run_dir: Path, config: GANTrainConfig, rank: int) -> None:
     record = config.to_dict()
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
-        differs = sorted(k for k in record if k not in ("steps", "device") and previous.get(k) != json.loads(json.dumps(record[k])))
+        differs = sorted(
+            k for k in record if k not in ("steps", "device") and previous.get(k) != json.loads(json.dumps(record[k]))
+        )
         if differs:
             raise ValueError(f"{run_dir} was started with other settings ({', '.join(differs)}); use a new --run-dir")
     if rank == 0:
@@ -501,4 +539,3 @@ def _append_log(path: Path, entry: dict) -> None:
 def metric_history(run_dir: str | os.PathLike) -> list[dict]:
     """The quality-metric trajectory stored in a run's checkpoint."""
     return json.loads(safe_load(Path(run_dir) / CHECKPOINT)["metrics"])
-
