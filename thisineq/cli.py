@@ -231,12 +231,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; known bad input ends with a one-line message and exit status 2."""
-    from thisineq.errors import USER_ERRORS
+    from thisineq.errors import ThisIneqError
 
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except USER_ERRORS as error:
+    except (
+        ThisIneqError,
+        FileNotFoundError,
+        ValueError,
+        KeyError,
+    ) as error:  # ValueError, KeyError: until every user-facing raise is a ThisIneqError
         message = error.args[0] if isinstance(error, KeyError) and error.args else error  # str(KeyError) adds quotes
         print(f"thisineq: error: {message}", file=sys.stderr)
         return 2

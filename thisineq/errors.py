@@ -1,25 +1,16 @@
-"""The exceptions that mean bad input from the user, as opposed to a bug."""
+"""The exceptions that mean bad input from the user, as opposed to a bug.
+
+Every error a user can cause and fix — a file in the wrong format, a setting that cannot work,
+an argument out of range — is a `ThisIneqError`. The CLI and the app show its message in one
+line; anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from thisineq.data.dataset import DatasetError
-    from thisineq.data.geo import BoundaryFormatError
-    from thisineq.data.imd import IoDFormatError
-    from thisineq.data.photos import PhotoCollectionError
-    from thisineq.metrics.lpips import LPIPSWeightsError
-
-    return (
-        IoDFormatError,
-        BoundaryFormatError,
-        PhotoCollectionError,
-        DatasetError,
-        LPIPSWeightsError,
-        FileNotFoundError,
-        ValueError,
-        KeyError,
-    )
+class ThisIneqError(Exception):
+    """Bad input from the user: a file, a setting or an argument that cannot be used, named in plain words."""
 
 
-USER_ERRORS = _user_errors()
+class ConfigError(ThisIneqError, ValueError):
+    """A setting or argument that cannot work (a ValueError too, for callers that catch those)."""

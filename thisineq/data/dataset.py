@@ -17,6 +17,8 @@ folder holds:
 
 from __future__ import annotations
 
+from thisineq.errors import ThisIneqError
+
 import datetime as dt
 import json
 import os
@@ -41,7 +43,7 @@ WEB_BOUNDARIES = "lsoas.geojson"
 CARD_NAMES = ("DATASET_CARD.md", "README.md")
 
 
-class DatasetError(ValueError):
+class DatasetError(ThisIneqError, ValueError):
     """A dataset folder that is missing, incomplete or of another format version."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from thisineq.errors import ThisIneqError
+
 import functools
 import json
 import logging
@@ -39,7 +41,7 @@ _POLYGONAL = {"Polygon", "MultiPolygon"}
 _EXAMPLES = 5  # how many offending codes or rows an error message lists
 
 
-class BoundaryFormatError(ValueError):
+class BoundaryFormatError(ThisIneqError, ValueError):
     """A boundary file that cannot be used as a set of LSOA polygons."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from thisineq.errors import ThisIneqError
+
 import os
 import zipfile
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 
-class IoDFormatError(ValueError):
+class IoDFormatError(ThisIneqError, ValueError):
     """An IoD2019 file, or a table about to be written as one, is missing, unreadable or malformed."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from thisineq.errors import ThisIneqError
+
 import hashlib
 import io
 import json
@@ -75,11 +77,11 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class PhotoCollectionError(ValueError):
+class PhotoCollectionError(ThisIneqError, ValueError):
     """The collection as a whole cannot be used: its metadata CSV or folder is missing or malformed."""
 
 
-class PhotoReadError(ValueError):
+class PhotoReadError(ThisIneqError, ValueError):
     """One photo cannot be read; `reason` says why in words (truncated, not an image, ...)."""
 
     def __init__(self, path: str | os.PathLike, reason: str) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from thisineq.errors import ThisIneqError
 from thisineq.io import atomic_path
 
 try:  # numpy ≥ 2 moved it; pickles written by numpy 1 still name numpy.core
@@ -48,7 +49,7 @@ SHIFT = torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1)
 SCALE = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
 
 
-class LPIPSWeightsError(RuntimeError):
+class LPIPSWeightsError(ThisIneqError, RuntimeError):
     """LPIPS weights that are missing, altered or of the wrong shape."""
 
 

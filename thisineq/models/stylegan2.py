@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from thisineq.errors import ThisIneqError
+
 # --- configuration ------------------------------------------------------------------------------
 
 
@@ -338,6 +340,27 @@ def broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
     return w[:, None, :].expand(-1, num_ws, -1)
 
 
+def sample_z(generator: Generator, n: int, seed: int | None = None) -> torch.Tensor:
+    """n input codes z (n, style_dim) ~ N(0, I) on the generator's device; a seed makes them reproducible
+    (the same seed always gives the same codes, whatever else drew random numbers before)."""
+    rng = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    return torch.randn(n, generator.style_dim, generator=rng).to(generator.w_avg.device)
+
+
+@torch.no_grad()
+def sample_w(
+    generator: Generator, n: int, seed: int | None = None, *, truncation_psi: float = 1.0, batch: int = 2500
+) -> torch.Tensor:
+    """n samples w (n, style_dim) of the generator's W: mapped `sample_z` codes, mapped in batches."""
+    z = sample_z(generator, n, seed)
+    return torch.cat([generator.mapping(chunk, truncation_psi) for chunk in z.split(batch)])
+
+
+def sample_ws(generator: Generator, n: int, seed: int | None = None, *, truncation_psi: float = 1.0) -> torch.Tensor:
+    """n samples ws (n, num_ws, style_dim): `sample_w` broadcast to every layer (a fresh tensor, safe to edit)."""
+    return broadcast(sample_w(generator, n, seed, truncation_psi=truncation_psi), generator.num_ws).clone()
+
+
 def truncate(w: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
     """Move w towards `w_avg`: psi = 1 leaves it, psi = 0 gives the average."""
     return w if psi == 1 else w_avg + psi * (w - w_avg)
@@ -425,7 +448,7 @@ def minibatch_stddev(x: torch.Tensor, group_size: int, num_features: int = 1) ->
 # --- checkpoints --------------------------------------------------------------------------------
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ThisIneqError, ValueError):
     """A file that is not a generator checkpoint this code can load safely."""
 
 
