@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from thisineq.boundaries import MIN_PER_CLASS, LatentBoundary, balanced_subset, decile_labels, evaluate, principal_axes
 from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.invert.batch import load_inversions
+from thisineq.latent.boundaries import MIN_PER_CLASS, LatentBoundary, balanced_subset, decile_labels, evaluate, principal_axes
+from thisineq.latent.walk import Direction, image_change, sample_w
 from thisineq.models.stylegan2 import broadcast, load_generator
 from thisineq.pipeline import Pipeline, PipelineConfig
-from thisineq.walk import Direction, image_change, sample_w
 
 
 def main(argv: list[str] | None = None) -> int:

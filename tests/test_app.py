@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from thisineq.app import maps
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["pages/home.py", "pages/generator.py", "pages/map.py", "pages/dataset.py", "pages/about.py"]
+PAGES = ["app_pages/home.py", "app_pages/generator.py", "app_pages/map.py", "app_pages/dataset.py", "app_pages/about.py"]
 
 
 def run(page: str) -> AppTest:
@@ -30,14 +30,14 @@ def test_every_page_runs(page):
     run(page)
 
 
-@pytest.mark.parametrize("page", ["pages/home.py", "pages/generator.py", "pages/map.py", "pages/dataset.py"])
+@pytest.mark.parametrize("page", ["app_pages/home.py", "app_pages/generator.py", "app_pages/map.py", "app_pages/dataset.py"])
 def test_data_pages_say_the_demo_is_synthetic(page):
     at = run(page)
     assert any("Synthetic data" in w.value for w in at.warning)
 
 
 def test_map_domain_and_photo_choice():
-    at = run("pages/map.py")
+    at = run("app_pages/map.py")
     at.selectbox(key="map_domain").select("health").run()
     assert not at.exception
     photo = at.selectbox(key="map_photo")
@@ -68,14 +68,14 @@ def test_london_choropleth_payload_fits_three_megabytes(london):
 
 
 def test_generator_seed_lives_in_the_url():
-    at = run("pages/generator.py")
+    at = run("app_pages/generator.py")
     assert len(at.get("image")) == 2  # original and edited
     before = at.get("image")[0].proto.imgs[0].url
     at.number_input(key="generator_seed").set_value(7).run()
     assert at.get("image")[0].proto.imgs[0].url != before  # another seed, another image
     assert not at.exception
     assert at.query_params["seed"] in ("7", ["7"])
-    again = AppTest.from_file(str(ROOT / "pages/generator.py"), default_timeout=60)
+    again = AppTest.from_file(str(ROOT / "app_pages/generator.py"), default_timeout=60)
     again.query_params["seed"] = "7"
     again.run()
     assert again.number_input(key="generator_seed").value == 7
@@ -109,7 +109,7 @@ def test_deck_json_is_compact():
     "params", [{"seed": "-5", "psi": "7"}, {"seed": "abc", "psi": "nan", "income": "99"}, {"seed": "1e30", "income": "x"}]
 )
 def test_generator_survives_hostile_urls(params):
-    at = AppTest.from_file(str(ROOT / "pages/generator.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages/generator.py"), default_timeout=60)
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
@@ -120,7 +120,7 @@ def test_generator_survives_hostile_urls(params):
         assert at.slider(key="generator_slider_income").value == income
 
 
-@pytest.mark.parametrize("page", ["pages/generator.py", "pages/walks.py", "pages/upload.py"])
+@pytest.mark.parametrize("page", ["app_pages/generator.py", "app_pages/walks.py", "app_pages/upload.py"])
 def test_generator_pages_say_when_a_set_has_no_generator(page, tmp_path, monkeypatch):
     import streamlit as st
 
@@ -143,7 +143,7 @@ def deck_spec(at: AppTest) -> dict:
 
 
 def test_map_outlines_start_on_for_a_small_map_and_can_be_switched_off():
-    at = run("pages/map.py")
+    at = run("app_pages/map.py")
     assert at.toggle(key="map_outlines").value  # the demo city has fewer areas than maps.OUTLINE_LIMIT
     assert deck_spec(at)["layers"][0]["stroked"] is True
     at.toggle(key="map_outlines").set_value(False).run()
@@ -181,13 +181,13 @@ def test_pages_on_a_set_with_a_generator_but_no_boundaries(tmp_path, monkeypatch
         return at
 
     try:
-        generator = run("pages/generator.py", "young")
+        generator = run("app_pages/generator.py", "young")
         assert any("No deprivation boundaries" in i.value for i in generator.info)
         assert generator.toggle(key="generator_principal").disabled and not generator.get("slider")[1:]  # ψ only
-        assert any("No deprivation boundaries" in i.value for i in run("pages/walks.py", "young").info)
-        metrics = run("pages/metrics.py", "young")
+        assert any("No deprivation boundaries" in i.value for i in run("app_pages/walks.py", "young").info)
+        metrics = run("app_pages/metrics.py", "young")
         assert any("No visibility figures" in i.value for i in metrics.info)
-        run("pages/kiosk.py", "young")
-        assert any("No generator in the bare artifact set" in i.value for i in run("pages/kiosk.py", "bare").info)
+        run("app_pages/kiosk.py", "young")
+        assert any("No generator in the bare artifact set" in i.value for i in run("app_pages/kiosk.py", "bare").info)
     finally:
         st.cache_data.clear()

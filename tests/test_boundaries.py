@@ -9,7 +9,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from thisineq.boundaries import (
+from thisineq.latent.boundaries import (
     LatentBoundary,
     PrincipalCoordinates,
     balanced_subset,
@@ -77,7 +77,7 @@ def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
 
 
 def test_table_one_has_a_row_per_domain_method_and_split():
-    from thisineq.boundaries import boundary_table, latent_matrix
+    from thisineq.latent.boundaries import boundary_table, latent_matrix
 
     rng = np.random.default_rng(3)
     n = 240
@@ -101,7 +101,7 @@ def test_table_one_has_a_row_per_domain_method_and_split():
 def test_fast_scores_match_scikit_learn():
     from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-    from thisineq.boundaries import _scores
+    from thisineq.latent.boundaries import _scores
 
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 300)
@@ -178,7 +178,7 @@ def test_principal_axis_settings_are_checked():
 
 
 def test_the_fewest_axes_within_one_standard_error_of_the_best_are_picked():
-    from thisineq.boundaries import _fewest_axes_within_one_se
+    from thisineq.latent.boundaries import _fewest_axes_within_one_se
 
     def results(means, stds, counts):
         folds = {f"split{i}_test_score": np.zeros(len(means)) for i in range(4)}  # 4 folds: SE = std / 2

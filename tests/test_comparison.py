@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-import thisineq.comparison as comparison
-from thisineq.comparison import (
+import thisineq.invert.compare as comparison
+from thisineq.invert.api import Inversion
+from thisineq.invert.compare import (
     COLUMNS,
     WDistribution,
     compare_methods,
@@ -18,9 +19,8 @@ from thisineq.comparison import (
     reconstruction_summary,
     reference_scores,
 )
-from thisineq.invert.api import Inversion
+from thisineq.latent.walk import Direction
 from thisineq.models.stylegan2 import Discriminator, broadcast
-from thisineq.walk import Direction
 
 
 def directions(n: int = 2) -> list[Direction]:

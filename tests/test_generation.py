@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from thisineq.app import generation
+from thisineq.latent.walk import Direction
 from thisineq.models.stylegan2 import Generator, StyleGAN2Config
-from thisineq.walk import Direction
 
 TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 8})
 

@@ -10,9 +10,9 @@ from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, plan_city
 from thisineq.data.synth.links import scene
 from thisineq.data.synth.render import SceneFactors, plan_scene, render
-from thisineq.known_answer import known_answer_table
-from thisineq.oracle import FACTORS, factor_targets, load_oracle, own_factors, predict, save_oracle, train_oracle
-from thisineq.walk import Direction
+from thisineq.known_answer.benchmark import known_answer_table
+from thisineq.known_answer.oracle import FACTORS, factor_targets, load_oracle, own_factors, predict, save_oracle, train_oracle
+from thisineq.latent.walk import Direction
 
 DIM = 8
 AXIS = {"income": 0, "health": 1, "education": 2}

@@ -50,7 +50,7 @@ def e4e_photo() -> str:
 
 
 def test_generator_starts_from_a_photos_inversion_and_walks_it(e4e_photo):
-    at = app("pages/generator.py", photo=e4e_photo, method="e4e")
+    at = app("app_pages/generator.py", photo=e4e_photo, method="e4e")
     assert at.radio(key="generator_start").value == "photo"
     assert at.selectbox(key="generator_photo").value == e4e_photo
     real, inversion, edited = image_urls(at)
@@ -65,7 +65,7 @@ def test_generator_starts_from_a_photos_inversion_and_walks_it(e4e_photo):
 
 
 def test_visible_walks_move_the_image_more(e4e_photo):
-    at = app("pages/generator.py", photo=e4e_photo, method="e4e", income="3")
+    at = app("app_pages/generator.py", photo=e4e_photo, method="e4e", income="3")
     _, inversion, full = (pixels(url) for url in image_urls(at))
     assert not at.toggle(key="generator_principal").value and not at.toggle(key="generator_principal").disabled
     at.toggle(key="generator_principal").set_value(True).run()
@@ -73,13 +73,13 @@ def test_visible_walks_move_the_image_more(e4e_photo):
     visible = pixels(image_urls(at)[2])
     assert np.abs(visible - inversion).mean() > 2 * np.abs(full - inversion).mean()
     reopened = app(
-        "pages/generator.py", photo=e4e_photo, method="e4e", income="3", principal="1"
+        "app_pages/generator.py", photo=e4e_photo, method="e4e", income="3", principal="1"
     )  # a shared link keeps the choice
     assert reopened.toggle(key="generator_principal").value and image_urls(reopened)[2] == image_urls(at)[2]
 
 
 def test_map_shows_a_photos_inversions_with_their_errors(e4e_photo):
-    at = app("pages/map.py")
+    at = app("app_pages/map.py")
     at.selectbox(key="map_photo").select(e4e_photo).run()
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
@@ -88,7 +88,7 @@ def test_map_shows_a_photos_inversions_with_their_errors(e4e_photo):
 
 
 def test_metrics_page_shows_table1_and_switches_folds():
-    at = app("pages/metrics.py")
+    at = app("app_pages/metrics.py")
     table = at.dataframe[0].value
     assert {"domain", "method", "f1"} <= set(table.columns) and set(table["method"]) == {"e4e", "restyle", "projector"}
     assert table["f1"].str.match(r"^\d\.\d\d \[\d\.\d\d–\d\.\d\d\]$|^—$").all()
@@ -106,7 +106,7 @@ def test_metrics_page_shows_table1_and_switches_folds():
 
 
 def test_walk_matrix_builder_sizes_the_grid_and_refuses_bad_seeds():
-    at = app("pages/walks.py")
+    at = app("app_pages/walks.py")
     assert len(at.get("image")) == 1
     first = image_urls(at)[0]
     at.slider(key="walks_steps").set_value(5).run()
@@ -117,7 +117,7 @@ def test_walk_matrix_builder_sizes_the_grid_and_refuses_bad_seeds():
 
 
 def test_walk_matrix_switches_to_visible_walks():
-    at = app("pages/walks.py")
+    at = app("app_pages/walks.py")
     full = image_urls(at)[0]
     at.toggle(key="walks_principal").set_value(True).run()
     assert not at.exception and image_urls(at)[0] != full
@@ -125,7 +125,7 @@ def test_walk_matrix_switches_to_visible_walks():
 
 
 def test_walk_matrix_moves_only_the_chosen_layers():
-    at = app("pages/walks.py")
+    at = app("app_pages/walks.py")
     every = image_urls(at)[0]
     assert "every layer moved" in at.get("image")[0].proto.imgs[0].caption
     last = at.slider(key="walks_layers").value[1]
@@ -135,7 +135,7 @@ def test_walk_matrix_moves_only_the_chosen_layers():
 
 
 def test_upload_inverts_a_good_photo_and_names_what_is_wrong_with_bad_ones():
-    at = app("pages/upload.py")
+    at = app("app_pages/upload.py")
     street = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     at.file_uploader(key="upload_file").set_value(("street.png", png(street), "image/png")).run()
     assert not at.exception and not at.error
@@ -160,7 +160,7 @@ def test_upload_inverts_a_good_photo_and_names_what_is_wrong_with_bad_ones():
 
 
 def test_upload_projector_runs_on_request():
-    at = app("pages/upload.py")
+    at = app("app_pages/upload.py")
     street = np.full((64, 64, 3), 120, np.uint8)
     at.file_uploader(key="upload_file").set_value(("grey.png", png(street), "image/png")).run()
     at.radio(key="upload_method").set_value("projector").run()
@@ -171,7 +171,7 @@ def test_upload_projector_runs_on_request():
 
 
 def test_kiosk_runs_without_a_sidebar_and_drifts_through_every_domain():
-    at = app("pages/kiosk.py")
+    at = app("app_pages/kiosk.py")
     assert len(at.slider) == 3 and len(at.get("image")) == 1
     domains = ["income", "health", "education"]
     ticks = [generation.drift(t, domains, period=8) for t in range(3 * 8 + 1)]

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from thisineq.models.stylegan2 import Generator, StyleGAN2Config
-from thisineq.walk import (
+from thisineq.latent.walk import (
     Direction,
     boundary_directions,
     edit,
@@ -20,6 +19,7 @@ from thisineq.walk import (
     walk_grid,
     walk_matrix,
 )
+from thisineq.models.stylegan2 import Generator, StyleGAN2Config
 
 TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 8})
 

@@ -485,7 +485,8 @@ class Pipeline:
         return pd.concat([city, photos.drop(shared)])
 
     def _boundaries(self) -> None:
-        from thisineq.boundaries import (
+        from thisineq.invert.batch import load_inversions
+        from thisineq.latent.boundaries import (
             MIN_PER_CLASS,
             LatentBoundary,
             balanced_subset,
@@ -495,9 +496,8 @@ class Pipeline:
             evaluate,
             principal_axes,
         )
-        from thisineq.invert.batch import load_inversions
+        from thisineq.latent.walk import PRINCIPAL, Direction, image_change, sample_w
         from thisineq.models.stylegan2 import load_generator
-        from thisineq.walk import PRINCIPAL, Direction, image_change, sample_w
 
         c = self.config
         photos = self.labelled_photos()
@@ -581,7 +581,7 @@ class Pipeline:
         )
 
     def _comparison_config(self):
-        from thisineq.comparison import ComparisonConfig
+        from thisineq.invert.compare import ComparisonConfig
 
         c = self.config
         return ComparisonConfig(
@@ -593,12 +593,12 @@ class Pipeline:
         )
 
     def _comparison(self) -> None:
-        from thisineq.comparison import compare_methods, reference_scores
         from thisineq.data.dataset import load_dataset
         from thisineq.invert.api import InversionModels
         from thisineq.invert.batch import load_inversions
+        from thisineq.invert.compare import compare_methods, reference_scores
+        from thisineq.latent.walk import boundary_directions
         from thisineq.training.gan import CHECKPOINT, load_discriminator
-        from thisineq.walk import boundary_directions
 
         c, config = self.config, self._comparison_config()
         data = load_dataset(self.demo_dataset)
@@ -645,8 +645,8 @@ class Pipeline:
 
     def _walks(self) -> None:
         from thisineq.invert.batch import load_inversions
+        from thisineq.latent.walk import boundary_directions, walk_grid
         from thisineq.models.stylegan2 import load_generator
-        from thisineq.walk import boundary_directions, walk_grid
 
         c = self.config
         generator = load_generator(self.generator).requires_grad_(False)
@@ -681,10 +681,10 @@ class Pipeline:
     def _known_answer(self) -> None:
         from thisineq.data.dataset import load_dataset
         from thisineq.data.synth.build import GROUND_TRUTH
-        from thisineq.known_answer import known_answer_table
+        from thisineq.known_answer.benchmark import known_answer_table
+        from thisineq.known_answer.oracle import factor_targets, predict, save_oracle, train_oracle
+        from thisineq.latent.walk import boundary_directions, conditional_directions
         from thisineq.models.stylegan2 import broadcast, load_generator
-        from thisineq.oracle import factor_targets, predict, save_oracle, train_oracle
-        from thisineq.walk import boundary_directions, conditional_directions
 
         c = self.config
         data = load_dataset(self.train_dataset)

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from thisineq.latent.walk import Direction, edit
 from thisineq.models.stylegan2 import Generator, broadcast
-from thisineq.walk import Direction, edit
 
 
 def seed_ws(generator: Generator, seed: int, truncation_psi: float = 1.0) -> torch.Tensor:

@@ -27,7 +27,7 @@ PHOTO = "generator_photo"
 def visible_walks_toggle(normals, method: str, key: str, where=st) -> bool:
     """The "Visible walks" toggle of a page (in `where`: st, the sidebar or a column), disabled where the set has no
     boundaries on W's principal axes for `method`. True only when it is on and they exist."""
-    from thisineq.walk import has_principal
+    from thisineq.latent.walk import has_principal
 
     available = has_principal(normals, method)
     on = where.toggle("Visible walks (principal axes)", key=key, disabled=not available, help=VISIBLE_WALKS_HELP)

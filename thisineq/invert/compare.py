@@ -28,8 +28,8 @@ import pandas as pd
 import torch
 
 from thisineq.invert.api import InversionModels, invert, invert_image, to_tensor
+from thisineq.latent.walk import Direction, edit, sample_w
 from thisineq.models.stylegan2 import Discriminator, broadcast
-from thisineq.walk import Direction, edit, sample_w
 
 RECONSTRUCTION = ("mse", "psnr", "ssim", "lpips")
 COLUMNS = (

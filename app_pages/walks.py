@@ -6,7 +6,7 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
-from thisineq.walk import boundary_directions, bounded_methods, walk_grid
+from thisineq.latent.walk import boundary_directions, bounded_methods, walk_grid
 
 
 def parse_seeds(text: str) -> list[int]:

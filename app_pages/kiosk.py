@@ -9,7 +9,7 @@ import streamlit as st
 from thisineq.app import generation, state
 from thisineq.artifacts import ArtifactSet, demo_set
 from thisineq.data.domains import domain
-from thisineq.walk import boundary_directions, bounded_methods, has_principal
+from thisineq.latent.walk import boundary_directions, bounded_methods, has_principal
 
 IDLE_SECONDS = 20.0  # untouched this long, the kiosk starts drifting
 TICK_SECONDS = 1.0

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from thisineq.boundaries import conditional_normal
+from thisineq.latent.boundaries import conditional_normal
 from thisineq.models.stylegan2 import Generator, broadcast
 
 

@@ -6,7 +6,7 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
-from thisineq.walk import boundary_directions, bounded_methods
+from thisineq.latent.walk import boundary_directions, bounded_methods
 
 st.title("Generator")
 page = state.open_generator_page()

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from thisineq.app import state
-from thisineq.boundaries import decile_labels
 from thisineq.data.domains import domain
-from thisineq.walk import projection_table
+from thisineq.latent.boundaries import decile_labels
+from thisineq.latent.walk import projection_table
 
 SCORES = ("precision", "recall", "f1", "accuracy", "roc_auc")
 

@@ -96,4 +96,6 @@ if page is not None:
             column.image(generation.png_data_url(generation.synthesise(generator, ws)), caption=method, width="stretch")
             column.caption(f"LPIPS {errors['lpips']:.3f} · PSNR {errors['psnr']:.1f} dB · SSIM {errors['ssim']:.2f}")
             if method != "hybrid":  # the generator walks the paper's three methods' codes
-                state.page_link(column, "pages/generator.py", "Walk it", ":material/tune:", {"photo": photo_id, "method": method})
+                state.page_link(
+                    column, "app_pages/generator.py", "Walk it", ":material/tune:", {"photo": photo_id, "method": method}
+                )

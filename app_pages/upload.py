@@ -14,7 +14,7 @@ from thisineq.app import generation, state
 from thisineq.data.domains import domain
 from thisineq.data.photos import MAX_UPLOAD_BYTES, PhotoReadError, load_photo_bytes
 from thisineq.invert.api import invert_image
-from thisineq.walk import boundary_directions
+from thisineq.latent.walk import boundary_directions
 
 UPLOAD = "upload_current"  # {"digest", "name", "photo"} of the checked upload
 RESULTS = "upload_results"  # {method: ws (num_ws, D)} for the current upload

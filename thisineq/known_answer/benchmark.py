@@ -19,8 +19,8 @@ import torch
 from scipy.stats import spearmanr
 
 from thisineq.data.synth.links import LINKS
-from thisineq.oracle import FACTORS, NUISANCE, linked_factors, own_factors
-from thisineq.walk import Direction, edit
+from thisineq.known_answer.oracle import FACTORS, NUISANCE, linked_factors, own_factors
+from thisineq.latent.walk import Direction, edit
 
 # ws (n, num_ws, D) → oracle factor estimates (n, len(FACTORS)).
 FactorReader = Callable[[torch.Tensor], np.ndarray]
