@@ -6,7 +6,6 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
-from thisineq.latent.walk import boundary_directions, bounded_methods
 
 st.title("Generator")
 page = state.open_generator_page()
@@ -16,7 +15,7 @@ if page is not None:
     normals = state.boundary_normals(str(page.artifacts.normals))
     inverted = state.inversion_sets(artifact_root)
     params = st.query_params
-    methods = bounded_methods(normals) or [m for m in inverted if m != "hybrid"] or ["—"]
+    methods = normals.methods() or [m for m in inverted if m != "hybrid"] or ["—"]
     st.session_state.setdefault(state.START, "photo" if params.get("photo") and inverted else "seed")
     st.session_state.setdefault(state.SEED, generation.parse_number(params.get("seed"), 0, 0, 2**31 - 1, whole=True))
     st.session_state.setdefault(state.PSI, generation.parse_number(params.get("psi"), 0.8, 0.0, 1.0))
@@ -53,7 +52,7 @@ if page is not None:
         st.toggle("Conditional boundaries", key=state.CONDITIONAL, help="each domain's normal made orthogonal to the others'")
         principal = state.visible_walks_toggle(normals, method, state.PRINCIPAL)
 
-    directions = boundary_directions(normals, method, conditional=st.session_state[state.CONDITIONAL], principal=principal)
+    directions = normals.directions(method, conditional=st.session_state[state.CONDITIONAL], principal=principal)
     if not directions:
         st.info("No deprivation boundaries in this artifact set yet: the sliders appear once `thisineq pipeline` has built them.")
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from thisineq.app import state
+from thisineq.invert import methods
 
 st.title("This inequality does not exist")
 page = state.open_dataset_page()
@@ -24,7 +25,7 @@ if page is not None:
     built = {
         "Generator": artifacts.generator.is_file(),
         "Encoders (e4e, ReStyle)": artifacts.encoder("e4e").is_file() and artifacts.encoder("restyle").is_file(),
-        "Inversions": any((artifacts.inversion(m) / "inversion.json").is_file() for m in state.INVERSION_ORDER),
+        "Inversions": any((artifacts.inversion(m) / "inversion.json").is_file() for m in methods.NAMES),
         "Boundaries (Table 1)": artifacts.normals.is_file(),
         "Known-answer benchmark": (artifacts.known_answer / "table.csv").is_file(),
     }

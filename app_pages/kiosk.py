@@ -9,7 +9,6 @@ import streamlit as st
 from thisineq.app import generation, state
 from thisineq.artifacts import ArtifactSet, demo_set
 from thisineq.data.domains import domain
-from thisineq.latent.walk import boundary_directions, bounded_methods, has_principal
 
 IDLE_SECONDS = 20.0  # untouched this long, the kiosk starts drifting
 TICK_SECONDS = 1.0
@@ -38,10 +37,10 @@ else:
     manifest, _, _ = state.dataset_tables(str(artifacts.dataset))
     generator = state.generator_model(str(artifacts.generator))
     normals = state.boundary_normals(str(artifacts.normals))
-    methods = bounded_methods(normals)
+    methods = normals.methods()
     method = "e4e" if "e4e" in methods else next(iter(methods), None)
     # An exhibition stand shows the walks one can see: the boundaries on W's principal axes where the set has them.
-    directions = boundary_directions(normals, method, principal=has_principal(normals, method)) if method else {}
+    directions = normals.directions(method, principal=normals.has_principal(method)) if method else {}
     st.session_state.setdefault(TOUCHED, time.time())
     st.session_state.setdefault(TICK, 0)
     st.session_state.setdefault(SEED, 0)

@@ -14,7 +14,6 @@ from thisineq.app import generation, state
 from thisineq.data.domains import domain
 from thisineq.data.photos import MAX_UPLOAD_BYTES, PhotoReadError, load_photo_bytes
 from thisineq.invert.api import invert_image
-from thisineq.latent.walk import boundary_directions
 
 UPLOAD = "upload_current"  # {"digest", "name", "photo"} of the checked upload
 RESULTS = "upload_results"  # {method: ws (num_ws, D)} for the current upload
@@ -103,7 +102,7 @@ if page is not None:
                 ws = torch.from_numpy(np.asarray(results[method], np.float32))[None]
                 conditional = st.toggle("Conditional boundaries", key="upload_conditional")
                 principal = state.visible_walks_toggle(normals, method, "upload_principal")
-                directions = boundary_directions(normals, method, conditional=conditional, principal=principal)
+                directions = normals.directions(method, conditional=conditional, principal=principal)
                 moves = []
                 for name, direction in directions.items():
                     alpha = st.slider(

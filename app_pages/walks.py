@@ -6,7 +6,7 @@ import torch
 
 from thisineq.app import generation, state
 from thisineq.data.domains import domain
-from thisineq.latent.walk import boundary_directions, bounded_methods, walk_grid
+from thisineq.latent.walk import walk_grid
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -26,7 +26,7 @@ if page is not None:
     generator = state.generator_model(str(page.artifacts.generator))
     normals = state.boundary_normals(str(page.artifacts.normals))
     inverted = state.inversion_sets(artifact_root)
-    methods = bounded_methods(normals)
+    methods = normals.methods()
     if not methods:
         st.info("No deprivation boundaries yet: `thisineq pipeline` builds them.")
     else:
@@ -34,7 +34,7 @@ if page is not None:
         method = left.selectbox("Inversion method (boundaries and photo codes)", methods, key="walks_method")
         conditional = left.toggle("Conditional boundaries", key="walks_conditional")
         principal = state.visible_walks_toggle(normals, method, "walks_principal", left)
-        directions = boundary_directions(normals, method, conditional=conditional, principal=principal)
+        directions = normals.directions(method, conditional=conditional, principal=principal)
         chosen = left.multiselect(
             "Domains (rows)",
             list(directions),

@@ -21,8 +21,9 @@ from tqdm import tqdm
 from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.invert.batch import load_inversions
 from thisineq.latent.boundaries import MIN_PER_CLASS, LatentBoundary, balanced_subset, decile_labels, evaluate, principal_axes
-from thisineq.latent.walk import Direction, image_change, sample_w
-from thisineq.models.stylegan2 import broadcast, load_generator
+from thisineq.latent.normals import Direction
+from thisineq.latent.walk import image_change
+from thisineq.models.stylegan2 import load_generator, sample_w, sample_ws
 from thisineq.pipeline import Pipeline, PipelineConfig
 
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, KeyError, ValueError) as error:
         print(f"walk_visibility: {error}", file=sys.stderr)
         return 2
-    w = sample_w(generator, 10000)
+    w = sample_w(generator, 10000, seed=0).double().numpy()
     if max(args.axes) > w.shape[1]:
         print(f"walk_visibility: --axes {max(args.axes)} exceeds the generator's {w.shape[1]} latent dimensions", file=sys.stderr)
         return 2
@@ -108,11 +109,8 @@ def _random_units(n: int, dim: int, seed: int = 0) -> np.ndarray:
 
 @torch.no_grad()
 def _random_pair_change(generator, n: int) -> float:
-    g = torch.Generator().manual_seed(1)
-    a, b = (
-        generator.synthesis(broadcast(generator.mapping(torch.randn(n, generator.style_dim, generator=g)), generator.num_ws))
-        for _ in range(2)
-    )
+    ws = sample_ws(generator, 2 * n, seed=1)
+    a, b = generator.synthesis(ws[:n]), generator.synthesis(ws[n:])
     return float((a - b).abs().mean() / 2)
 
 

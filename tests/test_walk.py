@@ -7,19 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from thisineq.latent.walk import (
-    Direction,
-    boundary_directions,
-    edit,
-    grid_image,
-    image_change,
-    projection_table,
-    sample_w,
-    step_labels,
-    walk_grid,
-    walk_matrix,
-)
-from thisineq.models.stylegan2 import Generator, StyleGAN2Config
+from thisineq.images import image_grid
+from thisineq.latent.normals import Direction
+from thisineq.latent.walk import edit, image_change, projection_table, step_labels, walk_grid, walk_matrix
+from thisineq.models.stylegan2 import Generator, StyleGAN2Config, sample_w, sample_ws
 
 TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 8})
 
@@ -39,11 +30,15 @@ def test_sigma_and_edit_distance():
 def test_sample_w_is_the_generators_w_and_repeatable():
     generator = Generator(TINY).eval()
     w = sample_w(generator, 300, seed=3, batch=128)  # several batches
-    assert w.shape == (300, 8) and np.array_equal(w, sample_w(generator, 300, seed=3))
+    assert w.shape == (300, 8) and torch.equal(w, sample_w(generator, 300, seed=3))
     with torch.no_grad():
-        first = generator.mapping(torch.randn(300, 8, generator=torch.Generator().manual_seed(3))[:5]).double().numpy()
-    assert np.allclose(w[:5], first, atol=1e-6)
-    assert not np.allclose(w, sample_w(generator, 300, seed=4))
+        first = generator.mapping(torch.randn(300, 8, generator=torch.Generator().manual_seed(3))[:5])
+    assert torch.allclose(w[:5], first, atol=1e-6)
+    assert not torch.allclose(w, sample_w(generator, 300, seed=4))
+    ws = sample_ws(generator, 4, seed=3)
+    assert ws.shape == (4, generator.num_ws, 8) and torch.allclose(ws[:, -1], w[:4], atol=1e-6)
+    ws[:, 0] += 1  # a fresh tensor: editing one layer leaves the others
+    assert torch.allclose(ws[:, 1], w[:4], atol=1e-6)
 
 
 def test_several_domains_add_up():
@@ -63,37 +58,9 @@ def test_walk_matrix_and_grid():
     images, latents = walk_matrix(g, torch.zeros(g.num_ws, 8), directions, steps)
     assert images.shape == (2, 3, 3, 16, 16) and latents.shape == (2, 3, g.num_ws, 8)
     assert torch.equal(images[0, 1], images[1, 1])  # step 0 is the source image in every row
-    picture = grid_image(images, ["income", "health"], step_labels(steps))
+    picture = image_grid(images, row_labels=["income", "health"], column_labels=step_labels(steps), scale=2)
     assert picture.size[0] > 3 * 32 and picture.size[1] > 2 * 32
     assert step_labels(steps) == ["-2.0 sd", "0", "+2.0 sd"]
-
-
-def test_boundary_directions_read_an_archive_by_method():
-    normals = {
-        "e4e/income": np.eye(4)[0],
-        "e4e/income/sigma": np.array(2.0),
-        "e4e/health": (np.eye(4)[0] + np.eye(4)[1]) / 2**0.5,
-        "e4e/health/sigma": np.array(0.5),
-        "restyle/income": np.eye(4)[2],
-        "restyle/income/sigma": np.array(1.0),
-    }
-    plain = boundary_directions(normals, "e4e")
-    assert list(plain) == ["income", "health"] and plain["income"].sigma == 2.0
-    assert list(boundary_directions(normals, "e4e", ["health", "education", "income"])) == ["health", "income"]
-    assert np.array_equal(
-        boundary_directions(normals, "hybrid")["health"].normal, plain["health"].normal
-    )  # the hybrid walks e4e's
-    conditional = boundary_directions(normals, "e4e", conditional=True)
-    assert abs(conditional["health"].normal @ plain["income"].normal) < 1e-12 and conditional["health"].sigma == 0.5
-    assert np.linalg.norm(conditional["health"].normal) == pytest.approx(1.0)
-    assert boundary_directions(normals, "projector") == {} and list(
-        boundary_directions(normals, "restyle", conditional=True)
-    ) == ["income"]
-    assert boundary_directions(normals, "e4e", principal=True) == {}  # none fitted on principal axes
-    normals |= {"principal/e4e/income": np.eye(4)[3], "principal/e4e/income/sigma": np.array(3.0)}
-    principal = boundary_directions(normals, "hybrid", principal=True)
-    assert list(principal) == ["income"] and principal["income"].sigma == 3.0 and principal["income"].normal[3] == 1.0
-    assert list(boundary_directions(normals, "e4e")) == ["income", "health"]  # the full-space ones are untouched
 
 
 def test_walk_grid_stacks_sources_and_keeps_their_latents():

@@ -24,12 +24,10 @@ import torch
 
 from thisineq.artifacts import ArtifactSet
 from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
+from thisineq.invert import methods
 from thisineq.io import atomic_open, sha256_file, write_json
 
 HELD_OUT = ("val", "test")  # splits never seen by the encoders
-INVERSION_METHODS = ("e4e", "restyle", "projector", "hybrid")
-BOUNDARY_METHODS = ("e4e", "restyle", "projector")  # the paper's three; the hybrid is compared, not bounded
-ENCODERS = ("e4e", "restyle")
 W_SAMPLES = 10000  # samples of the generator's W that measure σ along each normal
 
 
@@ -265,7 +263,7 @@ class Pipeline:
                         "projector_lpips": c.projector_lpips,
                     },
                 )
-                for method in INVERSION_METHODS
+                for method in methods.NAMES
             ],
             *[
                 Step(
@@ -275,7 +273,7 @@ class Pipeline:
                     lambda m=method: self._invert_city(m),
                     {"photos": c.boundary_photos},
                 )
-                for method in (ENCODERS if c.boundary_photos else ())
+                for method in (methods.ENCODERS if c.boundary_photos else ())
             ],
             Step(
                 "boundaries",
@@ -291,14 +289,14 @@ class Pipeline:
             ),
             Step(
                 "comparison",
-                lambda: [self.inversion(m) / "latents.npz" for m in INVERSION_METHODS] + [self.artifacts.normals],
+                lambda: [self.inversion(m) / "latents.npz" for m in methods.NAMES] + [self.artifacts.normals],
                 lambda: [self.artifacts.comparison],
                 self._comparison,
                 asdict(self._comparison_config()),
             ),
             Step(
                 "walks",
-                lambda: [self.generator, self.artifacts.normals] + [self.inversion(m) / "latents.npz" for m in BOUNDARY_METHODS],
+                lambda: [self.generator, self.artifacts.normals] + [self.inversion(m) / "latents.npz" for m in methods.BOUNDED],
                 lambda: [self.artifacts.walks / "walks.json"],
                 self._walks,
                 {"photos": c.walk_photos, "steps": c.walk_steps},
@@ -344,11 +342,11 @@ class Pipeline:
         normal mostly noise, so the fast encoders invert `boundary_photos` of the training city too.
         """
         city = self.config.boundary_photos is not None
-        return {m: self.city_inversion(m) if city and m in ENCODERS else self.inversion(m) for m in BOUNDARY_METHODS}
+        return {m: self.city_inversion(m) if city and m in methods.ENCODERS else self.inversion(m) for m in methods.BOUNDED}
 
     def _inversion_inputs(self, method: str) -> list[Path]:
-        needs = {"e4e": ["e4e"], "restyle": ["restyle"], "projector": [], "hybrid": ["e4e"]}[method]
-        return [self.generator, self.demo_dataset / "dataset.json"] + [self.encoder(k) for k in needs]
+        encoder = methods.method(method).encoder
+        return [self.generator, self.demo_dataset / "dataset.json"] + ([self.encoder(encoder)] if encoder else [])
 
     def _synth(self, n_photos: int, folder: Path) -> None:
         from thisineq.data.synth.build import SynthConfig, build_city_dataset
@@ -450,8 +448,7 @@ class Pipeline:
         from thisineq.invert.batch import BatchInversionConfig, invert_dataset
 
         c = self.config
-        encoder = {"e4e": "e4e", "restyle": "restyle", "hybrid": "e4e"}.get(method)
-        optimises = method in ("projector", "hybrid")
+        encoder, optimises = methods.method(method).encoder, methods.method(method).optimises
         models = InversionModels.load(
             self.generator,
             e4e=self.encoder("e4e") if encoder == "e4e" else None,
@@ -496,8 +493,9 @@ class Pipeline:
             evaluate,
             principal_axes,
         )
-        from thisineq.latent.walk import PRINCIPAL, Direction, image_change, sample_w
-        from thisineq.models.stylegan2 import load_generator
+        from thisineq.latent.normals import PRINCIPAL, BoundarySet, Direction
+        from thisineq.latent.walk import image_change
+        from thisineq.models.stylegan2 import load_generator, sample_w
 
         c = self.config
         photos = self.labelled_photos()
@@ -514,11 +512,11 @@ class Pipeline:
         # σ is measured in the generator's W, not among each method's latents: the projector's codes spread 4× wider
         # than W and the encoders' 2× narrower, so "+1σ" would otherwise be a different move for every method.
         generator = load_generator(self.generator).float().requires_grad_(False)
-        w = sample_w(generator, W_SAMPLES, seed=c.seed)
+        w = sample_w(generator, W_SAMPLES, seed=c.seed).double().numpy()
         n_axes = min(c.boundary_principal_axes, w.shape[1]) if c.boundary_principal_axes else None
         axes = principal_axes(w, n_axes) if n_axes else None
         grouped = table[table["split"] == "by LSOA"].set_index(["method", "domain"])
-        normals, fitted_on, visibility = {}, {}, []
+        normals, fitted_on, visibility = BoundarySet(), {}, []
         for method, inv in sets.items():
             frame = photos.loc[inv.photo_id]
             fitted_on[method] = {"latents": str(sources[method]), "photos": int(len(inv.photo_id)), "domains": {}}
@@ -531,7 +529,7 @@ class Pipeline:
                 X, y, groups = inv.w[keep], labels.iloc[keep].to_numpy(int), frame["lsoa_code"].to_numpy()[keep]
                 boundary = LatentBoundary().fit(X, y, groups)
                 full = Direction.from_latents(domain, boundary.normal_, w)
-                normals[f"{method}/{domain}"], normals[f"{method}/{domain}/sigma"] = full.normal, np.array(full.sigma)
+                normals.add(method, full)
                 fitted_on[method]["domains"][domain] = {
                     "labelled": int(len(keep)),
                     "C": boundary.C_,
@@ -547,8 +545,7 @@ class Pipeline:
                 # A coarser boundary in the directions the generator renders most: its walks are visible.
                 principal = LatentBoundary(axes=axes, axis_counts=(n_axes,)).fit(X, y, groups)
                 coarse = Direction.from_latents(domain, principal.normal_, w)
-                key = f"{PRINCIPAL}{method}/{domain}"
-                normals[key], normals[f"{key}/sigma"] = coarse.normal, np.array(coarse.sigma)
+                normals.add(method, coarse, principal=True)
                 evaluation = evaluate(
                     X, y, groups, grouped=True, n_boot=c.boundary_bootstrap, seed=c.seed, axes=axes, axis_counts=(n_axes,)
                 )
@@ -557,12 +554,11 @@ class Pipeline:
                         method, domain, n_axes, len(y), evaluation.row(), coarse.sigma, image_change(generator, coarse)
                     )
                 )
-            fitted = {d: normals[f"{method}/{d}"] for d in c.domains if f"{method}/{d}" in normals}
+            fitted = {d: direction.normal for d, direction in normals.directions(method, c.domains).items()}
             if fitted:
                 with atomic_open(folder / f"cosines_{method}.csv", "w", encoding="utf-8", newline="") as handle:
                     cosine_matrix(fitted).to_csv(handle, float_format="%.4f")
-        with atomic_open(folder / "normals.npz", "wb") as handle:
-            np.savez(handle, **normals)
+        normals.save(self.artifacts.normals)
         with atomic_open(self.artifacts.visibility, "w", encoding="utf-8", newline="") as handle:
             pd.DataFrame(visibility, columns=VISIBILITY_COLUMNS).astype({"axes": "Int64", "n": int}).to_csv(
                 handle, index=False, float_format="%.4f"
@@ -597,7 +593,7 @@ class Pipeline:
         from thisineq.invert.api import InversionModels
         from thisineq.invert.batch import load_inversions
         from thisineq.invert.compare import compare_methods, reference_scores
-        from thisineq.latent.walk import boundary_directions
+        from thisineq.latent.normals import BoundarySet
         from thisineq.training.gan import CHECKPOINT, load_discriminator
 
         c, config = self.config, self._comparison_config()
@@ -607,9 +603,9 @@ class Pipeline:
         models = InversionModels.load(
             self.generator, e4e=self.encoder("e4e"), restyle=self.encoder("restyle"), lpips_net=c.projector_lpips
         )
-        normals = np.load(self.artifacts.normals)
+        normals = BoundarySet.load(self.artifacts.normals)
         errors, photos, latents, directions = {}, {}, {}, {}
-        for method in INVERSION_METHODS:
+        for method in methods.NAMES:
             inversions = load_inversions(self.inversion(method))
             keep = np.isin(inversions.photo_id, held_out)
             ids = inversions.photo_id[keep]
@@ -619,7 +615,7 @@ class Pipeline:
             errors[method] = inversions.errors.loc[ids]
             photos[method] = np.asarray(images[data.photos.loc[ids, "cache_index"].to_numpy()])
             latents[method] = inversions.ws[keep]
-            directions[method] = list(boundary_directions(normals, method, c.domains).values())
+            directions[method] = list(normals.directions(method, c.domains).values())
         checkpoint = Path(c.gan_run or self.work / "runs" / "gan") / CHECKPOINT
         discriminator = load_discriminator(checkpoint) if checkpoint.is_file() else None
         if discriminator is None:
@@ -645,24 +641,25 @@ class Pipeline:
 
     def _walks(self) -> None:
         from thisineq.invert.batch import load_inversions
-        from thisineq.latent.walk import boundary_directions, walk_grid
+        from thisineq.latent.normals import BoundarySet
+        from thisineq.latent.walk import walk_grid
         from thisineq.models.stylegan2 import load_generator
 
         c = self.config
         generator = load_generator(self.generator).requires_grad_(False)
-        normals = np.load(self.artifacts.normals)
+        normals = BoundarySet.load(self.artifacts.normals)
         held_out_ids = self._held_out_ids()
         self.artifacts.walks.mkdir(parents=True, exist_ok=True)
         record = {"steps": list(c.walk_steps), "matrices": {}, "missing": {}}
-        for method in BOUNDARY_METHODS:
-            directions = list(boundary_directions(normals, method, c.domains).values())
+        for method in methods.BOUNDED:
+            directions = list(normals.directions(method, c.domains).values())
             inversions = load_inversions(self.inversion(method))
             held_out = np.flatnonzero(np.isin(inversions.photo_id, held_out_ids))[: c.walk_photos]
             if not directions or not len(held_out):
                 record["missing"][method] = "no boundary" if not directions else "no held-out photo inverted"
                 continue
             sources = {f"photo {inversions.photo_id[i]}": torch.from_numpy(inversions.ws[i]) for i in held_out}
-            coarse = list(boundary_directions(normals, method, c.domains, principal=True).values())
+            coarse = list(normals.directions(method, c.domains, principal=True).values())
             for name, chosen, fit in ((method, directions, "full space"), (f"{method}_principal", coarse, "principal axes")):
                 if not chosen:
                     continue
@@ -683,8 +680,8 @@ class Pipeline:
         from thisineq.data.synth.build import GROUND_TRUTH
         from thisineq.known_answer.benchmark import known_answer_table
         from thisineq.known_answer.oracle import factor_targets, predict, save_oracle, train_oracle
-        from thisineq.latent.walk import boundary_directions, conditional_directions
-        from thisineq.models.stylegan2 import broadcast, load_generator
+        from thisineq.latent.normals import BoundarySet, conditional_directions
+        from thisineq.models.stylegan2 import load_generator, sample_ws
 
         c = self.config
         data = load_dataset(self.train_dataset)
@@ -703,10 +700,8 @@ class Pipeline:
         save_oracle(model, self.work / "oracle.pt", report)
         write_json(folder / "oracle_r2.json", report.r2)
         generator = load_generator(self.generator)
-        normals = np.load(self.artifacts.normals)
-        z = torch.randn(c.known_answer_sources, generator.style_dim, generator=torch.Generator().manual_seed(c.seed))
-        with torch.no_grad():
-            ws = broadcast(generator.mapping(z), generator.num_ws)
+        normals = BoundarySet.load(self.artifacts.normals)
+        ws = sample_ws(generator, c.known_answer_sources, c.seed)
 
         def read(latents: torch.Tensor) -> np.ndarray:
             with torch.no_grad():
@@ -715,13 +710,13 @@ class Pipeline:
         from thisineq.invert.batch import load_inversions
 
         tables = []
-        for method in BOUNDARY_METHODS:
-            plain = boundary_directions(normals, method, c.domains)
+        for method in methods.BOUNDED:
+            plain = normals.directions(method, c.domains)
             if not plain:
                 continue
             kinds = {
                 "conditional": conditional_directions(plain),
-                "principal": boundary_directions(normals, method, c.domains, principal=True),
+                "principal": normals.directions(method, c.domains, principal=True),
             }
             tables.append(known_answer_table(read, ws, plain, kinds, source="random latents").assign(method=method))
             inverted = torch.from_numpy(load_inversions(self.inversion(method)).ws[: c.known_answer_sources])

@@ -9,22 +9,23 @@ import numpy as np
 import torch
 from PIL import Image
 
-from thisineq.latent.walk import Direction, edit
-from thisineq.models.stylegan2 import Generator, broadcast
+from thisineq.images import to_uint8
+from thisineq.latent.normals import Direction
+from thisineq.latent.walk import edit
+from thisineq.models.stylegan2 import Generator, sample_ws
 
 
 def seed_ws(generator: Generator, seed: int, truncation_psi: float = 1.0) -> torch.Tensor:
     """The ws (1, num_ws, D) of a seed: the same seed always gives the same image."""
-    z = torch.randn(1, generator.style_dim, generator=torch.Generator().manual_seed(int(seed)))
     with torch.inference_mode():
-        return broadcast(generator.mapping(z, truncation_psi), generator.num_ws).clone()
+        return sample_ws(generator, 1, int(seed), truncation_psi=truncation_psi)
 
 
 @torch.inference_mode()
 def synthesise(generator: Generator, ws: torch.Tensor, moves: list[tuple[Direction, float]] = ()) -> np.ndarray:
     """The uint8 image (size, size, 3) of ws (1, num_ws, D) after the given moves."""
     image = generator.synthesis(edit(ws, list(moves)) if moves else ws)[0]
-    return ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return to_uint8(image)
 
 
 def png_data_url(pixels: np.ndarray) -> str:

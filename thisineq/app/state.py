@@ -12,6 +12,8 @@ import streamlit as st
 
 from thisineq.artifacts import ArtifactSet, available_sets
 from thisineq.data.dataset import Dataset, load_dataset
+from thisineq.invert import methods
+from thisineq.latent.normals import BoundarySet
 
 # Session-state keys, defined once.
 ARTIFACT_SET = "artifact_set"
@@ -27,9 +29,7 @@ PHOTO = "generator_photo"
 def visible_walks_toggle(normals, method: str, key: str, where=st) -> bool:
     """The "Visible walks" toggle of a page (in `where`: st, the sidebar or a column), disabled where the set has no
     boundaries on W's principal axes for `method`. True only when it is on and they exist."""
-    from thisineq.latent.walk import has_principal
-
-    available = has_principal(normals, method)
+    available = normals.has_principal(method)
     on = where.toggle("Visible walks (principal axes)", key=key, disabled=not available, help=VISIBLE_WALKS_HELP)
     return bool(on) and available
 
@@ -109,13 +109,10 @@ def generator_model(path: str):
     return load_generator(path).requires_grad_(False)
 
 
-@st.cache_data(show_spinner=False)
-def boundary_normals(path: str) -> dict[str, np.ndarray]:
-    """Boundary normals and spreads (`method/domain`, `method/domain/sigma`), or {} where none are built."""
-    if not Path(path).is_file():
-        return {}
-    with np.load(path) as archive:
-        return {k: archive[k] for k in archive.files}
+@st.cache_resource(show_spinner=False)
+def boundary_normals(path: str) -> BoundarySet:
+    """The artifact set's boundaries (empty where none are built); shared by every session: never add to it."""
+    return BoundarySet.load(path)
 
 
 def photo(dataset_root: str, photo_id: str) -> np.ndarray:
@@ -169,8 +166,6 @@ def synthetic_banner(manifest: dict) -> None:
 
 # --- results of the pipeline: inversions, tables, models ------------------------------------------
 
-INVERSION_ORDER = ("e4e", "restyle", "projector", "hybrid")
-
 
 @st.cache_resource(show_spinner=False)
 def inversion_sets(artifact_root: str) -> dict:
@@ -179,9 +174,7 @@ def inversion_sets(artifact_root: str) -> dict:
 
     artifacts = ArtifactSet(Path(artifact_root))
     return {
-        m: load_inversions(artifacts.inversion(m))
-        for m in INVERSION_ORDER
-        if (artifacts.inversion(m) / "inversion.json").is_file()
+        m: load_inversions(artifacts.inversion(m)) for m in methods.NAMES if (artifacts.inversion(m) / "inversion.json").is_file()
     }
 
 

@@ -28,8 +28,9 @@ import pandas as pd
 import torch
 
 from thisineq.invert.api import InversionModels, invert, invert_image, to_tensor
-from thisineq.latent.walk import Direction, edit, sample_w
-from thisineq.models.stylegan2 import Discriminator, broadcast
+from thisineq.latent.normals import Direction
+from thisineq.latent.walk import edit
+from thisineq.models.stylegan2 import Discriminator, broadcast, sample_w, sample_ws
 
 RECONSTRUCTION = ("mse", "psnr", "ssim", "lpips")
 COLUMNS = (
@@ -83,7 +84,7 @@ class WDistribution:
     """A Gaussian fitted to the mapping network's w, to score how typical a latent code is."""
 
     def __init__(self, generator, n: int = 10000, seed: int = 0):
-        w = torch.from_numpy(sample_w(generator, n, seed))
+        w = sample_w(generator, n, seed).double()
         self.mean_ = w.mean(0)
         covariance = torch.cov(w.T) + 1e-6 * torch.eye(w.shape[1], dtype=w.dtype)
         self.precision_ = torch.linalg.inv(covariance)
@@ -98,9 +99,8 @@ class WDistribution:
 def latent_recovery(models: InversionModels, method: str, n: int, seed: int = 0, **kw) -> dict[str, float]:
     """Invert n GAN samples (ψ = 1, stored noise) and compare the recovered ws with the true ones."""
     generator = models.generator
-    z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
+    ws_true = sample_ws(generator, n, seed)
     with torch.no_grad():
-        ws_true = broadcast(generator.mapping(z), generator.num_ws)
         samples = generator.synthesis(ws_true)
     result = invert(samples, method, models, **kw)
     spread = (ws_true - generator.w_avg).square().sum(dim=(1, 2))
@@ -206,9 +206,8 @@ def reference_scores(
 ) -> dict:
     """What the editability scores look like for unedited GAN samples and real photos (for reading the table)."""
     generator = models.generator
-    z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed + 1))
+    ws = sample_ws(generator, n, seed + 1)
     with torch.no_grad():
-        ws = broadcast(generator.mapping(z), generator.num_ws)
         scores = {"sample_atypicality": float(WDistribution(generator, seed=seed).atypicality(ws).mean())}
         if models.perceptual is not None:  # no inversion at all: every photo reconstructed as w_avg's image
             average = generator.synthesis(broadcast(generator.w_avg[None], generator.num_ws)).expand(len(photos), -1, -1, -1)

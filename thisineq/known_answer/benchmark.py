@@ -20,7 +20,8 @@ from scipy.stats import spearmanr
 
 from thisineq.data.synth.links import LINKS
 from thisineq.known_answer.oracle import FACTORS, NUISANCE, linked_factors, own_factors
-from thisineq.latent.walk import Direction, edit
+from thisineq.latent.normals import Direction
+from thisineq.latent.walk import edit
 
 # ws (n, num_ws, D) → oracle factor estimates (n, len(FACTORS)).
 FactorReader = Callable[[torch.Tensor], np.ndarray]

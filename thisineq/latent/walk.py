@@ -1,44 +1,19 @@
 """Walks perpendicular to deprivation boundaries: latent edits, walk matrices and 2-D projections.
 
-A step α is measured in standard deviations of the latents along the boundary's normal, so that
-"+2" means the same for every domain: as far as a photo two standard deviations more privileged
-than average sits from the mean.
+A step α is measured in σ, the standard deviation of the generator's W along the boundary's normal
+(`Direction.sigma`), so that "+2" is the same move for every domain and every inversion method.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-from thisineq.latent.boundaries import conditional_normal
-from thisineq.models.stylegan2 import Generator, broadcast
-
-
-@dataclass(frozen=True)
-class Direction:
-    """A unit normal in latent space and the latents' spread along it."""
-
-    name: str  # e.g. "income"
-    normal: np.ndarray  # (style_dim,), unit length, from deprived to privileged
-    sigma: float  # standard deviation of the latents along `normal`
-
-    @classmethod
-    def from_latents(cls, name: str, normal: np.ndarray, latents: np.ndarray) -> Direction:
-        """σ measured from latents (n, style_dim) — w, or ws averaged over layers."""
-        normal = np.asarray(normal, np.float64) / np.linalg.norm(normal)
-        return cls(name, normal, float(np.std(np.asarray(latents) @ normal)))
-
-
-@torch.no_grad()
-def sample_w(generator: Generator, n: int = 10000, seed: int = 0, batch: int = 2500) -> np.ndarray:
-    """n samples (n, style_dim) of the generator's W: mapped N(0, I) codes, untruncated."""
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, generator.style_dim, generator=g)
-    return torch.cat([generator.mapping(chunk) for chunk in z.split(batch)]).double().numpy()
+from thisineq.images import image_grid
+from thisineq.latent.normals import Direction
+from thisineq.models.stylegan2 import Generator, sample_ws
 
 
 @torch.no_grad()
@@ -47,55 +22,10 @@ def image_change(
 ) -> float:
     """How visible a walk is: the mean absolute pixel change, as a share of the pixel range, when n random
     images (untruncated, the stored noise) are moved by α·σ along the direction."""
-    g = torch.Generator().manual_seed(seed)
-    ws = broadcast(generator.mapping(torch.randn(n, generator.style_dim, generator=g)), generator.num_ws)
+    ws = sample_ws(generator, n, seed)
     before = generator.synthesis(ws)
     after = generator.synthesis(edit(ws, [(direction, alpha)], layers))
     return float((after - before).abs().mean() / 2)
-
-
-PRINCIPAL = "principal/"  # normals-archive prefix of the boundaries fitted on W's principal axes
-
-
-def boundary_directions(
-    normals, method: str, domains=None, *, conditional: bool = False, principal: bool = False
-) -> dict[str, Direction]:
-    """The directions to walk a latent of `method` along, from a normals archive (`method/domain`, `method/domain/sigma`).
-
-    `domains` picks and orders them (default: every domain the archive has for the method). The hybrid
-    refines e4e codes, so it walks along e4e's boundaries. With `conditional`, each normal is made
-    orthogonal to the others' (InterFaceGAN's conditional manipulation). With `principal`, the
-    boundaries fitted on W's first principal axes (`principal/method/domain`) are used instead: they
-    separate the classes less well, and their walks change the image more.
-    """
-    bounded = "e4e" if method == "hybrid" else method
-    prefix = f"{PRINCIPAL if principal else ''}{bounded}/"
-    available = [key[len(prefix) :] for key in normals if key.startswith(prefix) and "/" not in key[len(prefix) :]]
-    chosen = [d for d in (domains if domains is not None else available) if d in available]
-    directions = {
-        d: Direction(d, np.asarray(normals[prefix + d], np.float64), float(normals[f"{prefix}{d}/sigma"])) for d in chosen
-    }
-    return conditional_directions(directions) if conditional else directions
-
-
-def bounded_methods(normals) -> list[str]:
-    """The inversion methods with (full-space) boundaries in a normals archive, sorted."""
-    return sorted({key.split("/")[0] for key in normals if not key.startswith(PRINCIPAL)})
-
-
-def has_principal(normals, method: str) -> bool:
-    """Whether the archive holds boundaries on W's principal axes for `method` (the hybrid: e4e's)."""
-    return bool(boundary_directions(normals, method, principal=True))
-
-
-def conditional_directions(directions: dict[str, Direction]) -> dict[str, Direction]:
-    """Each direction's normal made orthogonal to all the others' (their σ kept)."""
-    if len(directions) < 2:
-        return dict(directions)
-    return {
-        d: Direction(d, conditional_normal(v.normal, [o.normal for k, o in directions.items() if k != d]), v.sigma)
-        for d, v in directions.items()
-    }
 
 
 def edit(ws: torch.Tensor, moves: list[tuple[Direction, float]], layers: tuple[int, int] | None = None) -> torch.Tensor:
@@ -124,25 +54,6 @@ def walk_matrix(generator: Generator, ws: torch.Tensor, directions: list[Directi
     return torch.stack(rows_images), torch.stack(rows_latents)
 
 
-def grid_image(images: torch.Tensor, row_labels: list[str], column_labels: list[str], scale: int = 2) -> Image.Image:
-    """A labelled grid PNG of (rows, cols, 3, H, W) images in [-1, 1], up-scaled without blur."""
-    rows, cols, _, height, width = images.shape
-    h, w = height * scale, width * scale
-    font = ImageFont.load_default()
-    left, top, pad = max(60, 7 * max(map(len, row_labels), default=0) + 12), 22, 4
-    canvas = Image.new("RGB", (left + cols * (w + pad), top + rows * (h + pad)), "white")
-    draw = ImageDraw.Draw(canvas)
-    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 1, 3, 4, 2).cpu().numpy()
-    for c, label in enumerate(column_labels):
-        draw.text((left + c * (w + pad) + w // 2 - 3 * len(label), 5), label, fill="black", font=font)
-    for r, label in enumerate(row_labels):
-        draw.text((5, top + r * (h + pad) + h // 2 - 6), label, fill="black", font=font)
-        for c in range(cols):
-            tile = Image.fromarray(pixels[r, c]).resize((w, h), Image.Resampling.NEAREST)
-            canvas.paste(tile, (left + c * (w + pad), top + r * (h + pad)))
-    return canvas
-
-
 @torch.no_grad()
 def walk_grid(
     generator: Generator, sources: dict[str, torch.Tensor], directions: list[Direction], steps: list[float], layers=None
@@ -160,7 +71,7 @@ def walk_grid(
         images.append(rows_images)
         latents.append(rows_latents)
         labels += [f"{label} · {d.name}" if len(sources) > 1 else d.name for d in directions]
-    grid = grid_image(torch.cat(images), labels, step_labels(list(steps)))
+    grid = image_grid(torch.cat(images), row_labels=labels, column_labels=step_labels(list(steps)), scale=2)
     return grid, torch.stack(latents).numpy().astype(np.float32)
 
 
