@@ -17,8 +17,6 @@ folder holds:
 
 from __future__ import annotations
 
-from thisineq.errors import ThisIneqError
-
 import datetime as dt
 import json
 import os
@@ -31,6 +29,7 @@ import pandas as pd
 
 from thisineq import __version__
 from thisineq.data.domains import DOMAIN_KEYS, SYNTHETIC_LSOA_PREFIX
+from thisineq.errors import ThisIneqError
 from thisineq.io import atomic_open, sha256_file, write_json
 
 FORMAT = "thisineq-dataset"
@@ -149,8 +148,23 @@ def photo_columns(photos: pd.DataFrame) -> pd.DataFrame:
             photos[optional] = pd.NA
     deciles = [f"{k}_decile" for k in DOMAIN_KEYS if f"{k}_decile" in photos]
     canonical = [
-        "photo_id", "image", "lat", "lon", "heading", "captured", "lsoa_code", "lsoa_name", "lad_code", "lad_name",
-        *deciles, "split", "cache_index", "format", "width", "height", "sha256",
+        "photo_id",
+        "image",
+        "lat",
+        "lon",
+        "heading",
+        "captured",
+        "lsoa_code",
+        "lsoa_name",
+        "lad_code",
+        "lad_name",
+        *deciles,
+        "split",
+        "cache_index",
+        "format",
+        "width",
+        "height",
+        "sha256",
     ]
     return photos[canonical + [c for c in photos.columns if c not in canonical]]
 
@@ -178,7 +192,9 @@ def locate_photos(photos: pd.DataFrame, areas, known_codes: set[str]) -> tuple[p
         problems.append(_problem_rows(to_join, "no location", lambda r: "neither lsoa_code nor lat/lon given"))
     located = pd.concat([by_code, joined]).sort_index()
     no_deciles = ~located["lsoa_code"].isin(known_codes)
-    problems.append(_problem_rows(located[no_deciles], "LSOA has no IoD2019 deciles", lambda r: f"{r.lsoa_code} is not in the IoD2019 file"))
+    problems.append(
+        _problem_rows(located[no_deciles], "LSOA has no IoD2019 deciles", lambda r: f"{r.lsoa_code} is not in the IoD2019 file")
+    )
     return located[~no_deciles], pd.concat(problems, ignore_index=True)
 
 

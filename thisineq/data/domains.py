@@ -55,6 +55,7 @@ def domain(key: str) -> Domain:
     except KeyError:
         raise KeyError(f"unknown IoD2019 domain {key!r}; expected one of {', '.join(DOMAIN_KEYS)}") from None
 
+
 # Synthetic areas use GSS-shaped codes with an "X" entity letter, which no real GSS
 # code has, so a synthetic LSOA can never be mistaken for a real one.
 SYNTHETIC_LSOA_PREFIX = "X01"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from thisineq.errors import ThisIneqError
-
 import functools
 import json
 import logging
@@ -18,6 +16,7 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
+from thisineq.errors import ThisIneqError
 from thisineq.io import atomic_open
 
 log = logging.getLogger(__name__)
@@ -26,10 +25,24 @@ METRIC_CRS = "EPSG:27700"  # British National Grid: metres, used for all geometr
 DISPLAY_CRS = "EPSG:4326"  # WGS84 lon/lat: what pydeck and RFC 7946 GeoJSON expect
 
 CODE_CANDIDATES: tuple[str, ...] = (
-    "LSOA11CD", "LSOA21CD", "lsoa11cd", "lsoa21cd", "LSOA_CODE", "lsoa_code", "LSOA code (2011)", "code",
+    "LSOA11CD",
+    "LSOA21CD",
+    "lsoa11cd",
+    "lsoa21cd",
+    "LSOA_CODE",
+    "lsoa_code",
+    "LSOA code (2011)",
+    "code",
 )
 NAME_CANDIDATES: tuple[str, ...] = (
-    "LSOA11NM", "LSOA21NM", "lsoa11nm", "lsoa21nm", "LSOA_NAME", "lsoa_name", "LSOA name (2011)", "name",
+    "LSOA11NM",
+    "LSOA21NM",
+    "lsoa11nm",
+    "lsoa21nm",
+    "LSOA_NAME",
+    "lsoa_name",
+    "LSOA name (2011)",
+    "name",
 )
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".shp", ".geojson", ".json", ".gpkg")
 
@@ -43,7 +56,6 @@ _EXAMPLES = 5  # how many offending codes or rows an error message lists
 
 class BoundaryFormatError(ThisIneqError, ValueError):
     """A boundary file that cannot be used as a set of LSOA polygons."""
-
 
 
 def read_boundaries(
@@ -71,8 +83,7 @@ def read_boundaries(
         raise FileNotFoundError(f"boundary file {path} does not exist")
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise BoundaryFormatError(
-            f"{path}: unsupported boundary format {path.suffix!r}; "
-            f"expected one of {', '.join(SUPPORTED_SUFFIXES)}"
+            f"{path}: unsupported boundary format {path.suffix!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
     layer = _choose_layer(path, code_column)
     try:
@@ -91,9 +102,7 @@ def read_boundaries(
     crs = _resolve_crs(path, raw)
     names = raw[name_col].astype("str") if name_col else pd.Series(np.nan, index=raw.index, dtype="str")
     others = {
-        (f"{c}_original" if c in ("lsoa_code", "lsoa_name") else c): raw[c]
-        for c in attributes
-        if c not in (code_col, name_col)
+        (f"{c}_original" if c in ("lsoa_code", "lsoa_name") else c): raw[c] for c in attributes if c not in (code_col, name_col)
     }
     out = gpd.GeoDataFrame(
         {"lsoa_code": codes, "lsoa_name": names, **others},
@@ -138,8 +147,7 @@ def _choose_layer(path: Path, code_column: str | None) -> str | None:
         listing = ", ".join(f"{n} ({t})" for n, t in layers)
         problem = "none has" if not fitting else f"{len(fitting)} have"
         raise BoundaryFormatError(
-            f"{path}: has {len(layers)} layers and {problem} polygons with an LSOA code column; "
-            f"layers found: {listing}"
+            f"{path}: has {len(layers)} layers and {problem} polygons with an LSOA code column; layers found: {listing}"
         )
     return str(fitting[0])
 
@@ -174,14 +182,11 @@ def _pick_column(
     found = [c for c in columns if str(c).lower() in wanted]
     if len(found) > 1:
         argument = "code_column" if what == "LSOA code" else "name_column"
-        raise BoundaryFormatError(
-            f"{path}: several possible {what} columns {found}; pass {argument}= to choose one"
-        )
+        raise BoundaryFormatError(f"{path}: several possible {what} columns {found}; pass {argument}= to choose one")
     if not found:
         if required:
             raise BoundaryFormatError(
-                f"{path}: no {what} column (looked for {', '.join(candidates)}); "
-                f"columns found: {list(columns)}"
+                f"{path}: no {what} column (looked for {', '.join(candidates)}); columns found: {list(columns)}"
             )
         return None
     return found[0]
@@ -205,9 +210,7 @@ def _clean_codes(path: Path, raw: pd.Series) -> pd.Series:
     duplicated = codes[codes.duplicated(keep=False)]
     if len(duplicated):
         examples = list(dict.fromkeys(duplicated))[:_EXAMPLES]
-        raise BoundaryFormatError(
-            f"{path}: {duplicated.nunique()} LSOA codes appear more than once, e.g. {examples}"
-        )
+        raise BoundaryFormatError(f"{path}: {duplicated.nunique()} LSOA codes appear more than once, e.g. {examples}")
     return codes
 
 
@@ -223,16 +226,13 @@ def _check_geometries(path: Path, geometry: gpd.GeoSeries, codes: pd.Series) -> 
     empty = shapely.is_missing(values) | shapely.is_empty(values)
     if empty.any():
         raise BoundaryFormatError(
-            f"{path}: {int(empty.sum())} features have a missing or empty geometry, "
-            f"e.g. {list(codes[empty][:_EXAMPLES])}"
+            f"{path}: {int(empty.sum())} features have a missing or empty geometry, e.g. {list(codes[empty][:_EXAMPLES])}"
         )
     types = geometry.geom_type
     wrong = ~types.isin(list(_POLYGONAL)).to_numpy()
     if wrong.any():
-        examples = [f"{c} ({t})" for c, t in zip(codes[wrong][:_EXAMPLES], types[wrong][:_EXAMPLES])]
-        raise BoundaryFormatError(
-            f"{path}: {int(wrong.sum())} features are not polygons, e.g. {examples}"
-        )
+        examples = [f"{c} ({t})" for c, t in zip(codes[wrong][:_EXAMPLES], types[wrong][:_EXAMPLES], strict=True)]
+        raise BoundaryFormatError(f"{path}: {int(wrong.sum())} features are not polygons, e.g. {examples}")
 
 
 def _resolve_crs(path: Path, raw: gpd.GeoDataFrame) -> CRS:
@@ -349,7 +349,6 @@ def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
     return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
 
 
-
 def to_display(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The same frame with geometry in DISPLAY_CRS (WGS84 lon/lat).
 
@@ -388,7 +387,6 @@ def _require_codes(gdf: gpd.GeoDataFrame) -> None:
 def _transformer(source: str, target: str) -> Transformer:
     """A cached lon/lat-ordered (always_xy) transformer."""
     return Transformer.from_crs(source, target, always_xy=True)
-
 
 
 def web_geojson(
@@ -433,7 +431,7 @@ def web_geojson(
     records = _property_records(metric, properties)
     features = [
         {"type": "Feature", "properties": props, "geometry": _geometry_json(geom, precision)}
-        for props, geom in zip(records, geoms)
+        for props, geom in zip(records, geoms, strict=True)
     ]
     return json.dumps(
         {"type": "FeatureCollection", "features": features},
@@ -531,7 +529,6 @@ def _ring_coords(ring: shapely.LinearRing, precision: int) -> list[list[float]]:
     return xy[keep].tolist() if keep.sum() >= 4 else xy.tolist()
 
 
-
 def join_points(
     points: pd.DataFrame, boundaries: gpd.GeoDataFrame, *, lat: str = "lat", lon: str = "lon"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -590,9 +587,7 @@ def _codes_at(lon: np.ndarray, lat: np.ndarray, boundaries: gpd.GeoDataFrame) ->
         x, y = _transformer(DISPLAY_CRS, boundaries.crs.to_string()).transform(lon, lat)
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))  # far-away points can leave the projection
-    pts = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy(x[finite], y[finite]), index=finite, crs=boundaries.crs
-    )
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x[finite], y[finite]), index=finite, crs=boundaries.crs)
     polys = gpd.GeoDataFrame(
         {"lsoa_code": boundaries["lsoa_code"].to_numpy()},
         geometry=boundaries.geometry.to_numpy(),
@@ -625,9 +620,7 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     )
 
 
-def sample_points_in(
-    gdf: gpd.GeoDataFrame, counts: pd.Series, *, rng: np.random.Generator, max_rounds: int = 64
-) -> pd.DataFrame:
+def sample_points_in(gdf: gpd.GeoDataFrame, counts: pd.Series, *, rng: np.random.Generator, max_rounds: int = 64) -> pd.DataFrame:
     """Uniform random points inside polygons, `counts[code]` of them in the LSOA `code`.
 
     Rejection sampling in each polygon's minimum rotated rectangle rather than its axis-aligned
@@ -703,10 +696,7 @@ def _check_counts(counts: pd.Series, codes: pd.Series) -> pd.Series:
         raise ValueError(f"sample_points_in: counts has duplicated codes, e.g. {dup}")
     unknown = counts.index.difference(pd.Index(codes))
     if len(unknown):
-        raise KeyError(
-            f"sample_points_in: {len(unknown)} codes in counts have no polygon, "
-            f"e.g. {list(unknown[:_EXAMPLES])}"
-        )
+        raise KeyError(f"sample_points_in: {len(unknown)} codes in counts have no polygon, e.g. {list(unknown[:_EXAMPLES])}")
     values = pd.to_numeric(counts, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
     if bad.any():
@@ -715,9 +705,7 @@ def _check_counts(counts: pd.Series, codes: pd.Series) -> pd.Series:
     return pd.Series(values.astype(np.int64), index=counts.index)
 
 
-def _sampling_frames(
-    geoms: np.ndarray, codes: pd.Index
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _sampling_frames(geoms: np.ndarray, codes: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each polygon's minimum rotated rectangle as origin + two edge vectors, and its fill rate.
 
     Args:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from thisineq.errors import ThisIneqError
-
 import os
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from thisineq.data.domains import (
     LSOA_NAME,
     domain,
 )
+from thisineq.errors import ThisIneqError
 from thisineq.io import atomic_path
 
 if TYPE_CHECKING:
@@ -230,9 +230,7 @@ def _read_cells(path: Path, sheet: str | None) -> _Cells:
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         raise IoDFormatError(f"{path}: named like an xlsx workbook but is not one (it is not a zip archive)")
     elif b"\x00" in head:
-        raise IoDFormatError(
-            f"{path}: contains NUL bytes, so it is binary or UTF-16 text, not a UTF-8 CSV or an xlsx workbook"
-        )
+        raise IoDFormatError(f"{path}: contains NUL bytes, so it is binary or UTF-16 text, not a UTF-8 CSV or an xlsx workbook")
     else:
         if sheet is not None:
             raise ValueError(f"{path}: sheet={sheet!r} applies to xlsx workbooks only, and this is a CSV")
@@ -355,16 +353,12 @@ def _parse_iod(cells: _Cells, keys: tuple[str, ...]) -> pd.DataFrame:
     problems = _code_problems(codes)
     table = {key: _text_or_na(columns.get(header), codes.index) for key, header in IDENTIFIER_HEADERS.items()}
     for d in wanted:
-        deciles, decile_problems = _parse_integers(
-            columns[d.decile_header], d.decile_header, codes, low=1, high=10
-        )
+        deciles, decile_problems = _parse_integers(columns[d.decile_header], d.decile_header, codes, low=1, high=10)
         problems += decile_problems
         if deciles is not None:
             table[f"{d.key}_decile"] = deciles.astype("int8")
         if d.rank_header in columns:
-            ranks, rank_problems = _parse_integers(
-                columns[d.rank_header], d.rank_header, codes, low=1, high=None
-            )
+            ranks, rank_problems = _parse_integers(columns[d.rank_header], d.rank_header, codes, low=1, high=None)
             problems += rank_problems
             if ranks is not None:
                 table[f"{d.key}_rank"] = ranks
@@ -405,9 +399,7 @@ def _find_columns(cells: _Cells, *, required: list[str], optional: list[str]) ->
         )
     repeated = [h for h in (*required, *optional) if len(positions.get(_normalise(h), [])) > 1]
     if repeated:
-        raise IoDFormatError(
-            f"{cells.source}: ambiguous header(s), each found more than once: {'; '.join(map(repr, repeated))}"
-        )
+        raise IoDFormatError(f"{cells.source}: ambiguous header(s), each found more than once: {'; '.join(map(repr, repeated))}")
     return {
         header: cells.body[positions[_normalise(header)][0]].str.strip()
         for header in (*required, *optional)
@@ -434,10 +426,7 @@ def _code_problems(codes: pd.Series) -> list[str]:
     repeated = ~blank & codes.duplicated(keep=False)
     if repeated.any():
         examples = ", ".join(repr(code) for code in codes[repeated].unique()[:MAX_EXAMPLES])
-        problems.append(
-            f"column {LSOA_CODE!r}: {codes[repeated].nunique()} LSOA code(s) occur more than once, "
-            f"e.g. {examples}"
-        )
+        problems.append(f"column {LSOA_CODE!r}: {codes[repeated].nunique()} LSOA code(s) occur more than once, e.g. {examples}")
     return problems
 
 
@@ -493,8 +482,7 @@ def _population_sum_problems(parsed: dict[str, pd.Series], codes: pd.Series) -> 
     if not mismatch.any():
         return []
     examples = ", ".join(
-        f"{codes[i]} (bands {bands[i]} vs total {parsed['population_total'][i]})"
-        for i in mismatch[mismatch].index[:MAX_EXAMPLES]
+        f"{codes[i]} (bands {bands[i]} vs total {parsed['population_total'][i]})" for i in mismatch[mismatch].index[:MAX_EXAMPLES]
     )
     return [
         f"{mismatch.sum()} row(s) where the age bands 0-15, 16-59 and 60+ do not add up to "
@@ -502,9 +490,7 @@ def _population_sum_problems(parsed: dict[str, pd.Series], codes: pd.Series) -> 
     ]
 
 
-def _describe(
-    header: str, problem: str, mask: pd.Series, codes: pd.Series, values: pd.Series | None = None
-) -> str:
+def _describe(header: str, problem: str, mask: pd.Series, codes: pd.Series, values: pd.Series | None = None) -> str:
     """One problem line: the column, how many rows, and up to MAX_EXAMPLES example LSOAs and values."""
     examples = []
     for i in mask[mask].index[:MAX_EXAMPLES]:
@@ -546,9 +532,7 @@ def _file2_text(table: pd.DataFrame, source: str) -> pd.DataFrame:
     for d in DOMAINS:
         text[d.rank_header] = _as_text(_ranks(table, d.key, source))
         if f"{d.key}_decile" not in table.columns:
-            raise IoDFormatError(
-                f"{source}: no '{d.key}_decile' column; File 2 needs deciles for all 8 domains"
-            )
+            raise IoDFormatError(f"{source}: no '{d.key}_decile' column; File 2 needs deciles for all 8 domains")
         text[d.decile_header] = _as_text(table[f"{d.key}_decile"])
     return pd.DataFrame(text).reset_index(drop=True)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from thisineq.errors import ThisIneqError
-
 import hashlib
 import io
 import json
@@ -14,16 +12,18 @@ import stat
 import struct
 import warnings
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
+from thisineq.errors import ThisIneqError
 from thisineq.io import atomic_open
 
 # Images above this many pixels are refused as decompression bombs. 100 MP is above any
@@ -163,8 +163,7 @@ def _read_csv_text(path: Path) -> tuple[list[str], pd.DataFrame]:
         raise PhotoCollectionError(f"photo metadata file is empty: {path}") from None
     except UnicodeDecodeError as exc:
         raise PhotoCollectionError(
-            f"photo metadata file is not UTF-8 text ({exc.reason} at byte {exc.start}): {path}; "
-            "save it as 'CSV UTF-8'"
+            f"photo metadata file is not UTF-8 text ({exc.reason} at byte {exc.start}): {path}; save it as 'CSV UTF-8'"
         ) from None
     except pd.errors.ParserError as exc:
         raise PhotoCollectionError(f"photo metadata file could not be parsed as CSV: {path}: {exc}") from None
@@ -232,9 +231,7 @@ class _FileCheck:
     detail: str = ""
 
 
-def check_files(
-    meta: pd.DataFrame, photos_dir: str | os.PathLike, *, workers: int = 2
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def check_files(meta: pd.DataFrame, photos_dir: str | os.PathLike, *, workers: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split metadata rows into usable ones and problems, cheaply (no full decode).
 
     Each row gets at most one problem, checked in this order: path outside folder,
@@ -270,14 +267,14 @@ def check_files(
         # MAX_PIXELS check replaces PIL's bomb warning.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            inspected = dict(zip(to_inspect, pool.map(_inspect_file, to_inspect)))
+            inspected = dict(zip(to_inspect, pool.map(_inspect_file, to_inspect), strict=True))
 
     problems: list[PhotoProblem] = []
     ok_mask = np.zeros(len(meta), dtype=bool)
     first_by_hash: dict[str, int] = {}
     ids = meta[PHOTO_ID].astype(str).tolist()
     extra: dict[str, list] = {"path": [], "format": [], "width": [], "height": [], "sha256": []}
-    for row, (photo_id, image, path) in enumerate(zip(ids, images, paths)):
+    for row, (photo_id, image, path) in enumerate(zip(ids, images, paths, strict=True)):
         issue = _row_problem(row, image, path, first_row, inspected, first_by_hash, ids, images)
         if issue is not None:
             problems.append(PhotoProblem(photo_id, image, *issue))
@@ -285,8 +282,13 @@ def check_files(
         check = inspected[path]
         first_by_hash[check.sha256] = row
         ok_mask[row] = True
-        for key, value in (("path", str(path)), ("format", check.format), ("width", check.width),
-                           ("height", check.height), ("sha256", check.sha256)):
+        for key, value in (
+            ("path", str(path)),
+            ("format", check.format),
+            ("width", check.width),
+            ("height", check.height),
+            ("sha256", check.sha256),
+        ):
             extra[key].append(value)
     ok_rows = meta.loc[ok_mask].copy()
     for key, values in extra.items():
@@ -503,7 +505,8 @@ def _open_checked(source, name, max_decoded_pixels: int | None = None) -> Image.
     if max_decoded_pixels is not None and im.format != "JPEG" and width * height > max_decoded_pixels:
         im.close()
         raise PhotoReadError(
-            name, f"{width}x{height} = {width * height / 1e6:.0f} megapixels is over the {max_decoded_pixels / 1e6:.0f}-megapixel "
+            name,
+            f"{width}x{height} = {width * height / 1e6:.0f} megapixels is over the {max_decoded_pixels / 1e6:.0f}-megapixel "
             f"limit for {im.format or 'this format'} uploads (JPEGs may be larger)",
         )
     return im
@@ -638,7 +641,10 @@ class _CacheState:
 
     def matches(self, other: _CacheState) -> bool:
         return (self.fingerprint, self.shape, self.chunk, len(self.done)) == (
-            other.fingerprint, other.shape, other.chunk, len(other.done)
+            other.fingerprint,
+            other.shape,
+            other.chunk,
+            len(other.done),
         )
 
 
@@ -686,14 +692,16 @@ def build_image_cache(
     state, array = _resume_or_start(partial, sidecar, wanted)
     todo = [c for c, done in enumerate(state.done) if not done]
     remaining = sum(min(chunk, len(paths) - c * chunk) for c in todo)
-    with tqdm(total=len(paths), initial=len(paths) - remaining, unit="photo", desc="caching photos",
-              disable=not progress, smoothing=0.1) as bar:
+    with tqdm(
+        total=len(paths), initial=len(paths) - remaining, unit="photo", desc="caching photos", disable=not progress, smoothing=0.1
+    ) as bar:
         tasks = _batch_tasks(paths, size, chunk, todo)
         left_in_chunk = {c: math.ceil(min(chunk, len(paths) - c * chunk) / min(_BATCH, chunk)) for c in todo}
         for c, start, images, failures in _decode_all(tasks, workers):
             array[start : start + len(images)] = images
-            state.failures.extend(asdict(CacheProblem(start + i, paths[start + i], "unreadable", reason))
-                                  for i, reason in failures)
+            state.failures.extend(
+                asdict(CacheProblem(start + i, paths[start + i], "unreadable", reason)) for i, reason in failures
+            )
             bar.update(len(images))
             left_in_chunk[c] -= 1
             if left_in_chunk[c] == 0:
@@ -800,9 +808,7 @@ def _decode_batch(task: tuple[int, int, list[str], int]) -> tuple[int, int, np.n
 # --------------------------------------------------------------------------- splits
 
 
-def split_by_group(
-    groups: pd.Series, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
-) -> pd.Series:
+def split_by_group(groups: pd.Series, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> pd.Series:
     """Assign photos to train/val/test so that each group (e.g. LSOA) lies on one side.
 
     Groups are ordered by sha256 of f"{seed}:{group}" and filled into the splits by
@@ -838,12 +844,10 @@ def _split_bounds(fractions: Sequence[float]) -> np.ndarray:
     """Cumulative train and train+val shares, after checking the three fractions."""
     values = np.asarray(list(fractions), dtype=float)
     if values.shape != (3,) or not np.all(np.isfinite(values)) or np.any(values < 0) or abs(values.sum() - 1) > 1e-6:
-        raise ValueError(
-            f"fractions must be three non-negative numbers (train, val, test) summing to 1; got {tuple(fractions)}"
-        )
+        raise ValueError(f"fractions must be three non-negative numbers (train, val, test) summing to 1; got {tuple(fractions)}")
     return np.cumsum(values)[:2]
 
 
 def _stable_key(seed: int, group: object) -> str:
     """A hash of seed and group that is the same in every process (unlike hash())."""
-    return hashlib.sha256(f"{seed}:{group}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{seed}:{group}".encode()).hexdigest()

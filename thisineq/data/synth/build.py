@@ -155,8 +155,8 @@ def render_photos(photos: pd.DataFrame, out_dir: Path, size: int, *, workers: in
     (out_dir / PHOTOS_DIR).mkdir(parents=True, exist_ok=True)
     fields = list(SceneFactors.__dataclass_fields__)
     jobs = [
-        (dict(zip(fields, values)), size, str(out_dir / image))
-        for values, image in zip(photos[fields].itertuples(index=False), photos["image"])
+        (dict(zip(fields, values, strict=True)), size, str(out_dir / image))
+        for values, image in zip(photos[fields].itertuples(index=False), photos["image"], strict=True)
     ]
     bar = tqdm(total=len(jobs), desc="rendering photos", unit="photo", disable=not progress)
     if workers <= 1:
@@ -173,7 +173,7 @@ def render_photos(photos: pd.DataFrame, out_dir: Path, size: int, *, workers: in
 def ground_truth(photos: pd.DataFrame) -> pd.DataFrame:
     """Per-photo factors, the realised layout (building type, storeys…) and hidden variables."""
     fields = list(SceneFactors.__dataclass_fields__)
-    summaries = [plan_scene(scene(dict(zip(fields, v)))).summary() for v in photos[fields].itertuples(index=False)]
+    summaries = [plan_scene(scene(dict(zip(fields, v, strict=True)))).summary() for v in photos[fields].itertuples(index=False)]
     return pd.concat([photos.drop(columns=["lat", "lon", "heading", "captured"]), pd.DataFrame(summaries)], axis=1)
 
 
@@ -237,17 +237,17 @@ def dataset_card(config: SynthConfig, areas, table: pd.DataFrame, photos: pd.Dat
     where = "real LSOA boundaries and real IoD2019 deciles" if real_map else f"{len(areas)} synthetic Voronoi areas"
     return f"""---
 synthetic: true
-name: {city_mod.CITY_NAME if not real_map else 'Synthetic photos on a real decile map'}
+name: {city_mod.CITY_NAME if not real_map else "Synthetic photos on a real decile map"}
 photos: {len(photos)}
 areas: {len(areas)}
 ---
-# SYNTHETIC DATA — {city_mod.CITY_NAME if not real_map else 'synthetic photos of a real decile map'}
+# SYNTHETIC DATA — {city_mod.CITY_NAME if not real_map else "synthetic photos of a real decile map"}
 
 Every photo in this folder was drawn by a program. **No photo shows a real place.**
 
 - Photos: {len(photos)} procedural street-level views of housing, {config.size}×{config.size} px, {config.image_format.upper()}.
-- Areas: {where}.{'' if real_map else ' Codes start with `X01` (no real GSS code does); the city lies on the Dogger Bank in the North Sea, where no city is.'}
-- Deciles: {'copied from the IoD2019 file given' if real_map else "cut from smooth hidden variables, correlated across domains as London's IoD2019 deciles are, with London's share of areas in each decile"}.
+- Areas: {where}.{"" if real_map else " Codes start with `X01` (no real GSS code does); the city lies on the Dogger Bank in the North Sea, where no city is."}
+- Deciles: {"copied from the IoD2019 file given" if real_map else "cut from smooth hidden variables, correlated across domains as London's IoD2019 deciles are, with London's share of areas in each decile"}.
 - Built by `thisineq data synth` with seed {config.city.seed}; the same command and seed give the same bytes.
 
 ## How the photos depend on deprivation — a design choice for validation

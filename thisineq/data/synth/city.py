@@ -139,7 +139,7 @@ def synthetic_geography(config: CityConfig, rng: np.random.Generator) -> gpd.Geo
     cx, cy = to_bng.transform(*CITY_CENTRE_LONLAT)
     within = pd.Series(district[order]).groupby(district[order]).cumcount().to_numpy() + 1
     rows = []
-    for serial, (i, number) in enumerate(zip(order, within), start=1):
+    for serial, (i, number) in enumerate(zip(order, within, strict=True), start=1):
         d = district[i] + 1
         rows.append(
             {
