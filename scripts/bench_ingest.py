@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from thisineq.data.photos import build_image_cache, check_files, read_metadata
+from thisineq.data.photos.cache import build_image_cache
+from thisineq.data.photos.checks import check_files
+from thisineq.data.photos.metadata import read_metadata
 
 TARGET = 15_000
 

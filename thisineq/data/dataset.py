@@ -81,7 +81,8 @@ def ingest(
     """Build a dataset folder from raw inputs; rerunning resumes the image cache. Returns out_dir."""
     from thisineq.data.geo import read_boundaries, write_web_geojson
     from thisineq.data.imd import read_iod
-    from thisineq.data.photos import check_files, read_metadata
+    from thisineq.data.photos.checks import check_files
+    from thisineq.data.photos.metadata import read_metadata
 
     photos_dir, out_dir = Path(photos_dir), Path(out_dir)
     if not photos_dir.is_dir():
@@ -212,7 +213,7 @@ def _problem_rows(rows: pd.DataFrame, problem: str | None, detail) -> pd.DataFra
 
 
 def split_photos(photos: pd.DataFrame, config: IngestConfig) -> pd.Series:
-    from thisineq.data.photos import split_by_group
+    from thisineq.data.photos.splits import split_by_group
 
     return split_by_group(photos["lsoa_code"], fractions=config.split_fractions, seed=config.split_seed)
 
@@ -225,7 +226,7 @@ def cache_images(
     photos: pd.DataFrame, photos_dir: Path, out_dir: Path, config: IngestConfig, *, progress: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decode every photo into the image cache; returns (photos with `cache_index`, decode failures)."""
-    from thisineq.data.photos import build_image_cache
+    from thisineq.data.photos.cache import build_image_cache
 
     photos = photos.assign(cache_index=np.arange(len(photos)))
     paths = [photos_dir / image for image in photos["image"]]
@@ -327,7 +328,7 @@ class Dataset:
         """
         path = self.root / self.manifest["images"]
         if not path.is_file():
-            from thisineq.data.photos import build_image_cache
+            from thisineq.data.photos.cache import build_image_cache
 
             order = self.photos.sort_values("cache_index")
             if not np.array_equal(order["cache_index"].to_numpy(), np.arange(len(order))):
