@@ -91,23 +91,16 @@ def photo_areas(area_codes: np.ndarray, n_photos: int, seed: int) -> np.ndarray:
 def photo_locations(areas: gpd.GeoDataFrame, photo_area: np.ndarray, seed: int) -> np.ndarray:
     """A uniform random point inside each photo's area, (n, 2) lon/lat in degrees.
 
-    Each photo has its own block of candidate draws, so locations are stable under growing the
-    city; a photo whose candidates all miss a very thin area takes a point on the area instead.
+    Photos draw their points one after another from one stream, so the first k photos of a larger
+    city stand where those of a k-photo city do.
     """
-    candidates = 48
     shapes = areas.set_index("lsoa_code").geometry
-    geoms = shapes.loc[photo_area].to_numpy()
-    bounds = shapely.bounds(geoms)  # (n, 4)
-    u = np.random.default_rng([seed, 3]).uniform(size=(len(photo_area), candidates, 2))
-    xy = bounds[:, None, :2] + u * (bounds[:, None, 2:] - bounds[:, None, :2])
-    inside = shapely.contains_xy(np.repeat(geoms, candidates).reshape(-1, candidates), xy[..., 0], xy[..., 1])
-    first = inside.argmax(axis=1)
-    chosen = xy[np.arange(len(xy)), first]
-    missed = ~inside.any(axis=1)
-    if missed.any():
-        chosen[missed] = shapely.get_coordinates(shapely.point_on_surface(geoms[missed]))
-    points = gpd.GeoSeries(gpd.points_from_xy(chosen[:, 0], chosen[:, 1]), crs=areas.crs).to_crs("EPSG:4326")
-    return np.c_[points.x.to_numpy(), points.y.to_numpy()]
+    polygons = gpd.GeoSeries(shapes.loc[photo_area].to_numpy(), crs=areas.crs)
+    points = polygons.sample_points(1, rng=np.random.default_rng([seed, 3])).to_crs("EPSG:4326")
+    lonlat = shapely.get_coordinates(points.to_numpy())
+    if len(lonlat) != len(photo_area):  # read_boundaries and the Voronoi cells give every area an area
+        raise RuntimeError(f"sample_points gave {len(lonlat)} points for {len(photo_area)} photos: an area has no area")
+    return lonlat
 
 
 def capture_metadata(n: int, seed: int) -> pd.DataFrame:
