@@ -12,7 +12,7 @@ from thisineq.data.imd import decile_correlations, read_iod
 from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, build_city, plan_city
 from thisineq.data.synth.links import LINKS
-from thisineq.data.synth.render import LINKED_FACTORS, SceneFactors, plan_scene, render, render_factors
+from thisineq.data.synth.render import LINKED_FACTORS, SceneFactors, plan_scene, render
 
 SMALL = SynthConfig(n_photos=40, city=city.CityConfig(n_lsoas=120, seed=3))
 
@@ -20,15 +20,15 @@ SMALL = SynthConfig(n_photos=40, city=city.CityConfig(n_lsoas=120, seed=3))
 def test_render_is_deterministic_and_sized():
     factors = SceneFactors(detail_seed=11, yaw=0.7, fog=0.3)
     for size in (64, 128, 256):
-        image = render_factors(factors, size)
+        image = render(plan_scene(factors), size)
         assert image.shape == (size, size, 3) and image.dtype == np.uint8
-    assert np.array_equal(render_factors(factors, 64), render_factors(factors, 64))
-    assert not np.array_equal(render_factors(factors, 64), render_factors(SceneFactors(detail_seed=12), 64))
+    assert np.array_equal(render(plan_scene(factors), 64), render(plan_scene(factors), 64))
+    assert not np.array_equal(render(plan_scene(factors), 64), render(plan_scene(SceneFactors(detail_seed=12)), 64))
 
 
 def test_render_shows_no_empty_canvas_for_a_turned_camera():
     for yaw in (-1.0, 1.0):
-        image = render_factors(SceneFactors(yaw=yaw, detail_seed=1), 64)
+        image = render(plan_scene(SceneFactors(yaw=yaw, detail_seed=1)), 64)
         assert (image.sum(axis=2) < 15).mean() < 0.02  # no black wedges at the corners
 
 

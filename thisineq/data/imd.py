@@ -145,20 +145,6 @@ def read_population(path: str | os.PathLike, *, sheet: str | None = None) -> pd.
     return table.sort_index()
 
 
-def london(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a table whose local authority is a London borough (LAD code starting E09).
-
-    Args:
-        table: a table with a `lad_code` column, e.g. from `read_iod`.
-
-    Returns:
-        The London rows, in their original order.
-    """
-    if "lad_code" not in table.columns:
-        raise KeyError("london() needs a 'lad_code' column (as returned by read_iod)")
-    return table[table["lad_code"].str.startswith("E09", na=False)]
-
-
 def write_file2(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a table in `read_iod`'s form as a CSV in the exact official File 2 layout.
 

@@ -29,8 +29,6 @@ LINKED_FACTORS: tuple[str, ...] = (
     "litter",  # 0 clean pavement … 1 overflowing bins and litter
     "graffiti",  # 0 none … 1 tagged ground floor
 )
-# Nuisance factors, drawn independently of every area variable.
-NUISANCE_FACTORS: tuple[str, ...] = ("sun", "overcast", "fog", "yaw", "hue", "car_count")
 
 
 @dataclass(frozen=True)
@@ -569,8 +567,3 @@ def _perspective_coeffs(side: int, x_off: float, yaw: float, horizon: float) -> 
         rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
         rhs += [u, v]
     return tuple(np.linalg.solve(np.array(rows, float), np.array(rhs, float)))
-
-
-def render_factors(factors: SceneFactors, size: int = 64) -> np.ndarray:
-    """Plan and draw one view. Returns uint8 (size, size, 3)."""
-    return render(plan_scene(factors), size)
