@@ -13,6 +13,7 @@ from thisineq.data.dataset import DatasetError, IngestConfig, ingest, load_datas
 from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, build_city_dataset
 from thisineq.data.synth.render import SceneFactors, plan_scene, render
+from thisineq.errors import ConfigError, ThisIneqError
 
 CONFIG = SynthConfig(n_photos=60, city=city.CityConfig(n_lsoas=80, seed=1))
 
@@ -118,6 +119,21 @@ def test_lsoa_code_column_locates_photos_without_coordinates(tmp_path, synthetic
     data = load_dataset(out)
     assert list(data.photos["lsoa_code"]) == list(truth["lsoa_code"].head(4))
     assert data.problems()["problem"].tolist() == ["unknown LSOA code"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [({"size": 8}, "within 16–1024"), ({"workers": 0}, "at least 1"), ({"split_fractions": (0, 0.5, 0.5)}, "some train")],
+)
+def test_impossible_ingest_settings_are_config_errors(settings, match):
+    with pytest.raises(ConfigError, match=match):
+        IngestConfig(**settings)
+
+
+def test_ingest_names_a_missing_photo_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="photo folder not found") as error:
+        ingest(tmp_path / "nowhere", tmp_path / "m.csv", tmp_path / "f2.csv", tmp_path / "b.shp", tmp_path / "out")
+    assert isinstance(error.value, ThisIneqError)
 
 
 def test_load_dataset_names_what_is_wrong(tmp_path, synthetic_dataset):

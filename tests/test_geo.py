@@ -15,6 +15,7 @@ import shapely
 
 from thisineq.data import geo
 from thisineq.data.geo import BoundaryFormatError
+from thisineq.errors import ThisIneqError
 
 CODES = ["X01000001", "X01000002", "X01000003", "X01000004"]
 ORIGIN = (530_000.0, 180_000.0)  # a British National Grid point in central London
@@ -195,8 +196,9 @@ def test_unsupported_format_is_rejected(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere.shp"):
+    with pytest.raises(FileNotFoundError, match="nowhere.shp") as error:
         geo.read_boundaries(tmp_path / "nowhere.shp")
+    assert isinstance(error.value, ThisIneqError)  # the CLI shows it in one line
 
 
 def test_geopackage_picks_the_polygon_layer_with_codes(grid, tmp_path):

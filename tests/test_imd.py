@@ -19,6 +19,7 @@ from thisineq.data.imd import (
     read_population,
     write_file2,
 )
+from thisineq.errors import ConfigError
 
 # The official File 2 headers, copied from PROVENANCE.md rather than built from domains.py,
 # so that the tests check the module against an independent statement of the layout.
@@ -371,8 +372,9 @@ def test_domain_subset_and_unknown_domain(file2_csv):
     only = read_iod(file2_csv, domains="income")
     assert list(only.columns) == ["lsoa_name", "lad_code", "lad_name", "income_decile"]
     assert only["lad_name"].isna().all()
-    with pytest.raises(KeyError, match="unknown IoD2019 domain"):
+    with pytest.raises(KeyError, match="unknown IoD2019 domain") as error:
         read_iod(file2_csv, domains=("wealth",))
+    assert isinstance(error.value, ConfigError) and str(error.value).startswith("unknown IoD2019 domain 'wealth'")
 
 
 # --- files that are not File 2 at all -----------------------------------------------------------

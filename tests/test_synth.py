@@ -13,6 +13,7 @@ from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, build_city, plan_city
 from thisineq.data.synth.links import LINKS
 from thisineq.data.synth.render import LINKED_FACTORS, SceneFactors, plan_scene, render
+from thisineq.errors import ConfigError
 
 SMALL = SynthConfig(n_photos=40, city=city.CityConfig(n_lsoas=120, seed=3))
 
@@ -120,6 +121,23 @@ def test_build_city_writes_the_real_format(tmp_path):
     assert "synthetic: true" in card and "not a claim" in card
     truth = pd.read_csv(out / "ground_truth.csv")
     assert len(truth) == 40 and {"building_type", "area_income", *LINKED_FACTORS} <= set(truth.columns)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: SynthConfig(n_photos=0), "n_photos"),
+        (lambda: SynthConfig(size=8), "16–1024"),
+        (lambda: SynthConfig(image_format="gif"), "'png' or 'jpg'"),
+        (lambda: city.CityConfig(n_lsoas=5), "at least 10 areas"),
+        (lambda: city.CityConfig(n_districts=0), "n_districts"),
+        (lambda: city.CityConfig(smooth_share=1.5), "smooth_share"),
+        (lambda: plan_city(SMALL, boundaries="areas.shp"), "both --boundaries and --imd"),
+    ],
+)
+def test_impossible_city_settings_are_config_errors(make, match):
+    with pytest.raises(ConfigError, match=match):
+        make()
 
 
 def test_build_city_resumes_and_refuses_another_config(tmp_path):

@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from thisineq import __version__
+from thisineq.data import MissingFileError
 from thisineq.data.domains import DOMAIN_KEYS, SYNTHETIC_LSOA_PREFIX
-from thisineq.errors import ThisIneqError
+from thisineq.errors import ConfigError, ThisIneqError
 from thisineq.io import atomic_open, sha256_file, write_json
 
 FORMAT = "thisineq-dataset"
@@ -60,12 +61,12 @@ class IngestConfig:
 
     def __post_init__(self):
         if not MIN_SIZE <= self.size <= MAX_SIZE:
-            raise ValueError(f"image size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {self.size}")
+            raise ConfigError(f"image size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {self.size}")
         if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
+            raise ConfigError(f"workers must be at least 1, got {self.workers}")
         fractions = tuple(self.split_fractions)
         if len(fractions) != 3 or min(fractions) < 0 or fractions[0] <= 0 or abs(sum(fractions) - 1) > 1e-6:
-            raise ValueError(f"split_fractions are (train, val, test) shares summing to 1 with some train, got {fractions}")
+            raise ConfigError(f"split_fractions are (train, val, test) shares summing to 1 with some train, got {fractions}")
 
 
 def ingest(
@@ -86,7 +87,7 @@ def ingest(
 
     photos_dir, out_dir = Path(photos_dir), Path(out_dir)
     if not photos_dir.is_dir():
-        raise FileNotFoundError(f"photo folder not found: {photos_dir}")
+        raise MissingFileError(f"photo folder not found: {photos_dir}")
     table = read_iod(imd)
     areas = read_boundaries(boundaries)
     meta = read_metadata(metadata)

@@ -15,7 +15,8 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from thisineq.errors import ThisIneqError
+from thisineq.data import MissingFileError, UnknownKeyError
+from thisineq.errors import ConfigError, ThisIneqError
 from thisineq.io import atomic_open
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,13 @@ def read_boundaries(
         attribute columns, and polygonal geometry in METRIC_CRS. Invalid geometries are repaired.
 
     Raises:
-        FileNotFoundError: the file does not exist.
+        MissingFileError: the file does not exist (a FileNotFoundError too).
         BoundaryFormatError: unsupported format, unreadable, empty, no or ambiguous code column,
             missing/empty/non-polygon geometries, duplicated or blank codes, unknown CRS.
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"boundary file {path} does not exist")
+        raise MissingFileError(f"boundary file {path} does not exist")
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise BoundaryFormatError(
             f"{path}: unsupported boundary format {path.suffix!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}"
@@ -357,7 +358,7 @@ def _to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _require_crs(gdf: gpd.GeoDataFrame) -> None:
     """Raise when `gdf` has no CRS, since every function here reprojects."""
     if gdf.crs is None:
-        raise ValueError("the GeoDataFrame has no CRS; read it with read_boundaries() or set_crs() first")
+        raise ConfigError("the GeoDataFrame has no CRS; read it with read_boundaries() or set_crs() first")
 
 
 @functools.lru_cache(maxsize=8)
@@ -400,7 +401,7 @@ def web_geojson(
     """
     missing = [p for p in properties if p not in gdf.columns]
     if missing:
-        raise KeyError(f"web_geojson: properties {missing} are not columns; columns: {list(gdf.columns)}")
+        raise UnknownKeyError(f"web_geojson: properties {missing} are not columns; columns: {list(gdf.columns)}")
     metric = _to_metric(gdf)
     simplified = _simplify_coverage(metric.geometry.values, tolerance_m)
     lonlat = gpd.GeoDataFrame(metric[list(properties)], geometry=simplified, crs=METRIC_CRS).to_crs(DISPLAY_CRS)
@@ -499,9 +500,9 @@ def join_points(
     """
     for column in (lat, lon):
         if column not in points.columns:
-            raise KeyError(f"join_points: no {column!r} column in points; columns: {list(points.columns)}")
+            raise UnknownKeyError(f"join_points: no {column!r} column in points; columns: {list(points.columns)}")
     if "lsoa_code" not in boundaries.columns:
-        raise KeyError(f"join_points: boundaries have no 'lsoa_code'; columns: {list(boundaries.columns)}")
+        raise UnknownKeyError(f"join_points: boundaries have no 'lsoa_code'; columns: {list(boundaries.columns)}")
     _require_crs(boundaries)
     la = pd.to_numeric(points[lat], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     lo = pd.to_numeric(points[lon], errors="coerce").to_numpy(dtype=float, na_value=np.nan)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from thisineq.data import UnknownKeyError
 from thisineq.data.domains import (
     DOMAIN_KEYS,
     DOMAINS,
@@ -22,7 +23,7 @@ from thisineq.data.domains import (
     LSOA_NAME,
     domain,
 )
-from thisineq.errors import ThisIneqError
+from thisineq.errors import ConfigError, ThisIneqError
 from thisineq.io import atomic_path
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ def decile_correlations(table: pd.DataFrame, domains: Iterable[str] = DOMAIN_KEY
     columns = [f"{key}_decile" for key in keys]
     missing = [column for column in columns if column not in table.columns]
     if missing:
-        raise KeyError(f"decile_correlations: table has no column(s) {', '.join(map(repr, missing))}")
+        raise UnknownKeyError(f"decile_correlations: table has no column(s) {', '.join(map(repr, missing))}")
     deciles = table[columns].astype("float64").set_axis(list(keys), axis=1)
     correlations = deciles.corr(method="pearson")
     correlations.index.name = correlations.columns.name = "domain"
@@ -219,7 +220,7 @@ def _read_cells(path: Path, sheet: str | None) -> _Cells:
         raise IoDFormatError(f"{path}: contains NUL bytes, so it is binary or UTF-16 text, not a UTF-8 CSV or an xlsx workbook")
     else:
         if sheet is not None:
-            raise ValueError(f"{path}: sheet={sheet!r} applies to xlsx workbooks only, and this is a CSV")
+            raise ConfigError(f"{path}: sheet={sheet!r} applies to xlsx workbooks only, and this is a CSV")
         headers, rows = _read_csv_rows(path)
     rows = rows.fillna("").astype("str")
     rows = rows[(rows != "").any(axis=1)].reset_index(drop=True)
@@ -561,7 +562,7 @@ def _domain_keys(domains: Iterable[str]) -> tuple[str, ...]:
         domains = (domains,)
     keys = tuple(dict.fromkeys(domains))
     if not keys:
-        raise ValueError("no domains requested; pass at least one of " + ", ".join(DOMAIN_KEYS))
+        raise ConfigError("no domains requested; pass at least one of " + ", ".join(DOMAIN_KEYS))
     for key in keys:
         domain(key)
     return keys

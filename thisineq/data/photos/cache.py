@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from thisineq.data.photos.checks import ProblemKind
 from thisineq.data.photos.decode import PhotoReadError, load_photo
+from thisineq.errors import ConfigError
 from thisineq.io import atomic_open
 
 CACHE_PROBLEM_COLUMNS: tuple[str, ...] = ("index", "path", "problem", "detail")
@@ -116,7 +117,7 @@ def build_image_cache(
         cache), path, problem ("unreadable"), detail; sorted by index, empty if none.
     """
     if size < 1 or chunk < 1 or workers < 1:
-        raise ValueError(f"size, chunk and workers must be positive; got size={size}, chunk={chunk}, workers={workers}")
+        raise ConfigError(f"size, chunk and workers must be positive; got size={size}, chunk={chunk}, workers={workers}")
     paths = [str(p) for p in paths]
     out_path = Path(out_path)
     partial, sidecar = _partial_paths(out_path)

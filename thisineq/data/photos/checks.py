@@ -15,6 +15,7 @@ from typing import Literal
 import pandas as pd
 from PIL import Image
 
+from thisineq.data import UnknownKeyError
 from thisineq.data.photos.decode import PhotoReadError, check_decodes, open_image
 from thisineq.data.photos.metadata import PHOTO_ID, PhotoCollectionError
 
@@ -67,7 +68,7 @@ def check_files(meta: pd.DataFrame, photos_dir: str | os.PathLike, *, workers: i
     """
     for name in (PHOTO_ID, "image"):
         if name not in meta.columns:
-            raise ValueError(f"check_files needs a {name!r} column; read the CSV with read_metadata()")
+            raise UnknownKeyError(f"check_files needs a {name!r} column; read the CSV with read_metadata()")
     root = Path(os.path.abspath(photos_dir))
     if not root.is_dir():
         raise PhotoCollectionError(f"photos folder not found (or not a folder): {root}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from thisineq.errors import ThisIneqError
+from thisineq.errors import ConfigError, ThisIneqError
 
 # Images above this many pixels are refused as decompression bombs. 100 MP is above any
 # phone or DSLR photo (a 108 MP phone sensor bins to 12 MP by default) and keeps one decode
@@ -69,7 +69,7 @@ def load_photo(path: str | os.PathLike, size: int) -> np.ndarray:
             MAX_PIXELS (decompression bomb).
     """
     if size < 1:
-        raise ValueError(f"size must be a positive number of pixels, got {size}")
+        raise ConfigError(f"size must be a positive number of pixels, got {size}")
     path = Path(path)
     return _decode_square(lambda: open_image(path), path, size)
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from thisineq.errors import ConfigError
+
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
 
 
@@ -29,7 +31,7 @@ def split_by_group(groups: pd.Series, *, fractions: Sequence[float] = (0.8, 0.1,
     bounds = _split_bounds(fractions)
     missing = int(groups.isna().sum())
     if missing:
-        raise ValueError(f"{missing} of {len(groups)} photos have no group (NaN); assign or drop them before splitting")
+        raise ConfigError(f"{missing} of {len(groups)} photos have no group (NaN); assign or drop them before splitting")
     counts = groups.value_counts(sort=False)
     order = sorted(counts.index, key=lambda g: (_stable_key(seed, g), str(g)))
     total = float(counts.sum())
@@ -47,7 +49,7 @@ def _split_bounds(fractions: Sequence[float]) -> np.ndarray:
     """Cumulative train and train+val shares, after checking the three fractions."""
     values = np.asarray(list(fractions), dtype=float)
     if values.shape != (3,) or not np.all(np.isfinite(values)) or np.any(values < 0) or abs(values.sum() - 1) > 1e-6:
-        raise ValueError(f"fractions must be three non-negative numbers (train, val, test) summing to 1; got {tuple(fractions)}")
+        raise ConfigError(f"fractions must be three non-negative numbers (train, val, test) summing to 1; got {tuple(fractions)}")
     return np.cumsum(values)[:2]
 
 

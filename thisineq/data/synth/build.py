@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from thisineq.data.synth import city as city_mod
 from thisineq.data.synth.links import PHOTO_NOISE, factor_table, links_markdown, scene
 from thisineq.data.synth.render import SceneFactors, plan_scene, render
+from thisineq.errors import ConfigError
 from thisineq.io import atomic_open, atomic_path, write_json
 
 PHOTOS_DIR = "photos"
@@ -48,11 +49,11 @@ class SynthConfig:
 
     def __post_init__(self):
         if self.n_photos < 1:
-            raise ValueError(f"n_photos must be at least 1, got {self.n_photos}")
+            raise ConfigError(f"n_photos must be at least 1, got {self.n_photos}")
         if not 16 <= self.size <= 1024:
-            raise ValueError(f"size must be within 16–1024 pixels, got {self.size}")
+            raise ConfigError(f"size must be within 16–1024 pixels, got {self.size}")
         if self.image_format not in ("png", "jpg"):
-            raise ValueError(f"image_format must be 'png' or 'jpg', got {self.image_format!r}")
+            raise ConfigError(f"image_format must be 'png' or 'jpg', got {self.image_format!r}")
 
 
 def areas_and_deciles(
@@ -65,7 +66,7 @@ def areas_and_deciles(
     """
     rng = np.random.default_rng([config.city.seed, 1])
     if (boundaries is None) != (imd is None):
-        raise ValueError("give both --boundaries and --imd for a synthetic city on a real map, or neither")
+        raise ConfigError("give both --boundaries and --imd for a synthetic city on a real map, or neither")
     if boundaries is None:
         areas = city_mod.synthetic_geography(config.city, rng)
         variables = city_mod.synthetic_area_variables(areas, config.city, rng)
@@ -77,7 +78,7 @@ def areas_and_deciles(
     table = read_iod(imd)
     shared = table.index.intersection(pd.Index(areas["lsoa_code"]))
     if shared.empty:
-        raise ValueError(f"no LSOA code of {boundaries} appears in {imd}: are they the same LSOA vintage (2011)?")
+        raise ConfigError(f"no LSOA code of {boundaries} appears in {imd}: are they the same LSOA vintage (2011)?")
     areas = areas[areas["lsoa_code"].isin(shared)].sort_values("lsoa_code").reset_index(drop=True)
     table = table.loc[areas["lsoa_code"]]
     return areas, city_mod.area_variables_from_deciles(table, rng), table
@@ -220,7 +221,7 @@ def _check_same_config(out_dir: Path, config: SynthConfig, boundaries, imd) -> N
     if path.exists():
         previous = json.loads(path.read_text(encoding="utf-8"))
         if previous != json.loads(json.dumps(record)):
-            raise ValueError(f"{out_dir} holds a city built with another configuration ({path}); choose a new folder")
+            raise ConfigError(f"{out_dir} holds a city built with another configuration ({path}); choose a new folder")
     else:
         write_json(path, record)
 

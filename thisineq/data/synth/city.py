@@ -23,6 +23,7 @@ from thisineq.data.domains import (
     SYNTHETIC_DISTRICT_PREFIX,
     SYNTHETIC_LSOA_PREFIX,
 )
+from thisineq.errors import ConfigError
 
 # The seven domains that make up the IMD (the IMD itself is their weighted sum).
 COMPONENT_KEYS: tuple[str, ...] = DOMAIN_KEYS[1:]
@@ -78,13 +79,13 @@ class CityConfig:
 
     def __post_init__(self):
         if self.n_lsoas < MIN_AREAS:
-            raise ValueError(f"a city needs at least {MIN_AREAS} areas (one per decile), got {self.n_lsoas}")
+            raise ConfigError(f"a city needs at least {MIN_AREAS} areas (one per decile), got {self.n_lsoas}")
         if not 1 <= self.n_districts <= self.n_lsoas:
-            raise ValueError(f"n_districts must be within 1–{self.n_lsoas} (the number of areas), got {self.n_districts}")
+            raise ConfigError(f"n_districts must be within 1–{self.n_lsoas} (the number of areas), got {self.n_districts}")
         if not (self.radius_km > 0 and self.length_scale_km > 0):
-            raise ValueError(f"radius_km and length_scale_km must be positive, got {self.radius_km} and {self.length_scale_km}")
+            raise ConfigError(f"radius_km and length_scale_km must be positive, got {self.radius_km} and {self.length_scale_km}")
         if not 0 <= self.smooth_share <= 1:
-            raise ValueError(f"smooth_share must be within 0–1, got {self.smooth_share}")
+            raise ConfigError(f"smooth_share must be within 0–1, got {self.smooth_share}")
 
 
 # --- geography --------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
+from thisineq.errors import ConfigError
+
 # Factors that the city ties to deprivation; 0 and 1 are the ends of each visual scale.
 LINKED_FACTORS: tuple[str, ...] = (
     "density",  # 0 detached houses … 1 blocks of flats
@@ -232,7 +234,7 @@ class _Canvas:
 def render(plan: ScenePlan, size: int = 64, *, supersample: int = 2) -> np.ndarray:
     """Draw a planned scene. Returns uint8 (size, size, 3)."""
     if not 16 <= size <= 1024:
-        raise ValueError(f"size must be within 16–1024 pixels, got {size}")
+        raise ConfigError(f"size must be within 16–1024 pixels, got {size}")
     f = plan.factors
     rng = np.random.default_rng()
     rng.bit_generator.state = plan.rng_state
