@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
 
+from thisineq.config import help_of
+from thisineq.data.dataset import IngestConfig
 from thisineq.data.domains import DOMAIN_KEYS
 from thisineq.data.imd import decile_correlations, read_iod
 from thisineq.data.synth import city
@@ -138,6 +142,11 @@ def test_build_city_writes_the_real_format(tmp_path):
 def test_impossible_city_settings_are_config_errors(make, match):
     with pytest.raises(ConfigError, match=match):
         make()
+
+
+@pytest.mark.parametrize("config", [SynthConfig, city.CityConfig, IngestConfig])
+def test_every_setting_has_help_for_the_command_line(config):
+    assert all(help_of(field) for field in dataclasses.fields(config))
 
 
 def test_build_city_resumes_and_refuses_another_config(tmp_path):

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from thisineq import __version__
+from thisineq.config import option
 from thisineq.data import MissingFileError
 from thisineq.data.domains import DOMAIN_KEYS, SYNTHETIC_LSOA_PREFIX
 from thisineq.errors import ConfigError, ThisIneqError
@@ -54,10 +55,10 @@ MIN_SIZE, MAX_SIZE = 16, 1024  # cached image side: below 16 px nothing is recog
 class IngestConfig:
     """How raw inputs become a dataset."""
 
-    size: int = 64  # side of the cached square images, in pixels
-    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, val, test, by LSOA
-    split_seed: int = 0
-    workers: int = 2  # processes decoding photos
+    size: int = option(64, "side of the cached images in pixels")
+    split_fractions: tuple[float, float, float] = option((0.8, 0.1, 0.1), "train, val and test shares of the photos, by LSOA")
+    split_seed: int = option(0, "seed of the train/val/test split by LSOA")
+    workers: int = option(2, "decoding processes")
 
     def __post_init__(self):
         if not MIN_SIZE <= self.size <= MAX_SIZE:

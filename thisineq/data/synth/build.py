@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -21,6 +21,8 @@ import shapely
 from PIL import Image
 from tqdm.auto import tqdm
 
+from thisineq.config import option
+from thisineq.data.dataset import MAX_SIZE, MIN_SIZE
 from thisineq.data.synth import city as city_mod
 from thisineq.data.synth.links import PHOTO_NOISE, factor_table, links_markdown, scene
 from thisineq.data.synth.render import SceneFactors, plan_scene, render
@@ -41,17 +43,17 @@ CONFIG = "city.json"
 class SynthConfig:
     """Everything that determines a synthetic city; the same config always gives the same city."""
 
-    n_photos: int = 6000  # photos in the city; a smaller city is a prefix of a larger one
-    size: int = 64  # photo side in pixels (16–1024)
-    image_format: str = "png"  # "png" (lossless) or "jpg"
-    noise: float = PHOTO_NOISE  # per-photo departure of visual factors from the area's signal
-    city: city_mod.CityConfig = field(default_factory=city_mod.CityConfig)
+    n_photos: int = option(6000, "number of photos")  # a smaller city is a prefix of a larger one
+    size: int = option(64, f"photo side in pixels, {MIN_SIZE}–{MAX_SIZE}")  # ingested at this size too
+    image_format: str = option("png", "image format")  # "png" (lossless) or "jpg"
+    noise: float = option(PHOTO_NOISE, "per-photo departure of the visual factors from their area's signal")
+    city: city_mod.CityConfig = option(help="the city's areas and their hidden variables", default_factory=city_mod.CityConfig)
 
     def __post_init__(self):
         if self.n_photos < 1:
             raise ConfigError(f"n_photos must be at least 1, got {self.n_photos}")
-        if not 16 <= self.size <= 1024:
-            raise ConfigError(f"size must be within 16–1024 pixels, got {self.size}")
+        if not MIN_SIZE <= self.size <= MAX_SIZE:
+            raise ConfigError(f"size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {self.size}")
         if self.image_format not in ("png", "jpg"):
             raise ConfigError(f"image_format must be 'png' or 'jpg', got {self.image_format!r}")
 

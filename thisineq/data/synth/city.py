@@ -17,6 +17,7 @@ import shapely
 from pyproj import Transformer
 from scipy.stats import norm
 
+from thisineq.config import option
 from thisineq.data.domains import (
     DOMAIN_KEYS,
     DOMAINS,
@@ -70,12 +71,12 @@ MIN_AREAS = 10
 class CityConfig:
     """How the synthetic city's geography and area variables are drawn."""
 
-    n_lsoas: int = 600  # number of LSOA-like areas
-    radius_km: float = 9.0  # mean radius of the city outline
-    length_scale_km: float = 2.5  # spatial correlation length of the area variables
-    smooth_share: float = 0.75  # share of each variable's variance that is spatially smooth
-    n_districts: int = 8  # borough-like groups of areas
-    seed: int = 0
+    n_lsoas: int = option(600, "number of synthetic LSOAs")
+    radius_km: float = option(9.0, "mean radius of the city outline, in km")
+    length_scale_km: float = option(2.5, "spatial correlation length of the area variables, in km")
+    smooth_share: float = option(0.75, "share of each area variable's variance that is spatially smooth")
+    n_districts: int = option(8, "number of borough-like groups of areas")
+    seed: int = option(0, "random seed: the same seed gives the same city")  # the photos' draws too
 
     def __post_init__(self):
         if self.n_lsoas < MIN_AREAS:

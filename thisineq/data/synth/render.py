@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
+from thisineq.data.dataset import MAX_SIZE, MIN_SIZE
 from thisineq.errors import ConfigError
 
 # Factors that the city ties to deprivation; 0 and 1 are the ends of each visual scale.
@@ -233,8 +234,8 @@ class _Canvas:
 
 def render(plan: ScenePlan, size: int = 64, *, supersample: int = 2) -> np.ndarray:
     """Draw a planned scene. Returns uint8 (size, size, 3)."""
-    if not 16 <= size <= 1024:
-        raise ConfigError(f"size must be within 16–1024 pixels, got {size}")
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise ConfigError(f"size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {size}")
     f = plan.factors
     rng = np.random.default_rng()
     rng.bit_generator.state = plan.rng_state
