@@ -11,7 +11,7 @@ folder holds:
 | `photos.csv` | one row per usable photo: id, image path, lat/lon, LSOA, every decile, split, cache row |
 | `problems.csv` | every photo that is not usable, and why — nothing is dropped silently |
 | `lsoas.csv` | the IoD2019 table for the LSOAs that have boundaries, with photo counts |
-| `lsoas.geojson` | simplified boundaries with deciles, for the web map |
+| `lsoas.geojson` | simplified boundaries with codes and names (no deciles, to stay small), for the web map |
 | `images_<size>.npy` | uint8 (n_photos, size, size, 3), row `cache_index` of photos.csv |
 """
 
@@ -108,6 +108,27 @@ def ingest(
     # the map page adds the one domain it shows.
     write_web_geojson(areas[areas["lsoa_code"].isin(lsoas.index)], out_dir / WEB_BOUNDARIES)
     card = _find_card(Path(metadata).parent)
+    if card is not None:
+        with atomic_open(out_dir / card.name, "w", encoding="utf-8") as handle:
+            handle.write(card.read_text(encoding="utf-8"))
+    counts = _counts(meta, photos, problems, lsoas)
+    sources = {"metadata": metadata, "imd": imd, "boundaries": boundaries}
+    manifest = _manifest(out_dir, photos_dir, card, config, photos, lsoas, counts, sources)
+    write_json(out_dir / MANIFEST, manifest)
+    return out_dir
+
+
+def _manifest(
+    out_dir: Path,
+    photos_dir: Path,
+    card: Path | None,
+    config: IngestConfig,
+    photos: pd.DataFrame,
+    lsoas: pd.DataFrame,
+    counts: dict,
+    sources: dict[str, str | os.PathLike],
+) -> dict:
+    """dataset.json: what the dataset is, how it was split, what it counts and where it came from."""
     manifest = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -120,23 +141,24 @@ def ingest(
         "images": image_cache_name(config.size),
         "domains": [k for k in DOMAIN_KEYS if f"{k}_decile" in photos],
         "split": {"fractions": list(config.split_fractions), "seed": config.split_seed, "grouped_by": "lsoa_code"},
-        "counts": {
-            "photos_listed": int(len(meta)),
-            "photos_usable": int(len(photos)),
-            "problems": {str(k): int(v) for k, v in problems["problem"].value_counts().items()},
-            "lsoas": int(len(lsoas)),
-            "lsoas_with_photos": int((lsoas["n_photos"] > 0).sum()),
-            "splits": {str(k): int(v) for k, v in photos["split"].value_counts().items()},
-        },
-        "sources": {
-            name: _source(path, out_dir) for name, path in (("metadata", metadata), ("imd", imd), ("boundaries", boundaries))
-        },
+        "counts": counts,
+        "sources": {name: _source(path, out_dir) for name, path in sources.items()},
     }
     if card is not None:
         manifest["card"] = card.name
-        (out_dir / card.name).write_text(card.read_text(encoding="utf-8"), encoding="utf-8")
-    write_json(out_dir / MANIFEST, manifest)
-    return out_dir
+    return manifest
+
+
+def _counts(meta: pd.DataFrame, photos: pd.DataFrame, problems: pd.DataFrame, lsoas: pd.DataFrame) -> dict:
+    """Photos listed and usable, problems by kind, LSOAs with and without photos, photos per split."""
+    return {
+        "photos_listed": int(len(meta)),
+        "photos_usable": int(len(photos)),
+        "problems": {str(k): int(v) for k, v in problems["problem"].value_counts().items()},
+        "lsoas": int(len(lsoas)),
+        "lsoas_with_photos": int((lsoas["n_photos"] > 0).sum()),
+        "splits": {str(k): int(v) for k, v in photos["split"].value_counts().items()},
+    }
 
 
 def photo_columns(photos: pd.DataFrame) -> pd.DataFrame:
@@ -215,12 +237,14 @@ def _problem_rows(rows: pd.DataFrame, problem: str | None, detail) -> pd.DataFra
 
 
 def split_photos(photos: pd.DataFrame, config: IngestConfig) -> pd.Series:
+    """Each photo's split, train/val/test, keeping every LSOA on one side."""
     from thisineq.data.photos.splits import split_by_group
 
     return split_by_group(photos["lsoa_code"], fractions=config.split_fractions, seed=config.split_seed)
 
 
 def image_cache_name(size: int) -> str:
+    """The file name of the image cache at `size` pixels."""
     return f"images_{size}.npy"
 
 
