@@ -14,7 +14,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from thisineq.data.photos import build_image_cache, check_files, read_metadata
+from thisineq.data.dataset import IngestConfig
+from thisineq.data.photos.cache import build_image_cache
+from thisineq.data.photos.checks import check_files
+from thisineq.data.photos.metadata import read_metadata
 
 TARGET = 15_000
 
@@ -81,8 +84,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="synthetic photos (default 2000; 15000 for the full check)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--size", type=int, default=64, help="cache image side")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--size", type=int, default=IngestConfig().size, help="cache image side")
+    parser.add_argument("--workers", type=int, default=IngestConfig().workers)
     parser.add_argument("--chunk", type=int, default=256)
     args = parser.parse_args()
 

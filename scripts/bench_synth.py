@@ -33,8 +33,9 @@ def main() -> None:
         rates = [images_per_second(rows[:n], size) for _ in range(3)]
         print(f"render {size:>3}×{size:<3} on one core: {np.median(rates):7.1f} images/s (median of 3 runs of {n})")
     start = time.perf_counter()
-    plan_city(SynthConfig(n_photos=6000))
-    print(f"plan a 6,000-photo city (geography, deciles, factors): {time.perf_counter() - start:.2f} s")
+    config = SynthConfig()
+    plan_city(config)
+    print(f"plan a {config.n_photos:,}-photo city (geography, deciles, factors): {time.perf_counter() - start:.2f} s")
 
 
 if __name__ == "__main__":

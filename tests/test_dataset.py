@@ -12,7 +12,8 @@ from PIL import Image
 from thisineq.data.dataset import DatasetError, IngestConfig, ingest, load_dataset
 from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, build_city_dataset
-from thisineq.data.synth.render import SceneFactors, render_factors
+from thisineq.data.synth.render import SceneFactors, plan_scene, render
+from thisineq.errors import ConfigError, ThisIneqError
 
 CONFIG = SynthConfig(n_photos=60, city=city.CityConfig(n_lsoas=80, seed=1))
 
@@ -53,13 +54,13 @@ def _london_collection(folder, london_points):
     (folder / "img").mkdir(parents=True)
     rows = []
     for k, (lat, lon) in enumerate(london_points):
-        Image.fromarray(render_factors(SceneFactors(detail_seed=k), 96)).save(folder / "img" / f"{k}.jpg", quality=90)
+        Image.fromarray(render(plan_scene(SceneFactors(detail_seed=k)), 96)).save(folder / "img" / f"{k}.jpg", quality=90)
         rows.append({"image": f"img/{k}.jpg", "lat": lat, "lon": lon})
     rows.append({"image": "img/0.jpg", "lat": 51.5, "lon": -0.1})  # listed twice
     rows.append({"image": "img/absent.jpg", "lat": 51.5, "lon": -0.1})
     (folder / "img" / "broken.jpg").write_bytes(b"not a jpeg at all")
     rows.append({"image": "img/broken.jpg", "lat": 51.5, "lon": -0.1})
-    Image.fromarray(render_factors(SceneFactors(detail_seed=99), 96)).save(folder / "img" / "oxford.jpg")
+    Image.fromarray(render(plan_scene(SceneFactors(detail_seed=99)), 96)).save(folder / "img" / "oxford.jpg")
     rows.append({"image": "img/oxford.jpg", "lat": 51.752, "lon": -1.2577})  # outside London
     pd.DataFrame(rows).to_csv(folder / "meta.csv", index=False)
     return folder
@@ -118,6 +119,21 @@ def test_lsoa_code_column_locates_photos_without_coordinates(tmp_path, synthetic
     data = load_dataset(out)
     assert list(data.photos["lsoa_code"]) == list(truth["lsoa_code"].head(4))
     assert data.problems()["problem"].tolist() == ["unknown LSOA code"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [({"size": 8}, "within 16–1024"), ({"workers": 0}, "at least 1"), ({"split_fractions": (0, 0.5, 0.5)}, "some train")],
+)
+def test_impossible_ingest_settings_are_config_errors(settings, match):
+    with pytest.raises(ConfigError, match=match):
+        IngestConfig(**settings)
+
+
+def test_ingest_names_a_missing_photo_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="photo folder not found") as error:
+        ingest(tmp_path / "nowhere", tmp_path / "m.csv", tmp_path / "f2.csv", tmp_path / "b.shp", tmp_path / "out")
+    assert isinstance(error.value, ThisIneqError)
 
 
 def test_load_dataset_names_what_is_wrong(tmp_path, synthetic_dataset):

@@ -1,4 +1,4 @@
-"""Tests for thisineq.data.geo: reading boundaries, web GeoJSON, point joins and point sampling."""
+"""Tests for thisineq.data.geo: reading boundaries, web GeoJSON and point joins."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import shapely
 
 from thisineq.data import geo
 from thisineq.data.geo import BoundaryFormatError
+from thisineq.errors import ThisIneqError
 
 CODES = ["X01000001", "X01000002", "X01000003", "X01000004"]
 ORIGIN = (530_000.0, 180_000.0)  # a British National Grid point in central London
@@ -195,8 +196,9 @@ def test_unsupported_format_is_rejected(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere.shp"):
+    with pytest.raises(FileNotFoundError, match="nowhere.shp") as error:
         geo.read_boundaries(tmp_path / "nowhere.shp")
+    assert isinstance(error.value, ThisIneqError)  # the CLI shows it in one line
 
 
 def test_geopackage_picks_the_polygon_layer_with_codes(grid, tmp_path):
@@ -210,15 +212,6 @@ def test_geopackage_picks_the_polygon_layer_with_codes(grid, tmp_path):
     _write(grid, path, layer="lsoa_copy", driver="GPKG")
     with pytest.raises(BoundaryFormatError, match=r"city\.gpkg.*4 layers.*centroids \(Point\).*lsoa_copy"):
         geo.read_boundaries(path)
-
-
-def test_to_display_and_representative_points(grid, tmp_path):
-    boundaries = geo.read_boundaries(_write(grid, tmp_path / "grid.shp"))
-    assert geo.to_display(boundaries).crs.to_epsg() == 4326
-    points = geo.representative_points(boundaries)
-    assert points.crs.to_epsg() == 27700
-    assert points["lsoa_code"].tolist() == CODES
-    assert shapely.contains(boundaries.geometry.values, points.geometry.values).all()
 
 
 def _lonlat_grid() -> gpd.GeoDataFrame:
@@ -297,49 +290,6 @@ def test_join_points_names_a_missing_column(grid):
         )
 
 
-def test_sample_points_in_is_inside_counted_and_deterministic(grid):
-    boundaries = grid.rename(columns={"LSOA11CD": "lsoa_code"})
-    counts = pd.Series([5, 0, 3], index=["X01000004", "X01000002", "X01000001"])
-    first = geo.sample_points_in(boundaries, counts, rng=np.random.default_rng(7))
-    again = geo.sample_points_in(boundaries, counts, rng=np.random.default_rng(7))
-    other = geo.sample_points_in(boundaries, counts, rng=np.random.default_rng(8))
-    pd.testing.assert_frame_equal(first, again)
-    assert not np.allclose(first["lat"], other["lat"])
-    assert list(first.columns) == ["lsoa_code", "lat", "lon"]
-    assert first["lsoa_code"].tolist() == ["X01000004"] * 5 + ["X01000001"] * 3
-    _assert_inside(first, boundaries)
-
-
-def _assert_inside(points: pd.DataFrame, boundaries: gpd.GeoDataFrame) -> None:
-    """Every sampled point lies in the polygon of its own code (to within projection round-off)."""
-    lonlat = gpd.GeoSeries(gpd.points_from_xy(points["lon"], points["lat"]), crs=geo.DISPLAY_CRS)
-    xy = lonlat.to_crs(boundaries.crs)
-    polygons = boundaries.set_index("lsoa_code").geometry.loc[points["lsoa_code"]].to_numpy()
-    assert shapely.dwithin(polygons, xy.to_numpy(), 1e-6).all()
-
-
-def test_sample_points_in_a_very_thin_diagonal_polygon():
-    x0, y0 = ORIGIN
-    sliver = shapely.Polygon([(x0, y0), (x0 + 2_000, y0 + 2_000), (x0 + 2_000, y0 + 2_000.5), (x0, y0 + 0.5)])
-    boundaries = gpd.GeoDataFrame({"lsoa_code": ["X01000009"]}, geometry=[sliver], crs=geo.METRIC_CRS)
-    start = time.perf_counter()
-    counts = pd.Series([500], index=["X01000009"])
-    points = geo.sample_points_in(boundaries, counts, rng=np.random.default_rng(0))
-    assert time.perf_counter() - start < 2
-    assert len(points) == 500
-    _assert_inside(points, boundaries)
-
-
-def test_sample_points_in_rejects_bad_counts(grid):
-    boundaries = grid.rename(columns={"LSOA11CD": "lsoa_code"})
-    rng = np.random.default_rng(0)
-    with pytest.raises(KeyError, match="E01000001"):
-        geo.sample_points_in(boundaries, pd.Series([1], index=["E01000001"]), rng=rng)
-    with pytest.raises(ValueError, match="whole numbers"):
-        geo.sample_points_in(boundaries, pd.Series([-1], index=["X01000001"]), rng=rng)
-    assert geo.sample_points_in(boundaries, pd.Series([0], index=["X01000001"]), rng=rng).empty
-
-
 def test_web_geojson_of_the_grid(grid, tmp_path):
     boundaries = geo.read_boundaries(_write(grid, tmp_path / "grid.shp"))
     text = geo.web_geojson(boundaries, precision=5)
@@ -354,6 +304,16 @@ def test_web_geojson_of_the_grid(grid, tmp_path):
     assert len(shared[0] & shared[1]) == 2  # both squares carry the identical shared edge
     written = geo.write_web_geojson(boundaries, tmp_path / "web" / "grid.geojson", properties=("lsoa_code",))
     assert json.loads(written.read_text())["features"][3]["properties"] == {"lsoa_code": "X01000004"}
+
+
+def test_web_geojson_keeps_every_ring_drawable_when_rounding_collapses_it():
+    x0, y0 = ORIGIN
+    sliver = shapely.box(x0, y0, x0 + 100, y0 + 0.3)  # thinner than a 5th decimal of latitude (about 1.1 m)
+    speck = shapely.box(x0 + 200, y0, x0 + 200.3, y0 + 0.3)
+    areas = gpd.GeoDataFrame({"lsoa_code": CODES[:2], "lsoa_name": ["a", "b"]}, geometry=[sliver, speck], crs=geo.METRIC_CRS)
+    doc = json.loads(geo.web_geojson(areas, tolerance_m=0))
+    rings = [ring for feature in doc["features"] for ring in feature["geometry"]["coordinates"]]
+    assert len(rings) == 2 and all(len(ring) >= 4 and ring[0] == ring[-1] for ring in rings)  # RFC 7946 linear rings
 
 
 def test_web_geojson_names_missing_properties(grid):
@@ -512,14 +472,18 @@ def test_london_points_outside_or_invalid(london_lsoas):
     }
 
 
-def test_london_join_and_sampling_are_fast_and_consistent(london_lsoas):
+def _points_inside(areas: gpd.GeoDataFrame, per_area: int, seed: int) -> pd.DataFrame:
+    """`per_area` random points inside each area, as lsoa_code, lat, lon."""
+    points = areas.geometry.sample_points(per_area, rng=np.random.default_rng(seed)).to_crs(geo.DISPLAY_CRS)
+    xy = points.get_coordinates()
+    codes = areas["lsoa_code"].reindex(xy.index).to_numpy()
+    return pd.DataFrame({"lsoa_code": codes, "lat": xy["y"].to_numpy(), "lon": xy["x"].to_numpy()})
+
+
+def test_london_join_is_fast_and_consistent(london_lsoas):
     some = london_lsoas.iloc[::5]  # 967 LSOAs
-    counts = pd.Series(6, index=some["lsoa_code"])
-    start = time.perf_counter()
-    sampled = geo.sample_points_in(some, counts, rng=np.random.default_rng(42))
-    sample_seconds = time.perf_counter() - start
+    sampled = _points_inside(some, 6, seed=42)
     assert len(sampled) == 6 * len(some)
-    assert sample_seconds < 2  # about 0.03 s measured
 
     rng = np.random.default_rng(1)
     n = 15_000 - len(sampled)

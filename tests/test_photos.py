@@ -1,4 +1,4 @@
-"""Tests for thisineq.data.photos on small real images made in tmp_path."""
+"""Tests for thisineq.data.photos (metadata, checks, decoding, cache, splits) on small real images made in tmp_path."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from thisineq.data import photos
 from thisineq.data.photos import (
     PhotoCollectionError,
     PhotoReadError,
     build_image_cache,
+    cache,
     cache_fingerprint,
     check_files,
+    decode,
     load_photo,
     read_metadata,
     split_by_group,
@@ -188,7 +189,7 @@ def test_load_photo_bad_inputs_raise_clear_errors(tmp_path, make, reason):
 def test_pixel_limit_is_enforced(tmp_path, monkeypatch):
     path = tmp_path / "ok.png"
     Image.fromarray(_rgb(64, 64, RED)).save(path)
-    monkeypatch.setattr(photos, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(decode, "MAX_PIXELS", 1000)
     with pytest.raises(PhotoReadError, match="decompression bomb: 64x64"):
         load_photo(path, 16)
 
@@ -341,7 +342,7 @@ def photo_paths(tmp_path) -> list[Path]:
 def _spy(monkeypatch, fail_at: int | None = None) -> list[str]:
     """Count load_photo calls (workers=1 runs in-process); optionally die on call `fail_at`."""
     calls: list[str] = []
-    real = photos.load_photo
+    real = cache.load_photo
 
     def spy(path, size):
         calls.append(str(path))
@@ -349,7 +350,7 @@ def _spy(monkeypatch, fail_at: int | None = None) -> list[str]:
             raise RuntimeError("simulated interruption")
         return real(path, size)
 
-    monkeypatch.setattr(photos, "load_photo", spy)
+    monkeypatch.setattr(cache, "load_photo", spy)
     return calls
 
 

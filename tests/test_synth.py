@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
+from thisineq.config import help_of
+from thisineq.data.dataset import IngestConfig
 from thisineq.data.domains import DOMAIN_KEYS
 from thisineq.data.imd import decile_correlations, read_iod
 from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, build_city, plan_city
 from thisineq.data.synth.links import LINKS
-from thisineq.data.synth.render import LINKED_FACTORS, SceneFactors, plan_scene, render, render_factors
+from thisineq.data.synth.render import LINKED_FACTORS, SceneFactors, plan_scene, render
+from thisineq.errors import ConfigError
 
 SMALL = SynthConfig(n_photos=40, city=city.CityConfig(n_lsoas=120, seed=3))
 
@@ -19,15 +25,15 @@ SMALL = SynthConfig(n_photos=40, city=city.CityConfig(n_lsoas=120, seed=3))
 def test_render_is_deterministic_and_sized():
     factors = SceneFactors(detail_seed=11, yaw=0.7, fog=0.3)
     for size in (64, 128, 256):
-        image = render_factors(factors, size)
+        image = render(plan_scene(factors), size)
         assert image.shape == (size, size, 3) and image.dtype == np.uint8
-    assert np.array_equal(render_factors(factors, 64), render_factors(factors, 64))
-    assert not np.array_equal(render_factors(factors, 64), render_factors(SceneFactors(detail_seed=12), 64))
+    assert np.array_equal(render(plan_scene(factors), 64), render(plan_scene(factors), 64))
+    assert not np.array_equal(render(plan_scene(factors), 64), render(plan_scene(SceneFactors(detail_seed=12)), 64))
 
 
 def test_render_shows_no_empty_canvas_for_a_turned_camera():
     for yaw in (-1.0, 1.0):
-        image = render_factors(SceneFactors(yaw=yaw, detail_seed=1), 64)
+        image = render(plan_scene(SceneFactors(yaw=yaw, detail_seed=1)), 64)
         assert (image.sum(axis=2) < 15).mean() < 0.02  # no black wedges at the corners
 
 
@@ -58,6 +64,15 @@ def test_city_is_deterministic_and_a_prefix_of_a_larger_one():
     bigger = SynthConfig(n_photos=100, city=SMALL.city)
     _, _, photos_c = plan_city(bigger)
     pd.testing.assert_frame_equal(photos_a, photos_c.iloc[:40])
+
+
+def test_photos_stand_inside_their_own_area():
+    areas, _, photos = plan_city(SMALL)
+    # Compared in lon/lat, the direction the city is written in: PROJ's way back to the national
+    # grid changes operation at 1.92 E, inside the city, and moves points east of it by ~130 m.
+    own = areas.to_crs("EPSG:4326").set_index("lsoa_code").geometry.loc[photos["lsoa_code"]].to_numpy()
+    points = shapely.points(photos["lon"].to_numpy(), photos["lat"].to_numpy())
+    assert shapely.dwithin(own, points, 1e-6).all()  # lat/lon are kept to 6 decimals
 
 
 def test_decile_correlations_match_london_within_a_tenth(london):
@@ -110,6 +125,28 @@ def test_build_city_writes_the_real_format(tmp_path):
     assert "synthetic: true" in card and "not a claim" in card
     truth = pd.read_csv(out / "ground_truth.csv")
     assert len(truth) == 40 and {"building_type", "area_income", *LINKED_FACTORS} <= set(truth.columns)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: SynthConfig(n_photos=0), "n_photos"),
+        (lambda: SynthConfig(size=8), "16–1024"),
+        (lambda: SynthConfig(image_format="gif"), "'png' or 'jpg'"),
+        (lambda: city.CityConfig(n_lsoas=5), "at least 10 areas"),
+        (lambda: city.CityConfig(n_districts=0), "n_districts"),
+        (lambda: city.CityConfig(smooth_share=1.5), "smooth_share"),
+        (lambda: plan_city(SMALL, boundaries="areas.shp"), "both --boundaries and --imd"),
+    ],
+)
+def test_impossible_city_settings_are_config_errors(make, match):
+    with pytest.raises(ConfigError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("config", [SynthConfig, city.CityConfig, IngestConfig])
+def test_every_setting_has_help_for_the_command_line(config):
+    assert all(help_of(field) for field in dataclasses.fields(config))
 
 
 def test_build_city_resumes_and_refuses_another_config(tmp_path):

@@ -11,13 +11,11 @@ folder holds:
 | `photos.csv` | one row per usable photo: id, image path, lat/lon, LSOA, every decile, split, cache row |
 | `problems.csv` | every photo that is not usable, and why — nothing is dropped silently |
 | `lsoas.csv` | the IoD2019 table for the LSOAs that have boundaries, with photo counts |
-| `lsoas.geojson` | simplified boundaries with deciles, for the web map |
+| `lsoas.geojson` | simplified boundaries with codes and names (no deciles, to stay small), for the web map |
 | `images_<size>.npy` | uint8 (n_photos, size, size, 3), row `cache_index` of photos.csv |
 """
 
 from __future__ import annotations
-
-from thisineq.errors import ThisIneqError
 
 import datetime as dt
 import json
@@ -30,7 +28,10 @@ import numpy as np
 import pandas as pd
 
 from thisineq import __version__
+from thisineq.config import option
+from thisineq.data import MissingFileError
 from thisineq.data.domains import DOMAIN_KEYS, SYNTHETIC_LSOA_PREFIX
+from thisineq.errors import ConfigError, ThisIneqError
 from thisineq.io import atomic_open, sha256_file, write_json
 
 FORMAT = "thisineq-dataset"
@@ -54,19 +55,19 @@ MIN_SIZE, MAX_SIZE = 16, 1024  # cached image side: below 16 px nothing is recog
 class IngestConfig:
     """How raw inputs become a dataset."""
 
-    size: int = 64  # side of the cached square images, in pixels
-    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, val, test, by LSOA
-    split_seed: int = 0
-    workers: int = 2  # processes decoding photos
+    size: int = option(64, "side of the cached images in pixels")
+    split_fractions: tuple[float, float, float] = option((0.8, 0.1, 0.1), "train, val and test shares of the photos, by LSOA")
+    split_seed: int = option(0, "seed of the train/val/test split by LSOA")
+    workers: int = option(2, "decoding processes")
 
     def __post_init__(self):
         if not MIN_SIZE <= self.size <= MAX_SIZE:
-            raise ValueError(f"image size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {self.size}")
+            raise ConfigError(f"image size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {self.size}")
         if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
+            raise ConfigError(f"workers must be at least 1, got {self.workers}")
         fractions = tuple(self.split_fractions)
         if len(fractions) != 3 or min(fractions) < 0 or fractions[0] <= 0 or abs(sum(fractions) - 1) > 1e-6:
-            raise ValueError(f"split_fractions are (train, val, test) shares summing to 1 with some train, got {fractions}")
+            raise ConfigError(f"split_fractions are (train, val, test) shares summing to 1 with some train, got {fractions}")
 
 
 def ingest(
@@ -82,11 +83,12 @@ def ingest(
     """Build a dataset folder from raw inputs; rerunning resumes the image cache. Returns out_dir."""
     from thisineq.data.geo import read_boundaries, write_web_geojson
     from thisineq.data.imd import read_iod
-    from thisineq.data.photos import check_files, read_metadata
+    from thisineq.data.photos.checks import check_files
+    from thisineq.data.photos.metadata import read_metadata
 
     photos_dir, out_dir = Path(photos_dir), Path(out_dir)
     if not photos_dir.is_dir():
-        raise FileNotFoundError(f"photo folder not found: {photos_dir}")
+        raise MissingFileError(f"photo folder not found: {photos_dir}")
     table = read_iod(imd)
     areas = read_boundaries(boundaries)
     meta = read_metadata(metadata)
@@ -106,6 +108,27 @@ def ingest(
     # the map page adds the one domain it shows.
     write_web_geojson(areas[areas["lsoa_code"].isin(lsoas.index)], out_dir / WEB_BOUNDARIES)
     card = _find_card(Path(metadata).parent)
+    if card is not None:
+        with atomic_open(out_dir / card.name, "w", encoding="utf-8") as handle:
+            handle.write(card.read_text(encoding="utf-8"))
+    counts = _counts(meta, photos, problems, lsoas)
+    sources = {"metadata": metadata, "imd": imd, "boundaries": boundaries}
+    manifest = _manifest(out_dir, photos_dir, card, config, photos, lsoas, counts, sources)
+    write_json(out_dir / MANIFEST, manifest)
+    return out_dir
+
+
+def _manifest(
+    out_dir: Path,
+    photos_dir: Path,
+    card: Path | None,
+    config: IngestConfig,
+    photos: pd.DataFrame,
+    lsoas: pd.DataFrame,
+    counts: dict,
+    sources: dict[str, str | os.PathLike],
+) -> dict:
+    """dataset.json: what the dataset is, how it was split, what it counts and where it came from."""
     manifest = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -118,23 +141,24 @@ def ingest(
         "images": image_cache_name(config.size),
         "domains": [k for k in DOMAIN_KEYS if f"{k}_decile" in photos],
         "split": {"fractions": list(config.split_fractions), "seed": config.split_seed, "grouped_by": "lsoa_code"},
-        "counts": {
-            "photos_listed": int(len(meta)),
-            "photos_usable": int(len(photos)),
-            "problems": {str(k): int(v) for k, v in problems["problem"].value_counts().items()},
-            "lsoas": int(len(lsoas)),
-            "lsoas_with_photos": int((lsoas["n_photos"] > 0).sum()),
-            "splits": {str(k): int(v) for k, v in photos["split"].value_counts().items()},
-        },
-        "sources": {
-            name: _source(path, out_dir) for name, path in (("metadata", metadata), ("imd", imd), ("boundaries", boundaries))
-        },
+        "counts": counts,
+        "sources": {name: _source(path, out_dir) for name, path in sources.items()},
     }
     if card is not None:
         manifest["card"] = card.name
-        (out_dir / card.name).write_text(card.read_text(encoding="utf-8"), encoding="utf-8")
-    write_json(out_dir / MANIFEST, manifest)
-    return out_dir
+    return manifest
+
+
+def _counts(meta: pd.DataFrame, photos: pd.DataFrame, problems: pd.DataFrame, lsoas: pd.DataFrame) -> dict:
+    """Photos listed and usable, problems by kind, LSOAs with and without photos, photos per split."""
+    return {
+        "photos_listed": int(len(meta)),
+        "photos_usable": int(len(photos)),
+        "problems": {str(k): int(v) for k, v in problems["problem"].value_counts().items()},
+        "lsoas": int(len(lsoas)),
+        "lsoas_with_photos": int((lsoas["n_photos"] > 0).sum()),
+        "splits": {str(k): int(v) for k, v in photos["split"].value_counts().items()},
+    }
 
 
 def photo_columns(photos: pd.DataFrame) -> pd.DataFrame:
@@ -149,8 +173,23 @@ def photo_columns(photos: pd.DataFrame) -> pd.DataFrame:
             photos[optional] = pd.NA
     deciles = [f"{k}_decile" for k in DOMAIN_KEYS if f"{k}_decile" in photos]
     canonical = [
-        "photo_id", "image", "lat", "lon", "heading", "captured", "lsoa_code", "lsoa_name", "lad_code", "lad_name",
-        *deciles, "split", "cache_index", "format", "width", "height", "sha256",
+        "photo_id",
+        "image",
+        "lat",
+        "lon",
+        "heading",
+        "captured",
+        "lsoa_code",
+        "lsoa_name",
+        "lad_code",
+        "lad_name",
+        *deciles,
+        "split",
+        "cache_index",
+        "format",
+        "width",
+        "height",
+        "sha256",
     ]
     return photos[canonical + [c for c in photos.columns if c not in canonical]]
 
@@ -178,7 +217,9 @@ def locate_photos(photos: pd.DataFrame, areas, known_codes: set[str]) -> tuple[p
         problems.append(_problem_rows(to_join, "no location", lambda r: "neither lsoa_code nor lat/lon given"))
     located = pd.concat([by_code, joined]).sort_index()
     no_deciles = ~located["lsoa_code"].isin(known_codes)
-    problems.append(_problem_rows(located[no_deciles], "LSOA has no IoD2019 deciles", lambda r: f"{r.lsoa_code} is not in the IoD2019 file"))
+    problems.append(
+        _problem_rows(located[no_deciles], "LSOA has no IoD2019 deciles", lambda r: f"{r.lsoa_code} is not in the IoD2019 file")
+    )
     return located[~no_deciles], pd.concat(problems, ignore_index=True)
 
 
@@ -196,12 +237,14 @@ def _problem_rows(rows: pd.DataFrame, problem: str | None, detail) -> pd.DataFra
 
 
 def split_photos(photos: pd.DataFrame, config: IngestConfig) -> pd.Series:
-    from thisineq.data.photos import split_by_group
+    """Each photo's split, train/val/test, keeping every LSOA on one side."""
+    from thisineq.data.photos.splits import split_by_group
 
     return split_by_group(photos["lsoa_code"], fractions=config.split_fractions, seed=config.split_seed)
 
 
 def image_cache_name(size: int) -> str:
+    """The file name of the image cache at `size` pixels."""
     return f"images_{size}.npy"
 
 
@@ -209,7 +252,7 @@ def cache_images(
     photos: pd.DataFrame, photos_dir: Path, out_dir: Path, config: IngestConfig, *, progress: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decode every photo into the image cache; returns (photos with `cache_index`, decode failures)."""
-    from thisineq.data.photos import build_image_cache
+    from thisineq.data.photos.cache import build_image_cache
 
     photos = photos.assign(cache_index=np.arange(len(photos)))
     paths = [photos_dir / image for image in photos["image"]]
@@ -311,7 +354,7 @@ class Dataset:
         """
         path = self.root / self.manifest["images"]
         if not path.is_file():
-            from thisineq.data.photos import build_image_cache
+            from thisineq.data.photos.cache import build_image_cache
 
             order = self.photos.sort_values("cache_index")
             if not np.array_equal(order["cache_index"].to_numpy(), np.arange(len(order))):

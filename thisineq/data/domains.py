@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from thisineq.data import UnknownKeyError
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -53,7 +55,8 @@ def domain(key: str) -> Domain:
     try:
         return BY_KEY[key]
     except KeyError:
-        raise KeyError(f"unknown IoD2019 domain {key!r}; expected one of {', '.join(DOMAIN_KEYS)}") from None
+        raise UnknownKeyError(f"unknown IoD2019 domain {key!r}; expected one of {', '.join(DOMAIN_KEYS)}") from None
+
 
 # Synthetic areas use GSS-shaped codes with an "X" entity letter, which no real GSS
 # code has, so a synthetic LSOA can never be mistaken for a real one.

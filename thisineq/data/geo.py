@@ -1,11 +1,8 @@
-"""LSOA boundaries: robust reading, web GeoJSON for the map, point-in-LSOA joins and point sampling."""
+"""LSOA boundaries: robust reading, web GeoJSON for the map and point-in-LSOA joins."""
 
 from __future__ import annotations
 
-from thisineq.errors import ThisIneqError
-
 import functools
-import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -18,6 +15,8 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
+from thisineq.data import MissingFileError, UnknownKeyError
+from thisineq.errors import ConfigError, ThisIneqError
 from thisineq.io import atomic_open
 
 log = logging.getLogger(__name__)
@@ -26,10 +25,24 @@ METRIC_CRS = "EPSG:27700"  # British National Grid: metres, used for all geometr
 DISPLAY_CRS = "EPSG:4326"  # WGS84 lon/lat: what pydeck and RFC 7946 GeoJSON expect
 
 CODE_CANDIDATES: tuple[str, ...] = (
-    "LSOA11CD", "LSOA21CD", "lsoa11cd", "lsoa21cd", "LSOA_CODE", "lsoa_code", "LSOA code (2011)", "code",
+    "LSOA11CD",
+    "LSOA21CD",
+    "lsoa11cd",
+    "lsoa21cd",
+    "LSOA_CODE",
+    "lsoa_code",
+    "LSOA code (2011)",
+    "code",
 )
 NAME_CANDIDATES: tuple[str, ...] = (
-    "LSOA11NM", "LSOA21NM", "lsoa11nm", "lsoa21nm", "LSOA_NAME", "lsoa_name", "LSOA name (2011)", "name",
+    "LSOA11NM",
+    "LSOA21NM",
+    "lsoa11nm",
+    "lsoa21nm",
+    "LSOA_NAME",
+    "lsoa_name",
+    "LSOA name (2011)",
+    "name",
 )
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".shp", ".geojson", ".json", ".gpkg")
 
@@ -43,7 +56,6 @@ _EXAMPLES = 5  # how many offending codes or rows an error message lists
 
 class BoundaryFormatError(ThisIneqError, ValueError):
     """A boundary file that cannot be used as a set of LSOA polygons."""
-
 
 
 def read_boundaries(
@@ -62,17 +74,16 @@ def read_boundaries(
         attribute columns, and polygonal geometry in METRIC_CRS. Invalid geometries are repaired.
 
     Raises:
-        FileNotFoundError: the file does not exist.
+        MissingFileError: the file does not exist (a FileNotFoundError too).
         BoundaryFormatError: unsupported format, unreadable, empty, no or ambiguous code column,
             missing/empty/non-polygon geometries, duplicated or blank codes, unknown CRS.
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"boundary file {path} does not exist")
+        raise MissingFileError(f"boundary file {path} does not exist")
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise BoundaryFormatError(
-            f"{path}: unsupported boundary format {path.suffix!r}; "
-            f"expected one of {', '.join(SUPPORTED_SUFFIXES)}"
+            f"{path}: unsupported boundary format {path.suffix!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
     layer = _choose_layer(path, code_column)
     try:
@@ -91,9 +102,7 @@ def read_boundaries(
     crs = _resolve_crs(path, raw)
     names = raw[name_col].astype("str") if name_col else pd.Series(np.nan, index=raw.index, dtype="str")
     others = {
-        (f"{c}_original" if c in ("lsoa_code", "lsoa_name") else c): raw[c]
-        for c in attributes
-        if c not in (code_col, name_col)
+        (f"{c}_original" if c in ("lsoa_code", "lsoa_name") else c): raw[c] for c in attributes if c not in (code_col, name_col)
     }
     out = gpd.GeoDataFrame(
         {"lsoa_code": codes, "lsoa_name": names, **others},
@@ -138,8 +147,7 @@ def _choose_layer(path: Path, code_column: str | None) -> str | None:
         listing = ", ".join(f"{n} ({t})" for n, t in layers)
         problem = "none has" if not fitting else f"{len(fitting)} have"
         raise BoundaryFormatError(
-            f"{path}: has {len(layers)} layers and {problem} polygons with an LSOA code column; "
-            f"layers found: {listing}"
+            f"{path}: has {len(layers)} layers and {problem} polygons with an LSOA code column; layers found: {listing}"
         )
     return str(fitting[0])
 
@@ -174,14 +182,11 @@ def _pick_column(
     found = [c for c in columns if str(c).lower() in wanted]
     if len(found) > 1:
         argument = "code_column" if what == "LSOA code" else "name_column"
-        raise BoundaryFormatError(
-            f"{path}: several possible {what} columns {found}; pass {argument}= to choose one"
-        )
+        raise BoundaryFormatError(f"{path}: several possible {what} columns {found}; pass {argument}= to choose one")
     if not found:
         if required:
             raise BoundaryFormatError(
-                f"{path}: no {what} column (looked for {', '.join(candidates)}); "
-                f"columns found: {list(columns)}"
+                f"{path}: no {what} column (looked for {', '.join(candidates)}); columns found: {list(columns)}"
             )
         return None
     return found[0]
@@ -205,9 +210,7 @@ def _clean_codes(path: Path, raw: pd.Series) -> pd.Series:
     duplicated = codes[codes.duplicated(keep=False)]
     if len(duplicated):
         examples = list(dict.fromkeys(duplicated))[:_EXAMPLES]
-        raise BoundaryFormatError(
-            f"{path}: {duplicated.nunique()} LSOA codes appear more than once, e.g. {examples}"
-        )
+        raise BoundaryFormatError(f"{path}: {duplicated.nunique()} LSOA codes appear more than once, e.g. {examples}")
     return codes
 
 
@@ -223,16 +226,13 @@ def _check_geometries(path: Path, geometry: gpd.GeoSeries, codes: pd.Series) -> 
     empty = shapely.is_missing(values) | shapely.is_empty(values)
     if empty.any():
         raise BoundaryFormatError(
-            f"{path}: {int(empty.sum())} features have a missing or empty geometry, "
-            f"e.g. {list(codes[empty][:_EXAMPLES])}"
+            f"{path}: {int(empty.sum())} features have a missing or empty geometry, e.g. {list(codes[empty][:_EXAMPLES])}"
         )
     types = geometry.geom_type
     wrong = ~types.isin(list(_POLYGONAL)).to_numpy()
     if wrong.any():
-        examples = [f"{c} ({t})" for c, t in zip(codes[wrong][:_EXAMPLES], types[wrong][:_EXAMPLES])]
-        raise BoundaryFormatError(
-            f"{path}: {int(wrong.sum())} features are not polygons, e.g. {examples}"
-        )
+        examples = [f"{c} ({t})" for c, t in zip(codes[wrong][:_EXAMPLES], types[wrong][:_EXAMPLES], strict=True)]
+        raise BoundaryFormatError(f"{path}: {int(wrong.sum())} features are not polygons, e.g. {examples}")
 
 
 def _resolve_crs(path: Path, raw: gpd.GeoDataFrame) -> CRS:
@@ -349,20 +349,6 @@ def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
     return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
 
 
-
-def to_display(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The same frame with geometry in DISPLAY_CRS (WGS84 lon/lat).
-
-    Args:
-        gdf: a GeoDataFrame with a CRS.
-
-    Returns:
-        A reprojected copy.
-    """
-    _require_crs(gdf)
-    return gdf.to_crs(DISPLAY_CRS)
-
-
 def _to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """`gdf` in METRIC_CRS (unchanged when already there)."""
     _require_crs(gdf)
@@ -372,23 +358,13 @@ def _to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _require_crs(gdf: gpd.GeoDataFrame) -> None:
     """Raise when `gdf` has no CRS, since every function here reprojects."""
     if gdf.crs is None:
-        raise ValueError("the GeoDataFrame has no CRS; read it with read_boundaries() or set_crs() first")
-
-
-def _require_codes(gdf: gpd.GeoDataFrame) -> None:
-    """Raise when `gdf` lacks a unique `lsoa_code` column."""
-    if "lsoa_code" not in gdf.columns:
-        raise KeyError(f"the GeoDataFrame has no 'lsoa_code' column; columns: {list(gdf.columns)}")
-    if gdf["lsoa_code"].duplicated().any():
-        dup = list(dict.fromkeys(gdf["lsoa_code"][gdf["lsoa_code"].duplicated()]))[:_EXAMPLES]
-        raise ValueError(f"the GeoDataFrame has duplicated lsoa_code values, e.g. {dup}")
+        raise ConfigError("the GeoDataFrame has no CRS; read it with read_boundaries() or set_crs() first")
 
 
 @functools.lru_cache(maxsize=8)
 def _transformer(source: str, target: str) -> Transformer:
     """A cached lon/lat-ordered (always_xy) transformer."""
     return Transformer.from_crs(source, target, always_xy=True)
-
 
 
 def web_geojson(
@@ -406,7 +382,8 @@ def web_geojson(
     edges that do not match vertex for vertex) is first cleaned with `shapely.coverage_clean`;
     without it (GEOS < 3.14) it is simplified as is, which the GEOS docs warn may leave slivers.
     Coordinates are rounded to `precision` decimals (5 = about 1 m), and rounding cannot separate
-    neighbours because their shared vertices round identically.
+    neighbours because their shared vertices round identically. geopandas reprojects
+    (`to_crs`) and writes the text (`to_json`).
 
     The default tolerance of 40 m is what brings the 4,835 London LSOAs (ONS BGC, 20 m generalised,
     160k vertices) under 3 MB; at 15 m the payload is 3.5 MB, since the generalised input has
@@ -424,23 +401,13 @@ def web_geojson(
     """
     missing = [p for p in properties if p not in gdf.columns]
     if missing:
-        raise KeyError(f"web_geojson: properties {missing} are not columns; columns: {list(gdf.columns)}")
+        raise UnknownKeyError(f"web_geojson: properties {missing} are not columns; columns: {list(gdf.columns)}")
     metric = _to_metric(gdf)
-    geoms = _simplify_coverage(metric.geometry.values, tolerance_m)
-    geoms = shapely.orient_polygons(geoms, exterior_cw=False)  # RFC 7946 winding
-    to_lonlat = _transformer(METRIC_CRS, DISPLAY_CRS)
-    geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
-    records = _property_records(metric, properties)
-    features = [
-        {"type": "Feature", "properties": props, "geometry": _geometry_json(geom, precision)}
-        for props, geom in zip(records, geoms)
-    ]
-    return json.dumps(
-        {"type": "FeatureCollection", "features": features},
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_json_scalar,
+    simplified = _simplify_coverage(metric.geometry.values, tolerance_m)
+    lonlat = gpd.GeoDataFrame(metric[list(properties)], geometry=simplified, crs=METRIC_CRS).to_crs(DISPLAY_CRS)
+    geoms = shapely.orient_polygons(_rounded(lonlat.geometry.values, precision), exterior_cw=False)  # RFC 7946 winding
+    return lonlat.set_geometry(geoms).to_json(
+        drop_id=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_scalar
     )
 
 
@@ -488,48 +455,28 @@ def _simplify_coverage(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
     return shapely.coverage_simplify(geoms, tolerance_m)
 
 
-def _property_records(gdf: pd.DataFrame, properties: Sequence[str]) -> list[dict]:
-    """Feature properties as JSON-ready dicts, with missing values as None."""
-    if not properties:
-        return [{} for _ in range(len(gdf))]
-    frame = gdf[list(properties)].astype(object)
-    frame = frame.where(frame.notna(), None)
-    return frame.to_dict("records")
-
-
 def _json_scalar(value: object) -> object:
     """JSON fallback for property values: numpy scalars become Python numbers, the rest strings."""
     return value.item() if isinstance(value, np.generic) else str(value)
 
 
-def _geometry_json(geom: shapely.Geometry, precision: int) -> dict:
-    """A GeoJSON geometry dict with rounded coordinates and no repeated vertices.
+def _rounded(geoms: np.ndarray, precision: int) -> np.ndarray:
+    """Coordinates rounded to `precision` decimals, with the repeated vertices rounding makes dropped.
 
-    Args:
-        geom: a Polygon or MultiPolygon in lon/lat.
-        precision: decimals kept.
-
-    Returns:
-        {"type": "Polygon" | "MultiPolygon", "coordinates": ...}.
+    Neighbours' shared vertices round identically, so rounding opens no gaps between them.
     """
-    polygons = []
-    for polygon in shapely.get_parts(geom):
-        rings = [_ring_coords(r, precision) for r in shapely.get_rings(polygon)]
-        exterior, holes = rings[0], [h for h in rings[1:] if len(h) >= 4]
-        polygons.append([exterior, *holes])
-    if len(polygons) == 1:
-        return {"type": "Polygon", "coordinates": polygons[0]}
-    return {"type": "MultiPolygon", "coordinates": polygons}
+    rounded = shapely.transform(geoms, lambda xy: np.round(xy, precision))
+    return np.array([_without_repeats(geom) for geom in rounded], dtype=object)
 
 
-def _ring_coords(ring: shapely.LinearRing, precision: int) -> list[list[float]]:
-    """A ring's coordinates rounded, with consecutive duplicates (from rounding) dropped."""
-    xy = np.round(shapely.get_coordinates(ring), precision)
-    keep = np.ones(len(xy), dtype=bool)
-    keep[1:] = np.any(xy[1:] != xy[:-1], axis=1)
-    # a ring that collapses under rounding is kept unthinned rather than lost
-    return xy[keep].tolist() if keep.sum() >= 4 else xy.tolist()
-
+def _without_repeats(geom: shapely.Geometry) -> shapely.Geometry:
+    """`geom` without repeated vertices, or whole where a ring would keep under 4 (RFC 7946's minimum)."""
+    try:
+        thinned = shapely.remove_repeated_points(geom)
+    except shapely.errors.GEOSException:  # a ring collapsed to under 3 points
+        return geom
+    rings = shapely.get_rings(shapely.get_parts(thinned))
+    return thinned if shapely.get_num_coordinates(rings).min() >= 4 else geom
 
 
 def join_points(
@@ -553,9 +500,9 @@ def join_points(
     """
     for column in (lat, lon):
         if column not in points.columns:
-            raise KeyError(f"join_points: no {column!r} column in points; columns: {list(points.columns)}")
+            raise UnknownKeyError(f"join_points: no {column!r} column in points; columns: {list(points.columns)}")
     if "lsoa_code" not in boundaries.columns:
-        raise KeyError(f"join_points: boundaries have no 'lsoa_code'; columns: {list(boundaries.columns)}")
+        raise UnknownKeyError(f"join_points: boundaries have no 'lsoa_code'; columns: {list(boundaries.columns)}")
     _require_crs(boundaries)
     la = pd.to_numeric(points[lat], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     lo = pd.to_numeric(points[lon], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -590,9 +537,7 @@ def _codes_at(lon: np.ndarray, lat: np.ndarray, boundaries: gpd.GeoDataFrame) ->
         x, y = _transformer(DISPLAY_CRS, boundaries.crs.to_string()).transform(lon, lat)
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))  # far-away points can leave the projection
-    pts = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy(x[finite], y[finite]), index=finite, crs=boundaries.crs
-    )
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x[finite], y[finite]), index=finite, crs=boundaries.crs)
     polys = gpd.GeoDataFrame(
         {"lsoa_code": boundaries["lsoa_code"].to_numpy()},
         geometry=boundaries.geometry.to_numpy(),
@@ -603,159 +548,3 @@ def _codes_at(lon: np.ndarray, lat: np.ndarray, boundaries: gpd.GeoDataFrame) ->
     best = hits.groupby(level=0)["lsoa_code"].min()
     result[best.index.to_numpy()] = best.to_numpy(dtype=object)
     return result
-
-
-def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """One point guaranteed inside each polygon, for placing labels or items.
-
-    Args:
-        gdf: polygons with `lsoa_code` and a CRS.
-
-    Returns:
-        GeoDataFrame of `lsoa_code` and a point geometry in METRIC_CRS, with `gdf`'s index.
-    """
-    if "lsoa_code" not in gdf.columns:
-        raise KeyError(f"representative_points: no 'lsoa_code' column; columns: {list(gdf.columns)}")
-    metric = _to_metric(gdf)
-    return gpd.GeoDataFrame(
-        {"lsoa_code": metric["lsoa_code"].to_numpy()},
-        geometry=shapely.point_on_surface(metric.geometry.values),
-        crs=METRIC_CRS,
-        index=gdf.index,
-    )
-
-
-def sample_points_in(
-    gdf: gpd.GeoDataFrame, counts: pd.Series, *, rng: np.random.Generator, max_rounds: int = 64
-) -> pd.DataFrame:
-    """Uniform random points inside polygons, `counts[code]` of them in the LSOA `code`.
-
-    Rejection sampling in each polygon's minimum rotated rectangle rather than its axis-aligned
-    box, so thin diagonal polygons still accept a good share of candidates. Sampling is done in
-    METRIC_CRS, where equal areas are equally likely.
-
-    Args:
-        gdf: polygons with unique `lsoa_code` and a CRS.
-        counts: non-negative integers indexed by lsoa_code; codes with 0 get no points.
-        rng: the random generator; the same generator state gives the same points.
-        max_rounds: rounds of candidates before giving up (only reachable for degenerate shapes).
-
-    Returns:
-        DataFrame with columns lsoa_code, lat, lon (WGS84), grouped by code in `counts` order.
-    """
-    _require_codes(gdf)
-    counts = _check_counts(counts, gdf["lsoa_code"])
-    counts = counts[counts > 0]
-    if counts.empty:
-        return pd.DataFrame({"lsoa_code": pd.Series([], dtype="str"), "lat": [], "lon": []})
-    metric = _to_metric(gdf)
-    by_code = pd.Series(metric.geometry.values, index=metric["lsoa_code"].to_numpy())
-    geoms = np.asarray(by_code.loc[counts.index].to_numpy(), dtype=object)
-    origin, edge_u, edge_v, rate = _sampling_frames(geoms, counts.index)
-    shapely.prepare(geoms)
-    need = counts.to_numpy(dtype=np.int64).copy()
-    owners, xs, ys = [], [], []
-    for _ in range(max_rounds):
-        active = np.flatnonzero(need > 0)
-        if active.size == 0:
-            break
-        draws = _draws_per_polygon(need[active], rate[active])
-        owner = np.repeat(active, draws)
-        u, v = rng.random(owner.size), rng.random(owner.size)
-        x = origin[owner, 0] + u * edge_u[owner, 0] + v * edge_v[owner, 0]
-        y = origin[owner, 1] + u * edge_u[owner, 1] + v * edge_v[owner, 1]
-        hit = np.flatnonzero(shapely.contains_xy(geoms[owner], x, y))
-        # keep the first `need` hits of each polygon; candidates are grouped by polygon
-        first_hit = np.searchsorted(owner[hit], active)
-        rank = np.arange(hit.size) - first_hit[np.searchsorted(active, owner[hit])]
-        keep = hit[rank < need[owner[hit]]]
-        owners.append(owner[keep])
-        xs.append(x[keep])
-        ys.append(y[keep])
-        need -= np.bincount(owner[keep], minlength=need.size)
-    if need.any():
-        short = list(counts.index[need > 0][:_EXAMPLES])
-        raise ValueError(f"sample_points_in: could not place all points after {max_rounds} rounds in {short}")
-    owner, x, y = np.concatenate(owners), np.concatenate(xs), np.concatenate(ys)
-    order = np.argsort(owner, kind="stable")
-    lon, lat = _transformer(METRIC_CRS, DISPLAY_CRS).transform(x[order], y[order])
-    return pd.DataFrame(
-        {
-            "lsoa_code": pd.Series(counts.index.to_numpy()[owner[order]], dtype="str"),
-            "lat": np.asarray(lat, dtype=float),
-            "lon": np.asarray(lon, dtype=float),
-        }
-    )
-
-
-def _check_counts(counts: pd.Series, codes: pd.Series) -> pd.Series:
-    """Validate sampling counts: unique known codes, non-negative whole numbers.
-
-    Args:
-        counts: the requested counts indexed by lsoa_code.
-        codes: the codes available.
-
-    Returns:
-        The counts as int64.
-    """
-    if counts.index.duplicated().any():
-        dup = list(dict.fromkeys(counts.index[counts.index.duplicated()]))[:_EXAMPLES]
-        raise ValueError(f"sample_points_in: counts has duplicated codes, e.g. {dup}")
-    unknown = counts.index.difference(pd.Index(codes))
-    if len(unknown):
-        raise KeyError(
-            f"sample_points_in: {len(unknown)} codes in counts have no polygon, "
-            f"e.g. {list(unknown[:_EXAMPLES])}"
-        )
-    values = pd.to_numeric(counts, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
-    if bad.any():
-        examples = counts[bad].head(_EXAMPLES).to_dict()
-        raise ValueError(f"sample_points_in: counts must be whole numbers >= 0, e.g. {examples}")
-    return pd.Series(values.astype(np.int64), index=counts.index)
-
-
-def _sampling_frames(
-    geoms: np.ndarray, codes: pd.Index
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each polygon's minimum rotated rectangle as origin + two edge vectors, and its fill rate.
-
-    Args:
-        geoms: polygons in metres.
-        codes: their codes, for error messages.
-
-    Returns:
-        (origin, edge_u, edge_v) as (n, 2) arrays and rate = polygon area / rectangle area.
-    """
-    area = shapely.area(geoms)
-    if np.any(area <= 0):
-        flat = list(codes[area <= 0][:_EXAMPLES])
-        raise ValueError(f"sample_points_in: polygons without area cannot hold points: {flat}")
-    frames = shapely.oriented_envelope(geoms)
-    rect = shapely.get_type_id(frames) == shapely.GeometryType.POLYGON
-    rect &= shapely.get_num_coordinates(frames) == 5
-    frames = np.where(rect, frames, shapely.envelope(geoms))  # GEOS corner cases: fall back to the bbox
-    corners = shapely.get_coordinates(shapely.get_exterior_ring(frames)).reshape(len(geoms), 5, 2)
-    origin = corners[:, 0]
-    edge_u, edge_v = corners[:, 1] - origin, corners[:, 3] - origin
-    frame_area = np.abs(edge_u[:, 0] * edge_v[:, 1] - edge_u[:, 1] * edge_v[:, 0])
-    rate = np.clip(area / np.maximum(frame_area, 1e-12), 1e-6, 1.0)
-    return origin, edge_u, edge_v, rate
-
-
-def _draws_per_polygon(need: np.ndarray, rate: np.ndarray, cap: int = 2_000_000) -> np.ndarray:
-    """Candidates to draw per polygon so one round very likely fills it, capped in total.
-
-    Args:
-        need: points still needed per polygon (> 0).
-        rate: expected acceptance rate per polygon.
-        cap: most candidates drawn in one round, to bound memory.
-
-    Returns:
-        Candidate counts (>= 1) per polygon.
-    """
-    draws = np.ceil(need / rate * 1.25 + 4 / rate).astype(np.int64)
-    total = int(draws.sum())
-    if total > cap:
-        draws = np.maximum(1, (draws * (cap / total)).astype(np.int64))
-    return draws

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from thisineq.errors import ThisIneqError
-
 import os
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from thisineq.data import UnknownKeyError
 from thisineq.data.domains import (
     DOMAIN_KEYS,
     DOMAINS,
@@ -23,6 +23,7 @@ from thisineq.data.domains import (
     LSOA_NAME,
     domain,
 )
+from thisineq.errors import ConfigError, ThisIneqError
 from thisineq.io import atomic_path
 
 if TYPE_CHECKING:
@@ -145,20 +146,6 @@ def read_population(path: str | os.PathLike, *, sheet: str | None = None) -> pd.
     return table.sort_index()
 
 
-def london(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a table whose local authority is a London borough (LAD code starting E09).
-
-    Args:
-        table: a table with a `lad_code` column, e.g. from `read_iod`.
-
-    Returns:
-        The London rows, in their original order.
-    """
-    if "lad_code" not in table.columns:
-        raise KeyError("london() needs a 'lad_code' column (as returned by read_iod)")
-    return table[table["lad_code"].str.startswith("E09", na=False)]
-
-
 def write_file2(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a table in `read_iod`'s form as a CSV in the exact official File 2 layout.
 
@@ -200,7 +187,7 @@ def decile_correlations(table: pd.DataFrame, domains: Iterable[str] = DOMAIN_KEY
     columns = [f"{key}_decile" for key in keys]
     missing = [column for column in columns if column not in table.columns]
     if missing:
-        raise KeyError(f"decile_correlations: table has no column(s) {', '.join(map(repr, missing))}")
+        raise UnknownKeyError(f"decile_correlations: table has no column(s) {', '.join(map(repr, missing))}")
     deciles = table[columns].astype("float64").set_axis(list(keys), axis=1)
     correlations = deciles.corr(method="pearson")
     correlations.index.name = correlations.columns.name = "domain"
@@ -230,12 +217,10 @@ def _read_cells(path: Path, sheet: str | None) -> _Cells:
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         raise IoDFormatError(f"{path}: named like an xlsx workbook but is not one (it is not a zip archive)")
     elif b"\x00" in head:
-        raise IoDFormatError(
-            f"{path}: contains NUL bytes, so it is binary or UTF-16 text, not a UTF-8 CSV or an xlsx workbook"
-        )
+        raise IoDFormatError(f"{path}: contains NUL bytes, so it is binary or UTF-16 text, not a UTF-8 CSV or an xlsx workbook")
     else:
         if sheet is not None:
-            raise ValueError(f"{path}: sheet={sheet!r} applies to xlsx workbooks only, and this is a CSV")
+            raise ConfigError(f"{path}: sheet={sheet!r} applies to xlsx workbooks only, and this is a CSV")
         headers, rows = _read_csv_rows(path)
     rows = rows.fillna("").astype("str")
     rows = rows[(rows != "").any(axis=1)].reset_index(drop=True)
@@ -355,16 +340,12 @@ def _parse_iod(cells: _Cells, keys: tuple[str, ...]) -> pd.DataFrame:
     problems = _code_problems(codes)
     table = {key: _text_or_na(columns.get(header), codes.index) for key, header in IDENTIFIER_HEADERS.items()}
     for d in wanted:
-        deciles, decile_problems = _parse_integers(
-            columns[d.decile_header], d.decile_header, codes, low=1, high=10
-        )
+        deciles, decile_problems = _parse_integers(columns[d.decile_header], d.decile_header, codes, low=1, high=10)
         problems += decile_problems
         if deciles is not None:
             table[f"{d.key}_decile"] = deciles.astype("int8")
         if d.rank_header in columns:
-            ranks, rank_problems = _parse_integers(
-                columns[d.rank_header], d.rank_header, codes, low=1, high=None
-            )
+            ranks, rank_problems = _parse_integers(columns[d.rank_header], d.rank_header, codes, low=1, high=None)
             problems += rank_problems
             if ranks is not None:
                 table[f"{d.key}_rank"] = ranks
@@ -405,9 +386,7 @@ def _find_columns(cells: _Cells, *, required: list[str], optional: list[str]) ->
         )
     repeated = [h for h in (*required, *optional) if len(positions.get(_normalise(h), [])) > 1]
     if repeated:
-        raise IoDFormatError(
-            f"{cells.source}: ambiguous header(s), each found more than once: {'; '.join(map(repr, repeated))}"
-        )
+        raise IoDFormatError(f"{cells.source}: ambiguous header(s), each found more than once: {'; '.join(map(repr, repeated))}")
     return {
         header: cells.body[positions[_normalise(header)][0]].str.strip()
         for header in (*required, *optional)
@@ -434,10 +413,7 @@ def _code_problems(codes: pd.Series) -> list[str]:
     repeated = ~blank & codes.duplicated(keep=False)
     if repeated.any():
         examples = ", ".join(repr(code) for code in codes[repeated].unique()[:MAX_EXAMPLES])
-        problems.append(
-            f"column {LSOA_CODE!r}: {codes[repeated].nunique()} LSOA code(s) occur more than once, "
-            f"e.g. {examples}"
-        )
+        problems.append(f"column {LSOA_CODE!r}: {codes[repeated].nunique()} LSOA code(s) occur more than once, e.g. {examples}")
     return problems
 
 
@@ -493,8 +469,7 @@ def _population_sum_problems(parsed: dict[str, pd.Series], codes: pd.Series) -> 
     if not mismatch.any():
         return []
     examples = ", ".join(
-        f"{codes[i]} (bands {bands[i]} vs total {parsed['population_total'][i]})"
-        for i in mismatch[mismatch].index[:MAX_EXAMPLES]
+        f"{codes[i]} (bands {bands[i]} vs total {parsed['population_total'][i]})" for i in mismatch[mismatch].index[:MAX_EXAMPLES]
     )
     return [
         f"{mismatch.sum()} row(s) where the age bands 0-15, 16-59 and 60+ do not add up to "
@@ -502,9 +477,7 @@ def _population_sum_problems(parsed: dict[str, pd.Series], codes: pd.Series) -> 
     ]
 
 
-def _describe(
-    header: str, problem: str, mask: pd.Series, codes: pd.Series, values: pd.Series | None = None
-) -> str:
+def _describe(header: str, problem: str, mask: pd.Series, codes: pd.Series, values: pd.Series | None = None) -> str:
     """One problem line: the column, how many rows, and up to MAX_EXAMPLES example LSOAs and values."""
     examples = []
     for i in mask[mask].index[:MAX_EXAMPLES]:
@@ -546,9 +519,7 @@ def _file2_text(table: pd.DataFrame, source: str) -> pd.DataFrame:
     for d in DOMAINS:
         text[d.rank_header] = _as_text(_ranks(table, d.key, source))
         if f"{d.key}_decile" not in table.columns:
-            raise IoDFormatError(
-                f"{source}: no '{d.key}_decile' column; File 2 needs deciles for all 8 domains"
-            )
+            raise IoDFormatError(f"{source}: no '{d.key}_decile' column; File 2 needs deciles for all 8 domains")
         text[d.decile_header] = _as_text(table[f"{d.key}_decile"])
     return pd.DataFrame(text).reset_index(drop=True)
 
@@ -591,7 +562,7 @@ def _domain_keys(domains: Iterable[str]) -> tuple[str, ...]:
         domains = (domains,)
     keys = tuple(dict.fromkeys(domains))
     if not keys:
-        raise ValueError("no domains requested; pass at least one of " + ", ".join(DOMAIN_KEYS))
+        raise ConfigError("no domains requested; pass at least one of " + ", ".join(DOMAIN_KEYS))
     for key in keys:
         domain(key)
     return keys

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -21,9 +21,12 @@ import shapely
 from PIL import Image
 from tqdm.auto import tqdm
 
+from thisineq.config import option
+from thisineq.data.dataset import MAX_SIZE, MIN_SIZE
 from thisineq.data.synth import city as city_mod
 from thisineq.data.synth.links import PHOTO_NOISE, factor_table, links_markdown, scene
 from thisineq.data.synth.render import SceneFactors, plan_scene, render
+from thisineq.errors import ConfigError
 from thisineq.io import atomic_open, atomic_path, write_json
 
 PHOTOS_DIR = "photos"
@@ -40,19 +43,19 @@ CONFIG = "city.json"
 class SynthConfig:
     """Everything that determines a synthetic city; the same config always gives the same city."""
 
-    n_photos: int = 6000  # photos in the city; a smaller city is a prefix of a larger one
-    size: int = 64  # photo side in pixels (16–1024)
-    image_format: str = "png"  # "png" (lossless) or "jpg"
-    noise: float = PHOTO_NOISE  # per-photo departure of visual factors from the area's signal
-    city: city_mod.CityConfig = field(default_factory=city_mod.CityConfig)
+    n_photos: int = option(6000, "number of photos")  # a smaller city is a prefix of a larger one
+    size: int = option(64, f"photo side in pixels, {MIN_SIZE}–{MAX_SIZE}")  # ingested at this size too
+    image_format: str = option("png", "image format")  # "png" (lossless) or "jpg"
+    noise: float = option(PHOTO_NOISE, "per-photo departure of the visual factors from their area's signal")
+    city: city_mod.CityConfig = option(help="the city's areas and their hidden variables", default_factory=city_mod.CityConfig)
 
     def __post_init__(self):
         if self.n_photos < 1:
-            raise ValueError(f"n_photos must be at least 1, got {self.n_photos}")
-        if not 16 <= self.size <= 1024:
-            raise ValueError(f"size must be within 16–1024 pixels, got {self.size}")
+            raise ConfigError(f"n_photos must be at least 1, got {self.n_photos}")
+        if not MIN_SIZE <= self.size <= MAX_SIZE:
+            raise ConfigError(f"size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {self.size}")
         if self.image_format not in ("png", "jpg"):
-            raise ValueError(f"image_format must be 'png' or 'jpg', got {self.image_format!r}")
+            raise ConfigError(f"image_format must be 'png' or 'jpg', got {self.image_format!r}")
 
 
 def areas_and_deciles(
@@ -65,7 +68,7 @@ def areas_and_deciles(
     """
     rng = np.random.default_rng([config.city.seed, 1])
     if (boundaries is None) != (imd is None):
-        raise ValueError("give both --boundaries and --imd for a synthetic city on a real map, or neither")
+        raise ConfigError("give both --boundaries and --imd for a synthetic city on a real map, or neither")
     if boundaries is None:
         areas = city_mod.synthetic_geography(config.city, rng)
         variables = city_mod.synthetic_area_variables(areas, config.city, rng)
@@ -77,7 +80,7 @@ def areas_and_deciles(
     table = read_iod(imd)
     shared = table.index.intersection(pd.Index(areas["lsoa_code"]))
     if shared.empty:
-        raise ValueError(f"no LSOA code of {boundaries} appears in {imd}: are they the same LSOA vintage (2011)?")
+        raise ConfigError(f"no LSOA code of {boundaries} appears in {imd}: are they the same LSOA vintage (2011)?")
     areas = areas[areas["lsoa_code"].isin(shared)].sort_values("lsoa_code").reset_index(drop=True)
     table = table.loc[areas["lsoa_code"]]
     return areas, city_mod.area_variables_from_deciles(table, rng), table
@@ -91,23 +94,16 @@ def photo_areas(area_codes: np.ndarray, n_photos: int, seed: int) -> np.ndarray:
 def photo_locations(areas: gpd.GeoDataFrame, photo_area: np.ndarray, seed: int) -> np.ndarray:
     """A uniform random point inside each photo's area, (n, 2) lon/lat in degrees.
 
-    Each photo has its own block of candidate draws, so locations are stable under growing the
-    city; a photo whose candidates all miss a very thin area takes a point on the area instead.
+    Photos draw their points one after another from one stream, so the first k photos of a larger
+    city stand where those of a k-photo city do.
     """
-    candidates = 48
     shapes = areas.set_index("lsoa_code").geometry
-    geoms = shapes.loc[photo_area].to_numpy()
-    bounds = shapely.bounds(geoms)  # (n, 4)
-    u = np.random.default_rng([seed, 3]).uniform(size=(len(photo_area), candidates, 2))
-    xy = bounds[:, None, :2] + u * (bounds[:, None, 2:] - bounds[:, None, :2])
-    inside = shapely.contains_xy(np.repeat(geoms, candidates).reshape(-1, candidates), xy[..., 0], xy[..., 1])
-    first = inside.argmax(axis=1)
-    chosen = xy[np.arange(len(xy)), first]
-    missed = ~inside.any(axis=1)
-    if missed.any():
-        chosen[missed] = shapely.get_coordinates(shapely.point_on_surface(geoms[missed]))
-    points = gpd.GeoSeries(gpd.points_from_xy(chosen[:, 0], chosen[:, 1]), crs=areas.crs).to_crs("EPSG:4326")
-    return np.c_[points.x.to_numpy(), points.y.to_numpy()]
+    polygons = gpd.GeoSeries(shapes.loc[photo_area].to_numpy(), crs=areas.crs)
+    points = polygons.sample_points(1, rng=np.random.default_rng([seed, 3])).to_crs("EPSG:4326")
+    lonlat = shapely.get_coordinates(points.to_numpy())
+    if len(lonlat) != len(photo_area):  # read_boundaries and the Voronoi cells give every area an area
+        raise RuntimeError(f"sample_points gave {len(lonlat)} points for {len(photo_area)} photos: an area has no area")
+    return lonlat
 
 
 def capture_metadata(n: int, seed: int) -> pd.DataFrame:
@@ -155,8 +151,8 @@ def render_photos(photos: pd.DataFrame, out_dir: Path, size: int, *, workers: in
     (out_dir / PHOTOS_DIR).mkdir(parents=True, exist_ok=True)
     fields = list(SceneFactors.__dataclass_fields__)
     jobs = [
-        (dict(zip(fields, values)), size, str(out_dir / image))
-        for values, image in zip(photos[fields].itertuples(index=False), photos["image"])
+        (dict(zip(fields, values, strict=True)), size, str(out_dir / image))
+        for values, image in zip(photos[fields].itertuples(index=False), photos["image"], strict=True)
     ]
     bar = tqdm(total=len(jobs), desc="rendering photos", unit="photo", disable=not progress)
     if workers <= 1:
@@ -173,7 +169,7 @@ def render_photos(photos: pd.DataFrame, out_dir: Path, size: int, *, workers: in
 def ground_truth(photos: pd.DataFrame) -> pd.DataFrame:
     """Per-photo factors, the realised layout (building type, storeys…) and hidden variables."""
     fields = list(SceneFactors.__dataclass_fields__)
-    summaries = [plan_scene(scene(dict(zip(fields, v)))).summary() for v in photos[fields].itertuples(index=False)]
+    summaries = [plan_scene(scene(dict(zip(fields, v, strict=True)))).summary() for v in photos[fields].itertuples(index=False)]
     return pd.concat([photos.drop(columns=["lat", "lon", "heading", "captured"]), pd.DataFrame(summaries)], axis=1)
 
 
@@ -227,7 +223,7 @@ def _check_same_config(out_dir: Path, config: SynthConfig, boundaries, imd) -> N
     if path.exists():
         previous = json.loads(path.read_text(encoding="utf-8"))
         if previous != json.loads(json.dumps(record)):
-            raise ValueError(f"{out_dir} holds a city built with another configuration ({path}); choose a new folder")
+            raise ConfigError(f"{out_dir} holds a city built with another configuration ({path}); choose a new folder")
     else:
         write_json(path, record)
 
@@ -237,17 +233,17 @@ def dataset_card(config: SynthConfig, areas, table: pd.DataFrame, photos: pd.Dat
     where = "real LSOA boundaries and real IoD2019 deciles" if real_map else f"{len(areas)} synthetic Voronoi areas"
     return f"""---
 synthetic: true
-name: {city_mod.CITY_NAME if not real_map else 'Synthetic photos on a real decile map'}
+name: {city_mod.CITY_NAME if not real_map else "Synthetic photos on a real decile map"}
 photos: {len(photos)}
 areas: {len(areas)}
 ---
-# SYNTHETIC DATA — {city_mod.CITY_NAME if not real_map else 'synthetic photos of a real decile map'}
+# SYNTHETIC DATA — {city_mod.CITY_NAME if not real_map else "synthetic photos of a real decile map"}
 
 Every photo in this folder was drawn by a program. **No photo shows a real place.**
 
 - Photos: {len(photos)} procedural street-level views of housing, {config.size}×{config.size} px, {config.image_format.upper()}.
-- Areas: {where}.{'' if real_map else ' Codes start with `X01` (no real GSS code does); the city lies on the Dogger Bank in the North Sea, where no city is.'}
-- Deciles: {'copied from the IoD2019 file given' if real_map else "cut from smooth hidden variables, correlated across domains as London's IoD2019 deciles are, with London's share of areas in each decile"}.
+- Areas: {where}.{"" if real_map else " Codes start with `X01` (no real GSS code does); the city lies on the Dogger Bank in the North Sea, where no city is."}
+- Deciles: {"copied from the IoD2019 file given" if real_map else "cut from smooth hidden variables, correlated across domains as London's IoD2019 deciles are, with London's share of areas in each decile"}.
 - Built by `thisineq data synth` with seed {config.city.seed}; the same command and seed give the same bytes.
 
 ## How the photos depend on deprivation — a design choice for validation

@@ -17,12 +17,14 @@ import shapely
 from pyproj import Transformer
 from scipy.stats import norm
 
+from thisineq.config import option
 from thisineq.data.domains import (
     DOMAIN_KEYS,
     DOMAINS,
     SYNTHETIC_DISTRICT_PREFIX,
     SYNTHETIC_LSOA_PREFIX,
 )
+from thisineq.errors import ConfigError
 
 # The seven domains that make up the IMD (the IMD itself is their weighted sum).
 COMPONENT_KEYS: tuple[str, ...] = DOMAIN_KEYS[1:]
@@ -69,22 +71,22 @@ MIN_AREAS = 10
 class CityConfig:
     """How the synthetic city's geography and area variables are drawn."""
 
-    n_lsoas: int = 600  # number of LSOA-like areas
-    radius_km: float = 9.0  # mean radius of the city outline
-    length_scale_km: float = 2.5  # spatial correlation length of the area variables
-    smooth_share: float = 0.75  # share of each variable's variance that is spatially smooth
-    n_districts: int = 8  # borough-like groups of areas
-    seed: int = 0
+    n_lsoas: int = option(600, "number of synthetic LSOAs")
+    radius_km: float = option(9.0, "mean radius of the city outline, in km")
+    length_scale_km: float = option(2.5, "spatial correlation length of the area variables, in km")
+    smooth_share: float = option(0.75, "share of each area variable's variance that is spatially smooth")
+    n_districts: int = option(8, "number of borough-like groups of areas")
+    seed: int = option(0, "random seed: the same seed gives the same city")  # the photos' draws too
 
     def __post_init__(self):
         if self.n_lsoas < MIN_AREAS:
-            raise ValueError(f"a city needs at least {MIN_AREAS} areas (one per decile), got {self.n_lsoas}")
+            raise ConfigError(f"a city needs at least {MIN_AREAS} areas (one per decile), got {self.n_lsoas}")
         if not 1 <= self.n_districts <= self.n_lsoas:
-            raise ValueError(f"n_districts must be within 1–{self.n_lsoas} (the number of areas), got {self.n_districts}")
+            raise ConfigError(f"n_districts must be within 1–{self.n_lsoas} (the number of areas), got {self.n_districts}")
         if not (self.radius_km > 0 and self.length_scale_km > 0):
-            raise ValueError(f"radius_km and length_scale_km must be positive, got {self.radius_km} and {self.length_scale_km}")
+            raise ConfigError(f"radius_km and length_scale_km must be positive, got {self.radius_km} and {self.length_scale_km}")
         if not 0 <= self.smooth_share <= 1:
-            raise ValueError(f"smooth_share must be within 0–1, got {self.smooth_share}")
+            raise ConfigError(f"smooth_share must be within 0–1, got {self.smooth_share}")
 
 
 # --- geography --------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ def synthetic_geography(config: CityConfig, rng: np.random.Generator) -> gpd.Geo
     cx, cy = to_bng.transform(*CITY_CENTRE_LONLAT)
     within = pd.Series(district[order]).groupby(district[order]).cumcount().to_numpy() + 1
     rows = []
-    for serial, (i, number) in enumerate(zip(order, within), start=1):
+    for serial, (i, number) in enumerate(zip(order, within, strict=True), start=1):
         d = district[i] + 1
         rows.append(
             {

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
+from thisineq.data.dataset import MAX_SIZE, MIN_SIZE
+from thisineq.errors import ConfigError
+
 # Factors that the city ties to deprivation; 0 and 1 are the ends of each visual scale.
 LINKED_FACTORS: tuple[str, ...] = (
     "density",  # 0 detached houses … 1 blocks of flats
@@ -29,8 +32,6 @@ LINKED_FACTORS: tuple[str, ...] = (
     "litter",  # 0 clean pavement … 1 overflowing bins and litter
     "graffiti",  # 0 none … 1 tagged ground floor
 )
-# Nuisance factors, drawn independently of every area variable.
-NUISANCE_FACTORS: tuple[str, ...] = ("sun", "overcast", "fog", "yaw", "hue", "car_count")
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,7 @@ def plan_scene(f: SceneFactors) -> ScenePlan:
     trees = [(float(x), float(0.05 + 0.07 * f.greenery + rng.uniform(0, 0.02))) for x in tree_x]
     car_slots = rng.permutation(4)[: int(f.car_count)]
     cars = [
-        (float(0.02 + 0.25 * s + rng.uniform(0, 0.04)), float(rng.uniform()), float(rng.uniform()))
-        for s in sorted(car_slots)
+        (float(0.02 + 0.25 * s + rng.uniform(0, 0.04)), float(rng.uniform()), float(rng.uniform())) for s in sorted(car_slots)
     ]
     n_bins = int(np.floor(f.litter * 4.0 + rng.uniform(0, 0.8)))
     bins = sorted(float(x) for x in rng.uniform(0.05, 0.95, n_bins))
@@ -184,7 +184,7 @@ def _rgb(h: float, s: float, v: float) -> tuple[int, int, int]:
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
     t = float(np.clip(t, 0, 1))
-    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))  # type: ignore[return-value]
+    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
 def facade_colour(f: SceneFactors, btype: str) -> tuple[int, int, int]:
@@ -234,8 +234,8 @@ class _Canvas:
 
 def render(plan: ScenePlan, size: int = 64, *, supersample: int = 2) -> np.ndarray:
     """Draw a planned scene. Returns uint8 (size, size, 3)."""
-    if not 16 <= size <= 1024:
-        raise ValueError(f"size must be within 16–1024 pixels, got {size}")
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise ConfigError(f"size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {size}")
     f = plan.factors
     rng = np.random.default_rng()
     rng.bit_generator.state = plan.rng_state
@@ -440,7 +440,13 @@ def _draw_tree(c: _Canvas, x: float, radius: float, rng) -> None:
     c.ellipse(x - rx, centre_y - radius, x + rx, centre_y + radius, dark)
     for _ in range(4):
         dx, dy = rng.uniform(-0.5, 0.5) * rx, rng.uniform(-0.6, 0.3) * radius
-        c.ellipse(x + dx - rx * 0.4, centre_y + dy - radius * 0.4, x + dx + rx * 0.4, centre_y + dy + radius * 0.4, _mix(dark, (140, 170, 80), 0.35))
+        c.ellipse(
+            x + dx - rx * 0.4,
+            centre_y + dy - radius * 0.4,
+            x + dx + rx * 0.4,
+            centre_y + dy + radius * 0.4,
+            _mix(dark, (140, 170, 80), 0.35),
+        )
 
 
 def _draw_car(c: _Canvas, x: float, hue: float, value: float, car_value: float, rng) -> None:
@@ -452,11 +458,21 @@ def _draw_car(c: _Canvas, x: float, hue: float, value: float, car_value: float, 
     cabin_h = 0.06 if car_value > 0.5 else 0.07  # older cars sit boxier and taller
     c.rect(x, y_road - 0.06, x + length, y_road, body)
     c.polygon(
-        [(x + 0.03, y_road - 0.06), (x + 0.06, y_road - 0.06 - cabin_h), (x + 0.15, y_road - 0.06 - cabin_h), (x + 0.185, y_road - 0.06)],
+        [
+            (x + 0.03, y_road - 0.06),
+            (x + 0.06, y_road - 0.06 - cabin_h),
+            (x + 0.15, y_road - 0.06 - cabin_h),
+            (x + 0.185, y_road - 0.06),
+        ],
         body,
     )
     c.polygon(
-        [(x + 0.045, y_road - 0.062), (x + 0.068, y_road - 0.055 - cabin_h), (x + 0.145, y_road - 0.055 - cabin_h), (x + 0.17, y_road - 0.062)],
+        [
+            (x + 0.045, y_road - 0.062),
+            (x + 0.068, y_road - 0.055 - cabin_h),
+            (x + 0.145, y_road - 0.055 - cabin_h),
+            (x + 0.17, y_road - 0.062),
+        ],
         (60, 75, 90),
     )
     if car_value > 0.55:  # a glossy highlight
@@ -505,7 +521,7 @@ def _stain_field(height: int, width: int, rng) -> np.ndarray:
     coarse = rng.uniform(0, 1, (6, 12)).astype(np.float32)
     field = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BILINEAR))
     streak = np.repeat(rng.uniform(0, 1, (1, width)).astype(np.float32), height, axis=0)
-    return np.clip(0.6 * field + 0.6 * streak ** 3, 0, 1)
+    return np.clip(0.6 * field + 0.6 * streak**3, 0, 1)
 
 
 def _light_and_weather(pixels: np.ndarray, f: SceneFactors, rng) -> np.ndarray:
@@ -549,14 +565,8 @@ def _perspective_coeffs(side: int, x_off: float, yaw: float, horizon: float) -> 
         (x_off, horizon + (side - horizon) * left_scale),
     ]
     rows, rhs = [], []
-    for (x, y), (u, v) in zip(dst, src):
+    for (x, y), (u, v) in zip(dst, src, strict=True):
         rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
         rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
         rhs += [u, v]
     return tuple(np.linalg.solve(np.array(rows, float), np.array(rhs, float)))
-
-
-def render_factors(factors: SceneFactors, size: int = 64) -> np.ndarray:
-    """Plan and draw one view. Returns uint8 (size, size, 3)."""
-    return render(plan_scene(factors), size)
-
