@@ -22,17 +22,18 @@ from tqdm.auto import tqdm
 
 from thisineq.io import atomic_path, sha256_file, write_json
 from thisineq.models.encoders import (
-    E4EEncoder,
+    KINDS,
     EncoderConfig,
     LatentDiscriminator,
-    ReStyleEncoder,
+    build_encoder,
+    encode_and_generate,
     offset_penalty,
     restyle_invert,
+    save_encoder,
 )
 from thisineq.models.stylegan2 import Generator, broadcast, load_generator, safe_load
 from thisineq.training.gan import save_grid
 
-KINDS = ("e4e", "restyle")
 CHECKPOINT = "checkpoint.pt"
 ENCODER = "encoder.pt"
 
@@ -89,39 +90,6 @@ class EncoderTrainConfig:
         d = asdict(self)
         d["encoder_widths"] = list(self.encoder_widths)
         return d
-
-
-def build_encoder(kind: str, config: EncoderConfig, generator: Generator) -> torch.nn.Module:
-    if kind == "e4e":
-        return E4EEncoder(config, w_avg=generator.w_avg)
-    return ReStyleEncoder(config)
-
-
-def save_encoder(encoder: torch.nn.Module, kind: str, path: str | os.PathLike, *, generator_sha256: str, step: int) -> None:
-    """State dict, plain config and the generator it belongs to; atomically written."""
-    record = {
-        "format": "thisineq-encoder",
-        "kind": kind,
-        "config": encoder.config.to_dict(),
-        "state": encoder.state_dict(),
-        "generator_sha256": generator_sha256,
-        "step": step,
-    }
-    with atomic_path(path) as tmp:
-        torch.save(record, tmp)
-
-
-def load_encoder(path: str | os.PathLike) -> tuple[str, torch.nn.Module, dict]:
-    """(kind, encoder in eval mode, metadata) from a file written by `save_encoder`, loaded safely."""
-    from thisineq.models.stylegan2 import CheckpointError
-
-    record = safe_load(path)
-    if record.get("format") != "thisineq-encoder" or record.get("kind") not in KINDS:
-        raise CheckpointError(f"{path} is not a thisineq encoder checkpoint")
-    config = EncoderConfig(**{**record["config"], "widths": tuple(record["config"]["widths"])})
-    encoder = E4EEncoder(config) if record["kind"] == "e4e" else ReStyleEncoder(config)
-    encoder.load_state_dict(record["state"])
-    return record["kind"], encoder.eval(), {"generator_sha256": record["generator_sha256"], "step": record["step"]}
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -182,7 +150,7 @@ def train_encoder(config: EncoderTrainConfig, *, progress: bool = True, device: 
     generator = load_generator(config.generator).to(device).requires_grad_(False)
     generator_sha = sha256_file(config.generator)
     encoder_config = EncoderConfig.for_generator(generator, widths=config.encoder_widths, head_width=config.head_width)
-    encoder = build_encoder(config.kind, encoder_config, generator).to(device)
+    encoder = build_encoder(config.kind, encoder_config, generator.w_avg).to(device)
     critic = LatentDiscriminator(generator.style_dim).to(device) if config.kind == "e4e" and config.lambda_adversarial else None
     optimizer = torch.optim.Adam(encoder.parameters(), lr=config.lr)
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.lr) if critic else None
@@ -264,15 +232,6 @@ def _sample_grid(encoder, kind, generator, photos: PhotoSource, path: Path, devi
     real = photos.images[index].to(device).float() / 127.5 - 1
     recon = encode_and_generate(encoder, kind, generator, real)[1]
     save_grid(torch.cat([real, recon]).cpu(), path, columns=len(real))
-
-
-@torch.no_grad()
-def encode_and_generate(encoder, kind: str, generator: Generator, photos: torch.Tensor, iterations: int = 5):
-    """ws and reconstructions of photos in [-1, 1] by a trained encoder (eval mode)."""
-    if kind == "e4e":
-        ws = encoder(photos)
-        return ws, generator.synthesis(ws)
-    return restyle_invert(encoder, generator, photos, iterations)[-1]
 
 
 def _save(path: Path, step: int, encoder, optimizer, critic, critic_optimizer) -> None:

@@ -128,8 +128,9 @@ def export_encoder(
 
     from thisineq.metrics.image import psnr
     from thisineq.metrics.lpips import LPIPS
+    from thisineq.models.encoders import encode_and_generate, load_encoder
     from thisineq.models.stylegan2 import broadcast
-    from thisineq.training.encoders import ENCODER, encode_and_generate, load_encoder
+    from thisineq.training.encoders import ENCODER
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     kind, encoder, record = load_encoder(run_dir / ENCODER)
@@ -192,7 +193,7 @@ def encoder_card(
     return f"""# Model card: {name} for the demo generator
 
 - **What**: an encoder from a {record["size"]}×{record["size"]} photo to the demo generator's latent space: {design}.
-  Convolutional widths {", ".join(map(str, config["encoder_widths"]))}; plain-config state dict (`thisineq.training.encoders.load_encoder`).
+  Convolutional widths {", ".join(map(str, config["encoder_widths"]))}; plain-config state dict (`thisineq.models.encoders.load_encoder`).
 - **Generator**: `{config["generator"]}` (sha256 `{record.get("generator_sha256", "?")[:16]}…`). An encoder fits one generator only.
 - **Data**: every batch is half GAN samples (latents known: an L2 on latents) and half real photos from the train split of
   `{config["dataset"]}` — the synthetic city. Losses: pixel L2 (×{config["lambda_l2"]}), LPIPS-{config["lpips_net"]} (×{config["lambda_lpips"]}),
