@@ -11,7 +11,8 @@ from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, build_city_dataset
 from thisineq.models.encoders import encode_and_generate, load_encoder
 from thisineq.models.stylegan2 import CheckpointError, Generator, StyleGAN2Config, save_generator
-from thisineq.training.encoders import CHECKPOINT, ENCODER, EncoderTrainConfig, train_encoder
+from thisineq.training.encoders import ENCODER, EncoderTrainConfig, train_encoder
+from thisineq.training.run import CHECKPOINT
 
 TINY = StyleGAN2Config(size=32, style_dim=16, n_mlp=2, channels={4: 32, 8: 16, 16: 16, 32: 8})
 
