@@ -170,6 +170,12 @@ def test_hostile_and_broken_files_get_clear_errors(tmp_path):
     torch.save({"g_ema": {"conv.weight": torch.zeros(3)}}, tmp_path / "keys.pt")
     with pytest.raises(CheckpointError, match="rosinality layout"):
         load_generator(tmp_path / "keys.pt")
+    save_generator(Generator(TINY), tmp_path / "own.pt")
+    record = torch.load(tmp_path / "own.pt", weights_only=True)
+    record["config"]["style_dim"] = 16
+    torch.save(record, tmp_path / "other_shapes.pt")
+    with pytest.raises(CheckpointError, match="the weights do not fit the Generator: size mismatch for w_avg"):
+        load_generator(tmp_path / "other_shapes.pt")
     (tmp_path / "text.pt").write_text("hello")
     with pytest.raises(CheckpointError):
         load_generator(tmp_path / "text.pt")

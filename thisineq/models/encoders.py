@@ -26,7 +26,7 @@ from torch import nn
 
 from thisineq.errors import ConfigError
 from thisineq.io import atomic_path
-from thisineq.models.stylegan2 import CheckpointError, Generator, broadcast, safe_load
+from thisineq.models.stylegan2 import CheckpointError, Generator, broadcast, load_weights, safe_load
 
 KINDS = ("e4e", "restyle")
 FORMAT = "thisineq-encoder"  # the `format` entry of an encoder checkpoint
@@ -277,8 +277,8 @@ def load_encoder(path: str | os.PathLike) -> tuple[str, nn.Module, dict]:
         raise CheckpointError(f"{path} is not a thisineq encoder checkpoint")
     try:
         encoder = build_encoder(record["kind"], EncoderConfig.from_dict(record["config"]))
-        encoder.load_state_dict(record["state"])
+        load_weights(encoder, record["state"])
         metadata = {"generator_sha256": record["generator_sha256"], "step": record["step"]}
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:  # RuntimeError: weights of other shapes
-        raise CheckpointError(f"{path}: the encoder's config or weights do not fit: {str(error).splitlines()[0]}") from None
+    except (KeyError, TypeError, ValueError) as error:  # ValueError: a ConfigError or a CheckpointError from load_weights
+        raise CheckpointError(f"{path} is not a usable encoder checkpoint: {error}") from None
     return record["kind"], encoder.eval(), metadata

@@ -511,10 +511,22 @@ def generator_from_state(state: dict[str, torch.Tensor], config: StyleGAN2Config
     state = dict(state)
     if "w_avg" not in state:
         state["w_avg"] = w_avg if w_avg is not None else torch.zeros(config.style_dim)
-    missing, unexpected = generator.load_state_dict(state, strict=True)
-    if missing or unexpected:
-        raise CheckpointError(f"state dict does not fit the generator: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    load_weights(generator, state)
     return generator.eval()
+
+
+def load_weights(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """`module.load_state_dict(state)`, where weights that do not fit (missing, extra, other shapes) are a CheckpointError."""
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # a tensor of another shape; the first line only names the module
+        lines = str(error).splitlines()
+        detail = lines[1].strip() if len(lines) > 1 else lines[0]
+        raise CheckpointError(f"the weights do not fit the {type(module).__name__}: {detail}") from None
+    if missing or unexpected:
+        raise CheckpointError(
+            f"the weights do not fit the {type(module).__name__}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
 
 
 def load_rosinality(path: str | os.PathLike) -> Generator:

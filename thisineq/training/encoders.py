@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from thisineq.errors import ConfigError
 from thisineq.io import sha256_file
 from thisineq.models.encoders import (
     KINDS,
@@ -64,9 +65,9 @@ class EncoderTrainConfig:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+            raise ConfigError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if not 0 <= self.real_fraction <= 1:
-            raise ValueError(f"real_fraction must be within 0–1, got {self.real_fraction}")
+            raise ConfigError(f"real_fraction must be within 0–1, got {self.real_fraction}")
         self.encoder_widths = tuple(self.encoder_widths)
         at_least_one = ("steps", "batch", "unlock_every", "restyle_iterations", "head_width", "checkpoint_every", "sample_every")
         wrong = [f"{name}={getattr(self, name)}" for name in at_least_one if getattr(self, name) < 1]
@@ -78,11 +79,11 @@ class EncoderTrainConfig:
             if getattr(self, name) < 0
         ]
         if wrong:
-            raise ValueError(
+            raise ConfigError(
                 f"impossible training settings: {', '.join(wrong)} (counts and widths at least 1, the rate positive, weights 0 or more)"
             )
         if self.lpips_net not in ("alex", "vgg"):
-            raise ValueError(f"lpips_net must be alex or vgg, got {self.lpips_net!r}")
+            raise ConfigError(f"lpips_net must be alex or vgg, got {self.lpips_net!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)

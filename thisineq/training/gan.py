@@ -24,8 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from thisineq.errors import ConfigError
 from thisineq.io import atomic_open
 from thisineq.models.stylegan2 import (
+    CheckpointError,
     Discriminator,
     Generator,
     StyleGAN2Config,
@@ -105,16 +107,16 @@ class GANTrainConfig:
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             wrong.append(f"betas={self.betas}")
         if wrong:
-            raise ValueError(
+            raise ConfigError(
                 f"impossible training settings: {', '.join(wrong)} (counts and intervals at least 1, rates positive, shares within 0–1)"
             )
         unknown = [p for p in filter(None, (p.strip() for p in self.augment.split(","))) if p not in POLICIES]
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown augmentation {unknown}; choose from {', '.join(POLICIES)} (comma-separated, or '' for none)"
             )
         if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
 
     @property
     def resolved_r1_gamma(self) -> float:
@@ -255,7 +257,7 @@ def warm_start(state: TrainState, generator_path: str | os.PathLike) -> None:
 
     source = load_generator(generator_path)
     if source.config != state.generator.config:
-        raise ValueError(f"{generator_path} has another architecture ({source.config}) than this run ({state.generator.config})")
+        raise ConfigError(f"{generator_path} has another architecture ({source.config}) than this run ({state.generator.config})")
     weights = {k: v.to(state.device) for k, v in source.state_dict().items()}
     state.generator.load_state_dict(weights)
     state.ema.load_state_dict(weights)
@@ -309,7 +311,7 @@ def load_discriminator(path: str | os.PathLike) -> Discriminator:
     """The discriminator of a training checkpoint (`checkpoint.pt` of a run folder), safely loaded."""
     checkpoint = safe_load(path)
     if checkpoint.get("format") != "thisineq-gan-train":
-        raise ValueError(f"{path} is not a thisineq GAN training checkpoint (it holds no discriminator)")
+        raise CheckpointError(f"{path} is not a thisineq GAN training checkpoint (it holds no discriminator)")
     discriminator = Discriminator(GANTrainConfig.from_dict(checkpoint["config"]).model)
     discriminator.load_state_dict(checkpoint["d"])
     return discriminator.eval().requires_grad_(False)
@@ -457,7 +459,7 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
         if device.type == "cuda":
             torch.cuda.set_device(device)
     if config.batch % world:
-        raise ValueError(f"batch {config.batch} does not split over {world} processes")
+        raise ConfigError(f"batch {config.batch} does not split over {world} processes")
     run = RunFolder(config.run_dir, config.to_dict(), may_change=("steps", "device"))
     run.claim(write=rank == 0)
 
