@@ -11,8 +11,6 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import dacite
-
 from thisineq.errors import ConfigError
 
 
@@ -172,6 +170,8 @@ def load_config(config_class: type, path: str | os.PathLike) -> Any:
     the wrong type or a setting the config refuses is a ConfigError naming the file and the field.
     A missing file is a FileNotFoundError.
     """
+    import dacite
+
     path = Path(path)
     values = _read_json_object(path, config_class)
     unknown = _unknown_fields(config_class, values)
@@ -257,7 +257,7 @@ def _annotations(config_class: type) -> list:
     return found
 
 
-def _value_at(values: dict, error: dacite.WrongTypeError) -> Any:
+def _value_at(values: dict, error) -> Any:
     """The value the file gave at a field path like 'model.channels' (dacite's error holds it converted)."""
     value = values
     for name in error.field_path.split("."):

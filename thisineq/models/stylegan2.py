@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from thisineq.config import option
 from thisineq.errors import ConfigError, ThisIneqError
 
 # --- configuration ------------------------------------------------------------------------------
@@ -39,12 +40,12 @@ def _resolutions(size: int) -> list[int]:
 class StyleGAN2Config:
     """Architecture of a generator and its discriminator."""
 
-    size: int = 64  # output side in pixels, a power of two from 4 to 1024
-    style_dim: int = 256  # dimension of z and w
-    n_mlp: int = 8  # layers of the mapping network
-    channels: dict[int, int] = field(default_factory=dict)  # width per resolution; {} → default_channels
-    lr_mlp: float = 0.01  # learning-rate multiplier of the mapping network
-    blur_kernel: tuple[int, ...] = (1, 3, 3, 1)  # low-pass filter for resampling
+    size: int = option(64, "output side in pixels, a power of two from 4 to 1024")
+    style_dim: int = option(256, "dimension of z and w")
+    n_mlp: int = option(8, "layers of the mapping network (8 as in StyleGAN2)")
+    channels: dict[int, int] = option({}, "width per resolution; {} → default_channels(size): min(16384 / resolution, 512)")
+    lr_mlp: float = option(0.01, "learning-rate multiplier of the mapping network")
+    blur_kernel: tuple[int, ...] = option((1, 3, 3, 1), "low-pass filter for resampling")
 
     def __post_init__(self):
         if self.size < 4 or self.size & (self.size - 1) or self.size > 1024:

@@ -19,8 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from thisineq.config import option
 from thisineq.errors import ConfigError
 from thisineq.io import sha256_file
+from thisineq.metrics.lpips import BACKBONES
 from thisineq.models.encoders import (
     KINDS,
     EncoderConfig,
@@ -34,6 +36,7 @@ from thisineq.models.encoders import (
 from thisineq.models.stylegan2 import Generator, load_generator, sample_w, sample_ws
 from thisineq.training.run import ImageBank, RunFolder, save_grid
 
+LPIPS_NETS = tuple(BACKBONES)  # "alex", "vgg"
 ENCODER = "encoder.pt"  # the trained encoder, in the run folder (`thisineq.models.encoders.load_encoder` reads it)
 
 
@@ -41,27 +44,27 @@ ENCODER = "encoder.pt"  # the trained encoder, in the run folder (`thisineq.mode
 class EncoderTrainConfig:
     """Everything that determines an encoder training run."""
 
-    kind: str  # "e4e" or "restyle"
-    generator: str  # generator checkpoint the encoder inverts into
-    dataset: str  # dataset folder; its train split supplies the real photos
-    run_dir: str
-    steps: int = 20000
-    batch: int = 16
-    lr: float = 1e-4
-    real_fraction: float = 0.5  # share of each batch that is real photos (the rest: GAN samples)
-    lambda_l2: float = 1.0
-    lambda_lpips: float = 0.8
-    lambda_latent: float = 10.0  # on GAN samples, whose latents are known (per-element MSE)
-    lambda_offset: float = 2e-4  # e4e's offset (delta) penalty
-    lambda_adversarial: float = 0.1  # e4e's latent critic on w; 0 turns it off
-    unlock_every: int = 1000  # e4e: steps between unlocking one more layer's offset
-    restyle_iterations: int = 5
-    lpips_net: str = "alex"
-    encoder_widths: tuple[int, ...] = (32, 64, 128, 256)
-    head_width: int = 64  # channels of each W+ layer's map-to-style head
-    checkpoint_every: int = 200
-    sample_every: int = 1000
-    seed: int = 0
+    kind: str = option(help="encoder kind", choices=KINDS)
+    generator: str = option(help="generator checkpoint the encoder inverts into")
+    dataset: str = option(help="dataset folder; its train split supplies the real photos")
+    run_dir: str = option(help="run folder: checkpoint, encoder, samples, log; a run resumes from it")
+    steps: int = option(20000, "total steps; raise it to train a finished run on")
+    batch: int = option(16, "images per step: real photos and GAN samples")
+    lr: float = option(1e-4, "Adam learning rate")
+    real_fraction: float = option(0.5, "share of each batch that is real photos (the rest: GAN samples, whose latents are known)")
+    lambda_l2: float = option(1.0, "weight of the pixel L2 loss")
+    lambda_lpips: float = option(0.8, "weight of the LPIPS loss (0: off)")
+    lambda_latent: float = option(10.0, "weight of the latent L2 on GAN samples (per-element MSE)")
+    lambda_offset: float = option(2e-4, "e4e: weight of the offset (delta) penalty")
+    lambda_adversarial: float = option(0.1, "e4e: weight of the latent critic on w (0: no critic)")
+    unlock_every: int = option(1000, "e4e: steps between unlocking one more layer's offset")
+    restyle_iterations: int = option(5, "ReStyle: passes per training step")
+    lpips_net: str = option("alex", "LPIPS network of the loss: AlexNet, as pSp, e4e and ReStyle train", choices=LPIPS_NETS)
+    encoder_widths: tuple[int, ...] = option((32, 64, 128, 256), "backbone widths, from full resolution down")
+    head_width: int = option(64, "channels of each W+ layer's map-to-style head")
+    checkpoint_every: int = option(200, "steps between checkpoints")
+    sample_every: int = option(1000, "steps between sample grids")
+    seed: int = option(0, "random seed")
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -82,8 +85,8 @@ class EncoderTrainConfig:
             raise ConfigError(
                 f"impossible training settings: {', '.join(wrong)} (counts and widths at least 1, the rate positive, weights 0 or more)"
             )
-        if self.lpips_net not in ("alex", "vgg"):
-            raise ConfigError(f"lpips_net must be alex or vgg, got {self.lpips_net!r}")
+        if self.lpips_net not in LPIPS_NETS:
+            raise ConfigError(f"lpips_net must be {' or '.join(LPIPS_NETS)}, got {self.lpips_net!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)

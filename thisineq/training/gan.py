@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from thisineq.config import option
 from thisineq.errors import ConfigError
 from thisineq.io import atomic_open
 from thisineq.models.stylegan2 import (
@@ -48,32 +49,32 @@ METRIC_SEED = 7  # the z the quality metric generates from
 class GANTrainConfig:
     """Everything that determines a training run."""
 
-    dataset: str  # dataset folder (thisineq.data.dataset)
-    run_dir: str  # where checkpoints, samples and the log go
-    model: StyleGAN2Config = field(default_factory=StyleGAN2Config)
-    steps: int = 20000  # total optimisation steps of G (and of D)
-    batch: int = 16  # images per step, over all processes
-    lr: float = 0.0025  # Adam learning rate of G and D (mapping: × model.lr_mlp)
-    betas: tuple[float, float] = (0.0, 0.99)
-    r1_gamma: float | None = None  # None → 0.0002 · size² / batch (StyleGAN2-ADA's heuristic)
-    d_reg_every: int = 16  # lazy R1 interval
-    g_reg_every: int = 4  # lazy path-length interval
-    pl_weight: float = 2.0
-    pl_batch_shrink: int = 2
-    pl_decay: float = 0.01
-    style_mixing: float = 0.9  # probability of mixing two z per sample batch
-    augment: str = "color,translation,cutout"  # DiffAugment policy ("" for none)
-    xflip: bool = True  # mirror training images at random
-    ema_kimg: float | None = None  # EMA half-life in thousands of images; None → batch · 10 / 32
-    ema_rampup: float = 0.05  # EMA half-life ≤ rampup × images seen, early on
-    w_avg_beta: float = 0.995  # tracking of the average w for truncation
-    checkpoint_every: int = 200
-    sample_every: int = 500
-    metric_every: int = 2000  # 0 disables the metric
-    metric_samples: int = 1000
-    seed: int = 0
-    device: str = "auto"  # "auto", "cpu", "cuda"
-    init_from: str | None = None  # a generator file whose weights start G and its EMA (D starts afresh)
+    dataset: str = option(help="dataset folder (from `thisineq data synth` or `data ingest`)")
+    run_dir: str = option(help="run folder: checkpoint, EMA generator, samples, log; a run resumes from it")
+    model: StyleGAN2Config = option(help="architecture of G and D", default_factory=StyleGAN2Config)
+    steps: int = option(20000, "total optimisation steps of G (and of D); raise it to train a finished run on")
+    batch: int = option(16, "images per step, over all processes")
+    lr: float = option(0.0025, "Adam learning rate of G and D (the mapping network's: × lr_mlp)")
+    betas: tuple[float, float] = option((0.0, 0.99), "Adam's β1 and β2")
+    r1_gamma: float | None = option(None, "R1 weight (default: 0.0002 · size² / batch, StyleGAN2-ADA's heuristic)")
+    d_reg_every: int = option(16, "steps between lazy R1 updates")
+    g_reg_every: int = option(4, "steps between lazy path-length updates")
+    pl_weight: float = option(2.0, "path-length regularisation weight (0: off)")
+    pl_batch_shrink: int = option(2, "the path-length penalty runs on batch / this many images")
+    pl_decay: float = option(0.01, "decay of the path lengths' running mean")
+    style_mixing: float = option(0.9, "probability that a sample mixes the styles of two z")
+    augment: str = option("color,translation,cutout", "DiffAugment policies, comma-separated ('' for none)")
+    xflip: bool = option(True, "mirror training images at random")
+    ema_kimg: float | None = option(None, "EMA half-life in thousands of images (default: batch · 10 / 32)")
+    ema_rampup: float = option(0.05, "early on, the EMA half-life is at most this share of the images seen (0: no ramp-up)")
+    w_avg_beta: float = option(0.995, "decay of the tracked average w, the truncation centre")
+    checkpoint_every: int = option(200, "steps between checkpoints")
+    sample_every: int = option(500, "steps between sample grids")
+    metric_every: int = option(2000, "steps between quality metrics (0: never)")
+    metric_samples: int = option(1000, "images the quality metric compares")
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "where to train", choices=("auto", "cpu", "cuda"))
+    init_from: str | None = option(None, "start G and its EMA from this generator file (same architecture); D starts afresh")
 
     def __post_init__(self):
         from thisineq.training.augment import POLICIES
