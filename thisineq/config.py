@@ -63,8 +63,11 @@ def add_options(
     for name, field in fields.items():
         if name in exclude:
             continue
-        flag = "--" + (prefix + (flags or {}).get(name, name)).replace("_", "-")
+        flag = (prefix + (flags or {}).get(name, name)).replace("_", "-")
         kwargs = _option_kwargs(field, hints[name], overrides)
+        if kwargs.get("action") is not argparse.BooleanOptionalAction and "choices" not in kwargs:
+            kwargs["metavar"] = flag.upper().replace("-", "_")
+        flag = "--" + flag
         parser.add_argument(flag, dest=_dest(prefix, name), **kwargs)
         if kwargs.get("action") is argparse.BooleanOptionalAction and not overrides:
             # Set on the parser, not the action: Python 3.10's BooleanOptionalAction would print it a second time.
