@@ -1,6 +1,6 @@
 """Encoders into a StyleGAN2's latent space: e4e (one w plus per-layer offsets) and ReStyle (iterative).
 
-Both share a small residual backbone sized for 32–256 px photos and pSp's "map to style" heads,
+Both share a small residual backbone sized for 16–256 px photos and pSp's "map to style" heads,
 which turn one level of the feature pyramid into style vectors: coarse layers read the 4×4
 features, middle layers 8×8, fine layers 16×16 (as in pSp/e4e, where layers 0–2, 3–6 and 7+ do).
 

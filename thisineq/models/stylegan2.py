@@ -342,11 +342,9 @@ class Generator(nn.Module):
         """z (B, style_dim) → images (B, 3, size, size)."""
         return self.synthesis(broadcast(self.mapping(z, truncation_psi), self.num_ws), noise_mode=noise_mode)
 
-    @torch.no_grad()
-    def mean_w(self, n: int = 4096, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The mean of w over `n` random z, (style_dim,)."""
-        z = torch.randn(n, self.style_dim, generator=generator, device=self.w_avg.device)
-        return self.style(z).mean(0)
+    def mean_w(self, n: int = 4096, seed: int | None = None) -> torch.Tensor:
+        """The mean of `sample_w` over n codes, (style_dim,)."""
+        return sample_w(self, n, seed).mean(0)
 
 
 def broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
