@@ -235,14 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
         args.run(args)
-    except (
-        ThisIneqError,
-        FileNotFoundError,
-        ValueError,
-        KeyError,
-    ) as error:  # ValueError, KeyError: until every user-facing raise is a ThisIneqError
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error  # str(KeyError) adds quotes
-        print(f"thisineq: error: {message}", file=sys.stderr)
+    except (ThisIneqError, FileNotFoundError) as error:  # bad input; anything else is a bug and keeps its traceback
+        print(f"thisineq: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("thisineq: interrupted; run the same command again to resume", file=sys.stderr)
