@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
-from thisineq.cli import main
+from thisineq.cli import build_parser, channel_widths, main, named_command
+from thisineq.config import from_options
 from thisineq.data.dataset import load_dataset
+from thisineq.errors import ConfigError
 from thisineq.pipeline import PipelineConfig
 
 
@@ -180,3 +184,61 @@ def test_impossible_ingest_is_named_before_anything_is_written(tmp_path, capsys,
     )
     assert code == 2 and named in capsys.readouterr().err
     assert not (tmp_path / "again").exists()
+
+
+def parsed(argv: list[str]):
+    return build_parser(argv).parse_args(argv)
+
+
+def test_train_encoder_options_are_the_config_fields_under_the_names_users_know():
+    from thisineq.training.encoders import EncoderTrainConfig
+
+    base = ["train", "encoder", "--kind", "restyle", "--generator", "g.pt", "--dataset", "d", "--run-dir", "r"]
+    assert from_options(EncoderTrainConfig, parsed(base)) == EncoderTrainConfig(
+        kind="restyle", generator="g.pt", dataset="d", run_dir="r"
+    )
+    changed = from_options(
+        EncoderTrainConfig, parsed([*base, "--lpips", "vgg", "--iterations", "3", "--encoder-widths", "8", "16"])
+    )
+    assert (changed.lpips_net, changed.restyle_iterations, changed.encoder_widths) == ("vgg", 3, (8, 16))
+
+
+def test_train_gan_takes_the_architecture_defaults_from_the_model_config():
+    from thisineq.models.stylegan2 import StyleGAN2Config
+    from thisineq.training.gan import GANTrainConfig
+
+    args = parsed(["train", "gan", "--dataset", "d", "--run-dir", "r", "--no-xflip", "--r1-gamma", "0.5"])
+    model = from_options(StyleGAN2Config, args, size=32, channels=channel_widths("32,32,16,8", 32))
+    assert model == StyleGAN2Config(size=32, channels={4: 32, 8: 32, 16: 16, 32: 8}) and model.n_mlp == 8
+    config = from_options(GANTrainConfig, args, model=model)
+    assert config == GANTrainConfig(dataset="d", run_dir="r", model=model, xflip=False, r1_gamma=0.5)
+    assert args.channels is None  # no --channels: StyleGAN2Config's default widths for the dataset's size
+
+
+def test_pipeline_options_override_the_config_they_start_from(tmp_path, monkeypatch):
+    import thisineq.pipeline
+
+    ran = []
+    monkeypatch.setattr(thisineq.pipeline, "run_pipeline", lambda config, only: ran.append((config, only)) or config.out)
+    out, work = str(tmp_path / "set"), str(tmp_path / "work")
+    assert main(["pipeline", "--tiny", "--out", out, "--work", work, "--encoder-steps", "2", "--walk-steps", "-1", "1"]) == 0
+    assert ran[-1] == (replace(PipelineConfig.tiny(out=out, work=work), encoder_steps=2, walk_steps=(-1.0, 1.0)), None)
+    assert main(["pipeline", "--only", "gan"]) == 0 and ran[-1] == (PipelineConfig(), ["gan"])
+
+
+def test_only_the_named_command_imports_its_config():
+    import subprocess
+    import sys
+
+    code = "import sys; from thisineq.cli import build_parser; build_parser(['data', 'synth', '--photos', '3']); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert named_command(["train", "gan", "--steps", "3"]) == ("train", "gan") and named_command(["pipeline", "--out", "x"]) == (
+        "pipeline",
+    )
+    assert named_command(["--help"]) == () and named_command(["train", "nothing"]) == ()
+
+
+def test_channel_widths_are_one_per_resolution():
+    assert channel_widths("256,128,64", 16) == {4: 256, 8: 128, 16: 64}
+    with pytest.raises(ConfigError, match=r"--channels needs 3 widths for \[4, 8, 16\] px, got 2"):
+        channel_widths("256,128", 16)

@@ -9,8 +9,10 @@ import torch
 
 from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, build_city_dataset
-from thisineq.models.stylegan2 import CheckpointError, Generator, StyleGAN2Config, save_generator
-from thisineq.training.encoders import CHECKPOINT, ENCODER, EncoderTrainConfig, encode_and_generate, load_encoder, train_encoder
+from thisineq.models.encoders import encode_and_generate, load_encoder
+from thisineq.models.stylegan2 import CheckpointError, Generator, StyleGAN2Config, sample_w, save_generator
+from thisineq.training.encoders import ENCODER, EncoderTrainConfig, train_encoder
+from thisineq.training.run import CHECKPOINT
 
 TINY = StyleGAN2Config(size=32, style_dim=16, n_mlp=2, channels={4: 32, 8: 16, 16: 16, 32: 8})
 
@@ -23,7 +25,7 @@ def setup(tmp_path_factory):
     )
     torch.manual_seed(0)
     generator = Generator(TINY).eval()
-    generator.w_avg.copy_(generator.mean_w(500))
+    generator.w_avg.copy_(sample_w(generator, 500).mean(0))
     save_generator(generator, root / "g.pt")
     return root, dataset
 

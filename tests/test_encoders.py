@@ -10,11 +10,15 @@ from thisineq.models.encoders import (
     EncoderConfig,
     LatentDiscriminator,
     ReStyleEncoder,
+    build_encoder,
+    encode_and_generate,
+    load_encoder,
     offset_penalty,
     pyramid_level,
     restyle_invert,
+    save_encoder,
 )
-from thisineq.models.stylegan2 import Generator, StyleGAN2Config
+from thisineq.models.stylegan2 import CheckpointError, Generator, StyleGAN2Config
 
 G_CONFIG = StyleGAN2Config(size=32, style_dim=16, n_mlp=2, channels={4: 32, 8: 16, 16: 16, 32: 8})
 
@@ -67,3 +71,25 @@ def test_pyramid_split_and_bad_input(generator):
     assert [pyramid_level(i) for i in range(10)] == [4, 4, 4, 8, 8, 8, 8, 16, 16, 16]
     with pytest.raises(ValueError, match=r"photos must be \(B, 3, 32, 32\)"):
         E4EEncoder(config_for(generator))(torch.randn(1, 3, 64, 64))
+
+
+@pytest.mark.parametrize("kind", ["e4e", "restyle"])
+def test_encoder_checkpoints_round_trip_and_refuse_weights_that_do_not_fit(generator, kind, tmp_path):
+    encoder = build_encoder(kind, config_for(generator), generator.w_avg).eval()
+    save_encoder(encoder, kind, tmp_path / "encoder.pt", generator_sha256="abc", step=7)
+    loaded_kind, loaded, metadata = load_encoder(tmp_path / "encoder.pt")
+    assert loaded_kind == kind and metadata == {"generator_sha256": "abc", "step": 7}
+    photos = torch.randn(2, 3, 32, 32)
+    assert torch.equal(
+        encode_and_generate(loaded, kind, generator, photos)[0], encode_and_generate(encoder, kind, generator, photos)[0]
+    )
+    record = torch.load(tmp_path / "encoder.pt", weights_only=True)
+    record["config"]["widths"] = [8, 8, 8, 8]
+    torch.save(record, tmp_path / "other.pt")
+    with pytest.raises(
+        CheckpointError,
+        match=f"not a usable encoder checkpoint: the weights do not fit the {type(encoder).__name__}: size mismatch",
+    ):
+        load_encoder(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="encoder kind must be one of e4e, restyle"):
+        build_encoder("psp", config_for(generator))

@@ -21,7 +21,6 @@ from thisineq.models.stylegan2 import (
     load_generator,
     load_rosinality,
     minibatch_stddev,
-    mix_styles,
     save_generator,
 )
 
@@ -49,7 +48,7 @@ def test_every_fixture_output_is_reproduced(fixture_files):
     g, inputs, expected = fixture_files
     g.w_avg.copy_(inputs["mean_latent"].reshape(-1))
     w = g.mapping(inputs["z"])
-    ws_mixed = mix_styles(w, g.mapping(inputs["z2"]), 3, g.num_ws)
+    ws_mixed = torch.cat([broadcast(w, 3), broadcast(g.mapping(inputs["z2"]), g.num_ws - 3)], dim=1)  # w for layers 0–2
     outputs = {
         "from_z": g(inputs["z"]),
         "from_z_truncation_0.7": g(inputs["z"], truncation_psi=0.7),
@@ -115,6 +114,21 @@ def test_truncation_and_noise_modes():
         assert not torch.equal(g(z, noise_mode="random"), g(z, noise_mode="random"))
 
 
+def test_synthesis_refuses_noise_maps_that_do_not_fit_its_layers():
+    g = Generator(StyleGAN2Config(size=16, style_dim=8, n_mlp=1, channels={4: 8, 8: 8, 16: 8})).eval()
+    ws = broadcast(g.mapping(torch.randn(2, 8)), g.num_ws)
+    noise = [torch.randn(2, *n.shape[1:]) for n in g.stored_noise()]
+    assert len(noise) == 5 and g.synthesis(ws, noise=noise).shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="noise must hold 5 maps, one per layer of this 16-px generator; got 3"):
+        g.synthesis(ws, noise=noise[:3])
+    with pytest.raises(ValueError, match="got 6"):
+        g.synthesis(ws, noise=[*noise, noise[-1]])
+    with pytest.raises(ValueError, match=r"noise map 1 must have shape \(1 or 2, 1, 8, 8\), got \(2, 1, 16, 16\)"):
+        g.synthesis(ws, noise=[noise[0], noise[-1], *noise[2:]])
+    with pytest.raises(ValueError, match=r"noise map 0 must have shape \(1 or 2, 1, 4, 4\), got \(3, 1, 4, 4\)"):
+        g.synthesis(ws, noise=[torch.randn(3, 1, 4, 4), *noise[1:]])
+
+
 def test_minibatch_stddev_handles_batches_not_divisible_by_the_group():
     out = minibatch_stddev(torch.randn(6, 4, 2, 2), group_size=4)
     assert out.shape == (6, 5, 2, 2)
@@ -156,6 +170,12 @@ def test_hostile_and_broken_files_get_clear_errors(tmp_path):
     torch.save({"g_ema": {"conv.weight": torch.zeros(3)}}, tmp_path / "keys.pt")
     with pytest.raises(CheckpointError, match="rosinality layout"):
         load_generator(tmp_path / "keys.pt")
+    save_generator(Generator(TINY), tmp_path / "own.pt")
+    record = torch.load(tmp_path / "own.pt", weights_only=True)
+    record["config"]["style_dim"] = 16
+    torch.save(record, tmp_path / "other_shapes.pt")
+    with pytest.raises(CheckpointError, match="the weights do not fit the Generator: size mismatch for w_avg"):
+        load_generator(tmp_path / "other_shapes.pt")
     (tmp_path / "text.pt").write_text("hello")
     with pytest.raises(CheckpointError):
         load_generator(tmp_path / "text.pt")

@@ -10,10 +10,12 @@ import torch
 
 from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, build_city_dataset
+from thisineq.errors import ConfigError
 from thisineq.metrics.fid import FeatureStats, frechet_distance, kernel_distance
-from thisineq.models.stylegan2 import StyleGAN2Config, load_generator
+from thisineq.models.stylegan2 import StyleGAN2Config, load_generator, safe_load
 from thisineq.training.augment import cutout, diff_augment, translate
-from thisineq.training.gan import CHECKPOINT, GENERATOR, GANTrainConfig, d_r1_penalty, safe_load, train_gan
+from thisineq.training.gan import CHECKPOINT, GENERATOR, GANTrainConfig, d_r1_penalty, new_state, train_gan, train_step
+from thisineq.training.run import ImageBank, RunFolder
 
 TINY = StyleGAN2Config(size=32, style_dim=32, n_mlp=2, channels={4: 32, 8: 32, 16: 16, 32: 8})
 
@@ -173,3 +175,38 @@ def test_warm_start_from_a_saved_generator(dataset, tmp_path):
     other.init_from = str(first / GENERATOR)
     with pytest.raises(ValueError, match="another architecture"):
         train_gan(other, progress=False)
+
+
+def test_a_run_folder_guards_its_config_and_keeps_checkpoints_and_log(tmp_path):
+    config = {"lr": 0.0025, "steps": 10, "model": {"n_mlp": 2, "channels": {4: 8}}, "betas": (0.0, 0.99)}
+    run = RunFolder(tmp_path / "run", config)
+    run.claim()
+    RunFolder(tmp_path / "run", {**config, "steps": 20}).claim()  # more steps: the same run, trained on
+    with pytest.raises(ConfigError, match=r"other settings \(lr: 0.0025 → 0.01; model.n_mlp: 2 → 4\)"):
+        RunFolder(tmp_path / "run", {**config, "lr": 0.01, "model": {"n_mlp": 4, "channels": {4: 8}}}).claim()
+    assert not run.has_checkpoint()
+    run.save_checkpoint({"step": 3, "w": torch.ones(2)})
+    assert run.load_checkpoint()["step"] == 3 and sorted(p.name for p in run.path.iterdir()) == ["checkpoint.pt", "run.json"]
+    run.log({"step": 1, "loss": 0.5})
+    run.log({"step": 2, "loss": 0.25})
+    assert [json.loads(line)["loss"] for line in (run.path / "log.jsonl").read_text().splitlines()] == [0.5, 0.25]
+
+
+def test_the_image_bank_draws_one_split_and_refuses_another_size(dataset):
+    every, train = ImageBank(dataset, 32), ImageBank(dataset, 32, split="train")
+    assert len(every) == 48 and 0 < len(train) < 48
+    batch = every.batch(5, "cpu", xflip=True)
+    assert batch.shape == (5, 3, 32, 32) and batch.min() >= -1 and batch.max() <= 1
+    assert torch.equal(train.evenly_spaced(8), train.evenly_spaced(8)) and len(train.evenly_spaced(8)) == 8
+    with pytest.raises(ConfigError, match="caches 32 px images; the generator makes 64 px"):
+        ImageBank(dataset, 64)
+
+
+def test_a_gan_train_step_updates_both_networks_and_runs_the_regularisers_when_due(dataset):
+    config = tiny_config(dataset, "unused", 2)
+    state = new_state(config, torch.device("cpu"))
+    before = {k: v.clone() for k, v in state.discriminator.state_dict().items()}
+    logs = train_step(state, config, ImageBank(dataset, 32))
+    assert state.step == 1 and set(logs) == {"loss_d", "r1", "loss_g", "path_length"}  # step 0: both regularisers due
+    assert any(not torch.equal(before[k], v) for k, v in state.discriminator.state_dict().items())
+    assert set(train_step(state, config, ImageBank(dataset, 32))) == {"loss_d", "loss_g"}  # step 1: neither

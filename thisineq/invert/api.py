@@ -38,7 +38,7 @@ class InversionModels:
         restyle: str | os.PathLike | None = None,
         lpips_net: str | None = "vgg",
     ) -> InversionModels:
-        from thisineq.training.encoders import load_encoder
+        from thisineq.models.encoders import load_encoder
 
         models = cls(load_generator(generator).requires_grad_(False))
         for expected, path in (("e4e", e4e), ("restyle", restyle)):
@@ -101,7 +101,7 @@ def invert(
     progress: ProgressCallback | None = None,
 ) -> Inversion:
     """Invert photos in [-1, 1], (B, 3, size, size), with one method."""
-    from thisineq.training.encoders import encode_and_generate
+    from thisineq.models.encoders import encode_and_generate
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")

@@ -1,1 +1,1 @@
-"""Models: StyleGAN2 (generator, discriminator) and, later, the inversion encoders."""
+"""Models: StyleGAN2 (generator, discriminator) and the inversion encoders (e4e, ReStyle), with their safe checkpoints."""

@@ -1,6 +1,6 @@
 """Encoders into a StyleGAN2's latent space: e4e (one w plus per-layer offsets) and ReStyle (iterative).
 
-Both share a small residual backbone sized for 32–256 px photos and pSp's "map to style" heads,
+Both share a small residual backbone sized for 16–256 px photos and pSp's "map to style" heads,
 which turn one level of the feature pyramid into style vectors: coarse layers read the 4×4
 features, middle layers 8×8, fine layers 16×16 (as in pSp/e4e, where layers 0–2, 3–6 and 7+ do).
 
@@ -9,18 +9,27 @@ features, middle layers 8×8, fine layers 16×16 (as in pSp/e4e, where layers 0�
   L2 penalty keeps offsets small. Codes near W stay editable.
 - `ReStyleEncoder` reads the photo next to the current reconstruction and predicts a residual in
   W+; `restyle_invert` runs it N times from w_avg.
+
+Checkpoints (`save_encoder`, `load_encoder`) are a state dict plus a plain config, loaded safely:
+inference needs no training code.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thisineq.models.stylegan2 import Generator, broadcast
+from thisineq.errors import ConfigError
+from thisineq.io import atomic_path
+from thisineq.models.stylegan2 import CheckpointError, Generator, broadcast, load_weights, safe_load
+
+KINDS = ("e4e", "restyle")
+FORMAT = "thisineq-encoder"  # the `format` entry of an encoder checkpoint
 
 
 @dataclass
@@ -38,6 +47,10 @@ class EncoderConfig:
         d = asdict(self)
         d["widths"] = list(self.widths)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EncoderConfig:
+        return cls(**{**d, "widths": tuple(d["widths"])})
 
     @classmethod
     def for_generator(cls, generator: Generator, **kw) -> EncoderConfig:
@@ -69,7 +82,7 @@ class Backbone(nn.Module):
         super().__init__()
         widths = config.widths
         if config.size < 16:
-            raise ValueError(f"encoders need photos of at least 16 px, got {config.size}")
+            raise ConfigError(f"encoders need photos of at least 16 px, got {config.size}")
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.LeakyReLU(0.2)
         )
@@ -214,3 +227,58 @@ def restyle_invert(
 def _check_photo(x: torch.Tensor, size: int, channels: int) -> None:
     if x.ndim != 4 or x.shape[1:] != (channels, size, size):
         raise ValueError(f"photos must be (B, {channels}, {size}, {size}), got {tuple(x.shape)}")
+
+
+# --- building, encoding and checkpoints -------------------------------------------------------------
+
+
+def build_encoder(kind: str, config: EncoderConfig, w_avg: torch.Tensor | None = None) -> nn.Module:
+    """A fresh encoder of `kind` ("e4e" or "restyle"); e4e's w starts at `w_avg` (the generator's average w)."""
+    if kind not in KINDS:
+        raise ConfigError(f"encoder kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return E4EEncoder(config, w_avg=w_avg) if kind == "e4e" else ReStyleEncoder(config)
+
+
+@torch.no_grad()
+def encode_and_generate(
+    encoder: nn.Module, kind: str, generator: Generator, photos: torch.Tensor, iterations: int = 5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ws (B, num_ws, style_dim) and reconstructions (B, 3, size, size) of photos in [-1, 1] by a trained encoder.
+
+    `iterations`: ReStyle's passes (e4e makes one).
+    """
+    if kind == "e4e":
+        ws = encoder(photos)
+        return ws, generator.synthesis(ws)
+    return restyle_invert(encoder, generator, photos, iterations)[-1]
+
+
+def save_encoder(encoder: nn.Module, kind: str, path: str | os.PathLike, *, generator_sha256: str, step: int) -> None:
+    """State dict, plain config and the generator it belongs to; atomically written."""
+    record = {
+        "format": FORMAT,
+        "kind": kind,
+        "config": encoder.config.to_dict(),
+        "state": encoder.state_dict(),
+        "generator_sha256": generator_sha256,
+        "step": step,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(record, tmp)
+
+
+def load_encoder(path: str | os.PathLike) -> tuple[str, nn.Module, dict]:
+    """(kind, encoder in eval mode, metadata) from a file written by `save_encoder`, loaded safely.
+
+    Float16 weights (as exported) are cast back to float32.
+    """
+    record = safe_load(path)
+    if record.get("format") != FORMAT or record.get("kind") not in KINDS:
+        raise CheckpointError(f"{path} is not a thisineq encoder checkpoint")
+    try:
+        encoder = build_encoder(record["kind"], EncoderConfig.from_dict(record["config"]))
+        load_weights(encoder, record["state"])
+        metadata = {"generator_sha256": record["generator_sha256"], "step": record["step"]}
+    except (KeyError, TypeError, ValueError) as error:  # ValueError: a ConfigError or a CheckpointError from load_weights
+        raise CheckpointError(f"{path} is not a usable encoder checkpoint: {error}") from None
+    return record["kind"], encoder.eval(), metadata

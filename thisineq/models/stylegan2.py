@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thisineq.errors import ThisIneqError
+from thisineq.config import option
+from thisineq.errors import ConfigError, ThisIneqError
 
 # --- configuration ------------------------------------------------------------------------------
 
@@ -39,20 +40,20 @@ def _resolutions(size: int) -> list[int]:
 class StyleGAN2Config:
     """Architecture of a generator and its discriminator."""
 
-    size: int = 64  # output side in pixels, a power of two from 32 to 1024
-    style_dim: int = 256  # dimension of z and w
-    n_mlp: int = 8  # layers of the mapping network
-    channels: dict[int, int] = field(default_factory=dict)  # width per resolution; {} → default_channels
-    lr_mlp: float = 0.01  # learning-rate multiplier of the mapping network
-    blur_kernel: tuple[int, ...] = (1, 3, 3, 1)  # low-pass filter for resampling
+    size: int = option(64, "output side in pixels, a power of two from 4 to 1024")
+    style_dim: int = option(256, "dimension of z and w")
+    n_mlp: int = option(8, "layers of the mapping network (8 as in StyleGAN2)")
+    channels: dict[int, int] = option({}, "width per resolution; {} → default_channels(size): min(16384 / resolution, 512)")
+    lr_mlp: float = option(0.01, "learning-rate multiplier of the mapping network")
+    blur_kernel: tuple[int, ...] = option((1, 3, 3, 1), "low-pass filter for resampling")
 
     def __post_init__(self):
         if self.size < 4 or self.size & (self.size - 1) or self.size > 1024:
-            raise ValueError(f"size must be a power of two from 4 to 1024, got {self.size}")
+            raise ConfigError(f"size must be a power of two from 4 to 1024, got {self.size}")
         self.channels = {int(k): int(v) for k, v in self.channels.items()} or default_channels(self.size)
         missing = [r for r in _resolutions(self.size) if r not in self.channels]
         if missing:
-            raise ValueError(f"channels has no width for resolutions {missing}")
+            raise ConfigError(f"channels has no width for resolutions {missing}")
         self.blur_kernel = tuple(self.blur_kernel)
 
     @property
@@ -299,9 +300,11 @@ class Generator(nn.Module):
         """ws (B, num_ws, style_dim) → images (B, 3, size, size) in about [-1, 1].
 
         noise_mode: "const" uses the stored noise maps, "random" draws new ones, "none" uses
-        none; an explicit `noise` list (one map per layer) overrides it.
+        none; an explicit `noise` list (one map per layer, (1 or B, 1, r, r)) overrides it.
         """
         _check_shape(ws, (None, self.num_ws, self.style_dim), "ws")
+        if noise is not None:
+            self._check_noise(noise, ws.shape[0])
         noise = noise if noise is not None else self._noise(noise_mode)
         out = self.conv1(self.input(ws.shape[0]), ws[:, 0], noise=noise[0])
         skip = self.to_rgb1(out, ws[:, 1])
@@ -315,6 +318,17 @@ class Generator(nn.Module):
             i += 2
         return skip
 
+    def _check_noise(self, noise: list[torch.Tensor], batch: int) -> None:
+        """One map per layer, each at its layer's resolution: a short or long list would shift every map."""
+        sides = [n.shape[-1] for n in self.stored_noise()]
+        if len(noise) != len(sides):
+            raise ValueError(
+                f"noise must hold {len(sides)} maps, one per layer of this {self.config.size}-px generator; got {len(noise)}"
+            )
+        for i, (n, side) in enumerate(zip(noise, sides, strict=True)):
+            if n.ndim != 4 or n.shape[0] not in (1, batch) or n.shape[1:] != (1, side, side):
+                raise ValueError(f"noise map {i} must have shape (1 or {batch}, 1, {side}, {side}), got {tuple(n.shape)}")
+
     def _noise(self, mode: str) -> list[torch.Tensor | None]:
         if mode == "const":
             return self.stored_noise()
@@ -322,17 +336,15 @@ class Generator(nn.Module):
             return [None] * self.num_noises
         if mode == "none":
             return [torch.zeros_like(n) for n in self.stored_noise()]
-        raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {mode!r}")
+        raise ConfigError(f"noise_mode must be 'const', 'random' or 'none', got {mode!r}")
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
         """z (B, style_dim) → images (B, 3, size, size)."""
         return self.synthesis(broadcast(self.mapping(z, truncation_psi), self.num_ws), noise_mode=noise_mode)
 
-    @torch.no_grad()
-    def mean_w(self, n: int = 4096, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The mean of w over `n` random z, (style_dim,)."""
-        z = torch.randn(n, self.style_dim, generator=generator, device=self.w_avg.device)
-        return self.style(z).mean(0)
+    def mean_w(self, n: int = 4096, seed: int | None = None) -> torch.Tensor:
+        """The mean of `sample_w` over n codes, (style_dim,)."""
+        return sample_w(self, n, seed).mean(0)
 
 
 def broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
@@ -364,13 +376,6 @@ def sample_ws(generator: Generator, n: int, seed: int | None = None, *, truncati
 def truncate(w: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
     """Move w towards `w_avg`: psi = 1 leaves it, psi = 0 gives the average."""
     return w if psi == 1 else w_avg + psi * (w - w_avg)
-
-
-def mix_styles(w1: torch.Tensor, w2: torch.Tensor, inject_index: int, num_ws: int) -> torch.Tensor:
-    """ws with w1 for the first `inject_index` layers and w2 for the rest, (B, num_ws, style_dim)."""
-    if not 0 <= inject_index <= num_ws:
-        raise ValueError(f"inject_index must be within 0–{num_ws}, got {inject_index}")
-    return torch.cat([broadcast(w1, inject_index), broadcast(w2, num_ws - inject_index)], dim=1)
 
 
 def _check_shape(x: torch.Tensor, shape: tuple, name: str) -> None:
@@ -505,10 +510,22 @@ def generator_from_state(state: dict[str, torch.Tensor], config: StyleGAN2Config
     state = dict(state)
     if "w_avg" not in state:
         state["w_avg"] = w_avg if w_avg is not None else torch.zeros(config.style_dim)
-    missing, unexpected = generator.load_state_dict(state, strict=True)
-    if missing or unexpected:
-        raise CheckpointError(f"state dict does not fit the generator: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    load_weights(generator, state)
     return generator.eval()
+
+
+def load_weights(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """`module.load_state_dict(state)`, where weights that do not fit (missing, extra, other shapes) are a CheckpointError."""
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # a tensor of another shape; the first line only names the module
+        lines = str(error).splitlines()
+        detail = lines[1].strip() if len(lines) > 1 else lines[0]
+        raise CheckpointError(f"the weights do not fit the {type(module).__name__}: {detail}") from None
+    if missing or unexpected:
+        raise CheckpointError(
+            f"the weights do not fit the {type(module).__name__}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
 
 
 def load_rosinality(path: str | os.PathLike) -> Generator:

@@ -1,1 +1,1 @@
-"""Training loops: the GAN, and later the inversion encoders."""
+"""Training: the GAN and the inversion encoders, over one run-folder scaffold (`run`), and their export as demo artifacts."""

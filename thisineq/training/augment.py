@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from thisineq.errors import ConfigError
+
 
 def adjust_colour(x: torch.Tensor) -> torch.Tensor:
     """Random brightness (±0.5), saturation (×0–2) and contrast (×0.5–1.5) per sample; x in [-1, 1]."""
@@ -53,6 +55,6 @@ def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout") -> t
     """Apply each comma-separated policy in turn; an empty policy returns x."""
     for name in filter(None, (p.strip() for p in policy.split(","))):
         if name not in POLICIES:
-            raise ValueError(f"unknown augmentation {name!r}; choose from {', '.join(POLICIES)}")
+            raise ConfigError(f"unknown augmentation {name!r}; choose from {', '.join(POLICIES)}")
         x = POLICIES[name](x)
     return x

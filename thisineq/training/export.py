@@ -11,9 +11,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from thisineq.images import to_tensor
 from thisineq.io import atomic_open, write_json
-from thisineq.models.stylegan2 import load_generator, save_generator
-from thisineq.training.gan import CHECKPOINT, GENERATOR, RUN_CONFIG, fixed_z, generate, metric_history, safe_load, save_grid
+from thisineq.models.stylegan2 import load_generator, safe_load, sample_z, save_generator
+from thisineq.training.gan import GENERATOR, generate, metric_history
+from thisineq.training.run import CHECKPOINT, LOG, RUN_CONFIG, save_grid
+
+EXPORT_SEED = 2024  # the z of an exported generator's samples.png
 
 
 def hardware_description() -> str:
@@ -42,7 +46,7 @@ def export_gan(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, rebuil
     generator = load_generator(run_dir / GENERATOR)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_generator(generator, out_dir / "generator.pt", half=True, extra={"step": prior + step})
-    save_grid(generate(generator, fixed_z(64, generator.style_dim, seed=2024)), out_dir / "samples.png")
+    save_grid(generate(generator, sample_z(generator, 64, seed=EXPORT_SEED)), out_dir / "samples.png")
     metrics = metric_history(run_dir)
     write_json(out_dir / "metrics.json", {"step": step, "prior_steps": prior, "wall_seconds": wall, "trajectory": metrics})
     dataset = json.loads((Path(config["dataset"]) / "dataset.json").read_text(encoding="utf-8"))
@@ -128,13 +132,14 @@ def export_encoder(
 
     from thisineq.metrics.image import psnr
     from thisineq.metrics.lpips import LPIPS
+    from thisineq.models.encoders import encode_and_generate, load_encoder
     from thisineq.models.stylegan2 import broadcast
-    from thisineq.training.encoders import ENCODER, encode_and_generate, load_encoder
+    from thisineq.training.encoders import ENCODER
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     kind, encoder, record = load_encoder(run_dir / ENCODER)
-    config = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    config = json.loads((run_dir / RUN_CONFIG).read_text(encoding="utf-8"))
+    log = [json.loads(line) for line in (run_dir / LOG).read_text(encoding="utf-8").splitlines() if line.strip()]
     out_dir.mkdir(parents=True, exist_ok=True)
     stored = safe_load(run_dir / ENCODER)  # the training copy, float32
     stored["state"] = {k: v.half() if v.is_floating_point() else v for k, v in stored["state"].items()}
@@ -146,7 +151,7 @@ def export_encoder(
     evaluation = None
     if held_out is not None and len(held_out):
         generator = load_generator(config["generator"]).requires_grad_(False)
-        photos = torch.from_numpy(np.ascontiguousarray(held_out)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        photos = to_tensor(held_out)
         lpips = LPIPS("alex")
         with torch.no_grad():
             _, recon = encode_and_generate(encoder.eval(), kind, generator, photos)
@@ -192,7 +197,7 @@ def encoder_card(
     return f"""# Model card: {name} for the demo generator
 
 - **What**: an encoder from a {record["size"]}×{record["size"]} photo to the demo generator's latent space: {design}.
-  Convolutional widths {", ".join(map(str, config["encoder_widths"]))}; plain-config state dict (`thisineq.training.encoders.load_encoder`).
+  Convolutional widths {", ".join(map(str, config["encoder_widths"]))}; plain-config state dict (`thisineq.models.encoders.load_encoder`).
 - **Generator**: `{config["generator"]}` (sha256 `{record.get("generator_sha256", "?")[:16]}…`). An encoder fits one generator only.
 - **Data**: every batch is half GAN samples (latents known: an L2 on latents) and half real photos from the train split of
   `{config["dataset"]}` — the synthetic city. Losses: pixel L2 (×{config["lambda_l2"]}), LPIPS-{config["lpips_net"]} (×{config["lambda_lpips"]}),
@@ -201,7 +206,7 @@ def encoder_card(
   A CPU budget: the reference implementations train for 100k+ steps on GPUs.
 - **Hardware**: {hardware}.
 - **Quality**: {quality}
-- **Samples**: `{kind}_samples.png` — held-out photos (top) and their reconstructions (bottom).
+- **Samples**: `{kind}_samples.png` — training photos (top) and their reconstructions (bottom), at the last sampled step.
 
 | step | reconstruction loss | total loss |
 |---:|---:|---:|

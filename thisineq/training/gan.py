@@ -2,10 +2,10 @@
 
 Non-saturating logistic loss, lazy R1 on reals, lazy path-length regularisation, style mixing,
 differentiable augmentation of everything D sees, an EMA generator with ramp-up, and Adam with
-the lazy-regularisation correction. A run folder holds the latest checkpoint (written atomically;
-a run killed at any moment resumes from it with the same random state), the EMA generator,
-sample grids and a JSON-lines log with the quality metric's trajectory. Under `torchrun` it
-trains with DistributedDataParallel.
+the lazy-regularisation correction. A run folder (`RunFolder`) holds the latest checkpoint (written
+atomically; a run killed at any moment resumes from it with the same random state, and it keeps
+the quality metric's trajectory), the EMA generator, sample grids and a JSON-lines log of the
+losses. Under `torchrun` it trains with DistributedDataParallel.
 """
 
 from __future__ import annotations
@@ -21,50 +21,60 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
-from thisineq.io import atomic_open, atomic_path, write_json
-from thisineq.models.stylegan2 import Discriminator, Generator, StyleGAN2Config, broadcast, safe_load, save_generator
+from thisineq.config import option
+from thisineq.errors import ConfigError
+from thisineq.io import atomic_open
+from thisineq.models.stylegan2 import (
+    CheckpointError,
+    Discriminator,
+    Generator,
+    StyleGAN2Config,
+    broadcast,
+    safe_load,
+    sample_z,
+    save_generator,
+)
 from thisineq.training.augment import diff_augment
+from thisineq.training.run import CHECKPOINT, ImageBank, RunFolder, save_grid
 
-CHECKPOINT = "checkpoint.pt"
-GENERATOR = "generator.pt"
-LOG = "log.jsonl"
-RUN_CONFIG = "run.json"
+GENERATOR = "generator.pt"  # the EMA generator, in the run folder
+SAMPLE_SEED = 123  # the z of every sample grid: the same images, step after step
+METRIC_SEED = 7  # the z the quality metric generates from
 
 
 @dataclass
 class GANTrainConfig:
     """Everything that determines a training run."""
 
-    dataset: str  # dataset folder (thisineq.data.dataset)
-    run_dir: str  # where checkpoints, samples and the log go
-    model: StyleGAN2Config = field(default_factory=StyleGAN2Config)
-    steps: int = 20000  # total optimisation steps of G (and of D)
-    batch: int = 16  # images per step, over all processes
-    lr: float = 0.0025  # Adam learning rate of G and D (mapping: × model.lr_mlp)
-    betas: tuple[float, float] = (0.0, 0.99)
-    r1_gamma: float | None = None  # None → 0.0002 · size² / batch (StyleGAN2-ADA's heuristic)
-    d_reg_every: int = 16  # lazy R1 interval
-    g_reg_every: int = 4  # lazy path-length interval
-    pl_weight: float = 2.0
-    pl_batch_shrink: int = 2
-    pl_decay: float = 0.01
-    style_mixing: float = 0.9  # probability of mixing two z per sample batch
-    augment: str = "color,translation,cutout"  # DiffAugment policy ("" for none)
-    xflip: bool = True  # mirror training images at random
-    ema_kimg: float | None = None  # EMA half-life in thousands of images; None → batch · 10 / 32
-    ema_rampup: float = 0.05  # EMA half-life ≤ rampup × images seen, early on
-    w_avg_beta: float = 0.995  # tracking of the average w for truncation
-    checkpoint_every: int = 200
-    sample_every: int = 500
-    metric_every: int = 2000  # 0 disables the metric
-    metric_samples: int = 1000
-    seed: int = 0
-    device: str = "auto"  # "auto", "cpu", "cuda"
-    init_from: str | None = None  # a generator file whose weights start G and its EMA (D starts afresh)
+    dataset: str = option(help="dataset folder (from `thisineq data synth` or `data ingest`)")
+    run_dir: str = option(help="run folder: checkpoint, EMA generator, samples, log; a run resumes from it")
+    model: StyleGAN2Config = option(help="architecture of G and D", default_factory=StyleGAN2Config)
+    steps: int = option(20000, "total optimisation steps of G (and of D); raise it to train a finished run on")
+    batch: int = option(16, "images per step, over all processes")
+    lr: float = option(0.0025, "Adam learning rate of G and D (the mapping network's: × lr_mlp)")
+    betas: tuple[float, float] = option((0.0, 0.99), "Adam's β1 and β2")
+    r1_gamma: float | None = option(None, "R1 weight (default: 0.0002 · size² / batch, StyleGAN2-ADA's heuristic)")
+    d_reg_every: int = option(16, "steps between lazy R1 updates")
+    g_reg_every: int = option(4, "steps between lazy path-length updates")
+    pl_weight: float = option(2.0, "path-length regularisation weight (0: off)")
+    pl_batch_shrink: int = option(2, "the path-length penalty runs on batch / this many images")
+    pl_decay: float = option(0.01, "decay of the path lengths' running mean")
+    style_mixing: float = option(0.9, "probability that a sample mixes the styles of two z")
+    augment: str = option("color,translation,cutout", "DiffAugment policies, comma-separated ('' for none)")
+    xflip: bool = option(True, "mirror training images at random")
+    ema_kimg: float | None = option(None, "EMA half-life in thousands of images (default: batch · 10 / 32)")
+    ema_rampup: float = option(0.05, "early on, the EMA half-life is at most this share of the images seen (0: no ramp-up)")
+    w_avg_beta: float = option(0.995, "decay of the tracked average w, the truncation centre")
+    checkpoint_every: int = option(200, "steps between checkpoints")
+    sample_every: int = option(500, "steps between sample grids")
+    metric_every: int = option(2000, "steps between quality metrics (0: never)")
+    metric_samples: int = option(1000, "images the quality metric compares")
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "where to train", choices=("auto", "cpu", "cuda"))
+    init_from: str | None = option(None, "start G and its EMA from this generator file (same architecture); D starts afresh")
 
     def __post_init__(self):
         from thisineq.training.augment import POLICIES
@@ -98,16 +108,16 @@ class GANTrainConfig:
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             wrong.append(f"betas={self.betas}")
         if wrong:
-            raise ValueError(
+            raise ConfigError(
                 f"impossible training settings: {', '.join(wrong)} (counts and intervals at least 1, rates positive, shares within 0–1)"
             )
         unknown = [p for p in filter(None, (p.strip() for p in self.augment.split(","))) if p not in POLICIES]
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown augmentation {unknown}; choose from {', '.join(POLICIES)} (comma-separated, or '' for none)"
             )
         if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
 
     @property
     def resolved_r1_gamma(self) -> float:
@@ -182,34 +192,6 @@ def mixing_cut(batch: int, num_ws: int, probability: float, device) -> torch.Ten
     return torch.where(mixed, cut, torch.full_like(cut, num_ws))
 
 
-class ImageBank:
-    """A dataset's cached images in memory as uint8 (N, 3, H, W); batches as floats in [-1, 1]."""
-
-    def __init__(self, dataset_root: str | os.PathLike, size: int):
-        from thisineq.data.dataset import load_dataset
-
-        data = load_dataset(dataset_root)
-        if data.image_size != size:
-            raise ValueError(f"dataset {dataset_root} caches {data.image_size} px images; the model makes {size} px")
-        self.images = torch.from_numpy(np.array(data.images())).permute(0, 3, 1, 2).contiguous()
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def batch(self, n: int, xflip: bool, device) -> torch.Tensor:
-        index = torch.randint(0, len(self.images), (n,))
-        x = self.images[index].to(device).float() / 127.5 - 1
-        if xflip:
-            flip = torch.rand(n, device=device) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(3), x)
-        return x
-
-
-def requires_grad(module: nn.Module, flag: bool) -> None:
-    for p in module.parameters():
-        p.requires_grad_(flag)
-
-
 @torch.no_grad()
 def update_ema(ema: Generator, generator: Generator, beta: float) -> None:
     for p_ema, p in zip(ema.parameters(), generator.parameters(), strict=True):
@@ -219,16 +201,19 @@ def update_ema(ema: Generator, generator: Generator, beta: float) -> None:
 
 
 def ema_beta(config: GANTrainConfig, images_seen: int) -> float:
+    """The EMA's decay per step: a half-life of `ema_kimg` thousand images, shorter while few images are seen."""
     half_life = config.resolved_ema_kimg * 1000
     half_life = min(half_life, images_seen * config.ema_rampup) if config.ema_rampup else half_life
     return 0.5 ** (config.batch / max(half_life, 1e-8))
 
 
-# --- the run ------------------------------------------------------------------------------------
+# --- the state of a run ---------------------------------------------------------------------------
 
 
 @dataclass
 class TrainState:
+    """Everything a step uses and changes: the networks, their optimisers, the EMA and the counters."""
+
     generator: Generator
     discriminator: Discriminator
     ema: Generator
@@ -238,6 +223,19 @@ class TrainState:
     mean_path_length: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
     wall_seconds: float = 0.0
     prior_steps: int = 0  # steps the warm-start generator had trained before this run (its own record)
+    g_step: nn.Module | None = None  # G as one forward call (None: made from `generator`); DDP-wrapped under torchrun
+    d_model: nn.Module | None = None  # D as the step calls it (None: `discriminator`); DDP-wrapped under torchrun
+    processes: int = 1  # processes sharing each batch
+
+    def __post_init__(self):
+        if self.g_step is None:
+            self.g_step = GeneratorStep(self.generator)
+        if self.d_model is None:
+            self.d_model = self.discriminator
+
+    @property
+    def device(self) -> torch.device:
+        return self.generator.w_avg.device
 
 
 def new_state(config: GANTrainConfig, device) -> TrainState:
@@ -260,8 +258,8 @@ def warm_start(state: TrainState, generator_path: str | os.PathLike) -> None:
 
     source = load_generator(generator_path)
     if source.config != state.generator.config:
-        raise ValueError(f"{generator_path} has another architecture ({source.config}) than this run ({state.generator.config})")
-    weights = {k: v.to(state.mean_path_length.device) for k, v in source.state_dict().items()}
+        raise ConfigError(f"{generator_path} has another architecture ({source.config}) than this run ({state.generator.config})")
+    weights = {k: v.to(state.device) for k, v in source.state_dict().items()}
     state.generator.load_state_dict(weights)
     state.ema.load_state_dict(weights)
     state.prior_steps = generator_steps(generator_path)
@@ -269,14 +267,13 @@ def warm_start(state: TrainState, generator_path: str | os.PathLike) -> None:
 
 def generator_steps(path: str | os.PathLike) -> int:
     """How many steps a saved generator has trained in all, by its own record (0 where it keeps none, e.g. rosinality's)."""
-    record = safe_load(path)
-    step = record.get("step", 0) if isinstance(record, dict) else 0
+    step = safe_load(path).get("step", 0)
     return int(step) if isinstance(step, (int, float)) and not isinstance(step, bool) and step >= 0 else 0
 
 
-def save_checkpoint(state: TrainState, config: GANTrainConfig, path: Path, metrics: list[dict]) -> None:
+def checkpoint_record(state: TrainState, config: GANTrainConfig, metrics: list[dict]) -> dict:
     """Everything needed to continue exactly: weights, optimisers, step and random state."""
-    checkpoint = {
+    return {
         "format": "thisineq-gan-train",
         "config": config.to_dict(),
         "step": state.step,
@@ -292,14 +289,10 @@ def save_checkpoint(state: TrainState, config: GANTrainConfig, path: Path, metri
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "metrics": json.dumps(metrics),
     }
-    with atomic_path(path) as tmp:
-        torch.save(checkpoint, tmp)
 
 
-def load_checkpoint(state: TrainState, path: Path) -> list[dict]:
-    """Restore `state` from a checkpoint (safely: weights_only). Returns the metric history."""
-    checkpoint = safe_load(path)
-    device = state.mean_path_length.device
+def restore(state: TrainState, checkpoint: dict) -> list[dict]:
+    """Put a checkpoint's weights, optimisers, counters and random state back into `state`. Returns the metric history."""
     state.generator.load_state_dict(checkpoint["g"])
     state.discriminator.load_state_dict(checkpoint["d"])
     state.ema.load_state_dict(checkpoint["g_ema"])
@@ -308,7 +301,7 @@ def load_checkpoint(state: TrainState, path: Path) -> list[dict]:
     state.step = int(checkpoint["step"])
     state.prior_steps = int(checkpoint.get("prior_steps", 0))
     state.wall_seconds = float(checkpoint["wall_seconds"])
-    state.mean_path_length = checkpoint["mean_path_length"].to(device)
+    state.mean_path_length = checkpoint["mean_path_length"].to(state.device)
     torch.set_rng_state(checkpoint["torch_rng"])
     if checkpoint["cuda_rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
@@ -319,95 +312,95 @@ def load_discriminator(path: str | os.PathLike) -> Discriminator:
     """The discriminator of a training checkpoint (`checkpoint.pt` of a run folder), safely loaded."""
     checkpoint = safe_load(path)
     if checkpoint.get("format") != "thisineq-gan-train":
-        raise ValueError(f"{path} is not a thisineq GAN training checkpoint (it holds no discriminator)")
+        raise CheckpointError(f"{path} is not a thisineq GAN training checkpoint (it holds no discriminator)")
     discriminator = Discriminator(GANTrainConfig.from_dict(checkpoint["config"]).model)
     discriminator.load_state_dict(checkpoint["d"])
     return discriminator.eval().requires_grad_(False)
 
 
-def train_step(
-    state: TrainState, config: GANTrainConfig, bank: ImageBank, g_step: nn.Module, d_model: nn.Module, batch: int, device
-) -> dict:
-    """One D update, one G update, and the lazy regularisers when due. Returns the losses."""
-    g, d, num_ws, style_dim = state.generator, state.discriminator, state.generator.num_ws, config.model.style_dim
-    augment = lambda x: diff_augment(x, config.augment)  # noqa: E731
-    logs = {}
+def metric_history(run_dir: str | os.PathLike) -> list[dict]:
+    """The quality-metric trajectory stored in a run's checkpoint."""
+    return json.loads(safe_load(Path(run_dir) / CHECKPOINT)["metrics"])
 
-    def fakes(n: int):
-        z1, z2 = torch.randn(n, style_dim, device=device), torch.randn(n, style_dim, device=device)
-        return g_step(z1, z2, mixing_cut(n, num_ws, config.style_mixing, device))
 
-    requires_grad(g, False)
-    requires_grad(d, True)
-    real = bank.batch(batch, config.xflip, device)
-    fake, _, _ = fakes(batch)
-    loss = d_logistic_loss(d_model(augment(real)), d_model(augment(fake.detach())))
+# --- one step -------------------------------------------------------------------------------------
+
+
+def train_step(state: TrainState, config: GANTrainConfig, bank: ImageBank) -> dict:
+    """One D update, one G update, the lazy regularisers when due, and the EMA. Returns the losses."""
+    logs = {"loss_d": _discriminator_update(state, config, bank)}
+    if state.step % config.d_reg_every == 0:
+        logs["r1"] = _r1_update(state, config, bank)
+    logs["loss_g"] = _generator_update(state, config)
+    if config.pl_weight > 0 and state.step % config.g_reg_every == 0:
+        logs["path_length"] = _path_length_update(state, config)
+    update_ema(state.ema, state.generator, ema_beta(config, (state.step + 1) * config.batch))
+    state.step += 1
+    return logs
+
+
+def _fakes(state: TrainState, config: GANTrainConfig, n: int):
+    """n generated images with style mixing, their ws and first w (global RNG)."""
+    g = state.generator
+    z1, z2 = sample_z(g, n), sample_z(g, n)
+    return state.g_step(z1, z2, mixing_cut(n, g.num_ws, config.style_mixing, state.device))
+
+
+def _discriminator_update(state: TrainState, config: GANTrainConfig, bank: ImageBank) -> float:
+    state.generator.requires_grad_(False)
+    state.discriminator.requires_grad_(True)
+    batch = config.batch // state.processes
+    real = bank.batch(batch, state.device, xflip=config.xflip)
+    fake, _, _ = _fakes(state, config, batch)
+    real_pred = state.d_model(diff_augment(real, config.augment))
+    loss = d_logistic_loss(real_pred, state.d_model(diff_augment(fake.detach(), config.augment)))
     state.d_optim.zero_grad(set_to_none=True)
     loss.backward()
     state.d_optim.step()
-    logs["loss_d"] = loss.item()
+    return loss.item()
 
-    if state.step % config.d_reg_every == 0:
-        real = bank.batch(batch, config.xflip, device).requires_grad_(True)
-        real_pred = d_model(augment(real))
-        r1 = d_r1_penalty(real_pred, real)
-        state.d_optim.zero_grad(set_to_none=True)
-        (config.resolved_r1_gamma / 2 * r1 * config.d_reg_every + 0 * real_pred[0, 0]).backward()
-        state.d_optim.step()
-        logs["r1"] = r1.item()
 
-    requires_grad(g, True)
-    requires_grad(d, False)
-    fake, _, w = fakes(batch)
-    loss = g_nonsaturating_loss(d_model(augment(fake)))
+def _r1_update(state: TrainState, config: GANTrainConfig, bank: ImageBank) -> float:
+    real = bank.batch(config.batch // state.processes, state.device, xflip=config.xflip).requires_grad_(True)
+    real_pred = state.d_model(diff_augment(real, config.augment))
+    r1 = d_r1_penalty(real_pred, real)
+    state.d_optim.zero_grad(set_to_none=True)
+    # Every output takes part in the graph (0 × …), as DDP requires.
+    (config.resolved_r1_gamma / 2 * r1 * config.d_reg_every + 0 * real_pred[0, 0]).backward()
+    state.d_optim.step()
+    return r1.item()
+
+
+def _generator_update(state: TrainState, config: GANTrainConfig) -> float:
+    state.generator.requires_grad_(True)
+    state.discriminator.requires_grad_(False)
+    fake, _, w = _fakes(state, config, config.batch // state.processes)
+    loss = g_nonsaturating_loss(state.d_model(diff_augment(fake, config.augment)))
     state.g_optim.zero_grad(set_to_none=True)
     loss.backward()
     state.g_optim.step()
-    logs["loss_g"] = loss.item()
     with torch.no_grad():
-        g.w_avg.lerp_(w.mean(0), 1 - config.w_avg_beta)
+        state.generator.w_avg.lerp_(w.mean(0), 1 - config.w_avg_beta)
+    return loss.item()
 
-    if config.pl_weight > 0 and state.step % config.g_reg_every == 0:
-        images, ws, _ = fakes(max(1, batch // config.pl_batch_shrink))
-        penalty, state.mean_path_length, lengths = g_path_length(images, ws, state.mean_path_length, config.pl_decay)
-        state.g_optim.zero_grad(set_to_none=True)
-        (config.pl_weight * config.g_reg_every * penalty + 0 * images[0, 0, 0, 0]).backward()
-        state.g_optim.step()
-        logs["path_length"] = lengths.mean().item()
 
-    update_ema(state.ema, g, ema_beta(config, (state.step + 1) * config.batch))
-    state.step += 1
-    return logs
+def _path_length_update(state: TrainState, config: GANTrainConfig) -> float:
+    images, ws, _ = _fakes(state, config, max(1, config.batch // state.processes // config.pl_batch_shrink))
+    penalty, state.mean_path_length, lengths = g_path_length(images, ws, state.mean_path_length, config.pl_decay)
+    state.g_optim.zero_grad(set_to_none=True)
+    (config.pl_weight * config.g_reg_every * penalty + 0 * images[0, 0, 0, 0]).backward()
+    state.g_optim.step()
+    return lengths.mean().item()
 
 
 # --- samples and metric -------------------------------------------------------------------------
 
 
-def fixed_z(n: int, style_dim: int, seed: int = 123) -> torch.Tensor:
-    """The same latent codes at every evaluation, drawn without touching the training RNG."""
-    return torch.randn(n, style_dim, generator=torch.Generator().manual_seed(seed))
-
-
 @torch.no_grad()
 def generate(generator: Generator, z: torch.Tensor, batch: int = 64, truncation_psi: float = 1.0) -> torch.Tensor:
+    """Images (N, 3, size, size) on the CPU from z (N, style_dim), made `batch` at a time on the generator's device."""
     device = generator.w_avg.device
     return torch.cat([generator(z[i : i + batch].to(device), truncation_psi).cpu() for i in range(0, len(z), batch)])
-
-
-def image_grid(images: torch.Tensor, columns: int = 8) -> Image.Image:
-    """(N, 3, H, W) in [-1, 1] → one PIL image, `columns` wide."""
-    n, _, h, w = images.shape
-    rows = math.ceil(n / columns)
-    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-    grid = np.full((rows * h, columns * w, 3), 255, np.uint8)
-    for k, image in enumerate(pixels):
-        grid[(k // columns) * h : (k // columns + 1) * h, (k % columns) * w : (k % columns + 1) * w] = image
-    return Image.fromarray(grid)
-
-
-def save_grid(images: torch.Tensor, path: Path, columns: int = 8) -> None:
-    with atomic_path(path) as tmp:
-        image_grid(images, columns).save(tmp, format="PNG")
 
 
 class QualityMetric:
@@ -422,7 +415,7 @@ class QualityMetric:
             self.real = np.load(cache)
         else:
             index = torch.from_numpy(np.random.default_rng(0).choice(len(bank), self.n, replace=False))
-            self.real = extract(self.extractor, bank.images[index].float() / 127.5 - 1)
+            self.real = extract(self.extractor, bank[index])
             with atomic_open(cache, "wb") as handle:
                 np.save(handle, self.real, allow_pickle=False)
         self.real_stats = FeatureStats.of(self.real)
@@ -432,7 +425,7 @@ class QualityMetric:
     def __call__(self, generator: Generator) -> dict:
         from thisineq.metrics.fid import frechet_distance, kernel_distance
 
-        fake = self._extract(self.extractor, generate(generator, fixed_z(self.n, generator.style_dim, seed=7)))
+        fake = self._extract(self.extractor, generate(generator, sample_z(generator, self.n, seed=METRIC_SEED)))
         return {
             "fd_effnet": frechet_distance(self._stats(fake), self.real_stats),
             "kd_effnet": kernel_distance(fake, self.real, subset_size=min(500, self.n)),
@@ -449,6 +442,14 @@ def _device(config: GANTrainConfig, local_rank: int) -> torch.device:
     return torch.device("cuda", local_rank)
 
 
+def _distribute(state: TrainState, world: int, device: torch.device) -> None:
+    """Wrap G's step and D in DistributedDataParallel; each process trains on batch / world images."""
+    ids = [device.index] if device.type == "cuda" else None
+    state.g_step = nn.parallel.DistributedDataParallel(state.g_step, device_ids=ids, broadcast_buffers=False)
+    state.d_model = nn.parallel.DistributedDataParallel(state.d_model, device_ids=ids, broadcast_buffers=False)
+    state.processes = world
+
+
 def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
     """Train (or resume) the run in `config.run_dir` until `config.steps`. Returns the run folder."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -459,33 +460,29 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
         if device.type == "cuda":
             torch.cuda.set_device(device)
     if config.batch % world:
-        raise ValueError(f"batch {config.batch} does not split over {world} processes")
-    run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _check_run_config(run_dir, config, rank)
+        raise ConfigError(f"batch {config.batch} does not split over {world} processes")
+    run = RunFolder(config.run_dir, config.to_dict(), may_change=("steps", "device"))
+    run.claim(write=rank == 0)
 
     bank = ImageBank(config.dataset, config.model.size)
     state = new_state(config, device)
     metrics: list[dict] = []
-    if (run_dir / CHECKPOINT).is_file():
-        metrics = load_checkpoint(state, run_dir / CHECKPOINT)
+    if run.has_checkpoint():
+        metrics = restore(state, run.load_checkpoint())
     elif config.init_from:
         warm_start(state, config.init_from)
     if world > 1 and state.step == 0:
         torch.manual_seed(config.seed + rank)  # each process draws its own batches and z
-    g_step, d_model = GeneratorStep(state.generator), state.discriminator
     if world > 1:
-        ids = [local_rank] if device.type == "cuda" else None
-        g_step = nn.parallel.DistributedDataParallel(g_step, device_ids=ids, broadcast_buffers=False)
-        d_model = nn.parallel.DistributedDataParallel(d_model, device_ids=ids, broadcast_buffers=False)
+        _distribute(state, world, device)
     metric = (
-        QualityMetric(bank, config.metric_samples, run_dir / "real_features.npy") if config.metric_every and rank == 0 else None
+        QualityMetric(bank, config.metric_samples, run.path / "real_features.npy") if config.metric_every and rank == 0 else None
     )
 
     bar = tqdm(total=config.steps, initial=state.step, desc="training GAN", unit="step", disable=not progress or rank != 0)
     started = time.perf_counter() - state.wall_seconds
     while state.step < config.steps:
-        logs = train_step(state, config, bank, g_step, d_model, config.batch // world, device)
+        logs = train_step(state, config, bank)
         state.wall_seconds = time.perf_counter() - started
         bar.update()
         bar.set_postfix(d=f"{logs['loss_d']:.3f}", g=f"{logs['loss_g']:.3f}")
@@ -493,9 +490,7 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
             continue
         done = state.step == config.steps
         if state.step % config.sample_every == 0 or done:
-            save_grid(
-                generate(state.ema, fixed_z(64, config.model.style_dim)), run_dir / "samples" / f"step_{state.step:07d}.png"
-            )
+            save_grid(generate(state.ema, sample_z(state.ema, 64, seed=SAMPLE_SEED)), run.sample_path(state.step))
         if metric is not None and (state.step % config.metric_every == 0 or done):
             entry = {
                 "step": state.step,
@@ -506,36 +501,11 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
             metrics.append(entry)
             bar.write(json.dumps(entry))
         if state.step % 50 == 0 or done:
-            _append_log(run_dir / LOG, {"step": state.step, "wall_seconds": round(state.wall_seconds, 1), **logs})
+            run.log({"step": state.step, "wall_seconds": round(state.wall_seconds, 1), **logs})
         if state.step % config.checkpoint_every == 0 or done:
-            save_checkpoint(state, config, run_dir / CHECKPOINT, metrics)
-            save_generator(state.ema, run_dir / GENERATOR, extra={"step": state.prior_steps + state.step})
+            run.save_checkpoint(checkpoint_record(state, config, metrics))
+            save_generator(state.ema, run.path / GENERATOR, extra={"step": state.prior_steps + state.step})
     bar.close()
     if world > 1:
         dist.destroy_process_group()
-    return run_dir
-
-
-def _check_run_config(run_dir: Path, config: GANTrainConfig, rank: int) -> None:
-    """A run folder belongs to one config; only the number of steps may grow on resume."""
-    path = run_dir / RUN_CONFIG
-    record = config.to_dict()
-    if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        differs = sorted(
-            k for k in record if k not in ("steps", "device") and previous.get(k) != json.loads(json.dumps(record[k]))
-        )
-        if differs:
-            raise ValueError(f"{run_dir} was started with other settings ({', '.join(differs)}); use a new --run-dir")
-    if rank == 0:
-        write_json(path, record)
-
-
-def _append_log(path: Path, entry: dict) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry) + "\n")
-
-
-def metric_history(run_dir: str | os.PathLike) -> list[dict]:
-    """The quality-metric trajectory stored in a run's checkpoint."""
-    return json.loads(safe_load(Path(run_dir) / CHECKPOINT)["metrics"])
+    return run.path
