@@ -14,3 +14,13 @@ class ThisIneqError(Exception):
 
 class ConfigError(ThisIneqError, ValueError):
     """A setting or argument that cannot work (a ValueError too, for callers that catch those)."""
+
+
+class UnknownKeyError(ConfigError, KeyError):
+    """A key that is not there, such as an unknown domain or a column a table lacks (a KeyError too)."""
+
+    __str__ = Exception.__str__  # KeyError's would put the message in quotes
+
+
+class MissingFileError(ThisIneqError, FileNotFoundError):
+    """An input file or folder that does not exist (a FileNotFoundError too)."""

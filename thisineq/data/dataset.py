@@ -29,9 +29,8 @@ import pandas as pd
 
 from thisineq import __version__
 from thisineq.config import option
-from thisineq.data import MissingFileError
 from thisineq.data.domains import DOMAIN_KEYS, SYNTHETIC_LSOA_PREFIX
-from thisineq.errors import ConfigError, ThisIneqError
+from thisineq.errors import ConfigError, MissingFileError, ThisIneqError
 from thisineq.io import atomic_open, sha256_file, write_json
 
 FORMAT = "thisineq-dataset"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thisineq.data import UnknownKeyError
+from thisineq.errors import UnknownKeyError
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from thisineq.data import MissingFileError, UnknownKeyError
-from thisineq.errors import ConfigError, ThisIneqError
+from thisineq.errors import ConfigError, MissingFileError, ThisIneqError, UnknownKeyError
 from thisineq.io import atomic_open
 
 log = logging.getLogger(__name__)

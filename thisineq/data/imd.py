@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from thisineq.data import UnknownKeyError
 from thisineq.data.domains import (
     DOMAIN_KEYS,
     DOMAINS,
@@ -23,7 +22,7 @@ from thisineq.data.domains import (
     LSOA_NAME,
     domain,
 )
-from thisineq.errors import ConfigError, ThisIneqError
+from thisineq.errors import ConfigError, ThisIneqError, UnknownKeyError
 from thisineq.io import atomic_path
 
 if TYPE_CHECKING:

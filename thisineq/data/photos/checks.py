@@ -15,9 +15,9 @@ from typing import Literal
 import pandas as pd
 from PIL import Image
 
-from thisineq.data import UnknownKeyError
 from thisineq.data.photos.decode import PhotoReadError, check_decodes, open_image
 from thisineq.data.photos.metadata import PHOTO_ID, PhotoCollectionError
+from thisineq.errors import UnknownKeyError
 
 ProblemKind = Literal["missing file", "unreadable", "duplicate row", "duplicate content", "path outside folder"]
 PROBLEM_COLUMNS: tuple[str, ...] = ("photo_id", "image", "problem", "detail")
