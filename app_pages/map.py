@@ -59,7 +59,7 @@ if page is not None:
         )
     tooltip = {"html": "<b>{lsoa_name}</b> {lsoa_code}<br/>" + f"{domain(key).label} decile: " + "{decile}"}
     st.pydeck_chart(
-        maps.compact_deck(
+        maps.CompactDeck(
             layers=layers, initial_view_state=pdk.ViewState(**maps.initial_view(photos, geojson)), map_style=None, tooltip=tooltip
         ),
         height=560,

@@ -90,19 +90,40 @@ def test_map_view_falls_back_to_the_areas_when_photos_have_no_coordinates():
     assert abs(view["latitude"] - 52.1) < 1e-9
 
 
-def test_deck_json_is_compact():
+def test_deck_json_is_compact_and_leaves_the_layers_their_data():
     import pydeck as pdk
 
     features = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0.1, 51.5]}, "properties": {"fill": [1, 2, 3, 4]}}
     ] * 50
-    layer = pdk.Layer("GeoJsonLayer", {"type": "FeatureCollection", "features": features})
+    collection = {"type": "FeatureCollection", "features": features}
+    layer = pdk.Layer("GeoJsonLayer", collection)
     compact, indented = (
-        maps.compact_deck(layers=[layer], map_style=None).to_json(),
+        maps.CompactDeck(layers=[layer], map_style=None).to_json(),
         pdk.Deck(layers=[layer], map_style=None).to_json(),
     )
     assert "\n" not in compact and len(compact) < len(indented) / 2
     assert json.loads(compact) == json.loads(indented)
+    assert layer.data is collection  # written from a copy: the layer itself keeps its data
+
+
+def test_photo_points_leave_out_photos_without_coordinates():
+    photos = pd.DataFrame(
+        {
+            "lat": [51.5, float("nan")],
+            "lon": [-0.1, 0.0],
+            "lsoa_name": ["A 001A", "B 001A"],
+            "lsoa_code": ["E01000001", "E01000002"],
+            "income_decile": [2, 9],
+        },
+        index=pd.Index(["p1", "p2"], name="photo_id"),
+    )
+    points = maps.photo_points(photos, "income")
+    assert points.to_dict("records") == [
+        {"photo_id": "p1", "lat": 51.5, "lon": -0.1, "lsoa_name": "A 001A", "lsoa_code": "E01000001", "decile": 2}
+    ]
+    spec = json.loads(maps.CompactDeck(layers=[maps.photo_layer(points)], map_style=None).to_json())
+    assert spec["layers"][0]["@@type"] == "ScatterplotLayer" and spec["layers"][0]["data"][0]["decile"] == 2
 
 
 @pytest.mark.parametrize(
