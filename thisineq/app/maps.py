@@ -149,7 +149,7 @@ class CompactDeck(pdk.Deck):
 
     def to_json(self) -> str:
         bare = copy.copy(self)
-        bare.layers = [without_data(layer) for layer in self.layers]
+        bare.layers = [dataless(layer) for layer in self.layers]
         spec = json.loads(pdk.Deck.to_json(bare))
         for layer_spec, layer in zip(spec["layers"], self.layers, strict=True):
             if layer.data is not None:
@@ -157,7 +157,7 @@ class CompactDeck(pdk.Deck):
         return json.dumps(spec, separators=(",", ":"), default=_jsonable)
 
 
-def without_data(layer: pdk.Layer) -> pdk.Layer:
+def dataless(layer: pdk.Layer) -> pdk.Layer:
     """A copy of a layer with no data (the original keeps its own)."""
     bare = copy.copy(layer)
     bare.data = None
