@@ -2,9 +2,6 @@
 
 import streamlit as st
 
-from thisineq.app import state
-
-state.use_explicit_navigation()
 st.title("About")
 st.markdown(
     """

@@ -2,37 +2,34 @@
 
 import streamlit as st
 
-from thisineq.app import state
+from thisineq.app import state, widgets
 from thisineq.invert import methods
 
 st.title("This inequality does not exist")
 page = state.open_dataset_page()
-if page is not None:
-    manifest = page.manifest
-    st.markdown(
-        "A StyleGAN2 trained on street-level photos of housing, each photo inverted into the GAN's latent "
-        "space and linked to the English Indices of Deprivation 2019 deciles of its area. Linear boundaries "
-        "in latent space separate photos of deprived from privileged areas; walking across them shows what "
-        "the model associates with deprivation."
-    )
-    counts = manifest["counts"]
-    left, middle, right = st.columns(3)
-    left.metric("Photos", f"{counts['photos_usable']:,}", help=f"{counts['photos_listed']:,} listed")
-    middle.metric("Areas (LSOAs)", f"{counts['lsoas']:,}", help=f"{counts['lsoas_with_photos']:,} with photos")
-    right.metric("Problems reported", f"{sum(counts['problems'].values()):,}")
-    st.caption(f"Dataset: `{page.artifacts.dataset}`")
-    artifacts = page.artifacts
-    built = {
-        "Generator": artifacts.generator.is_file(),
-        "Encoders (e4e, ReStyle)": artifacts.encoder("e4e").is_file() and artifacts.encoder("restyle").is_file(),
-        "Inversions": any((artifacts.inversion(m) / "inversion.json").is_file() for m in methods.NAMES),
-        "Boundaries (Table 1)": artifacts.normals.is_file(),
-        "Known-answer benchmark": (artifacts.known_answer / "table.csv").is_file(),
-    }
-    st.markdown(
-        "**What this artifact set holds**  \n" + "  \n".join(f"{'✅' if ok else '⬜'} {name}" for name, ok in built.items())
-    )
-    st.markdown(
-        "Start with the **Generator** (a seed or a real photo, walked with sliders), the **Map** (deciles, photos and their "
-        "inversions), **Metrics** (Table 1 and the comparisons), the **Walk matrix**, or invert **Your photo**."
-    )
+artifacts, counts = page.artifacts, page.manifest["counts"]
+st.markdown(
+    "A StyleGAN2 trained on street-level photos of housing, each photo inverted into the GAN's latent "
+    "space and linked to the English Indices of Deprivation 2019 deciles of its area. Linear boundaries "
+    "in latent space separate photos of deprived from privileged areas; walking across them shows what "
+    "the model associates with deprivation."
+)
+left, middle, right = st.columns(3)
+left.metric("Photos", f"{counts['photos_usable']:,}", help=f"{counts['photos_listed']:,} listed")
+middle.metric("Areas (LSOAs)", f"{counts['lsoas']:,}", help=f"{counts['lsoas_with_photos']:,} with photos")
+right.metric("Problems reported", f"{sum(counts['problems'].values()):,}")
+st.caption(f"Dataset: `{artifacts.dataset}`")
+built = {
+    "Generator": artifacts.generator.is_file(),
+    f"Encoders ({', '.join(map(widgets.method_label, methods.ENCODERS))})": all(
+        artifacts.encoder(kind).is_file() for kind in methods.ENCODERS
+    ),
+    "Inversions": any((artifacts.inversion(m) / "inversion.json").is_file() for m in methods.NAMES),
+    "Boundaries (Table 1)": artifacts.normals.is_file(),
+    "Known-answer benchmark": (artifacts.known_answer / "table.csv").is_file(),
+}
+st.markdown("**What this artifact set holds**  \n" + "  \n".join(f"{'✅' if ok else '⬜'} {name}" for name, ok in built.items()))
+st.markdown(
+    "Start with the **Generator** (a seed or a real photo, walked with sliders), the **Map** (deciles, photos and their "
+    "inversions), **Metrics** (Table 1 and the comparisons), the **Walk matrix**, or invert **Your photo**."
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -90,19 +91,40 @@ def test_map_view_falls_back_to_the_areas_when_photos_have_no_coordinates():
     assert abs(view["latitude"] - 52.1) < 1e-9
 
 
-def test_deck_json_is_compact():
+def test_deck_json_is_compact_and_leaves_the_layers_their_data():
     import pydeck as pdk
 
     features = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0.1, 51.5]}, "properties": {"fill": [1, 2, 3, 4]}}
     ] * 50
-    layer = pdk.Layer("GeoJsonLayer", {"type": "FeatureCollection", "features": features})
+    collection = {"type": "FeatureCollection", "features": features}
+    layer = pdk.Layer("GeoJsonLayer", collection)
     compact, indented = (
-        maps.compact_deck(layers=[layer], map_style=None).to_json(),
+        maps.CompactDeck(layers=[layer], map_style=None).to_json(),
         pdk.Deck(layers=[layer], map_style=None).to_json(),
     )
     assert "\n" not in compact and len(compact) < len(indented) / 2
     assert json.loads(compact) == json.loads(indented)
+    assert layer.data is collection  # written from a copy: the layer itself keeps its data
+
+
+def test_photo_points_leave_out_photos_without_coordinates():
+    photos = pd.DataFrame(
+        {
+            "lat": [51.5, float("nan")],
+            "lon": [-0.1, 0.0],
+            "lsoa_name": ["A 001A", "B 001A"],
+            "lsoa_code": ["E01000001", "E01000002"],
+            "income_decile": [2, 9],
+        },
+        index=pd.Index(["p1", "p2"], name="photo_id"),
+    )
+    points = maps.photo_points(photos, "income")
+    assert points.to_dict("records") == [
+        {"photo_id": "p1", "lat": 51.5, "lon": -0.1, "lsoa_name": "A 001A", "lsoa_code": "E01000001", "decile": 2}
+    ]
+    spec = json.loads(maps.CompactDeck(layers=[maps.photo_layer(points)], map_style=None).to_json())
+    assert spec["layers"][0]["@@type"] == "ScatterplotLayer" and spec["layers"][0]["data"][0]["decile"] == 2
 
 
 @pytest.mark.parametrize(
@@ -189,5 +211,59 @@ def test_pages_on_a_set_with_a_generator_but_no_boundaries(tmp_path, monkeypatch
         assert any("No visibility figures" in i.value for i in metrics.info)
         run("app_pages/kiosk.py", "young")
         assert any("No generator in the bare artifact set" in i.value for i in run("app_pages/kiosk.py", "bare").info)
+    finally:
+        st.cache_data.clear()
+
+
+def test_domain_sliders_start_from_url_values_clamped_and_rounded_to_their_step():
+    def sliders():
+        import numpy as np
+
+        from thisineq.app import widgets
+        from thisineq.latent.normals import Direction
+
+        directions = {d: Direction(d, np.eye(4)[i], 1.0) for i, d in enumerate(["income", "health", "education"])}
+        widgets.domain_sliders(directions, "test_slider_", initial={"income": "1.3", "health": "-99", "education": "x"})
+
+    at = AppTest.from_function(sliders, default_timeout=60).run()
+    assert not at.exception
+    assert [s.value for s in at.slider] == [1.25, -3.0, 0.0]
+    assert [s.label for s in at.slider][:2] == ["Income: deprived ← → privileged", "Health: deprived ← → privileged"]
+    assert {(s.min, s.max, s.step) for s in at.slider} == {(-3.0, 3.0, 0.25)}
+
+
+def nesting(node, depth: int = 0) -> int:
+    """The deepest block nesting under `node` (a module's own statements are at depth 0)."""
+    blocks = (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef, ast.Match)
+    deepest = depth
+    for child in ast.iter_child_nodes(node):
+        deeper = depth + 1 if isinstance(child, blocks) else depth
+        deepest = max(deepest, nesting(child, deeper))
+    return deepest
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "app_pages").glob("*.py")))
+def test_pages_are_flat(page):
+    """A page composes UI: a precondition stops it (st.stop), work lives in thisineq.app, blocks nest at most 3 deep."""
+    tree = ast.parse((ROOT / "app_pages" / page).read_text(encoding="utf-8"))
+    assert nesting(tree) <= 3
+
+
+def test_no_legacy_pages_folder_beside_the_app():
+    # Streamlit reads a folder named pages/ beside the main script as its legacy multipage app, which
+    # takes a first deep link (/generator?seed=7) away from streamlit_app.py's st.navigation.
+    assert not (ROOT / "pages").exists()
+
+
+@pytest.mark.parametrize("page", ["app_pages/home.py", "app_pages/map.py", "app_pages/generator.py"])
+def test_pages_say_how_to_build_an_artifact_set_where_there_is_none(page, tmp_path, monkeypatch):
+    import streamlit as st
+
+    monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
+    st.cache_data.clear()  # the list of artifact sets is cached per process
+    try:
+        at = run(page)
+        assert [e.value for e in at.error] == ["No artifact set found under `artifacts/`. Build the demo with `make demo`."]
+        assert not at.get("selectbox") and not at.get("image")  # the page stopped there
     finally:
         st.cache_data.clear()

@@ -37,6 +37,20 @@ def screenshots(tmp_path_factory) -> Path:
     return folder
 
 
+def test_a_first_deep_link_opens_its_page_in_the_apps_navigation(browser_page, screenshots):
+    """The fresh server's first request is a shared link (this test runs first): streamlit_app.py's st.navigation
+    serves it, with its page titles and sections in the menu, and the link's state on the page."""
+    url, page = browser_page
+    page.goto(f"{url}/generator?seed=7")
+    wait_for_app(page)
+    assert page.locator('[data-testid="stMain"] h1').first.inner_text() == "Generator"
+    menu = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "Walk matrix" in menu and "Your photo" in menu  # the titles given to st.Page, not the file names
+    assert page.locator('[data-testid="stSidebar"] input[type="number"]').input_value() == "7"
+    assert "seed=7" in page.url
+    page.screenshot(path=str(screenshots / "generator-deep-link.png"), full_page=True)
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_page_loads_in_a_browser(browser_page, screenshots, path):
     url, page = browser_page

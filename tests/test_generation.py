@@ -66,3 +66,22 @@ def test_whole_url_numbers():
     assert generation.parse_number("12.7", 0, 0, 100, whole=True) == 12 and isinstance(
         generation.parse_number("5", 0, 0, 9, whole=True), int
     )
+
+
+def test_seeds_are_whole_numbers_and_anything_else_is_named():
+    assert generation.parse_seeds("1, 2 7,,") == [1, 2, 7] and generation.parse_seeds("  ") == []
+    for text, bad in [("3, x", "'x'"), ("-1", "'-1'"), ("2.5", "'2.5'")]:
+        with pytest.raises(ValueError, match=bad):
+            generation.parse_seeds(text)
+
+
+def test_a_stored_latent_becomes_a_batch_of_one(generator):
+    stored = np.zeros((generator.num_ws, 8), np.float64)
+    ws = generation.ws_tensor(stored)
+    assert ws.shape == (1, generator.num_ws, 8) and ws.dtype == torch.float32
+    assert generation.synthesise(generator, ws).shape == (16, 16, 3)
+
+
+def test_walk_params_name_each_domain():
+    income, health = Direction("income", np.eye(8)[0], 1.0), Direction("health", np.eye(8)[1], 1.0)
+    assert generation.walk_params([(income, 0.25), (health, -1.5)]) == {"income": 0.25, "health": -1.5}

@@ -71,3 +71,13 @@ def test_awkward_but_valid_images_are_read():
     assert out["alpha"].min() == 255  # transparent pixels become white
     assert 150 < out["grey16"].mean() < 160  # 40000/65535 of full scale, not clipped to 255
     assert out["animated"][..., 0].mean() > 150  # the first frame (red), not the second
+
+
+def test_optimisers_budget_their_steps_by_what_they_start_from():
+    from thisineq.app import upload
+
+    # The projector starts from the average latent; the hybrid refines an encoder's code, briefly.
+    assert upload.step_budget("projector", 250) == {"projector_steps": 250}
+    assert upload.step_budget("hybrid", 250) == {"hybrid_steps": 250}
+    assert upload.default_steps("projector") > upload.default_steps("hybrid")
+    assert {upload.default_steps(m) for m in ("projector", "hybrid")} <= set(upload.OPTIMISATION_STEPS)

@@ -1,4 +1,4 @@
-"""Pure helpers behind the generator page: latents from seeds, edits, and crisp display images."""
+"""Pure helpers behind the image pages: latents from seeds, edits, crisp display images, URL numbers and seeds."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def seed_ws(generator: Generator, seed: int, truncation_psi: float = 1.0) -> tor
     """The ws (1, num_ws, D) of a seed: the same seed always gives the same image."""
     with torch.inference_mode():
         return sample_ws(generator, 1, int(seed), truncation_psi=truncation_psi)
+
+
+def ws_tensor(ws: np.ndarray) -> torch.Tensor:
+    """A stored ws (num_ws, D) as the batch of one (1, num_ws, D), float32, that the generator takes."""
+    return torch.from_numpy(np.asarray(ws, np.float32))[None]
 
 
 @torch.inference_mode()
@@ -59,6 +64,21 @@ def parse_number(text, default: float, low: float, high: float, *, whole: bool =
         return default
     value = min(max(value, low), high)
     return int(value) if whole else value
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1, 2 7' → [1, 2, 7]; anything that is not a whole number is reported, not guessed."""
+    seeds = []
+    for token in text.replace(",", " ").split():
+        if not token.isdigit():
+            raise ValueError(f"{token!r} is not a seed (a whole number ≥ 0)")
+        seeds.append(int(token))
+    return seeds
+
+
+def walk_params(moves: list[tuple[Direction, float]]) -> dict[str, float]:
+    """The URL parameters of a walk: each domain's slider value, by domain."""
+    return {direction.name: alpha for direction, alpha in moves}
 
 
 def png_bytes(image: Image.Image) -> bytes:

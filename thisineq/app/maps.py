@@ -1,9 +1,13 @@
-"""Pure helpers for the map page: decile colours, the choropleth payload and the initial view."""
+"""Helpers for the map page: decile colours, the choropleth payload, its layers, the initial view and a compact deck."""
 
 from __future__ import annotations
 
+import copy
+import json
+
 import numpy as np
 import pandas as pd
+import pydeck as pdk
 
 # Decile 1 (most deprived) … 10 (least deprived): a diverging red–blue scale, colour-blind safe
 # (ColorBrewer RdYlBu, 10 classes).
@@ -94,32 +98,70 @@ def legend_markdown() -> str:
     return f"**Decile** (1 = most deprived 10% of LSOAs in England) {swatches}"
 
 
-def compact_deck(**deck_args):
-    """A pydeck Deck whose JSON is compact and quick to write.
+def choropleth_layer(boundaries: dict, *, outlined: bool) -> pdk.Layer:
+    """The areas filled with their decile colour (`coloured_geojson`), outlined in thin white where asked."""
+    return pdk.Layer(
+        "GeoJsonLayer",
+        boundaries,
+        pickable=True,
+        stroked=outlined,
+        filled=True,
+        get_fill_color="properties.fill",
+        get_line_color=[255, 255, 255, 90],
+        line_width_min_pixels=0.5,
+    )
+
+
+def photo_points(photos: pd.DataFrame, domain_key: str) -> pd.DataFrame:
+    """The located photos as map points: photo_id, lat, lon, their area's name and code, and its decile in one domain."""
+    points = photos.reset_index()[["photo_id", "lat", "lon", "lsoa_name", "lsoa_code"]]
+    points = points.assign(decile=photos[f"{domain_key}_decile"].to_numpy())
+    return points.dropna(subset=["lat", "lon"])
+
+
+def photo_layer(points: pd.DataFrame) -> pdk.Layer:
+    """The photos (`photo_points`) as small dark dots."""
+    return pdk.Layer(
+        "ScatterplotLayer",
+        points,
+        get_position=["lon", "lat"],
+        get_radius=30,
+        radius_min_pixels=2,
+        get_fill_color=[20, 20, 20, 200],
+        pickable=True,
+        id="photos",
+    )
+
+
+def decile_tooltip(domain_label: str) -> dict:
+    """The hover text of an area or photo: its area's name, code and decile."""
+    return {"html": "<b>{lsoa_name}</b> {lsoa_code}<br/>" + f"{domain_label} decile: " + "{decile}"}
+
+
+class CompactDeck(pdk.Deck):
+    """A pydeck Deck whose JSON is compact and quick to write (what `st.pydeck_chart` sends).
 
     pydeck serialises layer data through a pure-Python, key-sorting, indenting encoder: for a London
-    choropleth (4,835 polygons) that is seconds of server time and 13 MB on the wire. Here the deck is
-    serialised without its layers' data, which is then put back with the C JSON encoder, compactly.
+    choropleth (4,835 polygons) that is seconds of server time and 13 MB on the wire. Here pydeck
+    writes the deck from copies of its layers without their data, and the data is then added with the
+    C JSON encoder, compactly. The deck's own layers are left as they were.
     """
-    import json
 
-    import pydeck as pdk
+    def to_json(self) -> str:
+        bare = copy.copy(self)
+        bare.layers = [dataless(layer) for layer in self.layers]
+        spec = json.loads(pdk.Deck.to_json(bare))
+        for layer_spec, layer in zip(spec["layers"], self.layers, strict=True):
+            if layer.data is not None:
+                layer_spec["data"] = layer.data
+        return json.dumps(spec, separators=(",", ":"), default=_jsonable)
 
-    class CompactDeck(pdk.Deck):
-        def to_json(self):
-            datas = [layer.data for layer in self.layers]
-            try:
-                for layer in self.layers:
-                    layer._data = []
-                spec = json.loads(super().to_json())
-            finally:
-                for layer, data in zip(self.layers, datas, strict=True):
-                    layer._data = data
-            for layer_spec, data in zip(spec["layers"], datas, strict=True):
-                layer_spec["data"] = data
-            return json.dumps(spec, separators=(",", ":"), default=_jsonable)
 
-    return CompactDeck(**deck_args)
+def dataless(layer: pdk.Layer) -> pdk.Layer:
+    """A copy of a layer with no data (the original keeps its own)."""
+    bare = copy.copy(layer)
+    bare.data = None
+    return bare
 
 
 def _jsonable(value):

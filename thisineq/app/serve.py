@@ -92,7 +92,7 @@ SETTLED = """ready => !document.querySelector('[data-testid="stSkeleton"]') && !
 
 def wait_for_app(page, timeout_ms: float = 60000, settle_s: float = 0.6, ready: str = '[data-testid="stMain"] h1') -> None:
     """Wait until Streamlit has run the page's script and `ready` is on screen, and still is a moment later
-    (a first deep link reruns once; a page with a timed fragment, like the kiosk, reruns forever)."""
+    (a page with a timed fragment, like the kiosk, reruns forever)."""
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
         page.wait_for_function(IDLE, arg=ready, timeout=max(1.0, (deadline - time.monotonic()) * 1000))

@@ -10,13 +10,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from thisineq.artifacts import ArtifactSet, available_sets
+from thisineq.artifacts import ArtifactSet, available_sets, demo_set
 from thisineq.data.dataset import Dataset, load_dataset
 from thisineq.invert import methods
 from thisineq.latent.normals import BoundarySet
 
-# Session-state keys, defined once.
+# Session-state keys (widget keys included), defined once. Their values are internal: a shared link
+# carries URL parameters, never these.
 ARTIFACT_SET = "artifact_set"
+
 SEED = "generator_seed"
 PSI = "generator_psi"
 METHOD = "generator_method"
@@ -24,38 +26,72 @@ CONDITIONAL = "generator_conditional"
 PRINCIPAL = "generator_principal"
 START = "generator_start"
 PHOTO = "generator_photo"
+GENERATOR_SLIDERS = "generator_slider_"  # + domain
+
+DATASET_DOMAIN = "dataset_domain"
+
+MAP_DOMAIN = "map_domain"
+MAP_POINTS = "map_points"
+MAP_OUTLINES = "map_outlines"
+MAP_PHOTO = "map_photo"
+
+METRICS_SPLIT = "metrics_split"
+METRICS_SCORE = "metrics_score"
+METRICS_PROJECTION_METHOD = "metrics_projection_method"
+METRICS_PROJECTION_DOMAIN = "metrics_projection_domain"
+METRICS_PROJECTION_KIND = "metrics_projection_kind"
+
+WALKS_METHOD = "walks_method"
+WALKS_CONDITIONAL = "walks_conditional"
+WALKS_PRINCIPAL = "walks_principal"
+WALKS_DOMAINS = "walks_domains"
+WALKS_PHOTOS = "walks_photos"
+WALKS_SEEDS = "walks_seeds"
+WALKS_PSI = "walks_psi"
+WALKS_STEPS = "walks_steps"
+WALKS_RANGE = "walks_range"
+WALKS_LAYERS = "walks_layers"
+
+UPLOAD_FILE = "upload_file"
+UPLOAD_CURRENT = "upload_current"  # {"digest", "name", "photo"} of the checked upload
+UPLOAD_RESULTS = "upload_results"  # {method: ws (num_ws, D)} for the current upload
+UPLOAD_METHOD = "upload_method"
+UPLOAD_STEPS = "upload_steps"
+UPLOAD_START = "upload_start"
+UPLOAD_STOP = "upload_stop"
+UPLOAD_CONDITIONAL = "upload_conditional"
+UPLOAD_PRINCIPAL = "upload_principal"
+UPLOAD_SLIDERS = "upload_slider_"  # + domain
+
+KIOSK_TOUCHED = "kiosk_touched"  # time.time() of the last touch
+KIOSK_TICK = "kiosk_tick"  # drift ticks since then
+KIOSK_SEED = "kiosk_seed"
+KIOSK_NEXT = "kiosk_next"
+KIOSK_SLIDERS = "kiosk_slider_"  # + domain
 
 
-def visible_walks_toggle(normals, method: str, key: str, where=st) -> bool:
-    """The "Visible walks" toggle of a page (in `where`: st, the sidebar or a column), disabled where the set has no
-    boundaries on W's principal axes for `method`. True only when it is on and they exist."""
-    available = normals.has_principal(method)
-    on = where.toggle("Visible walks (principal axes)", key=key, disabled=not available, help=VISIBLE_WALKS_HELP)
-    return bool(on) and available
+def slider_key(sliders: str, domain: str) -> str:
+    """The key of one domain's slider in a group of sliders (GENERATOR_SLIDERS, UPLOAD_SLIDERS, KIOSK_SLIDERS)."""
+    return sliders + domain
 
 
-VISIBLE_WALKS_HELP = (
-    "boundaries fitted on the generator's main directions of variation (W's first principal axes): "
-    "a walk changes the image more, and the boundary separates the areas less well (see Metrics)"
-)
+def generator_from_url(params, method_options: list[str], photos_inverted: bool) -> None:
+    """The generator page's first values from a shared link; later visits in the session keep what the visitor set."""
+    from thisineq.app.generation import parse_number
+
+    wanted = params.get("method")
+    st.session_state.setdefault(START, "photo" if params.get("photo") and photos_inverted else "seed")
+    st.session_state.setdefault(SEED, parse_number(params.get("seed"), 0, 0, 2**31 - 1, whole=True))
+    st.session_state.setdefault(PSI, parse_number(params.get("psi"), 0.8, 0.0, 1.0))
+    st.session_state.setdefault(METHOD, wanted if wanted in method_options else next(iter(method_options), None))
+    st.session_state.setdefault(CONDITIONAL, params.get("conditional") == "1")
+    st.session_state.setdefault(PRINCIPAL, params.get("principal") == "1")
 
 
-def slider_key(domain: str) -> str:
-    return f"generator_slider_{domain}"
-
-
-def use_explicit_navigation() -> None:
-    """Make a first deep link (e.g. a shared /generator?seed=7) use streamlit_app.py's navigation.
-
-    Until streamlit_app.py has run once in a server process, Streamlit serves URLs with its legacy
-    handling of a folder named pages/ (an automatic file list as the menu); clearing that flag
-    and rerunning hands the request to `st.navigation`. Every page calls this first.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+def keep_choice(key: str, choices: list[str], wanted: str | None) -> None:
+    """Keep a selectbox's value among its choices: else the wanted one (from a URL) where offered, else the first."""
+    if st.session_state.get(key) not in choices:
+        st.session_state[key] = wanted if wanted in choices else next(iter(choices), None)
 
 
 @st.cache_data(show_spinner=False)
@@ -63,12 +99,12 @@ def _sets() -> list[str]:
     return [str(s.root) for s in available_sets()]
 
 
-def choose_artifact_set() -> ArtifactSet | None:
-    """The sidebar choice of artifact set (kept across pages in session state)."""
+def choose_artifact_set() -> ArtifactSet:
+    """The sidebar choice of artifact set (kept across pages in session state); the page stops where there is none."""
     roots = _sets()
     if not roots:
         st.error("No artifact set found under `artifacts/`. Build the demo with `make demo`.")
-        return None
+        st.stop()
     by_name = {Path(r).name: r for r in roots}
     wanted = st.query_params.get("set")  # a shared link may name the set
     if wanted in by_name and ARTIFACT_SET not in st.session_state:
@@ -130,25 +166,40 @@ class PageData:
     lsoas: pd.DataFrame
 
 
-def open_dataset_page() -> PageData | None:
-    """The sidebar choice of artifact set, its tables (cached) and the synthetic banner; None if no set exists."""
-    use_explicit_navigation()
-    artifacts = choose_artifact_set()
-    if artifacts is None:
-        return None
+def open_dataset_page() -> PageData:
+    """The sidebar choice of artifact set, its tables (cached) and the synthetic banner; the page stops where no set exists."""
+    page = page_for(choose_artifact_set())
+    synthetic_banner(page.manifest)
+    return page
+
+
+def open_generator_page() -> PageData:
+    """`open_dataset_page` for pages that need the generator: the page stops, after saying why, where the set has none."""
+    page = open_dataset_page()
+    if not page.artifacts.generator.is_file():
+        st.info("This artifact set has no generator yet: train one with `thisineq train gan` (see the README).")
+        st.stop()
+    return page
+
+
+def open_kiosk_page() -> PageData:
+    """The set chosen on another page, else the demo, without sidebar or banner; the page stops where it has no generator."""
+    chosen = st.session_state.get(ARTIFACT_SET)
+    artifacts = ArtifactSet(Path(chosen)) if chosen else demo_set()
+    if not artifacts.generator.is_file():
+        st.info(
+            f"No generator in the {artifacts.name} artifact set: the kiosk needs one. "
+            "Train it with `thisineq train gan` (see the README)."
+        )
+        st.stop()
+    return page_for(artifacts)
+
+
+def page_for(artifacts: ArtifactSet) -> PageData:
+    """An artifact set and its dataset's tables (cached)."""
     root = str(artifacts.dataset)
     manifest, photos, lsoas = dataset_tables(root)
-    synthetic_banner(manifest)
     return PageData(artifacts, root, manifest, photos, lsoas)
-
-
-def open_generator_page() -> PageData | None:
-    """`open_dataset_page` for pages that need the generator: None, after saying why, where the set has none."""
-    page = open_dataset_page()
-    if page is not None and not page.artifacts.generator.is_file():
-        st.info("This artifact set has no generator yet: train one with `thisineq train gan` (see the README).")
-        return None
-    return page
 
 
 def synthetic_banner(manifest: dict) -> None:
@@ -190,11 +241,11 @@ def json_record(path: str) -> dict | None:
 
 
 @st.cache_resource(show_spinner="Loading the inversion models…")
-def inversion_models(generator_path: str, e4e_path: str | None, restyle_path: str | None, lpips_net: str | None):
-    """Generator, encoders and perceptual distance for inverting uploads (shared by every session)."""
+def inversion_models(generator_path: str, encoder_paths: tuple[tuple[str, str], ...], lpips_net: str | None):
+    """Generator, encoders ((kind, path) pairs) and perceptual distance for inverting uploads (shared by every session)."""
     from thisineq.invert.api import InversionModels
 
-    models = InversionModels.load(generator_path, e4e=e4e_path, restyle=restyle_path, lpips_net=lpips_net)
+    models = InversionModels.load(generator_path, **dict(encoder_paths), lpips_net=lpips_net)
     for encoder in models.encoders.values():
         encoder.eval().requires_grad_(False)
     return models
@@ -204,11 +255,9 @@ def models_for(artifacts: ArtifactSet):
     """The inversion models an artifact set offers (encoders where trained; the projector where LPIPS weights exist)."""
     from thisineq.metrics import lpips
 
-    e4e, restyle = artifacts.encoder("e4e"), artifacts.encoder("restyle")
+    encoders = tuple((kind, str(artifacts.encoder(kind))) for kind in methods.ENCODERS if artifacts.encoder(kind).is_file())
     net = "alex" if lpips.weights_path("alex").is_file() else None
-    return inversion_models(
-        str(artifacts.generator), str(e4e) if e4e.is_file() else None, str(restyle) if restyle.is_file() else None, net
-    )
+    return inversion_models(str(artifacts.generator), encoders, net)
 
 
 def photo_ws(artifact_root: str, method: str, photo_id: str) -> np.ndarray | None:
@@ -220,8 +269,38 @@ def photo_ws(artifact_root: str, method: str, photo_id: str) -> np.ndarray | Non
     return inversions.ws[hits[0]] if len(hits) else None
 
 
-def methods_of_photo(artifact_root: str, photo_id: str) -> list[str]:
-    return [m for m, inv in inversion_sets(artifact_root).items() if (inv.photo_id == photo_id).any()]
+@dataclass(frozen=True)
+class PhotoInversion:
+    """One method's inversion of one photo."""
+
+    ws: np.ndarray  # (num_ws, D)
+    errors: pd.Series  # lpips, psnr, ssim of its reconstruction against the photo
+
+
+def inversions_of_photo(artifact_root: str, photo_id: str) -> dict[str, PhotoInversion]:
+    """Every method's inversion of a photo, in the registry's order; empty where none inverted it."""
+    found = {}
+    for method, inversions in inversion_sets(artifact_root).items():
+        hits = np.flatnonzero(inversions.photo_id == photo_id)
+        if len(hits):
+            found[method] = PhotoInversion(inversions.ws[hits[0]], inversions.errors.loc[photo_id])
+    return found
+
+
+@st.cache_data(show_spinner="Projecting the latents…")
+def latent_projection(artifact_root: str, method: str, domain_key: str, kind: str, _photos: pd.DataFrame) -> pd.DataFrame:
+    """2-D coordinates (x, y) of a method's inverted w, for the photos at the two ends of a domain's deciles, labelled in words.
+
+    `_photos` (the dataset's photo table) is left out of the cache key: it follows from the artifact set.
+    """
+    from thisineq.latent.boundaries import decile_labels
+    from thisineq.latent.walk import projection_table
+
+    inversions = inversion_sets(artifact_root)[method]
+    labels = decile_labels(_photos.loc[inversions.photo_id, f"{domain_key}_decile"]).dropna()
+    keep = np.flatnonzero(pd.Index(inversions.photo_id).isin(labels.index))
+    table = projection_table(inversions.w[keep], labels.loc[inversions.photo_id[keep]], kind)
+    return table.assign(label=table["label"].map({0: "deprived (deciles 1–3)", 1: "privileged (8–10)"}))
 
 
 def page_link(container, page: str, label: str, icon: str, query_params: dict) -> None:

@@ -1,0 +1,125 @@
+"""The dashboard's charts and tables, built without Streamlit: what each encodes (fields, scales, marks) and what rows it draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from thisineq.app import charts, maps, tables
+
+
+def drawn(chart) -> tuple[dict, list[dict]]:
+    """(the chart's Vega-Lite spec, the rows it draws: one mark per row)."""
+    spec = chart.to_dict()
+    (rows,) = spec["datasets"].values()  # every chart here, layered or not, draws one table
+    return spec, rows
+
+
+def table1() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "domain": ["income", "income", "health"],
+            "method": ["e4e", "restyle", "e4e"],
+            "split": "by LSOA",
+            "n": [40, 40, 40],
+            "f1": [0.8, 0.7, np.nan],
+            "f1_low": [0.75, 0.6, np.nan],
+            "f1_high": [0.85, 0.8, np.nan],
+        }
+    )
+
+
+def test_decile_bars_count_photos_per_decile_in_the_maps_colours():
+    photos = pd.DataFrame({"income_decile": [1, 1, 3, 10]})
+    spec, rows = drawn(charts.decile_bars(charts.decile_counts(photos, "income")))
+    assert rows == [{"decile": 1, "photos": 2}, {"decile": 3, "photos": 1}, {"decile": 10, "photos": 1}]
+    assert spec["mark"]["type"] == "bar"
+    assert spec["encoding"]["x"] | {"title": None} == {"field": "decile", "type": "ordinal", "title": None}
+    colour = spec["encoding"]["color"]
+    assert colour["scale"] == {"domain": list(range(1, 11)), "range": maps.decile_hex()} and colour["legend"] is None
+    assert colour["scale"]["range"][0] == "#a50026"  # decile 1, the most deprived: the map's dark red
+
+
+def test_correlation_heatmap_draws_every_pair_on_a_fixed_scale():
+    corr = pd.DataFrame([[1.0, 0.4], [0.4, 1.0]], index=["income", "health"], columns=["income", "health"])
+    spec, rows = drawn(charts.correlation_heatmap(corr))
+    assert len(rows) == 4 and {(r["a"], r["b"], r["r"]) for r in rows} >= {("income", "health", 0.4)}
+    assert spec["mark"]["type"] == "rect"
+    assert spec["encoding"]["color"]["scale"] == {"scheme": "redblue", "domain": [-1, 1]}
+    assert spec["encoding"]["x"]["sort"] == ["income", "health"] and spec["encoding"]["y"]["sort"] == ["income", "health"]
+
+
+def test_score_bars_show_each_score_with_its_interval_on_zero_to_one():
+    spec, rows = drawn(charts.score_bars(table1(), "f1"))
+    assert len(rows) == 2  # the missing score is left out
+    assert {r["domain"] for r in rows} == {"Income"}  # domains in words
+    bars, intervals = spec["layer"]
+    assert bars["mark"]["type"] == "bar" and bars["encoding"]["y"]["field"] == "f1"
+    assert bars["encoding"]["y"]["scale"] == {"domain": [0, 1]}
+    assert intervals["mark"]["type"] == "errorbar"
+    assert (intervals["encoding"]["y"]["field"], intervals["encoding"]["y2"]["field"]) == ("f1_low", "f1_high")
+    for layer in spec["layer"]:  # side by side per domain, one colour per method
+        assert layer["encoding"]["xOffset"]["field"] == "method" and layer["encoding"]["color"]["field"] == "method"
+
+
+def test_visibility_scatter_sets_separation_against_image_change():
+    visibility = pd.DataFrame(
+        {
+            "method": ["e4e", "e4e"],
+            "domain": ["income", "income"],
+            "fit": ["full space", "8 principal axes"],
+            "f1": [0.8, 0.7],
+            "change": [0.01, 0.06],
+        }
+    )
+    spec, rows = drawn(charts.visibility_scatter(visibility))
+    assert len(rows) == 2 and spec["mark"] == {"type": "point", "filled": True, "size": 90}
+    x, y = spec["encoding"]["x"], spec["encoding"]["y"]
+    assert (x["field"], x["axis"]["format"]) == ("change", "%")
+    assert (y["field"], y["scale"]) == ("f1", {"zero": False})
+    assert spec["encoding"]["color"]["field"] == "fit" and spec["encoding"]["shape"]["field"] == "method"
+
+
+def test_projection_scatter_colours_the_two_ends_red_and_blue():
+    points = pd.DataFrame(
+        {
+            "x": [0.0, 1.0, 2.0],
+            "y": [1.0, 0.0, 1.0],
+            "label": ["deprived (deciles 1–3)", "privileged (8–10)", "deprived (deciles 1–3)"],
+        },
+        index=pd.Index(["a", "b", "c"], name="photo_id"),
+    )
+    spec, rows = drawn(charts.projection_scatter(points))
+    assert [r["photo_id"] for r in rows] == ["a", "b", "c"]
+    assert spec["mark"]["type"] == "circle"
+    assert spec["encoding"]["color"]["field"] == "label" and spec["encoding"]["color"]["scale"]["range"] == ["#d73027", "#4575b4"]
+
+
+def test_cosine_heatmap_writes_each_value_in_its_cell():
+    matrix = pd.DataFrame({"Unnamed: 0": ["income", "health"], "income": [1.0, 0.3], "health": [0.3, 1.0]})
+    spec, rows = drawn(charts.cosine_heatmap(matrix, "e4e"))
+    assert len(rows) == 4 and {r["a"] for r in rows} == {"income", "health"}
+    cells, values = spec["layer"]
+    assert cells["title"] == values["title"] == "e4e"
+    assert cells["mark"]["type"] == "rect" and cells["encoding"]["color"]["scale"] == {"domain": [-1, 1], "scheme": "redblue"}
+    assert values["mark"]["type"] == "text" and values["encoding"]["text"] == {
+        "field": "cosine",
+        "type": "quantitative",
+        "format": ".2f",
+    }
+
+
+def test_comparison_bars_give_each_measure_its_own_row_and_scale():
+    comparison = pd.DataFrame(
+        {"method": ["e4e", "projector"], "lpips": [0.3, 0.2], "seconds_per_photo": [0.01, 4.0], "psnr": [20, 22]}
+    )
+    spec, rows = drawn(charts.comparison_bars(comparison))
+    assert len(rows) == 4 and {r["measure"] for r in rows} == {"lpips", "seconds_per_photo"}  # psnr is not charted
+    assert spec["encoding"]["row"]["field"] == "measure" and spec["resolve"] == {"scale": {"x": "independent"}}
+
+
+def test_table1_display_puts_each_interval_in_one_cell():
+    shown = tables.table1_display(table1())
+    assert list(shown.columns) == ["domain", "method", "n", "f1"]
+    assert list(shown["f1"]) == ["0.80 [0.75–0.85]", "0.70 [0.60–0.80]", "—"]
+    assert list(shown["domain"]) == ["Income", "Income", "Health"]

@@ -1,0 +1,124 @@
+"""The dashboard's charts as pure functions: a table in, an Altair chart out (no Streamlit, testable alone)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from thisineq.app.maps import decile_hex
+from thisineq.data.domains import domain
+
+DEPRIVED_PRIVILEGED = ["#d73027", "#4575b4"]  # red for the deprived end, blue for the privileged, as on the map
+
+
+def domain_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose `domain` column names each domain in words."""
+    return table.assign(domain=table["domain"].map(lambda k: domain(k).label))
+
+
+def decile_counts(photos: pd.DataFrame, domain_key: str) -> pd.DataFrame:
+    """Photos per decile of one domain: columns decile, photos (deciles without photos left out)."""
+    return photos[f"{domain_key}_decile"].value_counts().sort_index().rename_axis("decile").reset_index(name="photos")
+
+
+def decile_bars(counts: pd.DataFrame) -> alt.Chart:
+    """One bar per decile (columns decile, photos), coloured as on the map."""
+    colours = alt.Scale(domain=list(range(1, 11)), range=decile_hex())
+    return (
+        alt.Chart(counts)
+        .mark_bar()
+        .encode(
+            x=alt.X("decile:O", title="decile (1 = most deprived)"),
+            y="photos:Q",
+            tooltip=["decile", "photos"],
+            color=alt.Color("decile:O", scale=colours, legend=None),
+        )
+    )
+
+
+def correlation_heatmap(correlations: pd.DataFrame) -> alt.Chart:
+    """A square table of correlations (rows and columns the same names) as coloured cells, −1 red … +1 blue."""
+    long = correlations.reset_index(names="a").melt(id_vars="a", var_name="b", value_name="r")
+    return (
+        alt.Chart(long)
+        .mark_rect()
+        .encode(
+            x=alt.X("b:N", sort=list(correlations.columns), title=None),
+            y=alt.Y("a:N", sort=list(correlations.index), title=None),
+            color=alt.Color("r:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1])),
+            tooltip=["a", "b", "r"],
+        )
+    )
+
+
+def score_bars(table1: pd.DataFrame, score: str) -> alt.LayerChart:
+    """One Table 1 score per domain and method (bars on 0–1) with its 95% interval (`{score}_low`, `{score}_high`)."""
+    shown = domain_labels(table1.dropna(subset=[score]))
+    base = alt.Chart(shown).encode(
+        x=alt.X("domain:N", title=None), xOffset="method:N", color=alt.Color("method:N", title="inversion")
+    )
+    bars = base.mark_bar().encode(y=alt.Y(f"{score}:Q", scale=alt.Scale(domain=[0, 1]), title=score))
+    intervals = base.mark_errorbar().encode(y=f"{score}_low:Q", y2=f"{score}_high:Q")
+    return bars + intervals
+
+
+def visibility_scatter(visibility: pd.DataFrame) -> alt.Chart:
+    """Each boundary's separation (F1) against how much a +3σ walk changes the image, by fit and method."""
+    return (
+        alt.Chart(domain_labels(visibility))
+        .mark_point(filled=True, size=90)
+        .encode(
+            x=alt.X("change:Q", title="pixel change at +3σ", axis=alt.Axis(format="%")),
+            y=alt.Y("f1:Q", title="F1 by LSOA", scale=alt.Scale(zero=False)),
+            color=alt.Color("fit:N", title="boundary"),
+            shape=alt.Shape("method:N", title="inversion"),
+            tooltip=["method", "domain", "fit", alt.Tooltip("f1:Q", format=".3f"), alt.Tooltip("change:Q", format=".1%")],
+        )
+    )
+
+
+def projection_scatter(points: pd.DataFrame) -> alt.Chart:
+    """Latents in 2-D (index photo_id; columns x, y, label), deprived red and privileged blue."""
+    return (
+        alt.Chart(points.reset_index())
+        .mark_circle(size=40, opacity=0.7)
+        .encode(
+            x=alt.X("x:Q", title=None),
+            y=alt.Y("y:Q", title=None),
+            color=alt.Color("label:N", title=None, scale=alt.Scale(range=DEPRIVED_PRIVILEGED)),
+            tooltip=["photo_id:N", "label:N"],
+        )
+    )
+
+
+def cosine_heatmap(matrix: pd.DataFrame, title: str) -> alt.LayerChart:
+    """A cosines table (first column the row names, then one column per domain) as coloured cells with their values."""
+    long = matrix.rename(columns={matrix.columns[0]: "a"}).melt(id_vars="a", var_name="b", value_name="cosine")
+    cells = (
+        alt.Chart(long, title=title)
+        .mark_rect()
+        .encode(
+            x=alt.X("b:N", title=None),
+            y=alt.Y("a:N", title=None),
+            color=alt.Color("cosine:Q", scale=alt.Scale(domain=[-1, 1], scheme="redblue")),
+            tooltip=["a", "b", alt.Tooltip("cosine:Q", format=".2f")],
+        )
+    )
+    values = cells.mark_text(fontSize=12).encode(text=alt.Text("cosine:Q", format=".2f"), color=alt.value("black"))
+    return cells + values
+
+
+def comparison_bars(comparison: pd.DataFrame) -> alt.Chart:
+    """Each method's LPIPS and seconds per photo as bars, one row of bars per measure on its own scale."""
+    long = comparison.melt(id_vars="method", value_vars=["lpips", "seconds_per_photo"], var_name="measure")
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title=None),
+            y=alt.Y("method:N", title=None),
+            color="method:N",
+            row=alt.Row("measure:N", title=None),
+        )
+        .resolve_scale(x="independent")
+    )

@@ -1,0 +1,91 @@
+"""Widget groups that several pages show: the walk sliders, the boundary toggles and the method and domain choices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import streamlit as st
+
+from thisineq.app import state
+from thisineq.app.generation import parse_number
+from thisineq.data.domains import domain
+from thisineq.invert import methods
+from thisineq.latent.normals import BoundarySet, Direction
+
+# The walk sliders' range and step, in σ: the spread of the generator's W along a boundary.
+REACH, STEP = 3.0, 0.25
+
+VISIBLE_WALKS_HELP = (
+    "boundaries fitted on the generator's main directions of variation (W's first principal axes): "
+    "a walk changes the image more, and the boundary separates the areas less well (see Metrics)"
+)
+CONDITIONAL_HELP = "each domain's normal made orthogonal to the others'"
+
+
+def domain_sliders(
+    directions: Mapping[str, Direction],
+    sliders: str,
+    *,
+    initial: Mapping[str, object] | None = None,
+    short_labels: bool = False,
+    on_change: Callable[[], None] | None = None,
+) -> list[tuple[Direction, float]]:
+    """One slider per domain (−3σ … +3σ), keyed `state.slider_key(sliders, domain)`; the moves (direction, α) they set.
+
+    `initial` gives a slider's first value by domain (a URL parameter: clamped, rounded to the step,
+    0 where it is not a number). `short_labels` names the domain alone and leaves its ends to the
+    help (the kiosk's large sliders).
+    """
+    moves = []
+    for name, direction in directions.items():
+        key = state.slider_key(sliders, name)
+        if key not in st.session_state:
+            value = parse_number((initial or {}).get(name), 0.0, -REACH, REACH)
+            st.session_state[key] = round(value / STEP) * STEP
+        label = domain(name).label if short_labels else f"{domain(name).label}: deprived ← → privileged"
+        alpha = st.slider(
+            label,
+            -REACH,
+            REACH,
+            step=STEP,
+            key=key,
+            format="%+.2fσ",
+            on_change=on_change,
+            help="left: deprived · right: privileged" if short_labels else None,
+        )
+        moves.append((direction, alpha))
+    return moves
+
+
+def boundary_toggles(
+    normals: BoundarySet, method: str | None, conditional_key: str, principal_key: str, where=st
+) -> tuple[bool, bool]:
+    """The "Conditional boundaries" and "Visible walks" toggles (in `where`: st, the sidebar or a column): (conditional, principal).
+
+    "Visible walks" is disabled where the set has no boundaries on W's principal axes for `method`,
+    and reads True only when it is on and they exist.
+    """
+    conditional = where.toggle("Conditional boundaries", key=conditional_key, help=CONDITIONAL_HELP)
+    available = method is not None and normals.has_principal(method)
+    principal = where.toggle("Visible walks (principal axes)", key=principal_key, disabled=not available, help=VISIBLE_WALKS_HELP)
+    return bool(conditional), bool(principal) and available
+
+
+def method_label(name: str) -> str:
+    """How the app names an inversion method (the registry's label)."""
+    return methods.method(name).label
+
+
+def methods_help(names: list[str] | tuple[str, ...]) -> str:
+    """One line per method saying what it does, for a method choice's help."""
+    return "  \n".join(f"{method_label(m)}: {methods.method(m).summary}" for m in names)
+
+
+def method_selectbox(label: str, options: list[str], *, key: str, where=st, **kwargs) -> str | None:
+    """A choice of inversion method, named by the registry's labels."""
+    return where.selectbox(label, options, key=key, format_func=method_label, **kwargs)
+
+
+def domain_selectbox(domains: list[str], *, key: str, where=st, **kwargs) -> str:
+    """A choice of deprivation domain, named in words."""
+    return where.selectbox("Domain", domains, key=key, format_func=lambda k: domain(k).label, **kwargs)
