@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: app test venv demo clean-venv
+.PHONY: app test quick venv demo clean-venv
 
 venv: $(STAMP)
 
@@ -24,6 +24,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q
+
+# The edit loop: lint, then the tests that take seconds (not slow, browser or London ones). `make test` runs everything.
+quick: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -q -m "not slow and not browser and not london"
 
 # Rebuild the committed demo artifacts from nothing (see artifacts/manifest.json).
 demo: $(STAMP)

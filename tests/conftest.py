@@ -1,4 +1,4 @@
-"""Shared test fixtures: paths to the official London files in ../shared, skipped where absent."""
+"""Shared test fixtures (the official London files in ../shared, skipped where absent) and the markers that pick a quick loop."""
 
 from __future__ import annotations
 
@@ -60,3 +60,12 @@ def tiny_models():
     return InversionModels(
         g, {"e4e": E4EEncoder(config, g.w_avg).eval(), "restyle": ReStyleEncoder(config).eval()}, perceptual=mse
     )
+
+
+def pytest_collection_modifyitems(config, items):
+    """`browser` and `london` follow from where a test runs and what it reads; `slow` is set by each test file."""
+    for item in items:
+        if item.path.name == "test_browser.py":
+            item.add_marker(pytest.mark.browser)
+        if "london" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.london)
