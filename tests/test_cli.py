@@ -226,6 +226,7 @@ def test_pipeline_options_override_the_config_they_start_from(tmp_path, monkeypa
     assert main(["pipeline", "--only", "gan"]) == 0 and ran[-1] == (PipelineConfig(), ["gan"])
 
 
+@pytest.mark.slow
 def test_only_the_named_command_imports_its_config():
     import subprocess
     import sys

@@ -31,6 +31,7 @@ def models() -> InversionModels:
     return InversionModels.load(DEMO.generator, e4e=DEMO.encoder("e4e"), restyle=DEMO.encoder("restyle"), lpips_net=None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["e4e", "restyle"])
 def test_encoders_beat_the_average_latent_on_held_out_photos(models, held_out, method):
     if not weights_path("alex").is_file():

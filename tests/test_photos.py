@@ -408,6 +408,7 @@ def test_cache_starts_over_when_partial_does_not_match(tmp_path, photo_paths, mo
     assert len(calls) == 10
 
 
+@pytest.mark.slow
 def test_cache_with_worker_pool_matches_in_process(tmp_path, photo_paths):
     one = tmp_path / "one.npy"
     two = tmp_path / "two.npy"

@@ -87,6 +87,7 @@ def test_map_shows_a_photos_inversions_with_their_errors(e4e_photo):
     assert len(at.get("image")) >= 3  # the photo, the photo again beside its inversions, at least one inversion
 
 
+@pytest.mark.slow
 def test_metrics_page_shows_table1_and_switches_folds():
     at = app("app_pages/metrics.py")
     table = at.dataframe[0].value
@@ -105,6 +106,7 @@ def test_metrics_page_shows_table1_and_switches_folds():
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_walk_matrix_builder_sizes_the_grid_and_refuses_bad_seeds():
     at = app("app_pages/walks.py")
     assert len(at.get("image")) == 1
@@ -159,6 +161,7 @@ def test_upload_inverts_a_good_photo_and_names_what_is_wrong_with_bad_ones():
         assert not at.get("download_button"), name
 
 
+@pytest.mark.slow
 def test_upload_projector_runs_on_request():
     at = app("app_pages/upload.py")
     street = np.full((64, 64, 3), 120, np.uint8)

@@ -51,6 +51,7 @@ def test_a_few_steps_train_and_write_a_run(dataset, tmp_path):
     assert generator.w_avg.abs().sum() > 0  # the average w is tracked
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_state_as_an_uninterrupted_run(dataset, tmp_path):
     train_gan(tiny_config(dataset, tmp_path / "straight", 6), progress=False)
     train_gan(tiny_config(dataset, tmp_path / "resumed", 4), progress=False)
@@ -108,6 +109,7 @@ def test_frechet_and_kernel_distance_behave():
     )
 
 
+@pytest.mark.slow
 def test_two_processes_train_under_torchrun(dataset, tmp_path):
     """DistributedDataParallel on the CPU (gloo): the same code path as several GPUs or nodes."""
     import subprocess
