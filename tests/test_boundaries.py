@@ -9,6 +9,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from thisineq.errors import ConfigError
 from thisineq.latent.boundaries import (
     LatentBoundary,
     PrincipalCoordinates,
@@ -17,6 +18,7 @@ from thisineq.latent.boundaries import (
     cosine_matrix,
     decile_labels,
     evaluate,
+    labelled_subset,
     principal_axes,
 )
 
@@ -65,6 +67,36 @@ def test_labels_and_balancing():
         balanced_subset(labels[labels == 0])
 
 
+def test_the_labelled_subset_is_balanced_and_says_when_there_are_too_few():
+    n = 60
+    photos = pd.DataFrame(
+        {
+            "lsoa_code": [f"A{i % 12}" for i in range(n)],
+            "income_decile": np.r_[np.full(40, 1), np.full(20, 9)],
+            "health_decile": np.r_[np.full(55, 2), np.full(5, 10)],
+        },
+        index=[f"p{i:03d}" for i in range(n)],
+    )
+    latents = np.repeat(np.arange(n, dtype=float)[:, None], 3, axis=1)  # row i's latent is (i, i, i)
+    subset = labelled_subset(latents, photos, "income", seed=1)
+    assert subset.too_few is None and np.bincount(subset.y).tolist() == [20, 20]
+    rows = subset.X[:, 0].astype(int)  # each latent keeps its own photo's label and area
+    assert np.array_equal(subset.y, (rows >= 40).astype(int))
+    assert np.array_equal(subset.groups, photos["lsoa_code"].to_numpy()[rows])
+    few = labelled_subset(latents, photos, "health")
+    assert few.too_few == "fewer than 10 photos in a class" and len(few.y) == 10
+    one_class = labelled_subset(latents[:40], photos.iloc[:40], "income")
+    assert one_class.too_few and one_class.X.shape == (0, 3)
+    with pytest.raises(ValueError, match="60 latents but 40 photos"):
+        labelled_subset(latents, photos.iloc[:40], "income")
+
+
+def test_too_few_areas_for_grouped_cross_validation_is_a_config_error():
+    X, y, _ = blobs(n=40)
+    with pytest.raises(ConfigError, match="too few photos or areas for 5-fold"):
+        evaluate(X, y, np.arange(40) % 3)
+
+
 def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
     rng = np.random.default_rng(2)
     income, health = rng.normal(size=16), rng.normal(size=16)
@@ -77,25 +109,30 @@ def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
 
 
 def test_table_one_has_a_row_per_domain_method_and_split():
-    from thisineq.latent.boundaries import boundary_table, latent_matrix
+    from thisineq.latent.boundaries import boundary_table
 
     rng = np.random.default_rng(3)
     n = 240
     ids = np.array([f"{i:06d}" for i in range(n)])
     income = rng.integers(1, 11, n)
     photos = pd.DataFrame(
-        {"lsoa_code": [f"X01{i % 40:06d}" for i in range(n)], "income_decile": income, "health_decile": rng.integers(1, 11, n)},
+        {
+            "lsoa_code": [f"X01{i % 40:06d}" for i in range(n)],
+            "income_decile": income,
+            "health_decile": rng.integers(1, 11, n),
+            "crime_decile": np.full(n, 5),  # nobody deprived or privileged
+        },
         index=ids,
     )
     ws = rng.normal(size=(n, 4, 6))
     ws[:, :, 0] += (income[:, None] - 5.5) * 0.8  # income is visible in the latents, health is not
-    table = boundary_table({"e4e": (ids, latent_matrix(ws))}, photos, ["income", "health"], n_boot=50)
-    assert len(table) == 4 and set(table["split"]) == {"by LSOA", "by photo"}
+    table = boundary_table({"e4e": (ids, ws.mean(axis=1))}, photos, ["income", "health", "crime"], n_boot=50)
+    assert len(table) == 6 and set(table["split"]) == {"by LSOA", "by photo"}
     f1 = table.set_index(["domain", "split"])["f1"]
     assert f1["income", "by LSOA"] > 0.8 and f1["health", "by LSOA"] < 0.75
     assert {"precision_low", "recall_high", "roc_auc"} <= set(table.columns)
-    with pytest.raises(ValueError, match="latent kind"):
-        latent_matrix(ws, "z")
+    crime = table[table["domain"] == "crime"]
+    assert (crime["note"] == "fewer than 10 photos in a class").all() and (crime["n"] == 0).all() and crime["f1"].isna().all()
 
 
 def test_fast_scores_match_scikit_learn():

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from thisineq.invert.api import InversionModels, invert, invert_image, to_tensor, to_uint8
+from thisineq.errors import ConfigError
+from thisineq.images import to_tensor, to_uint8
+from thisineq.invert.api import InversionModels, invert, invert_image
 
 
 def test_every_method_gives_latents_and_reconstructions(tiny_models):
@@ -25,13 +27,21 @@ def test_projector_progress_can_stop(tiny_models):
     assert result.steps == 3
 
 
+def test_a_method_is_available_when_its_encoder_and_distance_are_loaded(tiny_models):
+    generator, encoders, distance = tiny_models.generator, tiny_models.encoders, tiny_models.perceptual
+    assert InversionModels(generator).available() == ()
+    assert InversionModels(generator, perceptual=distance).available() == ("projector",)
+    assert InversionModels(generator, {"restyle": encoders["restyle"]}, distance).available() == ("restyle", "projector")
+    assert InversionModels(generator, {"e4e": encoders["e4e"]}).available() == ("e4e",)  # the hybrid also optimises
+
+
 def test_unavailable_methods_and_bad_photos_are_named(tiny_models):
     bare = InversionModels(tiny_models.generator)
-    with pytest.raises(ValueError, match="e4e is not available"):
+    with pytest.raises(ConfigError, match="e4e is not available: these models offer nothing"):
         invert(torch.zeros(1, 3, 16, 16), "e4e", bare)
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ConfigError, match="no inversion method 'magic'"):
         invert(torch.zeros(1, 3, 16, 16), "magic", tiny_models)
-    with pytest.raises(ValueError, match=r"must be 16×16"):
+    with pytest.raises(ConfigError, match=r"must be 16×16"):
         invert_image(np.zeros((32, 32, 3), np.uint8), "e4e", tiny_models)
     with pytest.raises(ValueError, match="uint8"):
         to_tensor(np.zeros((16, 16, 3), np.float32))

@@ -1,14 +1,22 @@
-"""The pipeline end to end with tiny models: every artifact written, and a rerun skips every step."""
+"""The pipeline: its steps declared once, the boundaries fitted from arrays, and a tiny run end to end that a rerun skips."""
 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from thisineq.artifacts import REBUILD_COMMANDS, demo_set
+from thisineq.errors import ConfigError
+from thisineq.latent.boundaries import labelled_subset
+from thisineq.latent.normals import Direction
 from thisineq.metrics import lpips
-from thisineq.pipeline import Pipeline, PipelineConfig
+from thisineq.pipeline import STEPS, Pipeline, PipelineConfig, Workspace, fingerprint, rebuild_commands
+from thisineq.pipeline.boundaries import VISIBILITY_COLUMNS, boundary_set, fit_domain, fit_method, visibility_rows
 
 
 def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
@@ -59,4 +67,120 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert compared.set_index("method").loc[["e4e", "hybrid"], "lec"].notna().all()  # e4e's boundaries exist even when tiny
     rerun = []
     Pipeline(config, progress=False, log=rerun.append).run()
-    assert all("skipped" in line for line in rerun) and len(rerun) == 15
+    assert rerun == [f"[{step.name}] current, skipped" for step in STEPS]
+
+
+def test_every_step_is_declared_once_with_its_files_and_settings():
+    names = [step.name for step in STEPS]
+    assert len(names) == len(set(names)) and names[0] == "city" and names[-1] == "known_answer"
+    assert names.index("invert_city_e4e") < names.index("boundaries") < names.index("walks")
+    config = PipelineConfig()
+    paths = Workspace(config)
+    for step in STEPS:
+        assert step.outputs(paths) and all(isinstance(p, Path) for p in step.inputs(paths) + step.outputs(paths))
+        json.dumps(step.settings(config), default=str)  # settings are plain data, fingerprinted as JSON
+    # Without training-city inversions, the encoders' boundaries come from the demo's photos and the steps that invert the city go.
+    demo_only = [step.name for step in Pipeline(PipelineConfig(boundary_photos=None)).steps()]
+    assert demo_only == [name for name in names if not name.startswith("invert_city_")]
+
+
+def test_the_rebuild_commands_name_the_steps_that_build_each_folder():
+    commands = rebuild_commands()
+    assert commands["inversions"] == "thisineq pipeline --only invert_e4e invert_restyle invert_projector invert_hybrid"
+    assert commands["boundaries"] == "thisineq pipeline --only invert_city_e4e invert_city_restyle boundaries"
+    assert all(
+        REBUILD_COMMANDS[f"demo/{folder}"] == command for folder, command in commands.items() if folder not in ("city", "gan")
+    )
+    assert REBUILD_COMMANDS["demo/city"].startswith("thisineq data synth")  # the committed city was built outside the pipeline
+
+
+def test_the_committed_demo_is_current_for_every_step_whose_inputs_are_committed():
+    """The fingerprints of today's settings and files match what built the demo (the comparison went stale when the
+    principal-axes normals joined normals.npz; `thisineq pipeline --only comparison` rebuilds it)."""
+    demo = demo_set()
+    recorded = json.loads((demo.root / "pipeline.json").read_text(encoding="utf-8"))
+    pipeline = Pipeline(PipelineConfig(out=str(demo.root)), progress=False)
+    checked = {"encoder_e4e", "encoder_restyle", "invert_e4e", "invert_restyle", "invert_projector", "invert_hybrid"}
+    checked |= {"walks", "known_answer"}
+    steps = [step for step in pipeline.steps() if step.name in checked]
+    assert {step.name for step in steps} == checked
+    for step in steps:
+        assert pipeline.fingerprint(step) == recorded[step.name], step.name
+
+
+def test_a_fingerprint_follows_settings_and_file_contents(tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    a.write_bytes(b"one")
+    b.write_bytes(b"one")
+    assert fingerprint({"x": 1}, [a]) == fingerprint({"x": 1}, [a])
+    assert fingerprint({"x": 1}, [a]) != fingerprint({"x": 2}, [a]) != fingerprint({"x": 2}, [b])  # b's name differs
+    before = fingerprint({"x": (1, 2)}, [a])
+    a.write_bytes(b"two")
+    assert fingerprint({"x": (1, 2)}, [a]) != before
+
+
+def test_an_unknown_step_is_named_before_anything_runs(tmp_path):
+    config = PipelineConfig.tiny(out=str(tmp_path / "out"), work=str(tmp_path / "work"))
+    with pytest.raises(ConfigError, match="no pipeline step named walk; the steps: city, demo_city"):
+        Pipeline(config, progress=False).run(["walks", "walk"])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"size": 48}, "size must be a power of two, got 48"),
+        ({"gan_channels": (64, 32)}, "gan_channels needs 5 widths (4 px to 64 px), got 2"),
+        ({"gan_n_mlp": 0}, "must be positive: gan_n_mlp=0"),
+    ],
+)
+def test_impossible_gan_settings_are_config_errors(changes, named):
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        PipelineConfig(**changes)
+
+
+def labelled_latents(n=400, d=12, seed=0):
+    """Latents of photos in 40 areas whose income shows along the first axis; health shows nowhere, crime has no labels."""
+    rng = np.random.default_rng(seed)
+    income = rng.integers(1, 11, n)
+    latents = rng.normal(size=(n, d))
+    latents[:, 0] += (income - 5.5) * 0.6
+    photos = pd.DataFrame(
+        {
+            "lsoa_code": [f"A{i % 40:03d}" for i in range(n)],
+            "income_decile": income,
+            "health_decile": rng.integers(1, 11, n),
+            "crime_decile": np.full(n, 5),
+        },
+        index=[f"{i:05d}" for i in range(n)],
+    )
+    w = rng.normal(size=(3000, d)) * np.linspace(3, 0.5, d)  # "W": the generator's own spread
+    return latents, photos, w
+
+
+def test_a_domain_gets_a_full_space_and_a_principal_axes_boundary_with_sigma_in_w():
+    latents, photos, w = labelled_latents()
+    axes = np.eye(12)[:4]
+    fit = fit_domain("income", labelled_subset(latents, photos, "income"), latents, w, axes, n_boot=20, seed=0)
+    assert fit.full.normal[0] > 0.9 and fit.principal.normal[0] > 0.9  # from deprived to privileged, along income's axis
+    assert np.allclose(fit.principal.normal[4:], 0)  # the principal fit lives in the span of the axes
+    assert fit.full.sigma == pytest.approx(np.std(w @ fit.full.normal)) and fit.n_axes == 4
+    assert fit.record["labelled"] == len(labelled_subset(latents, photos, "income").y) and fit.record["sigma_latents"] > 0
+    assert 0.5 < fit.principal_scores["f1"] <= 1 and fit.principal_scores["n"] == fit.record["labelled"]
+    plain = fit_domain("income", labelled_subset(latents, photos, "income"), latents, w, None, n_boot=20, seed=0)
+    assert plain.principal is None and np.allclose(plain.full.normal, fit.full.normal)
+
+
+def test_domains_with_too_few_labels_are_left_out_and_the_rest_give_rows_and_normals():
+    latents, photos, w = labelled_latents()
+    messages = []
+    fits = fit_method("e4e", latents, photos, ["income", "crime"], w, np.eye(12)[:4], n_boot=20, seed=0, log=messages.append)
+    assert [f.domain for f in fits] == ["income"] and messages == ["  e4e/crime: no boundary, fewer than 10 photos in a class"]
+    table_scores = {"f1": 0.8, "f1_low": 0.7, "f1_high": 0.9, "roc_auc": 0.85}
+    rows = visibility_rows("e4e", fits[0], table_scores, change=lambda direction: direction.sigma / 10)
+    assert [row["fit"] for row in rows] == ["full space", "4 principal axes"] and list(rows[0]) == VISIBILITY_COLUMNS
+    assert rows[0]["f1"] == 0.8 and rows[1]["f1"] == fits[0].principal_scores["f1"]
+    assert rows[1]["change"] == pytest.approx(fits[0].principal.sigma / 10)
+    normals = boundary_set({"e4e": fits, "projector": []})
+    assert list(normals.directions("e4e")) == ["income"] and normals.has_principal("e4e") and normals.methods() == ["e4e"]
+    assert isinstance(normals.directions("e4e")["income"], Direction)

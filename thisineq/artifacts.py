@@ -106,35 +106,53 @@ def available_sets() -> list[ArtifactSet]:
     return sorted(sets, key=lambda s: (s.name != "demo", s.name))
 
 
-# Each committed artifact (a path under the artifacts root, file or folder) and the command that
-# rebuilds it from nothing.
-REBUILD_COMMANDS: dict[str, str] = {
+# The committed artifacts built otherwise than by `thisineq pipeline --only …`, and the commands that built them.
+BUILT_OUTSIDE_THE_PIPELINE: dict[str, str] = {
     "demo/city": "thisineq data synth --out artifacts/demo/city --photos 480 --seed 0",
     "demo/gan": (
         "thisineq data synth --out data/city --photos 12000 --seed 0 && "
         "thisineq train gan --dataset data/city/dataset --run-dir runs/gan64 --steps 100000 --metric-every 1000 && "
         "python scripts/export_gan.py --run-dir runs/gan64 --out artifacts/demo/gan"
     ),
-    "demo/encoders": "thisineq pipeline --only encoder_e4e encoder_restyle",
-    "demo/inversions/comparison": "thisineq pipeline --only comparison",
-    "demo/inversions": "thisineq pipeline --only invert_e4e invert_restyle invert_projector invert_hybrid",
-    "demo/boundaries": "thisineq pipeline --only invert_city_e4e invert_city_restyle boundaries",
-    "demo/walks": "thisineq pipeline --only walks",
-    "demo/known_answer": "thisineq pipeline --only known_answer",
     "demo/pipeline.json": "thisineq pipeline (written by every step)",
 }
+
+
+def rebuild_commands() -> dict[str, str]:
+    """Each committed artifact (a path under the artifacts root, file or folder) and the command that rebuilds it from nothing.
+
+    The pipeline's steps name the folders they build (`thisineq.pipeline.STEPS`), so a new step needs no entry here.
+    """
+    from thisineq.pipeline import rebuild_commands as pipeline_commands  # here, not above: the pipeline imports this module
+
+    return {f"demo/{folder}": command for folder, command in pipeline_commands().items()} | BUILT_OUTSIDE_THE_PIPELINE
+
+
+def __getattr__(name: str):
+    """`REBUILD_COMMANDS`, made on first use from the pipeline's steps (which import this module, so it cannot be made above)."""
+    if name == "REBUILD_COMMANDS":
+        globals()[name] = rebuild_commands()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def rebuild_command(relative: str, commands: dict[str, str]) -> str:
+    """The command of the most specific prefix of `relative` (a path under the artifacts root) in `commands`."""
+    matches = [prefix for prefix in commands if relative.startswith(prefix)]
+    if not matches:
+        raise ValueError(f"artifact {relative} has no rebuild command in thisineq.artifacts.rebuild_commands()")
+    return commands[max(matches, key=len)]
 
 
 def write_manifest(files: list[Path], root: Path | None = None) -> dict:
     """Record every committed artifact file with its size, sha256 and rebuild command."""
     root = root or artifacts_root()
+    commands = rebuild_commands()
     entries = []
     for path in sorted(files):
         relative = path.relative_to(root).as_posix()
-        command = next((c for prefix, c in REBUILD_COMMANDS.items() if relative.startswith(prefix)), None)
-        if command is None:
-            raise ValueError(f"artifact {relative} has no rebuild command in thisineq.artifacts.REBUILD_COMMANDS")
-        entries.append({"path": relative, "bytes": path.stat().st_size, "sha256": sha256_file(path), "rebuild": command})
+        entry = {"path": relative, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        entries.append(entry | {"rebuild": rebuild_command(relative, commands)})
     manifest = {"budget_bytes": BUDGET_BYTES, "total_bytes": sum(e["bytes"] for e in entries), "artifacts": entries}
     write_json(root / MANIFEST, manifest)
     return manifest

@@ -1,8 +1,8 @@
 """One entry point for inverting photos with any of the methods, for the app and for batch jobs.
 
-Methods: "e4e" and "restyle" (one or a few encoder passes, fast), "projector" (StyleGAN2-ADA
-optimisation, slow, reports progress and can be stopped), and "hybrid" (the e4e code refined
-by a short projector run in W+: the projector's quality at a fraction of its time).
+The methods are those of `thisineq.invert.methods`: an encoder's pass or passes (fast), the
+StyleGAN2-ADA projector's optimisation in W (slow, reports progress and can be stopped), or an
+encoder's code refined by a short projector run in W+ (the projector's quality at a fraction of its time).
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from thisineq.errors import ConfigError
+from thisineq.images import to_tensor
+from thisineq.images import to_uint8 as to_uint8  # re-exported for callers that still import it from here
+from thisineq.invert import methods
+from thisineq.invert.methods import Method
 from thisineq.invert.project import ProgressCallback, project
 from thisineq.models.stylegan2 import Generator, load_generator
-
-METHODS = ("e4e", "restyle", "projector", "hybrid")
 
 
 @dataclass
@@ -45,7 +48,7 @@ class InversionModels:
             if path is not None:
                 kind, encoder, _ = load_encoder(path)
                 if kind != expected:
-                    raise ValueError(f"{path} holds a {kind} encoder, not {expected}")
+                    raise ConfigError(f"{path} holds a {kind} encoder, not {expected}")
                 models.encoders[kind] = encoder
         if lpips_net:
             from thisineq.metrics.lpips import LPIPS
@@ -53,14 +56,14 @@ class InversionModels:
             models.perceptual = LPIPS(lpips_net)
         return models
 
+    def can_run(self, method: Method) -> bool:
+        """Whether these models hold what `method` needs: its encoder, and a perceptual distance if it optimises."""
+        has_encoder = method.encoder is None or method.encoder in self.encoders
+        return has_encoder and (self.perceptual is not None or not method.optimises)
+
     def available(self) -> tuple[str, ...]:
-        """The methods these models can run."""
-        methods = [m for m in ("e4e", "restyle") if m in self.encoders]
-        if self.perceptual is not None:
-            methods.append("projector")
-            if "e4e" in self.encoders:
-                methods.append("hybrid")
-        return tuple(methods)
+        """The methods these models can run, in the registry's order."""
+        return tuple(name for name, spec in methods.METHODS.items() if self.can_run(spec))
 
 
 @dataclass
@@ -71,23 +74,8 @@ class Inversion:
     ws: torch.Tensor  # (B, num_ws, style_dim)
     reconstruction: torch.Tensor  # (B, 3, size, size) in [-1, 1]
     seconds: float  # wall time for the batch
-    steps: int = 0  # optimisation steps (projector, hybrid)
+    steps: int = 0  # optimisation steps, for the methods that optimise
     noise: list[torch.Tensor] | None = None  # the projector's optimised noise maps; None: the stored ones
-
-
-def to_tensor(photos: np.ndarray) -> torch.Tensor:
-    """uint8 photos (B, H, W, 3) or (H, W, 3) → floats in [-1, 1], (B, 3, H, W)."""
-    photos = np.asarray(photos)
-    if photos.ndim == 3:
-        photos = photos[None]
-    if photos.ndim != 4 or photos.shape[-1] != 3 or photos.dtype != np.uint8:
-        raise ValueError(f"photos must be uint8 (B, H, W, 3), got {photos.dtype} {photos.shape}")
-    return torch.from_numpy(np.ascontiguousarray(photos)).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Images in [-1, 1], (B, 3, H, W) → uint8 (B, H, W, 3)."""
-    return ((images.detach().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def invert(
@@ -103,35 +91,30 @@ def invert(
     """Invert photos in [-1, 1], (B, 3, size, size), with one method."""
     from thisineq.models.encoders import encode_and_generate
 
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method not in models.available():
-        raise ValueError(f"{method} is not available: these models offer {', '.join(models.available()) or 'nothing'}")
+    spec = methods.method(method)
+    if not models.can_run(spec):
+        raise ConfigError(f"{method} is not available: these models offer {', '.join(models.available()) or 'nothing'}")
     generator = models.generator
     start = time.perf_counter()
     steps, noise = 0, None
-    if method in ("e4e", "restyle"):
-        ws, images = encode_and_generate(models.encoders[method], method, generator, photos, restyle_iterations)
+    if not spec.optimises:
+        ws, images = encode_and_generate(models.encoders[spec.encoder], spec.encoder, generator, photos, restyle_iterations)
     else:
-        w_init = None
-        if method == "hybrid":
-            w_init, _ = encode_and_generate(models.encoders["e4e"], "e4e", generator, photos)
-        result = project(
-            generator,
-            photos,
-            perceptual=models.perceptual,
-            progress=progress,
-            num_steps=projector_steps if method == "projector" else hybrid_steps,
-            space="w" if method == "projector" else "w+",
-            w_init=w_init,
-            initial_learning_rate=0.1 if method == "projector" else 0.01,
-            initial_noise_factor=0.05 if method == "projector" else 0.0,
-        )
+        w_init = encode_and_generate(models.encoders[spec.encoder], spec.encoder, generator, photos)[0] if spec.encoder else None
+        settings = _projector_settings(spec, projector_steps, hybrid_steps)
+        result = project(generator, photos, perceptual=models.perceptual, progress=progress, w_init=w_init, **settings)
         ws, steps, noise = result.ws, result.steps, result.noise
         with torch.no_grad():
             images = generator.synthesis(ws, noise=noise)
     seconds = time.perf_counter() - start
     return Inversion(method=method, ws=ws.detach(), reconstruction=images.detach(), seconds=seconds, steps=steps, noise=noise)
+
+
+def _projector_settings(spec: Method, projector_steps: int, hybrid_steps: int) -> dict:
+    """The projector from w_avg searches W boldly (StyleGAN2-ADA's settings); from an encoder's code it refines in W+, gently."""
+    if spec.encoder is None:
+        return {"num_steps": projector_steps, "space": "w", "initial_learning_rate": 0.1, "initial_noise_factor": 0.05}
+    return {"num_steps": hybrid_steps, "space": "w+", "initial_learning_rate": 0.01, "initial_noise_factor": 0.0}
 
 
 def invert_image(
@@ -140,6 +123,6 @@ def invert_image(
     """Invert one uint8 photo (size, size, 3), already cropped to the generator's size."""
     size = models.generator.config.size
     if np.asarray(image).shape[:2] != (size, size):
-        raise ValueError(f"the photo must be {size}×{size} (crop and resize it first), got {np.asarray(image).shape[:2]}")
-    with torch.inference_mode(method in ("e4e", "restyle")):
+        raise ConfigError(f"the photo must be {size}×{size} (crop and resize it first), got {np.asarray(image).shape[:2]}")
+    with torch.inference_mode(not methods.method(method).optimises):
         return invert(to_tensor(image), method, models, progress=progress, **kw)

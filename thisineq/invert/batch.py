@@ -5,7 +5,7 @@ An inversion folder (one per method) holds:
 | file | what |
 |---|---|
 | `latents.npz` | `photo_id` (N,), `ws` (N, num_ws, style_dim) stored as float16 (read back as float32; `w` = their mean over layers) |
-| `reconstructions.npy` | uint8 (N, size, size, 3), row i ↔ photo_id[i] (not committed: `render` regenerates them) |
+| `reconstructions.npy` | uint8 (N, size, size, 3), row i ↔ photo_id[i] (not committed, and read by nothing: pages render from the latents) |
 | `errors.csv` | per photo: MSE, PSNR, SSIM, LPIPS (AlexNet) against the cached photo, seconds |
 | `inversion.json` | method, generator and encoder hashes, counts, settings |
 
@@ -24,32 +24,46 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from thisineq.config import option
 from thisineq.data.photos import SPLITS
-from thisineq.invert.api import METHODS, InversionModels, invert, to_tensor, to_uint8
+from thisineq.errors import ConfigError
+from thisineq.images import to_tensor, to_uint8
+from thisineq.invert import methods
+from thisineq.invert.api import InversionModels, invert
 from thisineq.io import atomic_open, sha256_file, write_json
 from thisineq.metrics.image import mse, psnr, ssim
 
 
 @dataclass(frozen=True)
 class BatchInversionConfig:
-    method: str
-    chunk: int = 32  # photos per resumable chunk (and per batch)
-    split: str | tuple[str, ...] | None = None  # only this split or these splits ("train", "val", "test"); None: all
-    limit: int | None = None  # only the first N photos (in dataset order) — a documented subset
-    projector_steps: int = 1000
-    hybrid_steps: int = 100
+    """What to invert, and how: one method over a dataset's photos, or a documented subset of them."""
+
+    method: str = option(help=f"the inversion method: {', '.join(methods.NAMES)}")
+    chunk: int = option(32, "photos per resumable chunk (and per batch)")
+    split: str | tuple[str, ...] | None = option(None, f"only this split or these splits ({', '.join(SPLITS)}); None: all")
+    limit: int | None = option(None, "only the first N photos (in dataset order): a documented subset; None: all")
+    projector_steps: int = option(1000, "optimisation steps of the projector")
+    hybrid_steps: int = option(100, "optimisation steps refining an encoder's code (the hybrid)")
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        methods.method(self.method)  # an unknown method is named with the known ones
         for name in ("chunk", "projector_steps", "hybrid_steps"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be at least 1 photo (or left out for all), got {self.limit}")
-        unknown = ({self.split} if isinstance(self.split, str) else set(self.split or ())) - set(SPLITS)
-        if unknown:
-            raise ValueError(f"unknown split(s) {sorted(unknown)}; the splits are {', '.join(SPLITS)}")
+            raise ConfigError(f"limit must be at least 1 photo (or left out for all), got {self.limit}")
+        if self.unknown_splits():
+            raise ConfigError(f"unknown split(s) {self.unknown_splits()}; the splits are {', '.join(SPLITS)}")
+
+    def splits(self) -> list[str] | None:
+        """The splits to invert; None: all."""
+        if self.split is None:
+            return None
+        return [self.split] if isinstance(self.split, str) else list(self.split)
+
+    def unknown_splits(self) -> list[str]:
+        """The named splits that no dataset has."""
+        return sorted(set(self.splits() or ()) - set(SPLITS))
 
 
 def invert_dataset(
@@ -66,9 +80,7 @@ def invert_dataset(
     from thisineq.metrics.lpips import LPIPS
 
     data = load_dataset(dataset_root)
-    splits = [config.split] if isinstance(config.split, str) else config.split
-    photos = data.photos if splits is None else data.photos[data.photos["split"].isin(list(splits))]
-    photos = photos.sort_values("cache_index").iloc[: config.limit]
+    photos = photos_to_invert(data.photos, config)
     images = data.images()
     out_dir = Path(out_dir)
     parts = out_dir / "parts"
@@ -83,15 +95,26 @@ def invert_dataset(
         bar.update(len(chunk))
     bar.close()
     _merge(parts, len(chunks), out_dir)
-    manifest = {
+    write_json(out_dir / "inversion.json", _record(config, len(photos), models, sources or {}))
+    return out_dir
+
+
+def photos_to_invert(photos: pd.DataFrame, config: BatchInversionConfig) -> pd.DataFrame:
+    """The rows of a photos table that `config` picks, in dataset (cache) order."""
+    splits = config.splits()
+    chosen = photos if splits is None else photos[photos["split"].isin(splits)]
+    return chosen.sort_values("cache_index").iloc[: config.limit]
+
+
+def _record(config: BatchInversionConfig, n_photos: int, models: InversionModels, sources: dict) -> dict:
+    """`inversion.json`: the method, its settings, and the hashes of the models it ran."""
+    return {
         "method": config.method,
-        "photos": int(len(photos)),
+        "photos": int(n_photos),
         "settings": asdict(config),
         "generator_size": models.generator.config.size,
-        "sources": {name: {"path": str(path), "sha256": sha256_file(path)} for name, path in (sources or {}).items()},
+        "sources": {name: {"path": str(path), "sha256": sha256_file(path)} for name, path in sources.items()},
     }
-    write_json(out_dir / "inversion.json", manifest)
-    return out_dir
 
 
 def _invert_chunk(
@@ -142,17 +165,12 @@ class InversionSet:
 
 
 def load_inversions(folder: str | os.PathLike) -> InversionSet:
+    """A finished inversion folder: its photo ids, latents (float32) and errors."""
     folder = Path(folder)
     if not (folder / "inversion.json").is_file():
         raise FileNotFoundError(f"{folder} is not a finished inversion folder (no inversion.json): run `thisineq invert`")
     manifest = json.loads((folder / "inversion.json").read_text(encoding="utf-8"))
-    latents = np.load(folder / "latents.npz")
-    ws = latents["ws"].astype(np.float32)
+    with np.load(folder / "latents.npz") as latents:
+        photo_id, ws = latents["photo_id"], latents["ws"].astype(np.float32)
     errors = pd.read_csv(folder / "errors.csv", dtype={"photo_id": str}).set_index("photo_id")
-    return InversionSet(manifest["method"], latents["photo_id"], ws, ws.mean(axis=1), errors)
-
-
-def load_reconstructions(folder: str | os.PathLike) -> np.ndarray | None:
-    """The stored reconstructions (memory-mapped), or None where only the latents were kept."""
-    path = Path(folder) / "reconstructions.npy"
-    return np.load(path, mmap_mode="r") if path.is_file() else None
+    return InversionSet(manifest["method"], photo_id, ws, ws.mean(axis=1), errors)

@@ -21,13 +21,17 @@ boundaries, never writes them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from thisineq.invert.api import InversionModels, invert, invert_image, to_tensor
+from thisineq.config import option
+from thisineq.images import to_tensor
+from thisineq.invert import methods
+from thisineq.invert.api import InversionModels, invert, invert_image
 from thisineq.latent.normals import Direction
 from thisineq.latent.walk import edit
 from thisineq.models.stylegan2 import Discriminator, broadcast, sample_w, sample_ws
@@ -49,13 +53,15 @@ COLUMNS = (
 
 @dataclass(frozen=True)
 class ComparisonConfig:
-    timing_photos: int = 3  # photos timed one at a time per method
-    recovery_samples: int = 16  # GAN samples for latent recovery
-    edit_photos: int = 16  # held-out photos edited for editability and LEC
-    edit_sigma: float = 2.0  # edit length, in σ of the latents along the boundary
-    projector_steps: int = 1000
-    hybrid_steps: int = 100
-    seed: int = 0
+    """How many photos and samples each score of the comparison is measured on."""
+
+    timing_photos: int = option(3, "photos timed one at a time per method")
+    recovery_samples: int = option(16, "GAN samples for latent recovery")
+    edit_photos: int = option(16, "held-out photos edited for editability and LEC")
+    edit_sigma: float = option(2.0, "edit length, in σ of the generator's W along the boundary")
+    projector_steps: int = option(1000, "optimisation steps of the projector")
+    hybrid_steps: int = option(100, "optimisation steps refining an encoder's code (the hybrid)")
+    seed: int = option(0, "seed of the GAN samples and the W distribution")
 
 
 def reconstruction_summary(errors: pd.DataFrame) -> dict[str, float]:
@@ -168,37 +174,40 @@ def compare_methods(
         latents: per method, their inverted ws (N, num_ws, style_dim).
         directions: per method, the boundary directions to edit along.
     """
-    kw = {"projector_steps": config.projector_steps, "hybrid_steps": config.hybrid_steps}
     w_distribution = WDistribution(models.generator, seed=config.seed)
     if discriminator is not None:
         discriminator = discriminator.eval().requires_grad_(False)
-    rows = []
-    for method, method_errors in errors.items():
-        log(f"  comparing {method}")
-        row = {"method": method, **reconstruction_summary(method_errors)}
-        repeats = 5 if method in ("e4e", "restyle") else 1
-        row["seconds_per_photo"] = seconds_per_photo(
-            models, method, photos[method][: config.timing_photos], repeats=repeats, **kw
-        )
-        row.update(latent_recovery(models, method, config.recovery_samples, config.seed, **kw))
-        if not directions.get(method):
-            log(f"  {method}: no boundary to edit along; its editability scores are left empty")
-        else:
-            ws = torch.from_numpy(np.asarray(latents[method][: config.edit_photos], np.float32))
-            row.update(
-                editability(
-                    models,
-                    method,
-                    ws,
-                    directions[method],
-                    sigma=config.edit_sigma,
-                    w_distribution=w_distribution,
-                    discriminator=discriminator,
-                    **kw,
-                )
-            )
-        rows.append(row)
+    scoring = {"config": config, "w_distribution": w_distribution, "discriminator": discriminator, "log": log}
+    rows = [_method_row(models, m, errors[m], photos[m], latents[m], directions.get(m, []), **scoring) for m in errors]
     return pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+
+
+def _method_row(
+    models: InversionModels,
+    method: str,
+    errors: pd.DataFrame,
+    photos: np.ndarray,
+    latents: np.ndarray,
+    directions: list[Direction],
+    *,
+    config: ComparisonConfig,
+    w_distribution: WDistribution,
+    discriminator: Discriminator | None,
+    log: Callable[[str], None],
+) -> dict:
+    """One method's row of the comparison table (its editability scores left out where it has no boundary)."""
+    log(f"  comparing {method}")
+    kw = {"projector_steps": config.projector_steps, "hybrid_steps": config.hybrid_steps}
+    repeats = 1 if methods.method(method).optimises else 5  # an encoder takes milliseconds: time it more often
+    row = {"method": method, **reconstruction_summary(errors)}
+    row["seconds_per_photo"] = seconds_per_photo(models, method, photos[: config.timing_photos], repeats=repeats, **kw)
+    row |= latent_recovery(models, method, config.recovery_samples, config.seed, **kw)
+    if not directions:
+        log(f"  {method}: no boundary to edit along; its editability scores are left empty")
+        return row
+    ws = torch.from_numpy(np.asarray(latents[: config.edit_photos], np.float32))
+    edits = {"sigma": config.edit_sigma, "w_distribution": w_distribution, "discriminator": discriminator}
+    return row | editability(models, method, ws, directions, **edits, **kw)
 
 
 def reference_scores(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from thisineq.models.stylegan2 import Generator, broadcast
+from thisineq.models.stylegan2 import Generator, broadcast, sample_w
 
 # progress(step, num_steps, loss per photo) → False to stop early.
 ProgressCallback = Callable[[int, int, torch.Tensor], "bool | None"]
@@ -34,11 +34,8 @@ class Projection:
 
 
 def w_statistics(generator: Generator, n: int = 10000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean w (style_dim,) and the scalar spread of w around it, from `n` random z."""
-    device = generator.w_avg.device
-    with torch.no_grad():
-        z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-        w = generator.mapping(z)
+    """Mean w (style_dim,) and the scalar spread of w around it, from `n` samples of W."""
+    w = sample_w(generator, n, seed)
     mean = w.mean(0)
     return mean, ((w - mean).square().sum() / n).sqrt()
 

@@ -25,6 +25,7 @@ from thisineq.latent.walk import edit
 
 # ws (n, num_ws, D) → oracle factor estimates (n, len(FACTORS)).
 FactorReader = Callable[[torch.Tensor], np.ndarray]
+COLUMNS = ("source", "boundary", "domain", "n", "own_rho", "leakage", "nuisance")  # of `known_answer_table`
 
 
 def expected_sign(factor: str, domain: str) -> float:
@@ -92,4 +93,4 @@ def known_answer_table(
                     **score_walks(factors, steps, domain, other_domains),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(COLUMNS))

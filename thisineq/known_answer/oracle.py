@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from thisineq.data.synth.links import LINKS
 from thisineq.data.synth.render import LINKED_FACTORS
+from thisineq.images import from_uint8
 from thisineq.io import atomic_path
 
 # Factors the oracle predicts, each scaled to [0, 1].
@@ -100,20 +101,14 @@ def train_oracle(
     train, test = np.flatnonzero(~is_test), np.flatnonzero(is_test)
     model = FactorOracle()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=epochs * max(1, len(train) // batch))
-    bar = tqdm(total=epochs * max(1, len(train) // batch), desc="training oracle", disable=not progress)
-    for _ in range(epochs):
+    steps_per_epoch = max(1, len(train) // batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=epochs * steps_per_epoch)
+    bar = tqdm(total=epochs * steps_per_epoch, desc="training oracle", disable=not progress)
+    for epoch in range(epochs):
         model.train()
-        order = torch.from_numpy(np.random.default_rng(seed + _).permutation(train))
-        for i in range(0, max(1, len(train) // batch) * batch, batch):
-            index = order[i : i + batch]
-            inputs = x[index].float() / 127.5 - 1
-            if torch.rand(()) < 0.5:  # mirrored views have the same factors, but for yaw's sign
-                inputs = inputs.flip(3)
-                target = y[index].clone()
-                target[:, FACTORS.index("yaw")] = 1 - target[:, FACTORS.index("yaw")]
-            else:
-                target = y[index]
+        order = torch.from_numpy(np.random.default_rng(seed + epoch).permutation(train))
+        for index in order[: steps_per_epoch * batch].split(batch):
+            inputs, target = _mirrored_at_random(from_uint8(x[index]), y[index])
             loss = F.mse_loss(model(inputs), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -125,6 +120,15 @@ def train_oracle(
     return model.eval(), OracleReport(r2_scores(predicted, targets[test]), len(train), len(test))
 
 
+def _mirrored_at_random(images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Half the batches mirrored: a mirrored view has the same factors, but for yaw's sign."""
+    if torch.rand(()) >= 0.5:
+        return images, targets
+    targets = targets.clone()
+    targets[:, FACTORS.index("yaw")] = 1 - targets[:, FACTORS.index("yaw")]
+    return images.flip(3), targets
+
+
 @torch.no_grad()
 def predict(model: FactorOracle, images: torch.Tensor, batch: int = 256) -> np.ndarray:
     """Factor estimates (n, len(FACTORS)) for uint8 (n, 3, H, W) or float [-1, 1] images."""
@@ -132,7 +136,7 @@ def predict(model: FactorOracle, images: torch.Tensor, batch: int = 256) -> np.n
     out = []
     for i in range(0, len(images), batch):
         chunk = images[i : i + batch]
-        chunk = chunk.float() / 127.5 - 1 if chunk.dtype == torch.uint8 else chunk
+        chunk = from_uint8(chunk) if chunk.dtype == torch.uint8 else chunk
         out.append(model(chunk).numpy())
     return np.concatenate(out) if out else np.zeros((0, len(FACTORS)), np.float32)
 

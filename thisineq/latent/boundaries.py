@@ -24,7 +24,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
+from thisineq.errors import ConfigError
+
 DEPRIVED, PRIVILEGED = 0, 1
+MIN_PER_CLASS = 10  # fewer labelled photos per class than this give no meaningful boundary
 
 
 def decile_labels(deciles: pd.Series, *, deprived=(1, 3), privileged=(8, 10)) -> pd.Series:
@@ -45,6 +48,35 @@ def balanced_subset(labels: pd.Series, seed: int = 0) -> pd.Index:
     rng = np.random.default_rng(seed)
     keep = [rng.choice(labels.index[labels == c].to_numpy(), n, replace=False) for c in (DEPRIVED, PRIVILEGED)]
     return pd.Index(np.sort(np.concatenate(keep)))
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """The photos one domain's boundary is fitted on: deprived and privileged ones, as many of each."""
+
+    X: np.ndarray  # (n, d) latents
+    y: np.ndarray  # (n,) 0 deprived, 1 privileged
+    groups: np.ndarray  # (n,) LSOA codes: cross-validation keeps each area's photos on one side
+    too_few: str | None = None  # why no boundary can be fitted; None when one can
+
+
+def labelled_subset(
+    latents: np.ndarray, photos: pd.DataFrame, domain: str, seed: int = 0, *, deprived=(1, 3), privileged=(8, 10)
+) -> LabelledSet:
+    """The class-balanced labelled photos of `domain`, or why there are too few for a boundary.
+
+    latents (n, d) and `photos` (n rows, with `lsoa_code` and `{domain}_decile`) describe the same
+    photos in the same order; `deprived` and `privileged` are decile ranges (see `decile_labels`).
+    With too few photos in a class, `too_few` says so and X, y, groups hold what a balanced subset
+    would (nothing when a class is missing).
+    """
+    if len(latents) != len(photos):
+        raise ValueError(f"{len(latents)} latents but {len(photos)} photos")
+    labels = decile_labels(photos[f"{domain}_decile"], deprived=deprived, privileged=privileged)
+    counts = labels.value_counts()
+    keep = labels.index.get_indexer(balanced_subset(labels, seed)) if len(counts) == 2 else np.zeros(0, int)
+    too_few = f"fewer than {MIN_PER_CLASS} photos in a class" if len(counts) < 2 or counts.min() < MIN_PER_CLASS else None
+    return LabelledSet(latents[keep], labels.iloc[keep].to_numpy(int), photos["lsoa_code"].to_numpy()[keep], too_few=too_few)
 
 
 class LatentBoundary(ClassifierMixin, BaseEstimator):
@@ -182,13 +214,10 @@ def _fewest_axes_within_one_se(cv_results: dict) -> int:
     return int(min(eligible, key=lambda i: (np.inf if counts[i] is None else counts[i], -means[i], i)))
 
 
-MIN_PER_CLASS = 10  # fewer labelled photos per class than this give no meaningful boundary
-
-
 def _folds(y: np.ndarray, groups, n_splits: int, seed: int):
     """Grouped folds when groups are given (no group on both sides), stratified otherwise."""
     if np.bincount(y, minlength=2).min() < n_splits or (groups is not None and len(np.unique(groups)) < n_splits):
-        raise ValueError(
+        raise ConfigError(
             f"too few photos or areas for {n_splits}-fold cross-validation: {np.bincount(y, minlength=2).tolist()} per class"
         )
     if groups is not None:
@@ -281,15 +310,6 @@ def cosine_matrix(normals: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(unit @ unit.T, index=names, columns=names)
 
 
-def latent_matrix(ws: np.ndarray, kind: str = "w") -> np.ndarray:
-    """Latents for a boundary from ws (n, num_ws, d): "w" the layer mean, "ws_flat" all layers concatenated."""
-    if kind == "w":
-        return ws.mean(axis=1)
-    if kind == "ws_flat":
-        return ws.reshape(len(ws), -1)
-    raise ValueError(f"latent kind must be 'w' or 'ws_flat', got {kind!r}")
-
-
 def boundary_table(
     inversions: dict[str, tuple[np.ndarray, np.ndarray]],
     photos: pd.DataFrame,
@@ -310,25 +330,19 @@ def boundary_table(
     for method, (photo_id, latents) in inversions.items():
         frame = photos.loc[photo_id]
         for domain in domains:
-            labels = decile_labels(frame[f"{domain}_decile"], deprived=deprived, privileged=privileged)
-            counts = labels.value_counts()
-            if len(counts) < 2 or counts.min() < MIN_PER_CLASS:
-                for split in ("by LSOA", "by photo"):
-                    rows.append(
-                        {
-                            "domain": domain,
-                            "method": method,
-                            "split": split,
-                            "n": int(2 * counts.min()) if len(counts) == 2 else 0,
-                            "note": f"fewer than {MIN_PER_CLASS} photos in a class",
-                        }
-                    )
-                continue
-            keep = labels.index.get_indexer(balanced_subset(labels, seed))
-            X, y, groups = latents[keep], labels.iloc[keep].to_numpy(int), frame["lsoa_code"].to_numpy()[keep]
-            for grouped in (True, False):
-                evaluation = evaluate(X, y, groups, grouped=grouped, n_boot=n_boot, seed=seed)
-                rows.append(
-                    {"domain": domain, "method": method, "split": "by LSOA" if grouped else "by photo", **evaluation.row()}
-                )
+            subset = labelled_subset(latents, frame, domain, seed, deprived=deprived, privileged=privileged)
+            rows += _table_rows(method, domain, subset, n_boot=n_boot, seed=seed)
     return pd.DataFrame(rows)
+
+
+def _table_rows(method: str, domain: str, subset: LabelledSet, *, n_boot: int, seed: int) -> list[dict]:
+    """Table 1's two rows of one domain and method: cross-validated by LSOA and by photo (a note where too few)."""
+    rows = []
+    for grouped, split in ((True, "by LSOA"), (False, "by photo")):
+        row = {"domain": domain, "method": method, "split": split}
+        if subset.too_few:
+            rows.append({**row, "n": len(subset.y), "note": subset.too_few})
+        else:
+            evaluation = evaluate(subset.X, subset.y, subset.groups, grouped=grouped, n_boot=n_boot, seed=seed)
+            rows.append({**row, **evaluation.row()})
+    return rows

@@ -1,0 +1,186 @@
+"""The pipeline's settings: one typed config, read from JSON with every bad value named."""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from thisineq.config import option
+from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
+from thisineq.errors import ConfigError
+
+HELD_OUT = ("val", "test")  # splits never seen by the encoders
+NOT_COUNTS = ("seed", "gan_metric_every")  # whole-number settings that may be 0
+
+
+@dataclass
+class PipelineConfig:
+    """Sizes and lengths of every step; `tiny()` makes a run that finishes in minutes."""
+
+    out: str = option("artifacts/demo", "the artifact set")
+    work: str = option("data/pipeline", "training data and run folders (not committed)")
+    seed: int = option(0, "seed of the cities, the GAN, the W samples and the balanced subsets")
+    train_photos: int = option(12000, "photos of the GAN's training city")
+    demo_photos: int = option(480, "photos of the committed city: the first photos of the training city")
+    areas: int = option(600, "LSOAs of the synthetic city")
+    size: int = option(64, "photo and generator side in pixels (a power of two)")
+    gan_channels: tuple[int, ...] = option((256, 256, 128, 64, 32), "generator widths from 4 px up to `size`")
+    gan_style_dim: int = option(256, "dimensions of z and w")
+    gan_n_mlp: int = option(4, "mapping depth of the demo's CPU recipe; the reference's is 8")
+    gan_steps: int = option(100000, "GAN training steps")
+    gan_metric_every: int = option(1000, "steps between the GAN's quality measurements (0: never)")
+    encoder_steps: int = option(2000, "e4e training steps; a CPU budget (the references train for 100k+ steps on GPUs)")
+    restyle_steps: int = option(500, "ReStyle training steps; each runs `restyle_train_iterations` generator passes")
+    restyle_train_iterations: int = option(3, "ReStyle's refinement passes per training step")
+    encoder_lr: float = option(3e-4, "the encoders' learning rate: 3× the references' for a short CPU schedule")
+    e4e_unlock_every: int = option(150, "e4e unlocks one more layer's offset this often (all 9 by step 1,350)")
+    encoder_widths: tuple[int, ...] = option(
+        (32, 64, 128, 128), "encoder widths; with 32-channel heads ~1.7M weights, 3.4 MB as float16"
+    )
+    encoder_head_width: int = option(32, "width of the encoders' per-layer heads")
+    boundary_photos: int | None = option(
+        6000, "training-city photos each encoder inverts for its boundaries; None: the demo's photos only"
+    )
+    projector_steps: int = option(500, "projector steps: the anchor's 1,000 halved, a CPU budget")
+    projector_photos: int | None = option(None, "a documented subset of the projector's photos; None: all of `projector_splits`")
+    projector_splits: tuple[str, ...] | None = option(
+        HELD_OUT, "splits the projector inverts (held out from the encoders: 1,000 steps cost ~10 min per 32 photos)"
+    )
+    projector_lpips: str = option(
+        "alex", 'the projector\'s perceptual distance; "vgg" as in StyleGAN2-ADA costs 3.5× more on a CPU'
+    )
+    hybrid_steps: int = option(100, "projector steps refining the e4e code (on the projector's photos)")
+    comparison_samples: int = option(16, "GAN samples for latent recovery, and as many held-out photos edited")
+    walk_photos: int = option(3, "held-out photos in each method's committed walk matrix")
+    walk_steps: tuple[float, ...] = option((-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0), "walk steps, in σ of W along the normal")
+    gan_run: str | None = option(None, "the GAN's run folder, for its discriminator; None: <work>/runs/gan")
+    domains: tuple[str, ...] = option(DEFAULT_DOMAINS, "the IoD2019 domains to fit boundaries for")
+    boundary_bootstrap: int = option(1000, "bootstrap draws for the confidence intervals")
+    boundary_principal_axes: int | None = option(
+        8, "also fit each boundary on W's first k principal axes, for visible walks; None: not"
+    )
+    oracle_epochs: int = option(8, "training epochs of the known-answer oracle")
+    known_answer_sources: int = option(100, "latents walked by the known-answer benchmark, per source")
+
+    def __post_init__(self):
+        # Impossible settings are named now, not after hours of training.
+        for problem in (_unknown_domains(self), _not_positive(self), _demo_bigger_than_city(self), _gan_shape(self)):
+            if problem:
+                raise ConfigError(problem)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> PipelineConfig:
+        """A config from a JSON object of field values (the rest keep their defaults); bad files are named."""
+        return read_config(cls, path)
+
+    @classmethod
+    def tiny(cls, out: str, work: str) -> PipelineConfig:
+        """A run that finishes in minutes on a CPU, with tiny models: for tests and trying the pipeline out."""
+        return cls(
+            out=out,
+            work=work,
+            train_photos=160,
+            demo_photos=160,
+            areas=40,
+            size=32,
+            gan_channels=(32, 32, 16, 16),
+            gan_style_dim=32,
+            gan_steps=6,
+            gan_metric_every=0,
+            encoder_steps=4,
+            restyle_steps=3,
+            restyle_train_iterations=2,
+            e4e_unlock_every=1,
+            encoder_widths=(8, 16, 16, 32),
+            encoder_head_width=8,
+            boundary_photos=120,
+            projector_steps=5,
+            projector_photos=8,
+            hybrid_steps=3,
+            comparison_samples=4,
+            boundary_bootstrap=100,
+            oracle_epochs=1,
+            known_answer_sources=4,
+        )
+
+
+def _unknown_domains(config: PipelineConfig) -> str | None:
+    unknown = [key for key in config.domains if key not in DOMAIN_KEYS]
+    return f"unknown IoD2019 domains {unknown}; expected some of {', '.join(DOMAIN_KEYS)}" if unknown else None
+
+
+def _not_positive(config: PipelineConfig) -> str | None:
+    """Every count, length and rate must be above 0; `gan_metric_every` may be 0 (never), not below."""
+    values = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in NOT_COUNTS}
+    numbers = {name: v for name, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    too_small = [f"{name}={value}" for name, value in numbers.items() if value <= 0]
+    if too_small:
+        return f"these settings must be positive: {', '.join(too_small)}"
+    if config.gan_metric_every < 0:
+        return f"gan_metric_every must be 0 (never) or more steps, got {config.gan_metric_every}"
+    return None
+
+
+def _demo_bigger_than_city(config: PipelineConfig) -> str | None:
+    if config.demo_photos <= config.train_photos:
+        return None
+    return (
+        f"demo_photos ({config.demo_photos}) cannot exceed train_photos ({config.train_photos}): "
+        "the demo city is the training city's first photos"
+    )
+
+
+def _gan_shape(config: PipelineConfig) -> str | None:
+    """The generator has one width per resolution from 4 px to `size`, so `size` must be a power of two."""
+    if config.size < 4 or config.size & (config.size - 1):
+        return f"size must be a power of two, got {config.size}"
+    resolutions = config.size.bit_length() - 2  # 4, 8, …, size
+    if len(config.gan_channels) != resolutions:
+        return f"gan_channels needs {resolutions} widths (4 px to {config.size} px), got {len(config.gan_channels)}"
+    return None
+
+
+def read_config(cls: type, path: str | os.PathLike):
+    """A `cls` from a JSON object of some of its fields (the rest keep their defaults); bad files are named in one line."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path} is not a UTF-8 text file: {error}") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path} must hold a JSON object of {cls.__name__} fields, not a {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise ConfigError(f"{path}: unknown {cls.__name__} fields {unknown}; known: {sorted(hints)}")
+    return cls(**{name: _config_value(path, name, value, hints[name]) for name, value in values.items()})
+
+
+def _config_value(path: Path, name: str, value, hint):
+    """A JSON value checked against its field's type hint (lists become tuples; null only where the hint allows None)."""
+    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None:
+        if type(None) in kinds:
+            return None
+        raise ConfigError(f"{path}: {name} cannot be null")
+    for kind in kinds:
+        origin = typing.get_origin(kind) or kind
+        if origin is tuple and isinstance(value, list):
+            item = typing.get_args(kind)[0] if typing.get_args(kind) else typing.Any
+            return tuple(
+                value if item is typing.Any else [_config_value(path, f"{name}[{i}]", v, item) for i, v in enumerate(value)]
+            )
+        if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if origin in (int, str) and type(value) is origin:
+            return value
+    wanted = " or ".join(
+        "a list" if (typing.get_origin(k) or k) is tuple else "null" if k is type(None) else k.__name__ for k in kinds
+    )
+    raise ConfigError(f"{path}: {name} must be {wanted}; got {value!r}")

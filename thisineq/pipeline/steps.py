@@ -1,0 +1,174 @@
+"""Every step of the pipeline, declared once: its name, what it reads and writes, how it runs, and what its fingerprint covers.
+
+A new step is one more entry in `STEPS`: the runner, `thisineq pipeline --only`, the manifest's
+rebuild commands and the tests all read this list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from thisineq.invert import methods
+from thisineq.pipeline import boundaries, invert, train, walks
+from thisineq.pipeline.config import PipelineConfig
+from thisineq.pipeline.workspace import Workspace
+
+if TYPE_CHECKING:
+    from thisineq.pipeline.runner import Pipeline
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: it is current while its outputs exist and its fingerprint (settings and inputs' hashes) is unchanged."""
+
+    name: str  # what `thisineq pipeline --only` calls it
+    run: Callable[[Pipeline], None]
+    inputs: Callable[[Workspace], list[Path]]  # files whose content the step depends on, in fingerprint order
+    outputs: Callable[[Workspace], list[Path]]  # files that must exist for the step to count as done
+    settings: Callable[[PipelineConfig], dict]  # the settings its fingerprint covers
+    artifact: str | None = None  # the folder of the artifact set it builds (for its manifest entries' rebuild command)
+    wanted: Callable[[PipelineConfig], bool] = lambda config: True  # whether a run with this config has the step
+
+
+def _city_settings(config: PipelineConfig, photos: int) -> dict:
+    return {"photos": photos, "areas": config.areas, "size": config.size, "seed": config.seed}
+
+
+def _gan_settings(config: PipelineConfig) -> dict:
+    settings = {"channels": config.gan_channels, "style_dim": config.gan_style_dim, "steps": config.gan_steps}
+    # The mapping depth joined the fingerprint late: it counts only when not 4, so that GANs trained before stay current.
+    return settings | ({"n_mlp": config.gan_n_mlp} if config.gan_n_mlp != 4 else {})
+
+
+def _encoder_settings(config: PipelineConfig, kind: str) -> dict:
+    return {
+        "steps": train.encoder_steps(config, kind),
+        "widths": config.encoder_widths,
+        "head_width": config.encoder_head_width,
+        "lr": config.encoder_lr,
+        "iterations": config.restyle_train_iterations if kind == "restyle" else None,
+        "unlock_every": config.e4e_unlock_every if kind == "e4e" else None,
+    }
+
+
+def _inversion_settings(config: PipelineConfig) -> dict:
+    keys = ("projector_steps", "hybrid_steps", "projector_photos", "projector_splits", "projector_lpips")
+    return {key: getattr(config, key) for key in keys}
+
+
+def _encoder_step(kind: str) -> Step:
+    return Step(
+        f"encoder_{kind}",
+        partial(train.train_demo_encoder, kind=kind),
+        inputs=lambda paths: [paths.generator],
+        outputs=lambda paths: [paths.encoder(kind)],
+        settings=partial(_encoder_settings, kind=kind),
+        artifact="encoders",
+    )
+
+
+def _inversion_step(method: str) -> Step:
+    return Step(
+        f"invert_{method}",
+        partial(invert.invert_demo, method=method),
+        inputs=partial(invert.inversion_inputs, method=method),
+        outputs=lambda paths: [paths.inversion(method) / "inversion.json"],
+        settings=_inversion_settings,
+        artifact="inversions",
+    )
+
+
+def _city_inversion_step(method: str) -> Step:
+    return Step(
+        f"invert_city_{method}",
+        partial(invert.invert_training_city, method=method),
+        inputs=lambda paths: [paths.generator, paths.train_dataset / "dataset.json", paths.encoder(method)],
+        outputs=lambda paths: [paths.city_inversion(method) / "inversion.json"],
+        settings=lambda config: {"photos": config.boundary_photos},
+        artifact="boundaries",  # the boundaries are what these inversions are for; they are not committed themselves
+        wanted=lambda config: config.boundary_photos is not None,
+    )
+
+
+def _latents(paths: Workspace, names) -> list[Path]:
+    return [paths.inversion(m) / "latents.npz" for m in names]
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "city",
+        train.build_training_city,
+        inputs=lambda paths: [],
+        outputs=lambda paths: [paths.train_dataset / "dataset.json"],
+        settings=lambda config: _city_settings(config, config.train_photos),
+    ),
+    Step(
+        "demo_city",
+        train.build_demo_city,
+        inputs=lambda paths: [],
+        outputs=lambda paths: [paths.demo_dataset / "dataset.json"],
+        settings=lambda config: _city_settings(config, config.demo_photos),
+        artifact="city",
+    ),
+    Step(
+        "gan",
+        train.train_demo_gan,
+        inputs=lambda paths: [paths.train_dataset / "dataset.json"],
+        outputs=lambda paths: [paths.generator],
+        settings=_gan_settings,
+        artifact="gan",
+    ),
+    *(_encoder_step(kind) for kind in methods.ENCODERS),
+    *(_inversion_step(method) for method in methods.NAMES),
+    *(_city_inversion_step(method) for method in methods.ENCODERS),
+    Step(
+        "boundaries",
+        boundaries.fit_boundaries,
+        inputs=lambda paths: [paths.generator] + [folder / "latents.npz" for folder in paths.boundary_latents().values()],
+        outputs=lambda paths: [paths.artifacts.boundaries / "table1.csv", paths.artifacts.normals, paths.artifacts.visibility],
+        settings=lambda config: {
+            "domains": config.domains,
+            "bootstrap": config.boundary_bootstrap,
+            "w_samples": boundaries.W_SAMPLES,
+            "principal_axes": config.boundary_principal_axes,
+        },
+        artifact="boundaries",
+    ),
+    Step(
+        "comparison",
+        invert.compare_inversions,
+        inputs=lambda paths: _latents(paths, methods.NAMES) + [paths.artifacts.normals],
+        outputs=lambda paths: [paths.artifacts.comparison],
+        settings=lambda config: asdict(invert.comparison_config(config)),
+        artifact="inversions/comparison",
+    ),
+    Step(
+        "walks",
+        walks.draw_walks,
+        inputs=lambda paths: [paths.generator, paths.artifacts.normals] + _latents(paths, methods.BOUNDED),
+        outputs=lambda paths: [paths.artifacts.walks / "walks.json"],
+        settings=lambda config: {"photos": config.walk_photos, "steps": config.walk_steps},
+        artifact="walks",
+    ),
+    Step(
+        "known_answer",
+        walks.benchmark_walks,
+        inputs=lambda paths: [paths.generator, paths.artifacts.normals],
+        outputs=lambda paths: [paths.artifacts.known_answer / "table.csv"],
+        settings=lambda config: {"epochs": config.oracle_epochs, "sources": config.known_answer_sources},
+        artifact="known_answer",
+    ),
+)
+
+
+def rebuild_commands() -> dict[str, str]:
+    """Per folder of an artifact set, the `thisineq pipeline --only …` command that rebuilds it: its steps, in order."""
+    folders: dict[str, list[str]] = {}
+    for step in STEPS:
+        if step.artifact is not None:
+            folders.setdefault(step.artifact, []).append(step.name)
+    return {folder: f"thisineq pipeline --only {' '.join(names)}" for folder, names in folders.items()}
