@@ -10,7 +10,8 @@ import torch
 
 from thisineq.artifacts import demo_set
 from thisineq.data.dataset import load_dataset
-from thisineq.invert.api import InversionModels, invert, to_tensor
+from thisineq.images import to_tensor
+from thisineq.invert.api import InversionModels, invert
 from thisineq.invert.batch import load_inversions
 from thisineq.metrics.image import psnr
 from thisineq.metrics.lpips import LPIPS, weights_path

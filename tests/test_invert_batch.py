@@ -12,9 +12,8 @@ from thisineq.data.synth import city
 from thisineq.data.synth.build import SynthConfig, build_city_dataset
 from thisineq.invert.batch import load_inversions
 from thisineq.metrics import lpips
-from thisineq.models.encoders import E4EEncoder, EncoderConfig
+from thisineq.models.encoders import E4EEncoder, EncoderConfig, save_encoder
 from thisineq.models.stylegan2 import Generator, StyleGAN2Config, save_generator
-from thisineq.training.encoders import save_encoder
 
 TINY = StyleGAN2Config(size=32, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8, 32: 8})
 

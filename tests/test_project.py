@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from thisineq.invert.project import learning_rate, noise_regularisation, project
-from thisineq.models.stylegan2 import Generator, StyleGAN2Config
+from thisineq.models.stylegan2 import Generator, StyleGAN2Config, sample_w
 
 TINY = StyleGAN2Config(size=16, style_dim=16, n_mlp=2, channels={4: 32, 8: 16, 16: 16})
 
@@ -19,7 +19,7 @@ def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def generator():
     torch.manual_seed(1)
     g = Generator(TINY).eval()
-    g.w_avg.copy_(g.mean_w(2000))
+    g.w_avg.copy_(sample_w(g, 2000).mean(0))
     return g
 
 

@@ -48,7 +48,7 @@ class ArtifactSet:
         return self.root / "gan" / "MODEL_CARD.md"
 
     def encoder(self, kind: str) -> Path:
-        """A trained inversion encoder, "e4e" or "restyle" (see `thisineq.training.encoders.save_encoder`)."""
+        """A trained inversion encoder, "e4e" or "restyle" (see `thisineq.models.encoders.save_encoder`)."""
         return self.root / "encoders" / f"{kind}.pt"
 
     def inversion(self, method: str) -> Path:

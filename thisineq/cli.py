@@ -117,13 +117,15 @@ def _run_train_encoder(args) -> None:
 
 
 def _invert_options(p: argparse.ArgumentParser) -> None:
+    from thisineq.invert import methods
     from thisineq.invert.batch import BatchInversionConfig
     from thisineq.metrics.lpips import BACKBONES
 
     p.add_argument("--dataset", type=Path, required=True)
     p.add_argument("--generator", type=Path, required=True)
-    p.add_argument("--e4e", type=Path, help="e4e encoder (for e4e and hybrid)")
-    p.add_argument("--restyle", type=Path, help="ReStyle encoder")
+    for encoder in methods.ENCODERS:
+        users = ", ".join(m.name for m in methods.METHODS.values() if m.encoder == encoder)
+        p.add_argument(f"--{encoder}", type=Path, help=f"the trained {encoder} encoder (for {users})")
     p.add_argument("--out", type=Path, required=True, help="inversion folder to write")
     p.add_argument(
         "--lpips",
@@ -134,15 +136,15 @@ def _invert_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run_invert(args) -> None:
+    from thisineq.invert import methods
     from thisineq.invert.api import InversionModels
     from thisineq.invert.batch import BatchInversionConfig, invert_dataset
 
-    needs = {"e4e": "e4e", "hybrid": "e4e", "restyle": "restyle"}.get(args.method)
-    if needs and getattr(args, needs) is None:
-        raise ConfigError(f"--method {args.method} needs --{needs} ENCODER")
+    method = methods.method(args.method)
+    if method.encoder and getattr(args, method.encoder) is None:
+        raise ConfigError(f"--method {method.name} needs --{method.encoder} ENCODER")
     config = from_options(BatchInversionConfig, args)
-    optimises = args.method in ("projector", "hybrid")
-    lpips = ({"lpips_net": args.lpips} if args.lpips else {}) if optimises else {"lpips_net": None}
+    lpips = ({"lpips_net": args.lpips} if args.lpips else {}) if method.optimises else {"lpips_net": None}
     models = InversionModels.load(args.generator, e4e=args.e4e, restyle=args.restyle, **lpips)
     sources = {"generator": args.generator, **{k: v for k, v in (("e4e", args.e4e), ("restyle", args.restyle)) if v}}
     print(f"wrote {invert_dataset(args.dataset, models, args.out, config, sources=sources)}")

@@ -17,7 +17,6 @@ import torch
 
 from thisineq.errors import ConfigError
 from thisineq.images import to_tensor
-from thisineq.images import to_uint8 as to_uint8  # re-exported for callers that still import it from here
 from thisineq.invert import methods
 from thisineq.invert.methods import Method
 from thisineq.invert.project import ProgressCallback, project

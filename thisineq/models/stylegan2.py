@@ -342,10 +342,6 @@ class Generator(nn.Module):
         """z (B, style_dim) → images (B, 3, size, size)."""
         return self.synthesis(broadcast(self.mapping(z, truncation_psi), self.num_ws), noise_mode=noise_mode)
 
-    def mean_w(self, n: int = 4096, seed: int | None = None) -> torch.Tensor:
-        """The mean of `sample_w` over n codes, (style_dim,)."""
-        return sample_w(self, n, seed).mean(0)
-
 
 def broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
     """w (B, style_dim) → ws (B, num_ws, style_dim), the same w at every layer."""

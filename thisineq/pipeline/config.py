@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
-import types
-import typing
 from dataclasses import dataclass, fields
-from pathlib import Path
 
-from thisineq.config import option
+from thisineq.config import load_config, option
 from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.errors import ConfigError
 
@@ -75,7 +71,7 @@ class PipelineConfig:
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> PipelineConfig:
         """A config from a JSON object of field values (the rest keep their defaults); bad files are named."""
-        return read_config(cls, path)
+        return load_config(cls, path)
 
     @classmethod
     def tiny(cls, out: str, work: str) -> PipelineConfig:
@@ -142,45 +138,3 @@ def _gan_shape(config: PipelineConfig) -> str | None:
     if len(config.gan_channels) != resolutions:
         return f"gan_channels needs {resolutions} widths (4 px to {config.size} px), got {len(config.gan_channels)}"
     return None
-
-
-def read_config(cls: type, path: str | os.PathLike):
-    """A `cls` from a JSON object of some of its fields (the rest keep their defaults); bad files are named in one line."""
-    path = Path(path)
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path} is not a UTF-8 text file: {error}") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{path} is not valid JSON: {error}") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path} must hold a JSON object of {cls.__name__} fields, not a {type(values).__name__}")
-    hints = typing.get_type_hints(cls)
-    unknown = sorted(set(values) - set(hints))
-    if unknown:
-        raise ConfigError(f"{path}: unknown {cls.__name__} fields {unknown}; known: {sorted(hints)}")
-    return cls(**{name: _config_value(path, name, value, hints[name]) for name, value in values.items()})
-
-
-def _config_value(path: Path, name: str, value, hint):
-    """A JSON value checked against its field's type hint (lists become tuples; null only where the hint allows None)."""
-    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if value is None:
-        if type(None) in kinds:
-            return None
-        raise ConfigError(f"{path}: {name} cannot be null")
-    for kind in kinds:
-        origin = typing.get_origin(kind) or kind
-        if origin is tuple and isinstance(value, list):
-            item = typing.get_args(kind)[0] if typing.get_args(kind) else typing.Any
-            return tuple(
-                value if item is typing.Any else [_config_value(path, f"{name}[{i}]", v, item) for i, v in enumerate(value)]
-            )
-        if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if origin in (int, str) and type(value) is origin:
-            return value
-    wanted = " or ".join(
-        "a list" if (typing.get_origin(k) or k) is tuple else "null" if k is type(None) else k.__name__ for k in kinds
-    )
-    raise ConfigError(f"{path}: {name} must be {wanted}; got {value!r}")
