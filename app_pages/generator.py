@@ -8,9 +8,7 @@ from thisineq.invert import methods
 st.title("Generator")
 page = state.open_generator_page()
 artifact_root = str(page.artifacts.root)
-generator = state.generator_model(str(page.artifacts.generator))
-normals = state.boundary_normals(str(page.artifacts.normals))
-inverted = state.inversion_sets(artifact_root)
+generator, normals, inverted = page.generator, page.normals, page.inversions
 params = st.query_params
 walked = normals.methods() or [m for m in inverted if methods.method(m).bounded]
 state.generator_from_url(params, walked, bool(inverted))

@@ -24,8 +24,7 @@ img[src^="data:image/png"] {image-rendering: pixelated;}
 
 st.markdown(KIOSK_CSS, unsafe_allow_html=True)
 page = state.open_kiosk_page()
-generator = state.generator_model(str(page.artifacts.generator))
-normals = state.boundary_normals(str(page.artifacts.normals))
+generator, normals = page.generator, page.normals
 method = next((m for m in methods.NAMES if m in normals.methods()), None)  # the registry's first: e4e where fitted
 # An exhibition stand shows the walks one can see: the boundaries on W's principal axes where the set has them.
 directions = normals.directions(method, principal=normals.has_principal(method)) if method else {}

@@ -12,7 +12,7 @@ from thisineq.data.photos import MAX_UPLOAD_BYTES
 st.title("Invert your photo")
 page = state.open_generator_page()
 models = state.models_for(page.artifacts)
-normals = state.boundary_normals(str(page.artifacts.normals))
+normals = page.normals
 size = models.generator.config.size
 st.caption(
     f"Your photo is centre-cropped to a square and resized to {size}×{size} px, the generator's size. It stays in this "

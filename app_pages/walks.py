@@ -12,9 +12,7 @@ MAX_PHOTOS, MAX_SEEDS = 8, 8  # per grid: more rows would not be readable
 st.title("Walk matrix")
 page = state.open_generator_page()
 artifact_root = str(page.artifacts.root)
-generator = state.generator_model(str(page.artifacts.generator))
-normals = state.boundary_normals(str(page.artifacts.normals))
-inverted = state.inversion_sets(artifact_root)
+generator, normals, inverted = page.generator, page.normals, page.inversions
 if not normals.methods():
     st.info("No deprivation boundaries yet: `thisineq pipeline` builds them.")
     st.stop()

@@ -14,28 +14,18 @@ from thisineq.errors import ConfigError
 from thisineq.pipeline import PipelineConfig
 
 
+def ingest_args(city, out, *flags) -> list[str]:
+    """`thisineq data ingest` of a synthetic city's raw files into `out`."""
+    raw = {"--photos": city, "--meta": city / "metadata.csv", "--imd": city / "synthetic_deciles_file2.csv"}
+    raw |= {"--boundaries": city / "lsoa_boundaries.geojson", "--out": out}
+    return ["data", "ingest", *[str(part) for pair in raw.items() for part in pair], *flags]
+
+
 def test_synth_then_ingest_again_from_the_command_line(tmp_path, capsys):
     city = tmp_path / "city"
     assert main(["data", "synth", "--out", str(city), "--photos", "24", "--areas", "40", "--workers", "1"]) == 0
     assert load_dataset(city / "dataset").manifest["counts"]["photos_usable"] == 24
-    code = main(
-        [
-            "data",
-            "ingest",
-            "--photos",
-            str(city),
-            "--meta",
-            str(city / "metadata.csv"),
-            "--imd",
-            str(city / "synthetic_deciles_file2.csv"),
-            "--boundaries",
-            str(city / "lsoa_boundaries.geojson"),
-            "--out",
-            str(tmp_path / "again"),
-            "--workers",
-            "1",
-        ]
-    )
+    code = main(ingest_args(city, tmp_path / "again", "--workers", "1"))
     assert code == 0
     again = load_dataset(tmp_path / "again").photos
     pd.testing.assert_frame_equal(again, load_dataset(city / "dataset").photos)
@@ -165,23 +155,7 @@ def test_impossible_ingest_is_named_before_anything_is_written(tmp_path, capsys,
     city = tmp_path / "city"
     assert main(["data", "synth", "--out", str(city), "--photos", "12", "--areas", "12", "--workers", "1"]) == 0
     capsys.readouterr()
-    code = main(
-        [
-            "data",
-            "ingest",
-            "--photos",
-            str(city),
-            "--meta",
-            str(city / "metadata.csv"),
-            "--imd",
-            str(city / "synthetic_deciles_file2.csv"),
-            "--boundaries",
-            str(city / "lsoa_boundaries.geojson"),
-            "--out",
-            str(tmp_path / "again"),
-            *flags,
-        ]
-    )
+    code = main(ingest_args(city, tmp_path / "again", *flags))
     assert code == 2 and named in capsys.readouterr().err
     assert not (tmp_path / "again").exists()
 

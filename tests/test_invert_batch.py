@@ -34,23 +34,14 @@ def setup(tmp_path_factory):
     return root, dataset
 
 
+def invert_args(root, dataset, out, *flags) -> list[str]:
+    """`thisineq invert --method e4e` of the dataset with the tiny models in `root`."""
+    models = ["--generator", str(root / "g.pt"), "--e4e", str(root / "e4e.pt")]
+    return ["invert", "--method", "e4e", "--dataset", str(dataset), *models, "--out", str(out), *flags]
+
+
 def run(root, dataset, out):
-    argv = [
-        "invert",
-        "--method",
-        "e4e",
-        "--dataset",
-        str(dataset),
-        "--generator",
-        str(root / "g.pt"),
-        "--e4e",
-        str(root / "e4e.pt"),
-        "--out",
-        str(out),
-        "--chunk",
-        "8",
-    ]
-    assert main(argv) == 0
+    assert main(invert_args(root, dataset, out, "--chunk", "8")) == 0
 
 
 def test_every_photo_is_inverted_and_a_killed_run_resumes(setup, tmp_path):
@@ -97,19 +88,5 @@ def test_missing_encoder_is_a_clear_error(setup, tmp_path, capsys):
 )
 def test_impossible_batch_settings_are_named_and_write_nothing(setup, tmp_path, capsys, flags, named):
     root, dataset = setup
-    argv = [
-        "invert",
-        "--method",
-        "e4e",
-        "--dataset",
-        str(dataset),
-        "--generator",
-        str(root / "g.pt"),
-        "--e4e",
-        str(root / "e4e.pt"),
-        "--out",
-        str(tmp_path / "x"),
-        *flags,
-    ]
-    assert main(argv) == 2
+    assert main(invert_args(root, dataset, tmp_path / "x", *flags)) == 2
     assert named in capsys.readouterr().err and not (tmp_path / "x").exists()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,9 @@ from thisineq.artifacts import ArtifactSet, available_sets, demo_set
 from thisineq.data.dataset import Dataset, load_dataset
 from thisineq.invert import methods
 from thisineq.latent.normals import BoundarySet
+
+if TYPE_CHECKING:
+    from thisineq.models.stylegan2 import Generator
 
 # Session-state keys (widget keys included), defined once. Their values are internal: a shared link
 # carries URL parameters, never these.
@@ -173,16 +177,36 @@ def open_dataset_page() -> PageData:
     return page
 
 
-def open_generator_page() -> PageData:
+@dataclass(frozen=True)
+class ModelPage(PageData):
+    """What a model page starts from: a data page's set and tables, and the set's generator, boundaries and inversions."""
+
+    generator: Generator  # shared by every session: never mutate it
+    normals: BoundarySet
+    inversions: dict  # method → Inversions, the finished inversion folders
+
+
+def open_generator_page() -> ModelPage:
     """`open_dataset_page` for pages that need the generator: the page stops, after saying why, where the set has none."""
     page = open_dataset_page()
     if not page.artifacts.generator.is_file():
         st.info("This artifact set has no generator yet: train one with `thisineq train gan` (see the README).")
         st.stop()
-    return page
+    return with_models(page)
 
 
-def open_kiosk_page() -> PageData:
+def with_models(page: PageData) -> ModelPage:
+    """A data page with its set's generator, boundaries and inversions (all loaded once per server)."""
+    artifacts = page.artifacts
+    models = (
+        generator_model(str(artifacts.generator)),
+        boundary_normals(str(artifacts.normals)),
+        inversion_sets(str(artifacts.root)),
+    )
+    return ModelPage(*(getattr(page, f.name) for f in fields(PageData)), *models)
+
+
+def open_kiosk_page() -> ModelPage:
     """The set chosen on another page, else the demo, without sidebar or banner; the page stops where it has no generator."""
     chosen = st.session_state.get(ARTIFACT_SET)
     artifacts = ArtifactSet(Path(chosen)) if chosen else demo_set()
@@ -192,7 +216,7 @@ def open_kiosk_page() -> PageData:
             "Train it with `thisineq train gan` (see the README)."
         )
         st.stop()
-    return page_for(artifacts)
+    return with_models(page_for(artifacts))
 
 
 def page_for(artifacts: ArtifactSet) -> PageData:
