@@ -111,7 +111,8 @@ BUILT_OUTSIDE_THE_PIPELINE: dict[str, str] = {
     "demo/city": "thisineq data synth --out artifacts/demo/city --photos 480 --seed 0",
     "demo/gan": (
         "thisineq data synth --out data/city --photos 12000 --seed 0 && "
-        "thisineq train gan --dataset data/city/dataset --run-dir runs/gan64 --steps 100000 --metric-every 1000 && "
+        "thisineq train gan --dataset data/city/dataset --run-dir runs/gan64 --steps 100000 --metric-every 1000 "
+        "--n-mlp 4 --channels 256,256,128,64,32 && "
         "python scripts/export_gan.py --run-dir runs/gan64 --out artifacts/demo/gan"
     ),
     "demo/pipeline.json": "thisineq pipeline (written by every step)",
