@@ -63,13 +63,7 @@ def walk() -> None:
     columns[-2].image(original, caption="inversion" if photo_id else "original", width="stretch")
     edited = generation.synthesise(generator, ws, moves)
     columns[-1].image(generation.png_data_url(edited), caption="edited", width="stretch")
-    st.download_button(
-        "Download the edited image (PNG)",
-        lambda: generation.png_bytes(generation.upscale(edited)),
-        file_name="thisineq-edit.png",
-        mime="image/png",
-        on_click="ignore",
-    )
+    widgets.download_png(edited, "thisineq-edit.png")
     source = {"photo": photo_id} if photo_id else {"seed": st.session_state[state.SEED], "psi": st.session_state[state.PSI]}
     if page.artifacts.name != "demo":
         source["set"] = page.artifacts.name

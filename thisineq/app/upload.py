@@ -97,13 +97,7 @@ def walk_and_download(photo: np.ndarray, method: str, ws: np.ndarray, models: In
     )
     columns[2].image(generation.png_data_url(edited), caption="edited", width="stretch")
     left, right = st.columns(2)
-    left.download_button(
-        "Download the edited image (PNG)",
-        lambda: generation.png_bytes(generation.upscale(edited)),
-        file_name="my-street-edited.png",
-        mime="image/png",
-        on_click="ignore",
-    )
+    widgets.download_png(edited, "my-street-edited.png", where=left)
     right.download_button(
         "Download the latent (.npy)",
         generation.npy_bytes(ws),

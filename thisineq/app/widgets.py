@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import streamlit as st
 
 from thisineq.app import state
-from thisineq.app.generation import parse_number
+from thisineq.app.generation import parse_number, png_bytes, upscale
 from thisineq.data.domains import domain
 from thisineq.invert import methods
 from thisineq.latent.normals import BoundarySet, Direction
@@ -89,3 +89,8 @@ def method_selectbox(label: str, options: list[str], *, key: str, where=st, **kw
 def domain_selectbox(domains: list[str], *, key: str, where=st, **kwargs) -> str:
     """A choice of deprivation domain, named in words."""
     return where.selectbox("Domain", domains, key=key, format_func=lambda k: domain(k).label, **kwargs)
+
+
+def download_png(pixels, file_name: str, *, label: str = "Download the edited image (PNG)", where=st) -> None:
+    """A download button for a uint8 image (H, W, 3), enlarged crisply; the PNG is made only when it is clicked."""
+    where.download_button(label, lambda: png_bytes(upscale(pixels)), file_name=file_name, mime="image/png", on_click="ignore")
