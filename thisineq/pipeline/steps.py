@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from thisineq.data.dataset import PHOTOS
 from thisineq.invert import methods
 from thisineq.pipeline import boundaries, invert, train, walks
 from thisineq.pipeline.config import PipelineConfig
@@ -128,7 +129,9 @@ STEPS: tuple[Step, ...] = (
     Step(
         "boundaries",
         boundaries.fit_boundaries,
-        inputs=lambda paths: [paths.generator] + [folder / "latents.npz" for folder in paths.boundary_latents().values()],
+        inputs=lambda paths: (
+            [paths.generator] + [folder / "latents.npz" for folder in paths.boundary_latents().values()] + paths.photo_tables()
+        ),  # the labels: a photo that moves to another LSOA changes its deciles
         outputs=lambda paths: [paths.artifacts.boundaries / "table1.csv", paths.artifacts.normals, paths.artifacts.visibility],
         settings=lambda config: {
             "domains": config.domains,
@@ -141,7 +144,9 @@ STEPS: tuple[Step, ...] = (
     Step(
         "comparison",
         invert.compare_inversions,
-        inputs=lambda paths: _latents(paths, methods.NAMES) + [paths.artifacts.normals],
+        inputs=lambda paths: (
+            _latents(paths, methods.NAMES) + [paths.artifacts.normals, paths.demo_dataset / PHOTOS]
+        ),  # its splits
         outputs=lambda paths: [paths.artifacts.comparison],
         settings=lambda config: asdict(invert.comparison_config(config)),
         artifact="inversions/comparison",
@@ -149,7 +154,10 @@ STEPS: tuple[Step, ...] = (
     Step(
         "walks",
         walks.draw_walks,
-        inputs=lambda paths: [paths.generator, paths.artifacts.normals] + _latents(paths, methods.BOUNDED),
+        inputs=lambda paths: (
+            [paths.generator, paths.artifacts.normals, paths.demo_dataset / PHOTOS]  # its held-out photos
+            + _latents(paths, methods.BOUNDED)
+        ),
         outputs=lambda paths: [paths.artifacts.walks / "walks.json"],
         settings=lambda config: {"photos": config.walk_photos, "steps": config.walk_steps},
         artifact="walks",

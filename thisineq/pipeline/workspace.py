@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from thisineq.artifacts import ArtifactSet
-from thisineq.data.dataset import load_dataset
+from thisineq.data.dataset import PHOTOS, load_dataset
 from thisineq.errors import ConfigError
 from thisineq.invert import methods
 from thisineq.pipeline.config import HELD_OUT, PipelineConfig
@@ -94,6 +94,11 @@ class Workspace:
         """The held-out photos themselves, uint8 (n, size, size, 3) in dataset order."""
         data = load_dataset(self.demo_dataset)
         return np.asarray(data.images())[data.photos.loc[self.held_out_ids(), "cache_index"].to_numpy()]
+
+    def photo_tables(self) -> list[Path]:
+        """The photo tables `labelled_photos` reads: their deciles and splits are inputs of every step that labels photos."""
+        tables = [self.demo_dataset / PHOTOS]
+        return tables + ([self.train_dataset / PHOTOS] if self.config.boundary_photos is not None else [])
 
     def labelled_photos(self) -> pd.DataFrame:
         """The photos table the boundary sets are labelled from: the demo's, and the training city's where it was inverted.
