@@ -31,11 +31,22 @@ VISIBILITY_COLUMNS = {
 }
 
 
+def result_table(title: str, path: str, missing: str):
+    """A section's header and its table, or None after saying what is missing and what builds it."""
+    st.header(title)
+    table = state.csv_table(path)
+    if table is None:
+        st.info(missing)
+    return table
+
+
 def table1_section(artifacts) -> None:
-    st.header("Table 1: how well a linear boundary separates deprived from privileged areas")
-    table1 = state.csv_table(str(artifacts.boundaries / "table1.csv"))
+    table1 = result_table(
+        "Table 1: how well a linear boundary separates deprived from privileged areas",
+        str(artifacts.boundaries / "table1.csv"),
+        "No boundaries yet: `thisineq pipeline` builds them.",
+    )
     if table1 is None:
-        st.info("No boundaries yet: `thisineq pipeline` builds them.")
         return
     split = st.radio(
         "Cross-validation folds",
@@ -60,10 +71,12 @@ def table1_section(artifacts) -> None:
 
 
 def visibility_section(artifacts) -> None:
-    st.header("How visible the walks are")
-    visibility = state.csv_table(str(artifacts.visibility))
+    visibility = result_table(
+        "How visible the walks are",
+        str(artifacts.visibility),
+        "No visibility figures in this artifact set: `thisineq pipeline` writes them with the boundaries.",
+    )
     if visibility is None:
-        st.info("No visibility figures in this artifact set: `thisineq pipeline` writes them with the boundaries.")
         return
     st.dataframe(tables.visibility_display(visibility), hide_index=True, width="stretch", column_config=VISIBILITY_COLUMNS)
     st.altair_chart(charts.visibility_scatter(visibility), width="stretch")
@@ -105,10 +118,12 @@ def cosines_section(artifacts) -> None:
 
 
 def comparison_section(artifacts) -> None:
-    st.header("Inversion quality: the methods compared")
-    comparison = state.csv_table(str(artifacts.comparison))
+    comparison = result_table(
+        "Inversion quality: the methods compared",
+        str(artifacts.comparison),
+        "No comparison yet: `thisineq pipeline` writes it after the inversions and boundaries.",
+    )
     if comparison is None:
-        st.info("No comparison yet: `thisineq pipeline` writes it after the inversions and boundaries.")
         return
     st.dataframe(comparison, hide_index=True, width="stretch", column_config=COMPARISON_COLUMNS)
     reference = (state.json_record(str(artifacts.comparison.with_suffix(".json"))) or {}).get("reference", {})
@@ -123,10 +138,12 @@ def comparison_section(artifacts) -> None:
 
 
 def known_answer_section(artifacts) -> None:
-    st.header("Known answer: do walks move what the synthetic city ties to each domain?")
-    known = state.csv_table(str(artifacts.known_answer / "table.csv"))
+    known = result_table(
+        "Known answer: do walks move what the synthetic city ties to each domain?",
+        str(artifacts.known_answer / "table.csv"),
+        "No known-answer benchmark in this artifact set (it needs the synthetic city's ground truth).",
+    )
     if known is None:
-        st.info("No known-answer benchmark in this artifact set (it needs the synthetic city's ground truth).")
         return
     st.dataframe(known, hide_index=True, width="stretch")
     st.caption(
