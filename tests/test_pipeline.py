@@ -68,6 +68,12 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     rerun = []
     Pipeline(config, progress=False, log=rerun.append).run()
     assert rerun == [f"[{step.name}] current, skipped" for step in STEPS]
+    # A photo that moves to another LSOA changes its deciles: the steps that label photos are stale, the rest not.
+    table = tmp_path / "work" / "city" / "dataset" / "photos.csv"
+    table.write_text(table.read_text(encoding="utf-8").replace(",train,", ",val,", 1), encoding="utf-8")
+    pipeline = Pipeline(config, progress=False)
+    stale = {step.name for step in pipeline.steps() if not pipeline.is_current(step)}
+    assert stale == {"boundaries"}
 
 
 def test_every_step_is_declared_once_with_its_files_and_settings():
