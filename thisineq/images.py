@@ -59,9 +59,7 @@ def image_grid(
     pad = 4 if labelled else 0
     left = max(60, 7 * max(map(len, row_labels), default=0) + 12) if row_labels is not None else 0
     top = 22 if column_labels is not None else 0
-    canvas = Image.new(
-        "RGB", (left + columns * (w + pad) - pad * (not labelled), top + rows * (h + pad) - pad * (not labelled)), "white"
-    )
+    canvas = Image.new("RGB", (left + columns * (w + pad), top + rows * (h + pad)), "white")
     draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
     for c, label in enumerate(column_labels or []):
         draw.text((left + c * (w + pad) + w // 2 - 3 * len(label), 5), label, fill="black", font=font)
