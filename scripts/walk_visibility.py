@@ -22,8 +22,10 @@ from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.errors import ThisIneqError
 from thisineq.invert import methods
 from thisineq.invert.batch import load_inversions
-from thisineq.latent.boundaries import LabelledSet, LatentBoundary, evaluate, labelled_subset, principal_axes
+from thisineq.latent.boundaries import LatentBoundary, principal_axes
+from thisineq.latent.labels import LabelledSet, labelled_subset
 from thisineq.latent.normals import Direction
+from thisineq.latent.table1 import evaluate
 from thisineq.latent.walk import image_change
 from thisineq.models.stylegan2 import Generator, load_generator, sample_w, sample_ws
 from thisineq.pipeline import PipelineConfig, Workspace

@@ -13,14 +13,12 @@ from thisineq.errors import ConfigError
 from thisineq.latent.boundaries import (
     LatentBoundary,
     PrincipalCoordinates,
-    balanced_subset,
     conditional_normal,
     cosine_matrix,
-    decile_labels,
-    evaluate,
-    labelled_subset,
     principal_axes,
 )
+from thisineq.latent.labels import balanced_subset, decile_labels, labelled_subset
+from thisineq.latent.table1 import evaluate
 
 
 def blobs(n=400, d=8, shift=1.5, seed=0):
@@ -109,7 +107,7 @@ def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
 
 
 def test_table_one_has_a_row_per_domain_method_and_split():
-    from thisineq.latent.boundaries import boundary_table
+    from thisineq.latent.table1 import boundary_table
 
     rng = np.random.default_rng(3)
     n = 240
@@ -138,7 +136,7 @@ def test_table_one_has_a_row_per_domain_method_and_split():
 def test_fast_scores_match_scikit_learn():
     from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-    from thisineq.latent.boundaries import _scores
+    from thisineq.latent.table1 import _scores
 
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 300)

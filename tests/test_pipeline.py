@@ -12,7 +12,7 @@ import pytest
 
 from thisineq.artifacts import REBUILD_COMMANDS, demo_set
 from thisineq.errors import ConfigError
-from thisineq.latent.boundaries import labelled_subset
+from thisineq.latent.labels import labelled_subset
 from thisineq.latent.normals import Direction
 from thisineq.metrics import lpips
 from thisineq.pipeline import STEPS, Pipeline, PipelineConfig, Workspace, fingerprint, rebuild_commands

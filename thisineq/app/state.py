@@ -317,7 +317,7 @@ def latent_projection(artifact_root: str, method: str, domain_key: str, kind: st
 
     `_photos` (the dataset's photo table) is left out of the cache key: it follows from the artifact set.
     """
-    from thisineq.latent.boundaries import decile_labels
+    from thisineq.latent.labels import decile_labels
     from thisineq.latent.walk import projection_table
 
     inversions = inversion_sets(artifact_root)[method]

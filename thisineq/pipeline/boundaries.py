@@ -13,16 +13,10 @@ import pandas as pd
 
 from thisineq.invert.batch import load_inversions
 from thisineq.io import atomic_open, write_json
-from thisineq.latent.boundaries import (
-    LabelledSet,
-    LatentBoundary,
-    boundary_table,
-    cosine_matrix,
-    evaluate,
-    labelled_subset,
-    principal_axes,
-)
+from thisineq.latent.boundaries import LatentBoundary, cosine_matrix, principal_axes
+from thisineq.latent.labels import LabelledSet, labelled_subset
 from thisineq.latent.normals import PRINCIPAL, BoundarySet, Direction
+from thisineq.latent.table1 import boundary_table, evaluate
 from thisineq.latent.walk import image_change
 from thisineq.models.stylegan2 import Generator, load_generator, sample_w
 from thisineq.pipeline.config import PipelineConfig
