@@ -115,7 +115,8 @@ def fit_partial(latents: np.ndarray, photos: pd.DataFrame, domains: Iterable[str
     columns = [f"{k}_decile" for k in COMPONENT_KEYS if f"{k}_decile" in photos]
     known = photos[columns].notna().all(axis=1).to_numpy()
     deciles = photos.loc[known, columns].rename(columns=lambda c: c.removesuffix("_decile"))
-    if known.sum() <= len(columns) + 1:
+    deciles = deciles.loc[:, deciles.nunique() > 1]  # a domain the same everywhere has no effect to hold fixed
+    if known.sum() <= len(deciles.columns) + 1:
         return {}
     effects = partial_effects(latents[known], deciles, wspace)
     return {d: Direction(d, effects[d], wspace.spread(effects[d])) for d in domains if d in effects}
