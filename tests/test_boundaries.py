@@ -9,7 +9,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from thisineq.errors import ConfigError
 from thisineq.latent.boundaries import (
     LatentBoundary,
     PrincipalCoordinates,
@@ -20,7 +19,6 @@ from thisineq.latent.boundaries import (
     principal_axes,
 )
 from thisineq.latent.labels import balanced_subset, decile_labels, labelled_subset
-from thisineq.latent.table1 import evaluate
 from thisineq.latent.wspace import WSpace
 
 
@@ -40,22 +38,6 @@ def test_separable_latents_are_separated_along_the_true_direction():
     assert np.isclose(np.linalg.norm(boundary.normal_), 1.0)
     assert boundary.normal_ @ direction > 0.8  # from deprived (0) to privileged (1)
     assert np.all((boundary.decision_function(X) > 0) == boundary.predict(X).astype(bool))
-
-
-def test_grouped_evaluation_is_stricter_than_photo_level():
-    rng = np.random.default_rng(1)
-    n_groups, per_group, d = 60, 8, 80
-    group_y = rng.integers(0, 2, n_groups)
-    group_look = rng.normal(size=(n_groups, d)) * 2  # each area looks its own way, unrelated to its label
-    groups = np.repeat(np.arange(n_groups), per_group)
-    X = group_look[groups] + rng.normal(size=(len(groups), d)) * 0.3
-    y = group_y[groups]
-    photo = evaluate(X, y, groups, grouped=False, n_boot=100)
-    grouped = evaluate(X, y, groups, grouped=True, n_boot=100)
-    assert photo.scores["accuracy"] > 0.8  # memorises areas
-    assert grouped.scores["accuracy"] < 0.7  # cannot generalise to new areas
-    low, high = grouped.intervals["f1"]
-    assert low <= grouped.scores["f1"] <= high
 
 
 def test_labels_and_balancing():
@@ -92,12 +74,6 @@ def test_the_labelled_subset_is_balanced_and_says_when_there_are_too_few():
         labelled_subset(latents, photos.iloc[:40], "income")
 
 
-def test_too_few_areas_for_grouped_cross_validation_is_a_config_error():
-    X, y, _ = blobs(n=40)
-    with pytest.raises(ConfigError, match="too few photos or areas for 5-fold"):
-        evaluate(X, y, np.arange(40) % 3)
-
-
 def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
     rng = np.random.default_rng(2)
     income, health = rng.normal(size=16), rng.normal(size=16)
@@ -107,51 +83,6 @@ def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
     assert np.allclose(np.diag(cos), 1) and np.isclose(cos.loc["income", "health"], cos.loc["health", "income"])
     with pytest.raises(ValueError, match="span"):
         conditional_normal(health, [health])
-
-
-def test_table_one_has_a_row_per_domain_method_and_split():
-    from thisineq.latent.table1 import boundary_table
-
-    rng = np.random.default_rng(3)
-    n = 240
-    ids = np.array([f"{i:06d}" for i in range(n)])
-    income = rng.integers(1, 11, n)
-    photos = pd.DataFrame(
-        {
-            "lsoa_code": [f"X01{i % 40:06d}" for i in range(n)],
-            "income_decile": income,
-            "health_decile": rng.integers(1, 11, n),
-            "crime_decile": np.full(n, 5),  # nobody deprived or privileged
-        },
-        index=ids,
-    )
-    ws = rng.normal(size=(n, 4, 6))
-    ws[:, :, 0] += (income[:, None] - 5.5) * 0.8  # income is visible in the latents, health is not
-    table = boundary_table({"e4e": (ids, ws.mean(axis=1))}, photos, ["income", "health", "crime"], n_boot=50)
-    assert len(table) == 6 and set(table["split"]) == {"by LSOA", "by photo"}
-    f1 = table.set_index(["domain", "split"])["f1"]
-    assert f1["income", "by LSOA"] > 0.8 and f1["health", "by LSOA"] < 0.75
-    assert {"precision_low", "recall_high", "roc_auc"} <= set(table.columns)
-    crime = table[table["domain"] == "crime"]
-    assert (crime["note"] == "fewer than 10 photos in a class").all() and (crime["n"] == 0).all() and crime["f1"].isna().all()
-
-
-def test_fast_scores_match_scikit_learn():
-    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
-
-    from thisineq.latent.table1 import _scores
-
-    rng = np.random.default_rng(4)
-    y = rng.integers(0, 2, 300)
-    score = rng.normal(size=300) + y * 0.8
-    score[:20] = 0.25  # ties
-    ours = _scores(y, score)
-    predicted = (score > 0).astype(int)
-    assert np.isclose(ours["precision"], precision_score(y, predicted))
-    assert np.isclose(ours["recall"], recall_score(y, predicted))
-    assert np.isclose(ours["f1"], f1_score(y, predicted))
-    assert np.isclose(ours["accuracy"], accuracy_score(y, predicted))
-    assert np.isclose(ours["roc_auc"], roc_auc_score(y, score))
 
 
 def spread_latents(n=600, d=24, signal_axis=0, seed=3):
