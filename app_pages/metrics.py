@@ -7,6 +7,7 @@ import streamlit as st
 from thisineq.app import charts, latent_views, state, tables, widgets
 from thisineq.invert import methods
 from thisineq.latent import figures
+from thisineq.latent.normals import FIT_LABELS
 
 COMPARISON_COLUMNS = {
     "lpips": st.column_config.NumberColumn("LPIPS ↓", format="%.3f"),
@@ -104,7 +105,7 @@ def fig3_section(page: state.PageData) -> None:
     st.header("Latent space (Fig. 3)")
     artifact_root = str(page.artifacts.root)
     normals = state.boundary_normals(str(page.artifacts.normals))
-    bounded = [m for m in state.inversion_sets(artifact_root) if methods.method(m).bounded and normals.directions(m)]
+    bounded = [m for m in state.inversion_sets(artifact_root) if methods.method(m).bounded and normals.default_fit(m)]
     if not bounded:
         st.info("No inversions with boundaries yet: `thisineq pipeline` builds them.")
         return
@@ -128,7 +129,7 @@ def fig3_section(page: state.PageData) -> None:
     on = f" (its boundary was fitted on {fitted['photos']:,} inverted photos)" if "photos" in fitted else ""
     st.caption(
         f"This set's inverted photos{on}, coloured by their decile of the domain. Supervised: x is the projection on the "
-        "boundary's normal, y the direction orthogonal to it that best predicts the decile (ridge regression). "
+        f"normal of the boundary fitted in {FIT_LABELS[normals.default_fit(method)]}, y the direction orthogonal to it that best predicts the decile (ridge regression). "
         "PCA and t-SNE see no labels. `thisineq.latent.figures.write_fig3` draws the same figure for the paper."
     )
 

@@ -176,20 +176,15 @@ def test_known_answer_tables_are_shown_per_source_when_they_have_one():
     assert tables.column_notes(plain[["domain"]], tables.KNOWN_ANSWER_NOTES) == ""
 
 
-class NamedFits(BoundarySet):
-    """A boundary set with the coming `fit=` keyword: "whitened" and "standardised" normals differ."""
-
-    def directions(self, method, domains=None, *, conditional=False, principal=False, fit="standardised"):
-        direction = {"whitened": Direction("income", np.eye(3)[0], 1.0), "standardised": Direction("income", np.eye(3)[1], 1.0)}
-        return {"income": direction[fit]}
-
-
-def test_fitted_normals_take_the_whitened_fit_where_the_set_names_fits_and_the_only_one_otherwise():
-    assert latent_views.fitted_normals(NamedFits(), "e4e")["income"][0] == 1
-    plain = BoundarySet()
-    plain.add("e4e", Direction("income", np.eye(3)[2], 1.0))
-    assert list(latent_views.fitted_normals(plain, "e4e")) == ["income"]
-    assert latent_views.fitted_normals(plain, "e4e")["income"][2] == 1
+def test_fitted_normals_take_the_whitened_fit_where_the_set_has_one_and_the_only_one_otherwise():
+    normals = BoundarySet()
+    normals.add("e4e", Direction("income", np.eye(3)[1], 1.0), fit="standardised")
+    only = latent_views.fitted_normals(normals, "e4e")
+    assert list(only) == ["income"]
+    np.testing.assert_array_equal(only["income"], np.eye(3)[1])
+    normals.add("e4e", Direction("income", np.eye(3)[0], 1.0), fit="whitened")
+    np.testing.assert_array_equal(latent_views.fitted_normals(normals, "e4e")["income"], np.eye(3)[0])
+    assert latent_views.fitted_normals(normals, "restyle") == {}
 
 
 def fig3_charts(at: AppTest) -> dict[str, tuple[dict, int]]:

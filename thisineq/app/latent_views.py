@@ -13,17 +13,10 @@ from thisineq.artifacts import ArtifactSet
 from thisineq.latent import figures
 from thisineq.latent.normals import BoundarySet
 
-FIT = "whitened"  # the fit Fig. 3 shows where a set names its fits
-
 
 def fitted_normals(normals: BoundarySet, method: str) -> dict[str, np.ndarray]:
-    """Each domain's unit normal (D,) that `method` walks, in fitting order: the whitened fit where the set has one."""
-    try:
-        directions = normals.directions(method, fit=FIT)
-    except TypeError:  # a BoundarySet from before fits were named: one full-space fit per domain
-        directions = {}
-    directions = directions or normals.directions(method)
-    return {domain: direction.normal for domain, direction in directions.items()}
+    """Each domain's unit normal (D,) that `method` walks, in fitting order, of the set's default fit (whitened where fitted)."""
+    return {domain: direction.normal for domain, direction in normals.directions(method, fit=None).items()}
 
 
 def labelled_latents(inversions, photos: pd.DataFrame, domain_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
