@@ -14,7 +14,7 @@ from thisineq.artifacts import REBUILD_COMMANDS, demo_set
 from thisineq.errors import ConfigError
 from thisineq.latent.boundaries import LatentBoundary
 from thisineq.latent.labels import DECILE_BANDS, labelled_subset
-from thisineq.latent.normals import Direction
+from thisineq.latent.normals import BoundarySet, Direction
 from thisineq.latent.wspace import WSpace
 from thisineq.metrics import lpips
 from thisineq.pipeline import STEPS, Pipeline, PipelineConfig, Workspace, fingerprint, rebuild_commands
@@ -49,17 +49,28 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
         assert (out / path).is_file(), path
     table = pd.read_csv(out / "boundaries" / "table1.csv")
     assert {"e4e", "restyle", "projector"} <= set(table["method"]) and set(table["split"]) == {"by LSOA", "by photo"}
+    assert list(dict.fromkeys(table["classes"])) == ["ranks 20%", "deciles 1-3 vs 8-10"]  # the paper's first
+    assert table["f1"].notna().any() and table["C"].notna().any()
     # The encoders' boundaries come from their inversions of the training city, the projector's from the demo's.
     fitted_on = json.loads((out / "boundaries" / "boundaries.json").read_text(encoding="utf-8"))["fitted_on"]
     assert fitted_on["e4e"]["photos"] == fitted_on["restyle"]["photos"] == config.boundary_photos
     assert fitted_on["projector"]["photos"] == config.projector_photos
-    assert all(entry["sigma_w"] > 0 for entry in fitted_on["e4e"]["domains"].values())
+    assert all(entry["fits"]["whitened"]["sigma_w"] > 0 for entry in fitted_on["e4e"]["domains"].values())
     assert (tmp_path / "work" / "inversions" / "e4e" / "latents.npz").is_file()
-    # Each boundary is also fitted on W's first principal axes, and its walks are drawn and scored beside the full-space ones.
+    # Every fit kind, with its stability, separation and visibility; Fig. 4 walks held-out photos and random seeds.
     visibility = pd.read_csv(out / "boundaries" / "visibility.csv")
-    assert set(visibility["fit"]) == {"full space", f"{config.boundary_principal_axes} principal axes"}
-    assert (visibility["sigma_w"] > 0).all() and (visibility["change"] > 0).all() and visibility["f1"].between(0, 1).all()
-    assert (out / "walks" / "e4e_principal.png").is_file()
+    assert set(visibility["fit"]) == {"whitened W", "standardised latents", "W's principal axes", "partial effect"}
+    assert (visibility["sigma_w"] > 0).all() and (visibility["change"] > 0).all()
+    classified = visibility[visibility["fit"] != "partial effect"]
+    assert classified["f1"].dropna().between(0, 1).all() and classified["f1"].notna().any()
+    assert visibility.loc[visibility["fit"] == "whitened W", "split_half_cosine"].between(-1, 1).all()
+    assert (out / "walks" / "e4e_random.png").is_file()
+    assert set(BoundarySet.load(out / "boundaries" / "normals.npz").fits("e4e")) == {
+        "whitened",
+        "standardised",
+        "principal",
+        "partial",
+    }
     assert "principal" in set(pd.read_csv(out / "known_answer" / "table.csv")["boundary"])
     card = (out / "encoders" / "e4e_MODEL_CARD.md").read_text(encoding="utf-8")
     assert "held-out demo photos" in card and "| 4 |" in card  # the held-out evaluation, and the last step's row

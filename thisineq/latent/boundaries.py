@@ -27,7 +27,7 @@ from thisineq.latent.labels import DEPRIVED, PRIVILEGED
 from thisineq.latent.wspace import WSpace
 
 # Whitened fits need large C (encoder codes span a small part of W's width), standardised ones small C.
-DEFAULT_CS = (1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
+DEFAULT_CS = (1e-3, 1e-2, 0.1, 1.0, 10.0)
 
 
 class LatentBoundary(ClassifierMixin, BaseEstimator):

@@ -80,16 +80,21 @@ class DomainFit:
     scores: dict[str, dict] = field(default_factory=dict)  # fit kind → grouped cross-validated scores (`Evaluation.row()`)
 
 
-def fit_domain(domain: str, subset: LabelledSet, latents: np.ndarray, settings: FitSettings) -> DomainFit:
-    """A domain's boundaries of every fit kind from a labelled subset of one method's latents (n, d)."""
-    directions, scores, fits = {}, {}, {}
+def fit_domain(
+    domain: str, subset: LabelledSet, latents: np.ndarray, settings: FitSettings, scored: dict[str, dict] | None = None
+) -> DomainFit:
+    """A domain's boundaries of every fit kind from a labelled subset of one method's latents (n, d).
+
+    scored: grouped cross-validated scores already measured (Table 1's, by fit kind), not measured again.
+    """
+    directions, scores, fits = {}, dict(scored or {}), {}
     for kind, params in settings.boundaries().items():
         boundary = LatentBoundary(random_state=settings.seed, **params).fit(subset.X, subset.y, subset.groups)
         walk = boundary.walk_direction_
         directions[kind] = Direction(domain, walk, settings.wspace.spread(walk))
-        scores[kind] = evaluate(
-            subset.X, subset.y, subset.groups, grouped=True, n_boot=settings.n_boot, seed=settings.seed, **params
-        ).row()
+        if kind not in scores:
+            evaluation = evaluate(subset.X, subset.y, subset.groups, n_boot=settings.n_boot, seed=settings.seed, **params)
+            scores[kind] = evaluation.row()
         fits[kind] = {
             "C": boundary.C_,
             "sigma_w": directions[kind].sigma,
@@ -130,12 +135,14 @@ def fit_method(
     settings: FitSettings,
     *,
     definition: ClassDefinition = PAPER,
+    table: pd.DataFrame | None = None,
     log: Callable[[str], None] = print,
 ) -> list[DomainFit]:
     """Each domain's boundaries on one method's latents (n, d), `photos` being their rows in order (see `fit_domain`).
 
     Domains with too few labelled photos are logged and left out; each fitted domain also gets its
-    partial-effect direction.
+    partial-effect direction. `table`: Table 1's rows (whitened fits) whose by-LSOA scores the whitened
+    boundaries reuse.
     """
     fits = []
     domains = list(domains)
@@ -146,12 +153,26 @@ def fit_method(
             log(f"  {method}/{domain}: no boundary, {subset.too_few}")
             continue
         log(f"  {method}/{domain}: {len(subset.y)} labelled photos")
-        fit = fit_domain(domain, subset, latents, settings)
+        fit = fit_domain(domain, subset, latents, settings, _table_scores(table, method, domain, definition))
         if domain in partials:
             fit.directions["partial"] = partials[domain]
             fit.record["fits"]["partial"] = {"sigma_w": partials[domain].sigma, "photos": len(latents)}
         fits.append(fit)
     return fits
+
+
+def _table_scores(table: pd.DataFrame | None, method: str, domain: str, definition: ClassDefinition) -> dict[str, dict]:
+    """The whitened boundary's grouped scores from Table 1, where it has them."""
+    if table is None:
+        return {}
+    rows = table[
+        (table["method"] == method)
+        & (table["domain"] == domain)
+        & (table["classes"] == definition.name)
+        & table["grouped"].eq(True)
+    ]
+    rows = rows[rows["split"] == "by LSOA"].dropna(subset=["f1"])
+    return {"whitened": rows.iloc[0].to_dict()} if len(rows) else {}
 
 
 def visibility_rows(method: str, fit: DomainFit, change: Callable[[Direction], float]) -> list[dict]:
@@ -211,7 +232,7 @@ def fit_boundaries(p: Pipeline) -> None:
     _write_table(paths.artifacts.boundaries, table)
     settings = FitSettings(wspace, axes, c.boundary_bootstrap, c.boundary_stability_halves, seed=c.seed)
     fits = {
-        m: fit_method(m, s.w, photos.loc[s.photo_id], c.domains, settings, definition=definitions[0], log=p.log)
+        m: fit_method(m, s.w, photos.loc[s.photo_id], c.domains, settings, definition=definitions[0], table=table, log=p.log)
         for m, s in sets.items()
     }
     boundary_set(fits, wspace).save(paths.artifacts.normals)

@@ -36,7 +36,9 @@ class Step:
 
 
 def _city_settings(config: PipelineConfig, photos: int) -> dict:
-    return {"photos": photos, "areas": config.areas, "size": config.size, "seed": config.seed}
+    settings = {"photos": photos, "areas": config.areas, "size": config.size, "seed": config.seed}
+    # Area style joined the fingerprint late: it counts only when set, so that cities built before stay current.
+    return settings | ({"area_style": config.area_style} if config.area_style else {})
 
 
 def _gan_settings(config: PipelineConfig) -> dict:
