@@ -214,5 +214,5 @@ def write_fig3(
     with atomic_open(png, "wb") as handle:
         save_palette_png(figure, handle)
     with atomic_open(csv, "w", encoding="utf-8", newline="") as handle:
-        points.to_csv(handle, index=False, float_format="%.5g")
+        points.to_csv(handle, index=False, float_format="%.4g")
     return [png, csv]

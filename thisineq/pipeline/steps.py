@@ -157,6 +157,18 @@ STEPS: tuple[Step, ...] = (
         artifact="inversions/comparison",
     ),
     Step(
+        "figures",
+        walks.draw_figures,
+        inputs=lambda paths: (
+            [paths.artifacts.normals]
+            + [folder / "latents.npz" for folder in paths.boundary_latents().values()]
+            + paths.photo_tables()
+        ),
+        outputs=lambda paths: [paths.artifacts.figures / "figures.json"],
+        settings=lambda config: {"domains": config.domains, "seed": config.seed},
+        artifact="figures",
+    ),
+    Step(
         "walks",
         walks.draw_walks,
         inputs=lambda paths: (

@@ -16,6 +16,7 @@ from thisineq.invert.batch import load_inversions
 from thisineq.io import atomic_open, write_json
 from thisineq.known_answer.benchmark import COLUMNS, FactorReader, known_answer_table
 from thisineq.known_answer.oracle import FactorOracle, factor_targets, predict, save_oracle, train_oracle
+from thisineq.latent.figures import write_fig3
 from thisineq.latent.normals import BoundarySet
 from thisineq.latent.walk import walk_grid
 from thisineq.models.stylegan2 import Generator, load_generator, sample_ws
@@ -25,6 +26,43 @@ if TYPE_CHECKING:
 
 WALKED_FIT, WALKED_KIND = "whitened", "orthogonal"  # Fig. 4: whitened boundaries made independent of each other
 RANDOM_SOURCES = 3  # random seeds walked beside the held-out photos
+
+
+def draw_figures(p: Pipeline) -> None:
+    """Fig. 3 per bounded method and domain: the latents each boundary was fitted on, whitened, coloured by decile.
+
+    Plotted in whitened W, where the default boundaries were fitted: there the supervised view's x axis
+    is the SVM's own score direction.
+    """
+    normals = BoundarySet.load(p.paths.artifacts.normals)
+    photos = p.paths.labelled_photos()
+    folder = p.paths.artifacts.figures
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"fit": WALKED_FIT, "space": "W whitened by the generator's statistics", "figures": {}}
+    for method, source in p.paths.boundary_latents().items():
+        directions = normals.directions(method, p.config.domains, fit=WALKED_FIT)
+        if not directions or normals.wspace is None:
+            continue
+        inversions = load_inversions(source)
+        whitened = normals.wspace.whiten(inversions.w)
+        for domain, direction in directions.items():
+            deciles = photos.loc[inversions.photo_id, f"{domain}_decile"].to_numpy()
+            known = ~pd.isna(deciles)
+            written = write_fig3(
+                folder,
+                method,
+                whitened[known],
+                deciles[known].astype(int),
+                normals.wspace.whiten_direction(direction.normal),
+                domain,
+                p.config.seed,
+                photo_ids=inversions.photo_id[known],
+                synthetic=True,
+                caption=f"synthetic city · {int(known.sum())} {method} latents in whitened W",
+            )
+            record["figures"][f"{method}/{domain}"] = [path.name for path in written]
+            p.log(f"  {method}/{domain}: {written[0].name}")
+    write_json(folder / "figures.json", record)
 
 
 def draw_walks(p: Pipeline) -> None:
