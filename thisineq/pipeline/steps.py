@@ -176,7 +176,12 @@ STEPS: tuple[Step, ...] = (
             + _latents(paths, methods.BOUNDED)
         ),
         outputs=lambda paths: [paths.artifacts.walks / "walks.json"],
-        settings=lambda config: {"photos": config.walk_photos, "steps": config.walk_steps},
+        settings=lambda config: {
+            "photos": config.walk_photos,
+            "steps": config.walk_steps,
+            "fig4": "whitened, orthogonal; random seeds; the projector re-projected with its noise",
+            "projector": _inversion_settings(config),
+        },
         artifact="walks",
     ),
     Step(

@@ -11,6 +11,7 @@ import torch
 
 from thisineq.data.dataset import load_dataset
 from thisineq.data.synth.build import GROUND_TRUTH
+from thisineq.images import to_tensor
 from thisineq.invert import methods
 from thisineq.invert.batch import load_inversions
 from thisineq.io import atomic_open, write_json
@@ -86,15 +87,42 @@ def draw_walks(p: Pipeline) -> None:
             record["missing"][method] = "no held-out photo inverted" if directions else "no boundary"
             continue
         photos = {f"photo {inversions.photo_id[i]}": torch.from_numpy(inversions.ws[i]) for i in chosen}
+        noises = None
+        if methods.method(method).optimises:
+            photos, noises = _reprojected(p, generator, method, inversions.photo_id[chosen])
+            record["noise"] = f"{method}: the photos re-projected with the same settings, walked with their own optimised noise"
         seeds = {f"seed {p.config.seed}:{k}": random_ws[k] for k in range(RANDOM_SOURCES)}
-        for name, sources in ((method, photos), (f"{method}_random", seeds)):
-            record["matrices"][name] = _draw_walk(p, generator, name, method, sources, directions)
+        for name, sources, noise in ((method, photos, noises), (f"{method}_random", seeds, None)):
+            record["matrices"][name] = _draw_walk(p, generator, name, method, sources, directions, noise)
     write_json(p.paths.artifacts.walks / "walks.json", record)
 
 
-def _draw_walk(p: Pipeline, generator: Generator, name: str, method: str, sources: dict, directions: list) -> dict:
+def _reprojected(p: Pipeline, generator: Generator, method: str, photo_ids: np.ndarray) -> tuple[dict, dict]:
+    """An optimising method's latents and noise maps for a few photos, inverted again (the batch run keeps no noise maps)."""
+    from thisineq.invert.api import InversionModels, invert
+    from thisineq.metrics.lpips import LPIPS
+
+    data = load_dataset(p.paths.demo_dataset)
+    images = np.asarray(data.images())[data.photos.loc[photo_ids, "cache_index"].to_numpy()]
+    models = InversionModels(generator, perceptual=LPIPS(p.config.projector_lpips))
+    encoder = methods.method(method).encoder
+    if encoder is not None:
+        from thisineq.models.encoders import load_encoder
+
+        models.encoders[encoder] = load_encoder(p.paths.encoder(encoder))[1]
+    result = invert(
+        to_tensor(images), method, models, projector_steps=p.config.projector_steps, hybrid_steps=p.config.hybrid_steps
+    )
+    labels = [f"photo {photo_id}" for photo_id in photo_ids]
+    sources = {label: result.ws[k] for k, label in enumerate(labels)}
+    return sources, {label: [n[k : k + 1] for n in result.noise] for k, label in enumerate(labels)}
+
+
+def _draw_walk(
+    p: Pipeline, generator: Generator, name: str, method: str, sources: dict, directions: list, noises: dict | None = None
+) -> dict:
     """One walk matrix's PNG, and its entry in walks.json."""
-    grid, _ = walk_grid(generator, sources, directions, list(p.config.walk_steps))
+    grid, _ = walk_grid(generator, sources, directions, list(p.config.walk_steps), noises=noises)
     with atomic_open(p.paths.artifacts.walks / f"{name}.png", "wb") as handle:
         grid.save(handle, format="PNG", optimize=True)
     return {
@@ -103,6 +131,7 @@ def _draw_walk(p: Pipeline, generator: Generator, name: str, method: str, source
         "fit": WALKED_FIT,
         "walk": WALKED_KIND,
         "sources": list(sources),
+        "own_noise": noises is not None,
         "domains": [d.name for d in directions],
     }
 
