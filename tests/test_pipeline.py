@@ -223,3 +223,24 @@ def test_domains_with_too_few_labels_are_left_out_and_the_rest_give_rows_and_nor
     assert normals.fits("e4e") == ["whitened", "standardised", "principal", "partial"]
     assert normals.methods() == ["e4e"] and normals.wspace is settings.wspace
     assert isinstance(normals.directions("e4e")["income"], Direction)
+
+
+def test_per_layer_codes_give_a_layers_boundary_that_moves_each_layer_its_own_way():
+    latents, photos, w = labelled_latents()
+    rng = np.random.default_rng(5)
+    layered = np.repeat(latents[:, None, :], 3, axis=1) + rng.normal(size=(len(latents), 3, 12)) * 0.1
+    layered[:, 2, 1] += (photos["income_decile"].to_numpy() - 5.5) * 0.6  # income also shows on layer 2's second axis
+    settings = FitSettings(WSpace.from_samples(w), n_boot=20, stability_halves=0, per_layer=True)
+    subset = labelled_subset(latents, photos, "income")
+    fit = fit_domain("income", subset, latents, settings, layered=layered.reshape(len(latents), -1))
+    direction = fit.directions["layers"]
+    assert direction.normal.shape == (36,) and np.linalg.norm(direction.normal) == pytest.approx(1.0)
+    per_layer = direction.normal.reshape(3, 12)
+    assert per_layer[2, 1] > 0.3 and abs(per_layer[0, 1]) < 0.5 * per_layer[2, 1]  # layer 2 alone moves along its axis
+    assert 0.5 < fit.scores["layers"]["f1"] <= 1 and direction.sigma > 0
+    import torch
+
+    from thisineq.latent.walk import edit
+
+    moved = edit(torch.zeros(1, 3, 12, dtype=torch.float64), [(direction, 1.0)]).numpy()[0]
+    assert np.allclose(moved, per_layer * direction.sigma)  # each layer moved by its own part of the direction

@@ -29,16 +29,23 @@ def image_change(
 
 
 def edit(ws: torch.Tensor, moves: list[tuple[Direction, float]], layers: tuple[int, int] | None = None) -> torch.Tensor:
-    """Move ws (B, num_ws, D) by Σ α·σ·n over (direction, α) pairs, on layers [first, last) or all."""
+    """Move ws (B, num_ws, D) by Σ α·σ·n over (direction, α) pairs, on layers [first, last) or all.
+
+    A normal is (D,), the same move on every layer, or (num_ws·D,), a move per layer (a W+ boundary).
+    """
     if ws.ndim != 3:
         raise ValueError(f"ws must be (B, num_ws, style_dim), got {tuple(ws.shape)}")
-    offset = torch.zeros(ws.shape[-1], dtype=ws.dtype, device=ws.device)
+    num_ws, dim = ws.shape[1:]
+    offset = torch.zeros(num_ws, dim, dtype=ws.dtype, device=ws.device)
     for direction, alpha in moves:
-        if direction.normal.shape != (ws.shape[-1],):
-            raise ValueError(f"{direction.name}'s normal has {direction.normal.shape[0]} dimensions, the latents {ws.shape[-1]}")
-        offset = offset + torch.as_tensor(direction.normal * direction.sigma * alpha, dtype=ws.dtype, device=ws.device)
-    mask = torch.zeros(ws.shape[1], 1, dtype=ws.dtype, device=ws.device)
-    first, last = layers if layers is not None else (0, ws.shape[1])
+        if direction.normal.size not in (dim, num_ws * dim):
+            raise ValueError(
+                f"{direction.name}'s normal has {direction.normal.size} dimensions; the latents {dim} (or {num_ws}×{dim} per layer)"
+            )
+        move = direction.normal.reshape(-1, dim) * direction.sigma * alpha  # (1, D) for W, (num_ws, D) per layer
+        offset = offset + torch.as_tensor(move, dtype=ws.dtype, device=ws.device)
+    mask = torch.zeros(num_ws, 1, dtype=ws.dtype, device=ws.device)
+    first, last = layers if layers is not None else (0, num_ws)
     mask[first:last] = 1
     return ws + mask * offset
 

@@ -64,6 +64,7 @@ class PipelineConfig:
         "Table 1's class definitions, the walked boundaries' first: ranks (the paper's top/bottom 20%) or deciles (1-3 vs 8-10)",
     )
     boundary_stability_halves: int = option(5, "LSOA-disjoint half splits measuring each normal's stability")
+    boundary_per_layer: bool = option(False, "also fit whitened boundaries on the per-layer codes (W+), one direction per layer")
     boundary_principal_axes: int | None = option(
         8, "also fit each boundary on W's first k principal axes, for visible walks; None: not"
     )

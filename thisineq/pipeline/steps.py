@@ -142,6 +142,7 @@ STEPS: tuple[Step, ...] = (
             "principal_axes": config.boundary_principal_axes,
             "classes": config.boundary_classes,
             "stability": config.boundary_stability_halves,
+            **({"per_layer": True} if config.boundary_per_layer else {}),
             "fits": "whitened, standardised, principal, partial",
         },
         artifact="boundaries",
