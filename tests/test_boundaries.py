@@ -148,18 +148,25 @@ def test_principal_axis_settings_are_checked():
 
 
 def test_the_fewest_axes_within_one_standard_error_of_the_best_are_picked():
-    from thisineq.latent.boundaries import _fewest_axes_within_one_se
+    from thisineq.latent.boundaries import _simplest_within_one_se as pick
 
-    def results(means, stds, counts):
+    def results(means, stds, counts, cs=None):
         folds = {f"split{i}_test_score": np.zeros(len(means)) for i in range(4)}  # 4 folds: SE = std / 2
-        return {"mean_test_score": np.array(means), "std_test_score": np.array(stds), "param_axes__n_axes": counts, **folds}
+        cs = cs or [1.0] * len(means)
+        scores = {"mean_test_score": np.array(means), "std_test_score": np.array(stds)}
+        return scores | {"param_axes__n_axes": counts, "param_svm__C": cs, **folds}
 
     # The full space is best (0.80 ± 0.02 SE); 16 axes (0.79) are within reach, 8 (0.70) are not.
-    assert _fewest_axes_within_one_se(results([0.70, 0.79, 0.78, 0.80], [0.04] * 4, [8, 16, 16, None])) == 1
-    # Without axes to choose from, the best setting is the pick.
-    assert _fewest_axes_within_one_se(results([0.70, 0.80, 0.75], [0.04] * 3, [None] * 3)) == 1
-    # A clearly better full space wins.
-    assert _fewest_axes_within_one_se(results([0.60, 0.80], [0.02, 0.02], [8, None])) == 1
+    assert pick(results([0.70, 0.79, 0.78, 0.80], [0.04] * 4, [8, 16, 16, None])) == 1
+    # Among equal axes, the best F1 at equal C; a clearly better full space wins.
+    assert pick(results([0.70, 0.80, 0.75], [0.04] * 3, [None] * 3)) == 1
+    assert pick(results([0.60, 0.80], [0.02, 0.02], [8, None])) == 1
+    # The smallest C within one standard error of the best: 0.79 at C 0.01 is within 0.80 − 0.04/2, 0.70 is not.
+    assert pick(results([0.70, 0.79, 0.80, 0.785], [0.04] * 4, [None] * 4, [0.001, 0.01, 0.1, 1.0])) == 1
+    # Whitened fits have no axes to choose: the C alone decides.
+    without_axes = results([0.79, 0.80], [0.04] * 2, [None] * 2, [0.01, 1.0])
+    del without_axes["param_axes__n_axes"]
+    assert pick(without_axes) == 0
 
 
 def correlated_w(d=6, seed=0):

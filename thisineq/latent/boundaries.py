@@ -42,9 +42,9 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
     of them, k from `axis_counts` (None: the full space). An SVM in the full space spreads its normal
     over every direction that separates the classes a little, most of which the generator hardly
     renders, so a walk along it barely changes the image. Inner cross-validation picks C and k: among
-    the settings whose F1 is within one standard error of the best, the one with the fewest axes wins,
-    so an edit stays in the directions the generator uses unless more of them separate the classes
-    clearly better.
+    the settings whose F1 is within one standard error of the best, the one with the fewest axes and
+    then the smallest C wins, so an edit stays in the directions the generator uses unless more of
+    them separate the classes clearly better, and the normal is as reproducible as its F1 allows.
     """
 
     def __init__(
@@ -94,8 +94,7 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
             return self
         cv = cv_folds(y, groups, self.inner_folds, self.random_state)
         scoring = make_scorer(f1_score, zero_division=0)
-        refit = _fewest_axes_within_one_se if self.whitening is None else True
-        search = GridSearchCV(pipeline, grid, scoring=scoring, cv=cv, refit=refit)
+        search = GridSearchCV(pipeline, grid, scoring=scoring, cv=cv, refit=_simplest_within_one_se)
         search.fit(X, y, groups=groups)
         self.C_ = search.best_params_["svm__C"]
         self.n_axes_ = search.best_params_.get("axes__n_axes")
@@ -200,16 +199,21 @@ def principal_axes(latents: np.ndarray, n_axes: int) -> np.ndarray:
     return rows[:n_axes]
 
 
-def _fewest_axes_within_one_se(cv_results: dict) -> int:
-    """GridSearchCV's pick: among settings within one standard error of the best F1, the fewest axes (None = all),
-    and among those the best F1 (with the full space only, simply the best)."""
+def _simplest_within_one_se(cv_results: dict) -> int:
+    """GridSearchCV's pick (the one-standard-error rule): among settings within one standard error of the best F1,
+    the fewest axes (None = all), then the smallest C.
+
+    A smaller C regularises the normal towards the classes' mean difference: on the demo's e4e latents it
+    raised the split-half cosine of the whitened normals from 0.33–0.43 (C = 1) to 0.71–0.82 (C = 0.01),
+    while F1 stays within the noise of the best."""
     means = np.asarray(cv_results["mean_test_score"], np.float64)
     folds = sum(1 for key in cv_results if key.startswith("split") and key.endswith("_test_score"))
     errors = np.asarray(cv_results["std_test_score"], np.float64) / np.sqrt(max(folds, 1))
     best = int(np.nanargmax(means))
     eligible = np.flatnonzero(means >= means[best] - errors[best])
-    counts = cv_results["param_axes__n_axes"]
-    return int(min(eligible, key=lambda i: (np.inf if counts[i] is None else counts[i], -means[i], i)))
+    counts = cv_results.get("param_axes__n_axes", [None] * len(means))
+    cs = cv_results["param_svm__C"]
+    return int(min(eligible, key=lambda i: (np.inf if counts[i] is None else counts[i], cs[i], -means[i], i)))
 
 
 def cv_folds(y: np.ndarray, groups, n_splits: int, seed: int):
