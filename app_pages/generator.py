@@ -36,9 +36,9 @@ with st.sidebar:
         photo_ids = [str(p) for p in inverted[method].photo_id] if method in inverted else []
         state.keep_choice(state.PHOTO, photo_ids, params.get("photo"))
         st.selectbox("Photo (type to search)", photo_ids, key=state.PHOTO, help="the photos that the chosen method inverted")
-    conditional, principal = widgets.boundary_toggles(normals, method, state.CONDITIONAL, state.PRINCIPAL)
+    fit, walk_kind = widgets.boundary_choice(normals, method, state.FIT, state.WALK)
 
-directions = normals.directions(method, conditional=conditional, principal=principal)
+directions = normals.directions(method, fit=fit, walk=walk_kind) if fit else {}
 if not directions:
     st.info("No deprivation boundaries in this artifact set yet: the sliders appear once `thisineq pipeline` has built them.")
 
@@ -69,7 +69,7 @@ def walk() -> None:
         source["set"] = page.artifacts.name
     if method:
         source["method"] = method
-    boundaries = {"conditional": int(conditional), "principal": int(principal)}
+    boundaries = {"fit": fit, "walk": walk_kind} if fit else {}
     st.query_params.from_dict(source | boundaries | generation.walk_params(moves))
 
 

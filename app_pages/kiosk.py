@@ -26,8 +26,8 @@ st.markdown(KIOSK_CSS, unsafe_allow_html=True)
 page = state.open_kiosk_page()
 generator, normals = page.generator, page.normals
 method = next((m for m in methods.NAMES if m in normals.methods()), None)  # the registry's first: e4e where fitted
-# An exhibition stand shows the walks one can see: the boundaries on W's principal axes where the set has them.
-directions = normals.directions(method, principal=normals.has_principal(method)) if method else {}
+# An exhibition stand shows the set's default boundaries (whitened W where fitted: walks one can see).
+directions = normals.directions(method, fit=None) if method else {}
 st.session_state.setdefault(state.KIOSK_TOUCHED, time.time())
 st.session_state.setdefault(state.KIOSK_TICK, 0)
 st.session_state.setdefault(state.KIOSK_SEED, 0)

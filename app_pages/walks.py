@@ -5,6 +5,7 @@ import streamlit as st
 
 from thisineq.app import generation, state, widgets
 from thisineq.data.domains import domain
+from thisineq.latent.normals import FIT_LABELS
 from thisineq.latent.walk import walk_grid
 
 MAX_PHOTOS, MAX_SEEDS = 8, 8  # per grid: more rows would not be readable
@@ -21,8 +22,8 @@ left, right = st.columns(2)
 method = widgets.method_selectbox(
     "Inversion method (boundaries and photo codes)", normals.methods(), key=state.WALKS_METHOD, where=left
 )
-conditional, principal = widgets.boundary_toggles(normals, method, state.WALKS_CONDITIONAL, state.WALKS_PRINCIPAL, left)
-directions = normals.directions(method, conditional=conditional, principal=principal)
+fit, walk_kind = widgets.boundary_choice(normals, method, state.WALKS_FIT, state.WALKS_WALK, left)
+directions = normals.directions(method, fit=fit, walk=walk_kind) if fit else {}
 chosen = left.multiselect(
     "Domains (rows)", list(directions), default=list(directions), key=state.WALKS_DOMAINS, format_func=lambda k: domain(k).label
 )
@@ -58,10 +59,10 @@ if not sources or not chosen:
 steps = [float(s) for s in np.linspace(-reach, reach, n_steps)]
 grid, latents = walk_grid(generator, sources, [directions[d] for d in chosen], steps, layers)
 where = "every layer" if layers is None else f"layers {first}–{last} of {num_ws}"
-fit = "boundaries on W's principal axes" if principal else "full-space boundaries"
+fitted = f"boundaries fitted in {FIT_LABELS[fit]}, walked {widgets.WALK_LABELS[walk_kind]}"
 st.image(
     grid,
-    caption=f"rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the boundary; {where} moved; {fit}",
+    caption=f"rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the direction walked; {where} moved; {fitted}",
 )
 left, right = st.columns(2)
 left.download_button("Download the grid (PNG)", generation.png_bytes(grid), file_name="walk-matrix.png", mime="image/png")

@@ -9,16 +9,17 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from thisineq.errors import ConfigError
 from thisineq.latent.boundaries import (
     LatentBoundary,
     PrincipalCoordinates,
     conditional_normal,
     cosine_matrix,
+    normal_stability,
+    partial_effects,
     principal_axes,
 )
 from thisineq.latent.labels import balanced_subset, decile_labels, labelled_subset
-from thisineq.latent.table1 import evaluate
+from thisineq.latent.wspace import WSpace
 
 
 def blobs(n=400, d=8, shift=1.5, seed=0):
@@ -37,22 +38,6 @@ def test_separable_latents_are_separated_along_the_true_direction():
     assert np.isclose(np.linalg.norm(boundary.normal_), 1.0)
     assert boundary.normal_ @ direction > 0.8  # from deprived (0) to privileged (1)
     assert np.all((boundary.decision_function(X) > 0) == boundary.predict(X).astype(bool))
-
-
-def test_grouped_evaluation_is_stricter_than_photo_level():
-    rng = np.random.default_rng(1)
-    n_groups, per_group, d = 60, 8, 80
-    group_y = rng.integers(0, 2, n_groups)
-    group_look = rng.normal(size=(n_groups, d)) * 2  # each area looks its own way, unrelated to its label
-    groups = np.repeat(np.arange(n_groups), per_group)
-    X = group_look[groups] + rng.normal(size=(len(groups), d)) * 0.3
-    y = group_y[groups]
-    photo = evaluate(X, y, groups, grouped=False, n_boot=100)
-    grouped = evaluate(X, y, groups, grouped=True, n_boot=100)
-    assert photo.scores["accuracy"] > 0.8  # memorises areas
-    assert grouped.scores["accuracy"] < 0.7  # cannot generalise to new areas
-    low, high = grouped.intervals["f1"]
-    assert low <= grouped.scores["f1"] <= high
 
 
 def test_labels_and_balancing():
@@ -89,12 +74,6 @@ def test_the_labelled_subset_is_balanced_and_says_when_there_are_too_few():
         labelled_subset(latents, photos.iloc[:40], "income")
 
 
-def test_too_few_areas_for_grouped_cross_validation_is_a_config_error():
-    X, y, _ = blobs(n=40)
-    with pytest.raises(ConfigError, match="too few photos or areas for 5-fold"):
-        evaluate(X, y, np.arange(40) % 3)
-
-
 def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
     rng = np.random.default_rng(2)
     income, health = rng.normal(size=16), rng.normal(size=16)
@@ -104,51 +83,6 @@ def test_conditional_normal_is_orthogonal_and_cosines_are_symmetric():
     assert np.allclose(np.diag(cos), 1) and np.isclose(cos.loc["income", "health"], cos.loc["health", "income"])
     with pytest.raises(ValueError, match="span"):
         conditional_normal(health, [health])
-
-
-def test_table_one_has_a_row_per_domain_method_and_split():
-    from thisineq.latent.table1 import boundary_table
-
-    rng = np.random.default_rng(3)
-    n = 240
-    ids = np.array([f"{i:06d}" for i in range(n)])
-    income = rng.integers(1, 11, n)
-    photos = pd.DataFrame(
-        {
-            "lsoa_code": [f"X01{i % 40:06d}" for i in range(n)],
-            "income_decile": income,
-            "health_decile": rng.integers(1, 11, n),
-            "crime_decile": np.full(n, 5),  # nobody deprived or privileged
-        },
-        index=ids,
-    )
-    ws = rng.normal(size=(n, 4, 6))
-    ws[:, :, 0] += (income[:, None] - 5.5) * 0.8  # income is visible in the latents, health is not
-    table = boundary_table({"e4e": (ids, ws.mean(axis=1))}, photos, ["income", "health", "crime"], n_boot=50)
-    assert len(table) == 6 and set(table["split"]) == {"by LSOA", "by photo"}
-    f1 = table.set_index(["domain", "split"])["f1"]
-    assert f1["income", "by LSOA"] > 0.8 and f1["health", "by LSOA"] < 0.75
-    assert {"precision_low", "recall_high", "roc_auc"} <= set(table.columns)
-    crime = table[table["domain"] == "crime"]
-    assert (crime["note"] == "fewer than 10 photos in a class").all() and (crime["n"] == 0).all() and crime["f1"].isna().all()
-
-
-def test_fast_scores_match_scikit_learn():
-    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
-
-    from thisineq.latent.table1 import _scores
-
-    rng = np.random.default_rng(4)
-    y = rng.integers(0, 2, 300)
-    score = rng.normal(size=300) + y * 0.8
-    score[:20] = 0.25  # ties
-    ours = _scores(y, score)
-    predicted = (score > 0).astype(int)
-    assert np.isclose(ours["precision"], precision_score(y, predicted))
-    assert np.isclose(ours["recall"], recall_score(y, predicted))
-    assert np.isclose(ours["f1"], f1_score(y, predicted))
-    assert np.isclose(ours["accuracy"], accuracy_score(y, predicted))
-    assert np.isclose(ours["roc_auc"], roc_auc_score(y, score))
 
 
 def spread_latents(n=600, d=24, signal_axis=0, seed=3):
@@ -225,3 +159,84 @@ def test_the_fewest_axes_within_one_standard_error_of_the_best_are_picked():
     assert _fewest_axes_within_one_se(results([0.70, 0.80, 0.75], [0.04] * 3, [None] * 3)) == 1
     # A clearly better full space wins.
     assert _fewest_axes_within_one_se(results([0.60, 0.80], [0.02, 0.02], [8, None])) == 1
+
+
+def correlated_w(d=6, seed=0):
+    """A W with very unequal spreads: the separating direction sits in a narrow one."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    spreads = np.geomspace(3.0, 0.05, d)
+    return WSpace(rng.normal(size=d), (basis * spreads**2) @ basis.T), basis, spreads
+
+
+def test_a_whitened_fit_finds_the_whitened_direction_and_walks_along_its_image_in_w():
+    wspace, _, _ = correlated_w()
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=6)
+    truth /= np.linalg.norm(truth)  # the separating direction, in whitened units
+    n = 800
+    y = rng.integers(0, 2, n)
+    z = rng.normal(size=(n, 6)) + np.outer(np.where(y == 1, 1.2, -1.2), truth)
+    X = z @ wspace._root + wspace.mean  # the same photos as latents in W
+    boundary = LatentBoundary(whitening=wspace).fit(X, y, np.arange(n) % 40)
+    assert boundary.fitted_normal_ @ truth > 0.97
+    # The walk is Σ^{1/2}a, not the hyperplane's normal Σ^{-1/2}a (W's unequal spreads magnify a's small error).
+    assert np.allclose(boundary.walk_direction_, wspace.unwhiten_direction(boundary.fitted_normal_))
+    assert boundary.walk_direction_ @ wspace.unwhiten_direction(truth) > 0.9
+    assert abs(boundary.walk_direction_ @ boundary.normal_) < 0.99  # in a non-isotropic W the two differ
+    # Walking one whitened unit along the walk direction raises the decision value, and moves the whitened code along a.
+    step = wspace.spread(boundary.walk_direction_) * boundary.walk_direction_
+    moved = wspace.whiten(X[:1] + step) - wspace.whiten(X[:1])
+    assert (moved / np.linalg.norm(moved)) @ boundary.fitted_normal_ > 0.99
+    assert boundary.decision_function(X[:1] + step) > boundary.decision_function(X[:1])
+    assert (boundary.predict(X) == y).mean() > 0.85
+
+
+def test_whitening_and_principal_axes_do_not_mix_and_the_whitening_must_fit_the_latents():
+    wspace, basis, _ = correlated_w()
+    X, y, _ = blobs(n=100, d=6)
+    with pytest.raises(ConfigError, match="either in whitened W or on principal axes"):
+        LatentBoundary(whitening=wspace, axes=basis.T, axis_counts=(2,)).fit(X, y)
+    with pytest.raises(ValueError, match="whitening is for 6-D latents, these are 8-D"):
+        LatentBoundary(whitening=wspace).fit(*blobs(n=100, d=8)[:2])
+
+
+def test_w_statistics_whiten_their_own_samples():
+    wspace, _, spreads = correlated_w()
+    samples = np.random.default_rng(2).multivariate_normal(wspace.mean, wspace.cov, 20000)
+    estimated = WSpace.from_samples(samples)
+    assert np.allclose(np.cov(estimated.whiten(samples), rowvar=False), np.eye(6), atol=1e-6)
+    u = np.eye(6)[0]
+    assert estimated.spread(u) == pytest.approx(np.std(samples @ u), rel=1e-3)
+    assert np.allclose(estimated.whiten_direction(estimated.unwhiten_direction(u)), u)
+    with pytest.raises(ValueError, match="more samples than dimensions"):
+        WSpace.from_samples(samples[:5])
+
+
+def test_a_stable_boundary_has_high_split_half_cosines_and_noise_has_low_ones():
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(80), 10)
+    y = np.repeat(rng.integers(0, 2, 80), 10)
+    signal = rng.normal(size=40) / np.sqrt(40)
+    strong = rng.normal(size=(800, 40)) + np.outer(np.where(y == 1, 1.5, -1.5), signal * np.sqrt(40) / 6)
+    noise = rng.normal(size=(800, 40))
+    stable = normal_stability(strong, y, groups, n_halves=3, n_boot=3, Cs=(0.1,))
+    unstable = normal_stability(noise, y, groups, n_halves=3, n_boot=3, Cs=(0.1,))
+    assert stable["split_half"] > 0.8 and len(stable["split_half_runs"]) == 3 and stable["bootstrap"] > 0.85
+    assert unstable["split_half"] < 0.5 and unstable["split_half"] < stable["split_half"] - 0.3
+
+
+def test_partial_effects_separate_correlated_domains():
+    rng = np.random.default_rng(4)
+    n = 3000
+    income = rng.integers(1, 11, n).astype(float)
+    health = np.clip(income + rng.integers(-2, 3, n), 1, 10)  # strongly correlated with income, as in London
+    d_income, d_health = np.eye(5)[0], np.eye(5)[1]
+    X = np.outer(income, d_income) + np.outer(health, d_health) + rng.normal(size=(n, 5)) * 0.5
+    deciles = pd.DataFrame({"income": income, "health": health})
+    effects = partial_effects(X, deciles)
+    assert effects["income"] @ d_income > 0.99 and effects["health"] @ d_health > 0.99  # each its own, the other held fixed
+    class_means = X[income >= 8].mean(0) - X[income <= 3].mean(0)
+    assert class_means @ d_health > 0.5 * np.linalg.norm(class_means)  # the class difference mixes both
+    with pytest.raises(ValueError, match="collinear"):
+        partial_effects(X, pd.DataFrame({"income": income, "copy": income}))

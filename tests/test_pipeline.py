@@ -12,11 +12,13 @@ import pytest
 
 from thisineq.artifacts import REBUILD_COMMANDS, demo_set
 from thisineq.errors import ConfigError
-from thisineq.latent.labels import labelled_subset
+from thisineq.latent.boundaries import LatentBoundary
+from thisineq.latent.labels import DECILE_BANDS, labelled_subset
 from thisineq.latent.normals import Direction
+from thisineq.latent.wspace import WSpace
 from thisineq.metrics import lpips
 from thisineq.pipeline import STEPS, Pipeline, PipelineConfig, Workspace, fingerprint, rebuild_commands
-from thisineq.pipeline.boundaries import VISIBILITY_COLUMNS, boundary_set, fit_domain, fit_method, visibility_rows
+from thisineq.pipeline.boundaries import VISIBILITY_COLUMNS, FitSettings, boundary_set, fit_domain, fit_method, visibility_rows
 
 
 def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
@@ -164,29 +166,46 @@ def labelled_latents(n=400, d=12, seed=0):
     return latents, photos, w
 
 
-def test_a_domain_gets_a_full_space_and_a_principal_axes_boundary_with_sigma_in_w():
+def fit_settings(w: np.ndarray, axes=None) -> FitSettings:
+    return FitSettings(WSpace.from_samples(w), axes, n_boot=20, stability_halves=2, stability_boots=2)
+
+
+def test_a_domain_gets_a_boundary_of_every_fit_kind_with_sigma_along_its_walk():
     latents, photos, w = labelled_latents()
-    axes = np.eye(12)[:4]
-    fit = fit_domain("income", labelled_subset(latents, photos, "income"), latents, w, axes, n_boot=20, seed=0)
-    assert fit.full.normal[0] > 0.9 and fit.principal.normal[0] > 0.9  # from deprived to privileged, along income's axis
-    assert np.allclose(fit.principal.normal[4:], 0)  # the principal fit lives in the span of the axes
-    assert fit.full.sigma == pytest.approx(np.std(w @ fit.full.normal)) and fit.n_axes == 4
-    assert fit.record["labelled"] == len(labelled_subset(latents, photos, "income").y) and fit.record["sigma_latents"] > 0
-    assert 0.5 < fit.principal_scores["f1"] <= 1 and fit.principal_scores["n"] == fit.record["labelled"]
-    plain = fit_domain("income", labelled_subset(latents, photos, "income"), latents, w, None, n_boot=20, seed=0)
-    assert plain.principal is None and np.allclose(plain.full.normal, fit.full.normal)
+    settings = fit_settings(w, axes=np.eye(12)[:4])
+    subset = labelled_subset(latents, photos, "income")
+    fit = fit_domain("income", subset, latents, settings)
+    assert list(fit.directions) == ["whitened", "standardised", "principal"]
+    for kind, direction in fit.directions.items():
+        assert direction.normal[0] > 0.8, kind  # from deprived to privileged, along income's axis
+        assert direction.sigma == pytest.approx(settings.wspace.spread(direction.normal))
+        assert 0.5 < fit.scores[kind]["f1"] <= 1 and fit.scores[kind]["n"] == len(subset.y)
+    assert np.allclose(fit.directions["principal"].normal[4:], 0)  # the principal fit lives in the span of the axes
+    record = fit.record["fits"]
+    assert fit.record["labelled"] == len(subset.y) and record["principal"]["axes"] == 4 and "stability" not in record["principal"]
+    assert record["whitened"]["stability"]["split_half"] > 0.5 and len(record["whitened"]["stability"]["split_half_runs"]) == 2
+    assert record["whitened"]["C"] in LatentBoundary().Cs and record["whitened"]["sigma_latents"] > 0
+    no_axes = fit_domain("income", subset, latents, fit_settings(w))
+    assert "principal" not in no_axes.directions
+    assert np.allclose(no_axes.directions["whitened"].normal, fit.directions["whitened"].normal)
 
 
 def test_domains_with_too_few_labels_are_left_out_and_the_rest_give_rows_and_normals():
     latents, photos, w = labelled_latents()
     messages = []
-    fits = fit_method("e4e", latents, photos, ["income", "crime"], w, np.eye(12)[:4], n_boot=20, seed=0, log=messages.append)
-    assert [f.domain for f in fits] == ["income"] and messages == ["  e4e/crime: no boundary, fewer than 10 photos in a class"]
-    table_scores = {"f1": 0.8, "f1_low": 0.7, "f1_high": 0.9, "roc_auc": 0.85}
-    rows = visibility_rows("e4e", fits[0], table_scores, change=lambda direction: direction.sigma / 10)
-    assert [row["fit"] for row in rows] == ["full space", "4 principal axes"] and list(rows[0]) == VISIBILITY_COLUMNS
-    assert rows[0]["f1"] == 0.8 and rows[1]["f1"] == fits[0].principal_scores["f1"]
-    assert rows[1]["change"] == pytest.approx(fits[0].principal.sigma / 10)
-    normals = boundary_set({"e4e": fits, "projector": []})
-    assert list(normals.directions("e4e")) == ["income"] and normals.has_principal("e4e") and normals.methods() == ["e4e"]
+    settings = fit_settings(w, axes=np.eye(12)[:4])
+    fits = fit_method("e4e", latents, photos, ["income", "crime"], settings, definition=DECILE_BANDS, log=messages.append)
+    assert [f.domain for f in fits] == ["income"]
+    assert messages[-1] == "  e4e/crime: no boundary, fewer than 10 photos in a class"
+    assert "partial" in fits[0].directions and fits[0].directions["partial"].normal[0] > 0.8  # the other deciles held fixed
+    rows = visibility_rows("e4e", fits[0], change=lambda direction: direction.sigma / 10)
+    assert [row["fit"] for row in rows] == ["whitened W", "standardised latents", "W's principal axes", "partial effect"]
+    assert all(list(row) == VISIBILITY_COLUMNS for row in rows)
+    assert rows[0]["f1"] == fits[0].scores["whitened"]["f1"] and np.isnan(rows[3]["f1"])  # a partial effect has no classes
+    assert rows[2]["axes"] == 4 and rows[2]["change"] == pytest.approx(fits[0].directions["principal"].sigma / 10)
+    assert rows[0]["split_half_cosine"] > 0.5 and np.isnan(rows[2]["split_half_cosine"])
+    normals = boundary_set({"e4e": fits, "projector": []}, settings.wspace)
+    assert list(normals.directions("e4e")) == ["income"]
+    assert normals.fits("e4e") == ["whitened", "standardised", "principal", "partial"]
+    assert normals.methods() == ["e4e"] and normals.wspace is settings.wspace
     assert isinstance(normals.directions("e4e")["income"], Direction)

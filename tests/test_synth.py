@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from scipy.stats import norm
 
+from thisineq import cli
 from thisineq.config import help_of
 from thisineq.data.dataset import IngestConfig
 from thisineq.data.domains import DOMAIN_KEYS
 from thisineq.data.imd import decile_correlations, read_iod
-from thisineq.data.synth import city
-from thisineq.data.synth.build import SynthConfig, build_city, plan_city
-from thisineq.data.synth.links import LINKS
+from thisineq.data.synth import build, city
+from thisineq.data.synth.build import SynthConfig, areas_and_deciles, build_city, plan_city, same_city
+from thisineq.data.synth.links import LINKS, PHOTO_NOISE
 from thisineq.data.synth.render import LINKED_FACTORS, SceneFactors, plan_scene, render
 from thisineq.errors import ConfigError
 
@@ -56,12 +59,14 @@ def test_each_default_domain_drives_two_factors_of_its_own():
     assert set(LINKS) == set(LINKED_FACTORS)
 
 
-def test_city_is_deterministic_and_a_prefix_of_a_larger_one():
-    _, table_a, photos_a = plan_city(SMALL)
-    _, table_b, photos_b = plan_city(SMALL)
+@pytest.mark.parametrize("area_style", [0.0, 0.6])
+def test_city_is_deterministic_and_a_prefix_of_a_larger_one(area_style):
+    small = dataclasses.replace(SMALL, area_style=area_style)
+    _, table_a, photos_a = plan_city(small)
+    _, table_b, photos_b = plan_city(small)
     pd.testing.assert_frame_equal(photos_a, photos_b)
     pd.testing.assert_frame_equal(table_a, table_b)
-    bigger = SynthConfig(n_photos=100, city=SMALL.city)
+    bigger = dataclasses.replace(small, n_photos=100)
     _, _, photos_c = plan_city(bigger)
     pd.testing.assert_frame_equal(photos_a, photos_c.iloc[:40])
 
@@ -93,6 +98,38 @@ def test_hardcoded_london_figures_are_the_files(london):
     assert np.array_equal(counts, city.LONDON_DECILE_COUNTS)
 
 
+def _domain_correlations(variables: pd.DataFrame, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The seven domains' pairwise correlations (21,): of the hidden variables, and of the deciles."""
+    domains = list(city.COMPONENT_KEYS)
+    pairs = np.triu_indices(len(domains), k=1)
+    return np.corrcoef(variables[domains].to_numpy().T)[pairs], decile_correlations(table).loc[domains, domains].to_numpy()[pairs]
+
+
+def test_independent_domains_make_a_positive_control():
+    control = SynthConfig(city=city.CityConfig(n_lsoas=300, seed=1, independent_domains=True))
+    areas, variables, table = areas_and_deciles(control)
+    hidden, deciles = _domain_correlations(variables, table)
+    assert np.abs(hidden).max() < 0.15 and np.abs(deciles).max() < 0.15
+    domains = list(city.COMPONENT_KEYS)
+    assert np.allclose(variables["imd"], city.imd_variable(variables[domains].to_numpy()))  # still the weighted sum
+    counts = np.bincount(table["income_decile"], minlength=11)[1:]
+    assert np.abs(counts - city.LONDON_DECILE_COUNTS[1] / city.LONDON_DECILE_COUNTS[1].sum() * 300).max() <= 1
+
+    default_areas, variables, table = areas_and_deciles(
+        SynthConfig(city=dataclasses.replace(control.city, independent_domains=False))
+    )
+    hidden, deciles = _domain_correlations(variables, table)
+    assert decile_correlations(table).loc["income", "health"] > 0.6 and np.median(deciles) > 0.4  # London's, as before
+    assert areas.geometry.equals(default_areas.geometry)  # the same map, other variables
+
+
+def test_independent_domains_is_a_command_line_flag(monkeypatch):
+    built = []
+    monkeypatch.setattr(build, "build_city_dataset", lambda out, config, **options: built.append(config) or out)
+    assert cli.main(["data", "synth", "--independent-domains", "--area-style", "0.5", "--out", "nowhere"]) == 0
+    assert built[0].city.independent_domains and built[0].area_style == 0.5
+
+
 def test_area_variables_are_spatially_smooth():
     config = city.CityConfig(n_lsoas=400, seed=0)
     rng = np.random.default_rng(0)
@@ -113,6 +150,68 @@ def test_links_are_noisy_but_informative():
     assert abs(np.corrcoef(photos["sun"], income)[0, 1]) < 0.08  # nuisance stays independent
 
 
+def _departures(photos: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each photo's departure from what its area predicts, per linked factor (on the latent scale), and its hue's."""
+    out = {"hue": norm.ppf(photos["hue"])}
+    for factor, weights in LINKS.items():
+        if factor != "graffiti":  # clipped at zero for most photos: no latent value to recover
+            signal = sum(-w * photos[f"area_{domain}"].to_numpy() for domain, w in weights.items())
+            spread = np.sqrt(sum(w * w for w in weights.values()) + PHOTO_NOISE**2)
+            out[factor] = norm.ppf(photos[factor]) * spread - signal
+    return out
+
+
+def _within_area_correlation(values: list[np.ndarray], area: pd.Series) -> float:
+    """Correlation between two photos of the same area, over every such pair, pooled over `values` (each (n,))."""
+    left, right = [], []
+    for rows in area.groupby(area).indices.values():
+        i, j = np.triu_indices(len(rows), k=1)
+        left += [v[rows[i]] for v in values]
+        right += [v[rows[j]] for v in values]
+    return np.corrcoef(np.concatenate(left), np.concatenate(right))[0, 1]
+
+
+@pytest.mark.parametrize(("share", "low", "high"), [(0.0, -0.1, 0.1), (0.6, 0.45, 0.75)])
+def test_area_style_is_shared_by_the_photos_of_an_area(share, low, high):
+    config = SynthConfig(n_photos=300, area_style=share, city=city.CityConfig(n_lsoas=30, seed=1))
+    _, _, photos = plan_city(config)
+    departures = _departures(photos)
+    hue = departures.pop("hue")
+    assert low < _within_area_correlation(list(departures.values()), photos["lsoa_code"]) < high
+    assert low - 0.1 < _within_area_correlation([hue], photos["lsoa_code"]) < high + 0.1  # the palette too
+
+
+def test_area_style_keeps_every_factors_distribution():
+    def planned(share):
+        return plan_city(SynthConfig(n_photos=300, area_style=share, city=city.CityConfig(n_lsoas=200, seed=1)))[2]
+
+    own, styled = planned(0.0), planned(0.6)
+    assert np.abs(own[list(LINKED_FACTORS)].std() - styled[list(LINKED_FACTORS)].std()).mean() < 0.02
+    departures = np.concatenate(list(_departures(styled).values())[1:])
+    assert abs(departures.std() - PHOTO_NOISE) < 0.1  # the departure's variance is kept
+    r = [np.corrcoef(p["car_value"], -p["area_income"])[0, 1] for p in (own, styled)]
+    assert abs(r[0] - r[1]) < 0.1  # and so is the link
+    assert styled["hue"].between(0, 1).all() and abs(styled["hue"].std() - 12**-0.5) < 0.03
+
+
+@pytest.mark.parametrize("changed", [{"area_style": 0.3}, {"city": {"independent_domains": True}}, {"city": {"seed": 1}}])
+def test_a_city_recorded_before_a_setting_existed_is_the_same_city(changed):
+    pipeline = SynthConfig(n_photos=480, city=city.CityConfig(n_lsoas=600, seed=0))
+    record = {  # artifacts/demo/city/city.json, written before area_style and independent_domains
+        "n_photos": 480,
+        "size": 64,
+        "image_format": "png",
+        "noise": 2.0,
+        "city": {"n_lsoas": 600, "radius_km": 9.0, "length_scale_km": 2.5, "smooth_share": 0.75, "n_districts": 8, "seed": 0},
+    }
+    assert same_city(record, pipeline)
+    assert same_city(json.loads(json.dumps(dataclasses.asdict(pipeline))), pipeline)
+    other = dataclasses.replace(
+        pipeline, **{k: dataclasses.replace(pipeline.city, **v) if k == "city" else v for k, v in changed.items()}
+    )
+    assert not same_city(record, other)
+
+
 def test_build_city_writes_the_real_format(tmp_path):
     out = build_city(tmp_path / "city", SMALL, workers=1, progress=False)
     meta = pd.read_csv(out / "metadata.csv")
@@ -123,6 +222,7 @@ def test_build_city_writes_the_real_format(tmp_path):
     assert (out / "contact_sheet.png").is_file()
     card = (out / "DATASET_CARD.md").read_text()
     assert "synthetic: true" in card and "not a claim" in card
+    assert "positive_control: false" in card and "area_style: 0.0" in card and "as London's" in card
     truth = pd.read_csv(out / "ground_truth.csv")
     assert len(truth) == 40 and {"building_type", "area_income", *LINKED_FACTORS} <= set(truth.columns)
 
@@ -136,6 +236,11 @@ def test_build_city_writes_the_real_format(tmp_path):
         (lambda: city.CityConfig(n_lsoas=5), "at least 10 areas"),
         (lambda: city.CityConfig(n_districts=0), "n_districts"),
         (lambda: city.CityConfig(smooth_share=1.5), "smooth_share"),
+        (lambda: SynthConfig(area_style=1.5), "area_style must be within 0–1"),
+        (
+            lambda: plan_city(SynthConfig(city=city.CityConfig(independent_domains=True)), boundaries="a.shp", imd="b.csv"),
+            "independent_domains needs a synthetic map",
+        ),
         (lambda: plan_city(SMALL, boundaries="areas.shp"), "both --boundaries and --imd"),
     ],
 )
@@ -158,6 +263,20 @@ def test_build_city_resumes_and_refuses_another_config(tmp_path):
     assert (out / "photos" / "000001.png").read_bytes() == first
     with pytest.raises(ValueError, match="another configuration"):
         build_city(out, SynthConfig(n_photos=40, city=city.CityConfig(n_lsoas=120, seed=4)), workers=1, progress=False)
+    record = json.loads((out / "city.json").read_text())
+    del record["config"]["area_style"], record["config"]["city"]["independent_domains"]
+    (out / "city.json").write_text(json.dumps(record))  # as a city built before these settings records itself
+    build_city(out, SMALL, workers=1, progress=False)
+    with pytest.raises(ValueError, match="another configuration"):
+        build_city(out, dataclasses.replace(SMALL, area_style=0.5), workers=1, progress=False)
+
+
+def test_dataset_card_says_a_city_is_a_positive_control():
+    config = SynthConfig(n_photos=3, area_style=0.4, city=city.CityConfig(n_lsoas=20, independent_domains=True))
+    areas, table, photos = plan_city(config)
+    card = build.dataset_card(config, areas, table, photos, real_map=False)
+    assert "positive_control: true" in card and "**A positive control:**" in card and "as London's" not in card
+    assert "area_style: 0.4" in card and "Area style: 0.4" in card
 
 
 def test_synthetic_photos_on_a_real_decile_map(london, tmp_path):

@@ -26,8 +26,8 @@ ARTIFACT_SET = "artifact_set"
 SEED = "generator_seed"
 PSI = "generator_psi"
 METHOD = "generator_method"
-CONDITIONAL = "generator_conditional"
-PRINCIPAL = "generator_principal"
+WALK = "generator_walk"
+FIT = "generator_fit"
 START = "generator_start"
 PHOTO = "generator_photo"
 GENERATOR_SLIDERS = "generator_slider_"  # + domain
@@ -46,8 +46,8 @@ METRICS_PROJECTION_DOMAIN = "metrics_projection_domain"
 METRICS_PROJECTION_KIND = "metrics_projection_kind"
 
 WALKS_METHOD = "walks_method"
-WALKS_CONDITIONAL = "walks_conditional"
-WALKS_PRINCIPAL = "walks_principal"
+WALKS_WALK = "walks_walk"
+WALKS_FIT = "walks_fit"
 WALKS_DOMAINS = "walks_domains"
 WALKS_PHOTOS = "walks_photos"
 WALKS_SEEDS = "walks_seeds"
@@ -63,8 +63,8 @@ UPLOAD_METHOD = "upload_method"
 UPLOAD_STEPS = "upload_steps"
 UPLOAD_START = "upload_start"
 UPLOAD_STOP = "upload_stop"
-UPLOAD_CONDITIONAL = "upload_conditional"
-UPLOAD_PRINCIPAL = "upload_principal"
+UPLOAD_WALK = "upload_walk"
+UPLOAD_FIT = "upload_fit"
 UPLOAD_SLIDERS = "upload_slider_"  # + domain
 
 KIOSK_TOUCHED = "kiosk_touched"  # time.time() of the last touch
@@ -88,8 +88,8 @@ def generator_from_url(params, method_options: list[str], photos_inverted: bool)
     st.session_state.setdefault(SEED, parse_number(params.get("seed"), 0, 0, 2**31 - 1, whole=True))
     st.session_state.setdefault(PSI, parse_number(params.get("psi"), 0.8, 0.0, 1.0))
     st.session_state.setdefault(METHOD, wanted if wanted in method_options else next(iter(method_options), None))
-    st.session_state.setdefault(CONDITIONAL, params.get("conditional") == "1")
-    st.session_state.setdefault(PRINCIPAL, params.get("principal") == "1")
+    st.session_state.setdefault(FIT, params.get("fit"))  # checked against the set's fits by `widgets.boundary_choice`
+    st.session_state.setdefault(WALK, params.get("walk"))
 
 
 def keep_choice(key: str, choices: list[str], wanted: str | None) -> None:

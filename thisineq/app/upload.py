@@ -82,8 +82,8 @@ def optimised_ws(photo: np.ndarray, method: str, models: InversionModels, where)
 
 def walk_and_download(photo: np.ndarray, method: str, ws: np.ndarray, models: InversionModels, normals: BoundarySet) -> None:
     """The boundary toggles and sliders, the photo beside its inversion and the edit, and the two downloads."""
-    conditional, principal = widgets.boundary_toggles(normals, method, state.UPLOAD_CONDITIONAL, state.UPLOAD_PRINCIPAL)
-    directions = normals.directions(method, conditional=conditional, principal=principal)
+    fit, walk = widgets.boundary_choice(normals, method, state.UPLOAD_FIT, state.UPLOAD_WALK)
+    directions = normals.directions(method, fit=fit, walk=walk) if fit else {}
     moves = widgets.domain_sliders(directions, state.UPLOAD_SLIDERS)
     if not directions:
         st.info("No boundaries in this artifact set yet: only the inversion is shown.")

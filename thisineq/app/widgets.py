@@ -10,16 +10,21 @@ from thisineq.app import state
 from thisineq.app.generation import parse_number, png_bytes, upscale
 from thisineq.data.domains import domain
 from thisineq.invert import methods
-from thisineq.latent.normals import BoundarySet, Direction
+from thisineq.latent.normals import FIT_LABELS, WALKS, BoundarySet, Direction
 
 # The walk sliders' range and step, in σ: the spread of the generator's W along a boundary.
 REACH, STEP = 3.0, 0.25
 
-VISIBLE_WALKS_HELP = (
-    "boundaries fitted on the generator's main directions of variation (W's first principal axes): "
-    "a walk changes the image more, and the boundary separates the areas less well (see Metrics)"
+FIT_HELP = (
+    "how the boundaries were fitted: in W whitened by the generator's own statistics (walks the generator renders; "
+    "the default), on standardised latents (the classic recipe: faint walks), on W's principal axes, or as the "
+    "partial effect of the domain with the other six held fixed (see Metrics)"
 )
-CONDITIONAL_HELP = "each domain's normal made orthogonal to the others'"
+WALK_HELP = (
+    "as fitted; conditional: each direction made orthogonal to the others' (InterFaceGAN); "
+    "independent: the set made mutually orthogonal, as the paper did"
+)
+WALK_LABELS = {"plain": "as fitted", "conditional": "conditional", "orthogonal": "independent of each other"}
 
 
 def domain_sliders(
@@ -57,18 +62,20 @@ def domain_sliders(
     return moves
 
 
-def boundary_toggles(
-    normals: BoundarySet, method: str | None, conditional_key: str, principal_key: str, where=st
-) -> tuple[bool, bool]:
-    """The "Conditional boundaries" and "Visible walks" toggles (in `where`: st, the sidebar or a column): (conditional, principal).
+def boundary_choice(normals: BoundarySet, method: str | None, fit_key: str, walk_key: str, where=st) -> tuple[str | None, str]:
+    """The choice of boundaries a walk follows (in `where`: st, the sidebar or a column): (fit kind, walk kind).
 
-    "Visible walks" is disabled where the set has no boundaries on W's principal axes for `method`,
-    and reads True only when it is on and they exist.
+    The fit kinds offered are those the set has for `method`; an earlier or linked choice it lacks
+    falls back to the set's default (whitened where fitted).
     """
-    conditional = where.toggle("Conditional boundaries", key=conditional_key, help=CONDITIONAL_HELP)
-    available = method is not None and normals.has_principal(method)
-    principal = where.toggle("Visible walks (principal axes)", key=principal_key, disabled=not available, help=VISIBLE_WALKS_HELP)
-    return bool(conditional), bool(principal) and available
+    fits = normals.fits(method) if method is not None else []
+    if st.session_state.get(fit_key) not in fits:
+        st.session_state[fit_key] = normals.default_fit(method) if fits else None
+    if st.session_state.get(walk_key) not in WALKS:
+        st.session_state[walk_key] = "plain"
+    fit = where.selectbox("Boundaries fitted in", fits, key=fit_key, format_func=FIT_LABELS.get, disabled=not fits, help=FIT_HELP)
+    walk = where.selectbox("Walk", list(WALKS), key=walk_key, format_func=WALK_LABELS.get, help=WALK_HELP)
+    return fit, walk
 
 
 def method_label(name: str) -> str:

@@ -3,10 +3,11 @@
 `LatentBoundary` follows scikit-learn's conventions: `fit(latents, labels, groups)` returns the
 estimator; the fitted `normal_` is a unit vector in latent space pointing from deprived (label 0)
 to privileged (label 1), `intercept_` the offset, so `decision_function(x) = x · normal_ +
-intercept_` is a signed distance in latent units. C is chosen by an inner cross-validation that
-keeps each LSOA's photos together. `evaluate` measures a boundary by cross-validation grouped by
-LSOA — stricter than splitting photos, which lets the same street into training and test —
-and also by the photo-level split, so the two can be compared.
+intercept_` is a signed distance in latent units; `walk_direction_` is the unit direction in W a
+walk takes. C is chosen by an inner cross-validation that keeps each LSOA's photos together.
+Three fits: on standardised latents (the classic recipe), on W's principal axes, and in W
+whitened by the generator's own statistics (`whitening=`, see `wspace`), where the walk goes
+along Σ^{1/2}·a rather than the hyperplane's normal. Table 1's scoring is in `table1`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ from sklearn.utils.validation import check_is_fitted
 
 from thisineq.errors import ConfigError
 from thisineq.latent.labels import DEPRIVED, PRIVILEGED
+from thisineq.latent.wspace import WSpace
+
+# Whitened fits need large C (encoder codes span a small part of W's width), standardised ones small C.
+DEFAULT_CS = (1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
 
 
 class LatentBoundary(ClassifierMixin, BaseEstimator):
-    """A linear SVM on standardised latents, with its normal mapped back into latent space.
+    """A linear SVM on standardised (or whitened) latents, with its normal mapped back into latent space.
+
+    With `whitening` (the generator's W statistics) the SVM is fitted on Σ^{-1/2}(w − μ) without
+    further scaling; `fitted_normal_` is then the unit normal in whitened units and
+    `walk_direction_` its image Σ^{1/2}a in W. Otherwise both equal `normal_`.
 
     With `axes` — the generator's principal directions of W, rows ordered by variance (see
     `principal_axes`) — the SVM may instead be fitted on the latents' coordinates along the first k
@@ -40,12 +49,13 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        Cs=(0.001, 0.01, 0.1, 1.0),
+        Cs=DEFAULT_CS,
         inner_folds: int = 3,
         max_iter: int = 20000,
         random_state: int = 0,
         axes=None,
         axis_counts=(None,),
+        whitening: WSpace | None = None,
     ):
         self.Cs = Cs
         self.inner_folds = inner_folds
@@ -53,6 +63,7 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.axes = axes
         self.axis_counts = axis_counts
+        self.whitening = whitening
 
     def fit(self, X, y, groups=None):
         """X (n, d) latents; y (n,) 0 deprived / 1 privileged; groups (n,) LSOA codes, optional."""
@@ -63,29 +74,57 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
         if not np.array_equal(self.classes_, [DEPRIVED, PRIVILEGED]):
             raise ValueError(f"labels must be 0 (deprived) and 1 (privileged), got {self.classes_}")
         counts = self._checked_axis_counts(X.shape[1])
-        pipeline = Pipeline(
-            [
-                ("axes", PrincipalCoordinates(self.axes)),
-                ("scale", StandardScaler()),
-                ("svm", LinearSVC(max_iter=self.max_iter, random_state=self.random_state)),
-            ]
-        )
+        if self.whitening is not None and counts != [None]:
+            raise ConfigError("a boundary is fitted either in whitened W or on principal axes, not both")
+        if self.whitening is not None and self.whitening.dim != X.shape[1]:
+            raise ValueError(f"the whitening is for {self.whitening.dim}-D latents, these are {X.shape[1]}-D")
+        svm = LinearSVC(max_iter=self.max_iter, random_state=self.random_state)
+        if self.whitening is None:
+            pipeline = Pipeline([("axes", PrincipalCoordinates(self.axes)), ("scale", StandardScaler()), ("svm", svm)])
+            grid = {"axes__n_axes": counts, "svm__C": list(self.Cs)}
+        else:
+            # No rescaling after whitening: W's own spread is the yardstick, not the latents'.
+            pipeline = Pipeline([("whiten", Whitening(self.whitening)), ("svm", svm)])
+            grid = {"svm__C": list(self.Cs)}
+        if len(self.Cs) == 1 and all(len(v) == 1 for v in grid.values()):  # nothing to choose: skip the search
+            self.C_, self.n_axes_ = self.Cs[0], counts[0]
+            pipeline.set_params(**{k: v[0] for k, v in grid.items()}).fit(X, y)
+            self._set_normal(pipeline)
+            self.n_features_in_ = X.shape[1]
+            return self
         cv = cv_folds(y, groups, self.inner_folds, self.random_state)
         scoring = make_scorer(f1_score, zero_division=0)
-        grid = {"axes__n_axes": counts, "svm__C": list(self.Cs)}
-        search = GridSearchCV(pipeline, grid, scoring=scoring, cv=cv, refit=_fewest_axes_within_one_se)
+        refit = _fewest_axes_within_one_se if self.whitening is None else True
+        search = GridSearchCV(pipeline, grid, scoring=scoring, cv=cv, refit=refit)
         search.fit(X, y, groups=groups)
         self.C_ = search.best_params_["svm__C"]
-        self.n_axes_ = search.best_params_["axes__n_axes"]
-        coordinates, scaler, svm = search.best_estimator_
-        # f(x) = a · (P(x − c) − μ)/σ + b = (Pᵀ a/σ) · x + (b − a · (P c + μ)/σ); rescale to a unit normal.
-        weights = svm.coef_[0] / scaler.scale_
-        direction, offset = coordinates.pull_back(weights)
-        norm = np.linalg.norm(direction)
-        self.normal_ = direction / norm
-        self.intercept_ = float((svm.intercept_[0] - weights @ scaler.mean_ + offset) / norm)
+        self.n_axes_ = search.best_params_.get("axes__n_axes")
+        self._set_normal(search.best_estimator_)
         self.n_features_in_ = X.shape[1]
         return self
+
+    def _set_normal(self, fitted: Pipeline) -> None:
+        """normal_ and intercept_ in latent units, and the direction a walk takes."""
+        svm = fitted[-1]
+        if self.whitening is not None:
+            # f(x) = a · Σ^{-1/2}(x − μ) + b: the hyperplane's normal is Σ^{-1/2}a, but a walk one whitened
+            # unit along a moves Σ^{1/2}a in W, which stays in the directions W varies in.
+            a = svm.coef_[0]
+            weights = self.whitening.gradient(a)
+            offset = svm.intercept_[0] - weights @ self.whitening.mean
+            self.fitted_normal_ = a / np.linalg.norm(a)
+            self.walk_direction_ = self.whitening.unwhiten_direction(a)
+        else:
+            coordinates, scaler, _ = fitted
+            # f(x) = a · (P(x − c) − μ)/σ + b = (Pᵀ a/σ) · x + (b − a · (P c + μ)/σ)
+            scaled = svm.coef_[0] / scaler.scale_
+            weights, pulled = coordinates.pull_back(scaled)
+            offset = svm.intercept_[0] - scaled @ scaler.mean_ + pulled
+        norm = np.linalg.norm(weights)
+        self.normal_ = weights / norm
+        self.intercept_ = float(offset / norm)
+        if self.whitening is None:
+            self.fitted_normal_ = self.walk_direction_ = self.normal_
 
     def _checked_axis_counts(self, n_features: int) -> list:
         counts = list(self.axis_counts)
@@ -108,6 +147,19 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return (self.decision_function(X) > 0).astype(int)
+
+
+class Whitening(TransformerMixin, BaseEstimator):
+    """Latents → W whitened by the generator's statistics (see `WSpace.whiten`); nothing is learnt from the latents."""
+
+    def __init__(self, wspace: WSpace | None = None):
+        self.wspace = wspace
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return self.wspace.whiten(X)
 
 
 class PrincipalCoordinates(TransformerMixin, BaseEstimator):
@@ -188,3 +240,61 @@ def cosine_matrix(normals: dict[str, np.ndarray]) -> pd.DataFrame:
     names = list(normals)
     unit = np.stack([normals[k] / np.linalg.norm(normals[k]) for k in names])
     return pd.DataFrame(unit @ unit.T, index=names, columns=names)
+
+
+def normal_stability(X, y, groups, *, n_halves: int = 5, n_boot: int = 10, seed: int = 0, **boundary) -> dict:
+    """How reproducible a boundary's normal is: cosines between normals fitted on resampled areas.
+
+    `split_half`: the mean cosine between normals fitted on two halves of the LSOAs with no area in
+    common (`n_halves` random splits); `bootstrap`: the mean cosine between the normal fitted on all
+    photos and normals fitted on LSOA-cluster bootstrap resamples. Cosines are between `fitted_normal_`s,
+    i.e. in the space the boundary was fitted in (whitened units for whitened fits). Pass a single C
+    (`Cs=(C,)`) to keep this to one SVM per fit.
+    """
+    X, y, groups = np.asarray(X, np.float64), np.asarray(y).astype(int), np.asarray(groups)
+    areas = np.unique(groups)
+    rng = np.random.default_rng(seed)
+
+    def normal(rows: np.ndarray) -> np.ndarray:
+        return LatentBoundary(random_state=seed, **boundary).fit(X[rows], y[rows]).fitted_normal_
+
+    halves = []
+    for _ in range(n_halves):
+        first = np.isin(groups, rng.permutation(areas)[: len(areas) // 2])
+        if min(np.bincount(y[first], minlength=2).min(), np.bincount(y[~first], minlength=2).min()) < 2:
+            continue  # a half without both classes has no boundary
+        halves.append(float(normal(np.flatnonzero(first)) @ normal(np.flatnonzero(~first))))
+    whole = normal(np.arange(len(y)))
+    by_area = {area: np.flatnonzero(groups == area) for area in areas}
+    draws = []
+    for _ in range(n_boot):
+        rows = np.concatenate([by_area[a] for a in rng.choice(areas, len(areas), replace=True)])
+        if len(np.unique(y[rows])) == 2:
+            draws.append(float(whole @ normal(rows)))
+    return {
+        "split_half": float(np.mean(halves)) if halves else float("nan"),
+        "split_half_runs": halves,
+        "bootstrap": float(np.mean(draws)) if draws else float("nan"),
+        "bootstrap_runs": len(draws),
+    }
+
+
+def partial_effects(X: np.ndarray, deciles: pd.DataFrame, whitening: WSpace | None = None) -> dict[str, np.ndarray]:
+    """Per domain, the unit direction along which latents change with that domain's decile, the others held fixed.
+
+    An ordinary least-squares fit of the (whitened, if `whitening` is given) latents (n, d) on every
+    column of `deciles` (n, k: e.g. all seven domains' deciles, 10 = least deprived) at once; each
+    column's coefficient vector, from deprived to privileged, answers "what does income look like,
+    other things equal". Returned directions are in W (mapped back by Σ^{1/2} when whitened).
+    """
+    X = np.asarray(X, np.float64)
+    Z = X if whitening is None else whitening.whiten(X)
+    design = np.column_stack([np.ones(len(Z)), deciles.to_numpy(np.float64)])
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        raise ValueError("the deciles are collinear (a domain constant or a copy of another): no partial effect is defined")
+    coefficients, *_ = np.linalg.lstsq(design, Z, rcond=None)
+    directions = {}
+    for k, domain in enumerate(deciles.columns):
+        a = coefficients[k + 1]
+        directions[domain] = a / np.linalg.norm(a) if whitening is None else whitening.unwhiten_direction(a)
+    return directions

@@ -1,9 +1,14 @@
-"""The boundaries step: Table 1, and per method and domain a boundary in the full latent space and one on W's principal axes."""
+"""The boundaries step: Table 1, and per method and domain a boundary of every fit kind, with its stability and visibility.
+
+Fit kinds (see `latent.normals`): "whitened" (the default a page walks), "standardised" (the
+classic recipe, for comparison), "principal" (on W's first principal axes, where configured) and
+"partial" (the partial effect of the domain's decile, every other domain held fixed).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,61 +16,110 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from thisineq.data.synth.city import COMPONENT_KEYS
 from thisineq.invert.batch import load_inversions
 from thisineq.io import atomic_open, write_json
-from thisineq.latent.boundaries import LatentBoundary, cosine_matrix, principal_axes
-from thisineq.latent.labels import LabelledSet, labelled_subset
-from thisineq.latent.normals import PRINCIPAL, BoundarySet, Direction
+from thisineq.latent.boundaries import LatentBoundary, cosine_matrix, normal_stability, partial_effects, principal_axes
+from thisineq.latent.labels import DECILE_BANDS, PAPER, ClassDefinition, LabelledSet, labelled_subset
+from thisineq.latent.normals import FIT_LABELS, BoundarySet, Direction
 from thisineq.latent.table1 import boundary_table, evaluate
 from thisineq.latent.walk import image_change
+from thisineq.latent.wspace import WSpace
 from thisineq.models.stylegan2 import Generator, load_generator, sample_w
 from thisineq.pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:
     from thisineq.pipeline.runner import Pipeline
 
-W_SAMPLES = 10000  # samples of the generator's W that measure σ along each normal
-VISIBILITY_COLUMNS = ["method", "domain", "fit", "axes", "n", "f1", "f1_low", "f1_high", "roc_auc", "sigma_w", "change"]
+W_SAMPLES = 10000  # samples of the generator's W: its mean and covariance, and σ along each direction
+CLASS_DEFINITIONS = {"ranks": PAPER, "deciles": DECILE_BANDS}
+VISIBILITY_COLUMNS = [
+    "method",
+    "domain",
+    "fit",
+    "axes",
+    "n",
+    "f1",
+    "f1_low",
+    "f1_high",
+    "roc_auc",
+    "C",
+    "sigma_w",
+    "change",
+    "split_half_cosine",
+    "bootstrap_cosine",
+]
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How one domain's boundaries are fitted and checked."""
+
+    wspace: WSpace
+    axes: np.ndarray | None = None  # W's first principal axes for a "principal" fit; None: no such fit
+    n_boot: int = 1000  # bootstrap draws of the cross-validated scores' intervals
+    stability_halves: int = 5  # LSOA-disjoint half splits for the split-half cosine (0: not measured)
+    stability_boots: int = 10  # LSOA-cluster bootstrap refits for the bootstrap cosine
+    seed: int = 0
+
+    def boundaries(self) -> dict[str, dict]:
+        """LatentBoundary parameters per fit kind."""
+        kinds = {"whitened": {"whitening": self.wspace}, "standardised": {}}
+        if self.axes is not None:
+            kinds["principal"] = {"axes": self.axes, "axis_counts": (len(self.axes),)}
+        return kinds
 
 
 @dataclass(frozen=True)
 class DomainFit:
-    """One domain's boundaries fitted on one method's latents."""
+    """One domain's boundaries fitted on one method's latents, by fit kind."""
 
     domain: str
-    full: Direction  # fitted in the full latent space; σ measured in the generator's W
-    record: dict  # what boundaries.json says of it: labelled photos, C, σ in W and among the method's latents
-    principal: Direction | None = None  # fitted on W's first `n_axes` principal axes; None where not asked for
-    n_axes: int | None = None
-    principal_scores: dict | None = None  # the principal fit's grouped cross-validated scores (`Evaluation.row()`)
+    directions: dict[str, Direction]  # fit kind → the direction walked (σ: W's spread along it)
+    record: dict  # what boundaries.json says of it: labelled photos, and per fit C, σ, stability
+    scores: dict[str, dict] = field(default_factory=dict)  # fit kind → grouped cross-validated scores (`Evaluation.row()`)
 
 
-def fit_domain(
-    domain: str, subset: LabelledSet, latents: np.ndarray, w: np.ndarray, axes: np.ndarray | None, *, n_boot: int, seed: int
-) -> DomainFit:
-    """A domain's boundaries from a labelled subset of one method's latents.
+def fit_domain(domain: str, subset: LabelledSet, latents: np.ndarray, settings: FitSettings) -> DomainFit:
+    """A domain's boundaries of every fit kind from a labelled subset of one method's latents (n, d)."""
+    directions, scores, fits = {}, {}, {}
+    for kind, params in settings.boundaries().items():
+        boundary = LatentBoundary(random_state=settings.seed, **params).fit(subset.X, subset.y, subset.groups)
+        walk = boundary.walk_direction_
+        directions[kind] = Direction(domain, walk, settings.wspace.spread(walk))
+        scores[kind] = evaluate(
+            subset.X, subset.y, subset.groups, grouped=True, n_boot=settings.n_boot, seed=settings.seed, **params
+        ).row()
+        fits[kind] = {
+            "C": boundary.C_,
+            "sigma_w": directions[kind].sigma,
+            "sigma_latents": float(np.std(latents @ walk)),
+        }
+        if kind == "principal":
+            fits[kind]["axes"] = len(settings.axes)
+        elif settings.stability_halves:
+            fits[kind]["stability"] = normal_stability(
+                subset.X,
+                subset.y,
+                subset.groups,
+                n_halves=settings.stability_halves,
+                n_boot=settings.stability_boots,
+                seed=settings.seed,
+                **{**params, "Cs": (boundary.C_,)},
+            )
+    return DomainFit(domain, directions, {"labelled": len(subset.y), "fits": fits}, scores)
 
-    Args:
-        subset: the class-balanced labelled latents (see `labelled_subset`).
-        latents: (n, d) all the method's latents, for the spread along the normal among them.
-        w: (m, d) samples of the generator's W, for σ along each normal.
-        axes: (k, d) W's first principal axes to fit a second boundary on, or None.
-    """
-    boundary = LatentBoundary().fit(subset.X, subset.y, subset.groups)
-    full = Direction.from_latents(domain, boundary.normal_, w)
-    record = {
-        "labelled": len(subset.y),
-        "C": boundary.C_,
-        "sigma_w": full.sigma,
-        "sigma_latents": float(np.std(latents @ boundary.normal_)),
-    }
-    if axes is None:
-        return DomainFit(domain, full, record)
-    # A coarser boundary in the directions the generator renders most: its walks are visible.
-    on_axes = {"axes": axes, "axis_counts": (len(axes),)}
-    principal = LatentBoundary(**on_axes).fit(subset.X, subset.y, subset.groups)
-    scores = evaluate(subset.X, subset.y, subset.groups, grouped=True, n_boot=n_boot, seed=seed, **on_axes).row()
-    return DomainFit(domain, full, record, Direction.from_latents(domain, principal.normal_, w), len(axes), scores)
+
+def fit_partial(latents: np.ndarray, photos: pd.DataFrame, domains: Iterable[str], wspace: WSpace) -> dict[str, Direction]:
+    """Each domain's partial-effect direction from all of a method's latents and every domain's deciles (whitened W)."""
+    columns = [f"{k}_decile" for k in COMPONENT_KEYS if f"{k}_decile" in photos]
+    known = photos[columns].notna().all(axis=1).to_numpy()
+    deciles = photos.loc[known, columns].rename(columns=lambda c: c.removesuffix("_decile"))
+    deciles = deciles.loc[:, deciles.nunique() > 1]  # a domain the same everywhere has no effect to hold fixed
+    if known.sum() <= len(deciles.columns) + 1:
+        return {}
+    effects = partial_effects(latents[known], deciles, wspace)
+    return {d: Direction(d, effects[d], wspace.spread(effects[d])) for d in domains if d in effects}
 
 
 def fit_method(
@@ -73,87 +127,110 @@ def fit_method(
     latents: np.ndarray,
     photos: pd.DataFrame,
     domains: Iterable[str],
-    w: np.ndarray,
-    axes: np.ndarray | None,
+    settings: FitSettings,
     *,
-    n_boot: int,
-    seed: int,
+    definition: ClassDefinition = PAPER,
     log: Callable[[str], None] = print,
 ) -> list[DomainFit]:
     """Each domain's boundaries on one method's latents (n, d), `photos` being their rows in order (see `fit_domain`).
 
-    Domains with too few labelled photos are logged and left out.
+    Domains with too few labelled photos are logged and left out; each fitted domain also gets its
+    partial-effect direction.
     """
     fits = []
+    domains = list(domains)
+    partials = fit_partial(latents, photos, domains, settings.wspace)
     for domain in domains:
-        subset = labelled_subset(latents, photos, domain, seed)
+        subset = labelled_subset(latents, photos, domain, settings.seed, definition)
         if subset.too_few:
             log(f"  {method}/{domain}: no boundary, {subset.too_few}")
             continue
-        fits.append(fit_domain(domain, subset, latents, w, axes, n_boot=n_boot, seed=seed))
+        log(f"  {method}/{domain}: {len(subset.y)} labelled photos")
+        fit = fit_domain(domain, subset, latents, settings)
+        if domain in partials:
+            fit.directions["partial"] = partials[domain]
+            fit.record["fits"]["partial"] = {"sigma_w": partials[domain].sigma, "photos": len(latents)}
+        fits.append(fit)
     return fits
 
 
-def visibility_rows(method: str, fit: DomainFit, full_scores, change: Callable[[Direction], float]) -> list[dict]:
-    """`visibility.csv`'s rows of one domain: each boundary's grouped-CV separation beside how much a +3σ walk changes the image.
-
-    full_scores: the full-space boundary's Table 1 scores (by LSOA); change: a direction's image change.
-    """
-    n = fit.record["labelled"]
-    rows = [_visibility_row(method, fit.domain, None, n, full_scores, fit.full.sigma, change(fit.full))]
-    if fit.principal is not None:
-        principal = (fit.principal_scores, fit.principal.sigma, change(fit.principal))
-        rows.append(_visibility_row(method, fit.domain, fit.n_axes, n, *principal))
+def visibility_rows(method: str, fit: DomainFit, change: Callable[[Direction], float]) -> list[dict]:
+    """`visibility.csv`'s rows of one domain: per fit kind, its grouped-CV separation, stability and +3σ image change."""
+    rows = []
+    for kind, direction in fit.directions.items():
+        scores = fit.scores.get(kind, {})
+        record = fit.record["fits"].get(kind, {})
+        stability = record.get("stability", {})
+        rows.append(
+            {
+                "method": method,
+                "domain": fit.domain,
+                "fit": FIT_LABELS[kind],
+                "axes": record.get("axes"),
+                "n": fit.record["labelled"],
+                **{key: scores.get(key, np.nan) for key in ("f1", "f1_low", "f1_high", "roc_auc")},
+                "C": record.get("C", np.nan),
+                "sigma_w": direction.sigma,
+                "change": change(direction),
+                "split_half_cosine": stability.get("split_half", np.nan),
+                "bootstrap_cosine": stability.get("bootstrap", np.nan),
+            }
+        )
     return rows
 
 
-def _visibility_row(method: str, domain: str, axes: int | None, n: int, scores, sigma: float, change: float) -> dict:
-    fit = "full space" if axes is None else f"{axes} principal axes"
-    row = {"method": method, "domain": domain, "fit": fit, "axes": axes, "n": n}
-    return row | {key: scores[key] for key in ("f1", "f1_low", "f1_high", "roc_auc")} | {"sigma_w": sigma, "change": change}
-
-
-def boundary_set(fits: dict[str, list[DomainFit]]) -> BoundarySet:
-    """The normals archive of every method's fits: each domain's full-space boundary, then its principal one."""
-    normals = BoundarySet()
+def boundary_set(fits: dict[str, list[DomainFit]], wspace: WSpace) -> BoundarySet:
+    """The normals archive of every method's fits, with the W statistics the whitened ones used."""
+    normals = BoundarySet(wspace=wspace)
     for method, domain_fits in fits.items():
         for fit in domain_fits:
-            normals.add(method, fit.full)
-            if fit.principal is not None:
-                normals.add(method, fit.principal, principal=True)
+            for kind, direction in fit.directions.items():
+                normals.add(method, direction, fit=kind)
     return normals
 
 
 def fit_boundaries(p: Pipeline) -> None:
-    """The step: Table 1, then each method's boundaries with their cosines, visibility and record."""
+    """The step: Table 1 (both class definitions), then each method's boundaries with their cosines, visibility and record."""
     c, paths = p.config, p.paths
     photos = paths.labelled_photos()
     sources = paths.boundary_latents()
     sets = {m: load_inversions(path) for m, path in sources.items()}
+    generator = load_generator(paths.generator).float().requires_grad_(False)
+    wspace, axes = w_statistics(generator, c)
+    definitions = [CLASS_DEFINITIONS[k] for k in c.boundary_classes]
+    p.log("  Table 1")
     table = boundary_table(
-        {m: (s.photo_id, s.w) for m, s in sets.items()}, photos, list(c.domains), n_boot=c.boundary_bootstrap, seed=c.seed
+        {m: (s.photo_id, s.w) for m, s in sets.items()},
+        photos,
+        list(c.domains),
+        definitions=definitions,
+        n_boot=c.boundary_bootstrap,
+        seed=c.seed,
+        whitening=wspace,
     )
     _write_table(paths.artifacts.boundaries, table)
-    generator = load_generator(paths.generator).float().requires_grad_(False)
-    w, axes = w_samples_and_axes(generator, c)
-    settings = {"n_boot": c.boundary_bootstrap, "seed": c.seed, "log": p.log}
-    fits = {m: fit_method(m, s.w, photos.loc[s.photo_id], c.domains, w, axes, **settings) for m, s in sets.items()}
-    boundary_set(fits).save(paths.artifacts.normals)
+    settings = FitSettings(wspace, axes, c.boundary_bootstrap, c.boundary_stability_halves, seed=c.seed)
+    fits = {
+        m: fit_method(m, s.w, photos.loc[s.photo_id], c.domains, settings, definition=definitions[0], log=p.log)
+        for m, s in sets.items()
+    }
+    boundary_set(fits, wspace).save(paths.artifacts.normals)
     _write_cosines(paths.artifacts.boundaries, fits)
-    _write_visibility(paths.artifacts.visibility, fits, table, partial(image_change, generator))
-    write_json(paths.artifacts.boundaries_record, _record(sources, sets, fits, axes))
+    _write_visibility(paths.artifacts.visibility, fits, partial(image_change, generator))
+    write_json(paths.artifacts.boundaries_record, _record(sources, sets, fits, axes, definitions))
 
 
-def w_samples_and_axes(generator: Generator, config: PipelineConfig) -> tuple[np.ndarray, np.ndarray | None]:
-    """`W_SAMPLES` samples of the generator's W (float64), and its first `boundary_principal_axes` principal axes (or None).
+def w_statistics(generator: Generator, config: PipelineConfig) -> tuple[WSpace, np.ndarray | None]:
+    """The generator's W statistics from `W_SAMPLES` mapped samples, and its first `boundary_principal_axes` principal axes (or None).
 
     σ is measured in the generator's W, not among each method's latents: the projector's codes spread 4× wider
     than W and the encoders' 2× narrower, so "+1σ" would otherwise be a different move for every method.
     """
     w = sample_w(generator, W_SAMPLES, seed=config.seed).double().numpy()
+    wspace = WSpace.from_samples(w)
     if not config.boundary_principal_axes:
-        return w, None
-    return w, principal_axes(w, min(config.boundary_principal_axes, w.shape[1]))
+        return wspace, None
+    return wspace, principal_axes(w, min(config.boundary_principal_axes, w.shape[1]))
 
 
 def _write_table(folder: Path, table: pd.DataFrame) -> None:
@@ -164,42 +241,49 @@ def _write_table(folder: Path, table: pd.DataFrame) -> None:
 
 
 def _write_cosines(folder: Path, fits: dict[str, list[DomainFit]]) -> None:
-    """Per method with boundaries, the cosines between its domains' normals."""
+    """Per method with boundaries, the cosines between its domains' walked directions (whitened fits)."""
     for method, domain_fits in fits.items():
         if domain_fits:
             with atomic_open(folder / f"cosines_{method}.csv", "w", encoding="utf-8", newline="") as handle:
-                cosine_matrix({f.domain: f.full.normal for f in domain_fits}).to_csv(handle, float_format="%.4f")
+                cosine_matrix({f.domain: f.directions["whitened"].normal for f in domain_fits}).to_csv(
+                    handle, float_format="%.4f"
+                )
 
 
-def _write_visibility(
-    path: Path, fits: dict[str, list[DomainFit]], table: pd.DataFrame, change: Callable[[Direction], float]
-) -> None:
-    """visibility.csv: every boundary's separation (Table 1's, by LSOA, for the full-space ones) beside its walks' image change."""
-    by_lsoa = table[table["split"] == "by LSOA"].set_index(["method", "domain"])
-    rows = [
-        row
-        for m, domain_fits in fits.items()
-        for f in domain_fits
-        for row in visibility_rows(m, f, by_lsoa.loc[(m, f.domain)], change)
-    ]
+def _write_visibility(path: Path, fits: dict[str, list[DomainFit]], change: Callable[[Direction], float]) -> None:
+    """visibility.csv: every boundary's separation, stability and the image change of its walks."""
+    rows = [row for m, domain_fits in fits.items() for f in domain_fits for row in visibility_rows(m, f, change)]
     with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
         frame = pd.DataFrame(rows, columns=VISIBILITY_COLUMNS).astype({"axes": "Int64", "n": int})
         frame.to_csv(handle, index=False, float_format="%.4f")
 
 
-def _record(sources: dict[str, Path], sets: dict, fits: dict[str, list[DomainFit]], axes: np.ndarray | None) -> dict:
-    """boundaries.json: what each method's boundaries were fitted on, and what σ and the visibility figures mean."""
+def _record(
+    sources: dict[str, Path],
+    sets: dict,
+    fits: dict[str, list[DomainFit]],
+    axes: np.ndarray | None,
+    definitions: list[ClassDefinition],
+) -> dict:
+    """boundaries.json: what each method's boundaries were fitted on, and what σ, the fits and the figures mean."""
     fitted_on = {
         m: {"latents": str(sources[m]), "photos": int(len(sets[m].photo_id)), "domains": {f.domain: f.record for f in fits[m]}}
         for m in sets
     }
-    principal = None
-    if axes is not None:
-        principal = f"each boundary also fitted on the first {len(axes)} principal axes of W (normals `{PRINCIPAL}method/domain`)"
     return {
-        "sigma": f"standard deviation of the generator's W ({W_SAMPLES} mapped N(0, I) samples) along each normal",
-        "labels": "deciles 1-3 (deprived) vs 8-10 (privileged), balanced by class",
+        "sigma": f"standard deviation of the generator's W ({W_SAMPLES} mapped N(0, I) samples) along the direction walked",
+        "labels": definitions[0].describe(),
+        "table1_classes": [d.name for d in definitions],
+        "fits": {
+            "whitened": "linear SVM in W whitened by the generator's mean and covariance (stored in normals.npz as w/mean, "
+            "w/cov); the walk goes along Σ^(1/2)·a, a the whitened normal. The default.",
+            "standardised": "linear SVM on the method's latents standardised per dimension; the walk goes along its normal",
+            "principal": None if axes is None else f"linear SVM on W's first {len(axes)} principal axes",
+            "partial": "least squares of the whitened latents on all seven domains' deciles: the domain's coefficient, "
+            "the others held fixed (all of the method's latents, no class labels)",
+        },
+        "stability": "split_half: mean cosine between normals fitted on two LSOA-disjoint halves of the labelled photos; "
+        "bootstrap: mean cosine between the normal and refits on LSOA-cluster bootstrap resamples; both in the space fitted",
         "fitted_on": fitted_on,
-        "principal": principal,
         "visibility": "change: mean absolute pixel change, as a share of the range, of 16 random images moved +3σ",
     }

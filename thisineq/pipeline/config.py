@@ -56,6 +56,11 @@ class PipelineConfig:
     gan_run: str | None = option(None, "the GAN's run folder, for its discriminator; None: <work>/runs/gan")
     domains: tuple[str, ...] = option(DEFAULT_DOMAINS, "the IoD2019 domains to fit boundaries for")
     boundary_bootstrap: int = option(1000, "bootstrap draws for the confidence intervals")
+    boundary_classes: tuple[str, ...] = option(
+        ("ranks", "deciles"),
+        "Table 1's class definitions, the walked boundaries' first: ranks (the paper's top/bottom 20%) or deciles (1-3 vs 8-10)",
+    )
+    boundary_stability_halves: int = option(5, "LSOA-disjoint half splits measuring each normal's stability")
     boundary_principal_axes: int | None = option(
         8, "also fit each boundary on W's first k principal axes, for visible walks; None: not"
     )
@@ -64,7 +69,13 @@ class PipelineConfig:
 
     def __post_init__(self):
         # Impossible settings are named now, not after hours of training.
-        for problem in (_unknown_domains(self), _not_positive(self), _demo_bigger_than_city(self), _gan_shape(self)):
+        for problem in (
+            _unknown_domains(self),
+            _unknown_classes(self),
+            _not_positive(self),
+            _demo_bigger_than_city(self),
+            _gan_shape(self),
+        ):
             if problem:
                 raise ConfigError(problem)
 
@@ -99,6 +110,7 @@ class PipelineConfig:
             hybrid_steps=3,
             comparison_samples=4,
             boundary_bootstrap=100,
+            boundary_stability_halves=2,
             oracle_epochs=1,
             known_answer_sources=4,
         )
@@ -107,6 +119,13 @@ class PipelineConfig:
 def _unknown_domains(config: PipelineConfig) -> str | None:
     unknown = [key for key in config.domains if key not in DOMAIN_KEYS]
     return f"unknown IoD2019 domains {unknown}; expected some of {', '.join(DOMAIN_KEYS)}" if unknown else None
+
+
+def _unknown_classes(config: PipelineConfig) -> str | None:
+    unknown = [k for k in config.boundary_classes if k not in ("ranks", "deciles")]
+    if unknown or not config.boundary_classes:
+        return f"boundary_classes must list some of ranks, deciles; got {list(config.boundary_classes)}"
+    return None
 
 
 def _not_positive(config: PipelineConfig) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from thisineq.data.synth.build import SynthConfig, build_city_dataset
+from thisineq.data.synth.build import SynthConfig, build_city_dataset, same_city
 from thisineq.data.synth.city import CityConfig
 from thisineq.models.stylegan2 import StyleGAN2Config
 from thisineq.pipeline.config import PipelineConfig
@@ -33,7 +33,7 @@ def build_demo_city(p: Pipeline) -> None:
 def _build_city(p: Pipeline, n_photos: int, folder: Path) -> None:
     config = SynthConfig(n_photos=n_photos, size=p.config.size, city=CityConfig(n_lsoas=p.config.areas, seed=p.config.seed))
     record = folder / "city.json"
-    if record.is_file() and json.loads(record.read_text(encoding="utf-8"))["config"] != json.loads(json.dumps(asdict(config))):
+    if record.is_file() and not same_city(json.loads(record.read_text(encoding="utf-8"))["config"], config):
         p.log(f"  {folder} holds a city of other settings: rebuilding it")
         shutil.rmtree(folder)
     build_city_dataset(folder, config, progress=p.progress)

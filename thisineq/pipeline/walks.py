@@ -12,65 +12,61 @@ import torch
 from thisineq.data.dataset import load_dataset
 from thisineq.data.synth.build import GROUND_TRUTH
 from thisineq.invert import methods
-from thisineq.invert.batch import InversionSet, load_inversions
+from thisineq.invert.batch import load_inversions
 from thisineq.io import atomic_open, write_json
 from thisineq.known_answer.benchmark import COLUMNS, FactorReader, known_answer_table
 from thisineq.known_answer.oracle import FactorOracle, factor_targets, predict, save_oracle, train_oracle
-from thisineq.latent.normals import BoundarySet, conditional_directions
+from thisineq.latent.normals import BoundarySet
 from thisineq.latent.walk import walk_grid
 from thisineq.models.stylegan2 import Generator, load_generator, sample_ws
 
 if TYPE_CHECKING:
     from thisineq.pipeline.runner import Pipeline
 
-FITS = {False: "full space", True: "principal axes"}  # how walks.json names the boundaries of each kind
+WALKED_FIT, WALKED_KIND = "whitened", "orthogonal"  # Fig. 4: whitened boundaries made independent of each other
+RANDOM_SOURCES = 3  # random seeds walked beside the held-out photos
 
 
 def draw_walks(p: Pipeline) -> None:
-    """Per bounded method, walk matrices of a few held-out photos along its boundaries (full space, and principal axes)."""
+    """Per bounded method, Fig. 4's walk matrices along its whitened, orthogonalised boundaries: held-out photos and random seeds."""
     generator = load_generator(p.paths.generator).requires_grad_(False)
     normals = BoundarySet.load(p.paths.artifacts.normals)
     held_out_ids = p.paths.held_out_ids()
     p.paths.artifacts.walks.mkdir(parents=True, exist_ok=True)
-    record = {"steps": list(p.config.walk_steps), "matrices": {}, "missing": {}}
+    record = {
+        "steps": list(p.config.walk_steps),
+        "boundaries": f"{WALKED_FIT} fits, {WALKED_KIND} walks (each direction orthogonal to the others, in whitened units)",
+        "matrices": {},
+        "missing": {},
+    }
+    random_ws = sample_ws(generator, RANDOM_SOURCES, p.config.seed)
     for method in methods.BOUNDED:
+        directions = list(normals.directions(method, p.config.domains, fit=WALKED_FIT, walk=WALKED_KIND).values())
         inversions = load_inversions(p.paths.inversion(method))
         chosen = np.flatnonzero(np.isin(inversions.photo_id, held_out_ids))[: p.config.walk_photos]
-        has_boundaries = bool(normals.directions(method, p.config.domains))
-        if not has_boundaries or not len(chosen):
-            record["missing"][method] = "no held-out photo inverted" if has_boundaries else "no boundary"
+        if not directions or not len(chosen):
+            record["missing"][method] = "no held-out photo inverted" if directions else "no boundary"
             continue
-        for principal in (False, True):
-            record["matrices"] |= _draw_walk(p, generator, normals, method, inversions, chosen, principal)
+        photos = {f"photo {inversions.photo_id[i]}": torch.from_numpy(inversions.ws[i]) for i in chosen}
+        seeds = {f"seed {p.config.seed}:{k}": random_ws[k] for k in range(RANDOM_SOURCES)}
+        for name, sources in ((method, photos), (f"{method}_random", seeds)):
+            record["matrices"][name] = _draw_walk(p, generator, name, method, sources, directions)
     write_json(p.paths.artifacts.walks / "walks.json", record)
 
 
-def _draw_walk(
-    p: Pipeline,
-    generator: Generator,
-    normals: BoundarySet,
-    method: str,
-    inversions: InversionSet,
-    chosen: np.ndarray,
-    principal: bool,
-) -> dict:
-    """One walk matrix's PNG, and its entry in walks.json ({} where the method has no such boundaries)."""
-    directions = list(normals.directions(method, p.config.domains, principal=principal).values())
-    if not directions:
-        return {}
-    name = f"{method}_principal" if principal else method
-    sources = {f"photo {inversions.photo_id[i]}": torch.from_numpy(inversions.ws[i]) for i in chosen}
+def _draw_walk(p: Pipeline, generator: Generator, name: str, method: str, sources: dict, directions: list) -> dict:
+    """One walk matrix's PNG, and its entry in walks.json."""
     grid, _ = walk_grid(generator, sources, directions, list(p.config.walk_steps))
     with atomic_open(p.paths.artifacts.walks / f"{name}.png", "wb") as handle:
         grid.save(handle, format="PNG", optimize=True)
-    entry = {
+    return {
         "file": f"{name}.png",
         "method": method,
-        "boundaries": FITS[principal],
-        "photos": [str(inversions.photo_id[i]) for i in chosen],
+        "fit": WALKED_FIT,
+        "walk": WALKED_KIND,
+        "sources": list(sources),
         "domains": [d.name for d in directions],
     }
-    return {name: entry}
 
 
 def benchmark_walks(p: Pipeline) -> None:
@@ -101,7 +97,10 @@ def known_answer_tables(
 ) -> list[pd.DataFrame]:
     """The benchmark of the walks along one method's boundaries (plain, conditional, principal axes) from random and inverted ws."""
     plain = normals.directions(method, domains)
-    kinds = {"conditional": conditional_directions(plain), "principal": normals.directions(method, domains, principal=True)}
+    kinds = {
+        "conditional": normals.directions(method, domains, walk="conditional"),
+        "principal": normals.directions(method, domains, fit="principal"),
+    }
     return [
         known_answer_table(read, ws, plain, kinds, source=source).assign(method=method)
         for source, ws in (("random latents", random_ws), ("inverted photos", inverted_ws))

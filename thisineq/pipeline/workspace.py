@@ -106,13 +106,19 @@ class Workspace:
         The demo city is the training city's first photos (same seed), so the two tables agree on
         shared ids; a mismatch means the work folder holds another city, and is an error.
         """
-        photos = load_dataset(self.demo_dataset).photos
+        photos = _with_ranks(load_dataset(self.demo_dataset))
         if self.config.boundary_photos is None:
             return photos
-        city = load_dataset(self.train_dataset).photos
+        city = _with_ranks(load_dataset(self.train_dataset))
         shared = photos.index.intersection(city.index)
         if not (photos.loc[shared, "sha256"] == city.loc[shared, "sha256"]).all():
             raise ConfigError(
                 f"{self.train_dataset} and {self.demo_dataset} give different photos the same ids: rebuild one of them"
             )
         return pd.concat([city, photos.drop(shared)])
+
+
+def _with_ranks(data) -> pd.DataFrame:
+    """A dataset's photos with their areas' ranks (`{domain}_rank`, from its LSOA table), which the paper's classes use."""
+    ranks = data.lsoas.filter(regex="_rank$")
+    return data.photos.join(ranks, on="lsoa_code") if len(ranks.columns) else data.photos

@@ -47,6 +47,8 @@ class SynthConfig:
     size: int = option(64, f"photo side in pixels, {MIN_SIZE}–{MAX_SIZE}")  # ingested at this size too
     image_format: str = option("png", "image format")  # "png" (lossless) or "jpg"
     noise: float = option(PHOTO_NOISE, "per-photo departure of the visual factors from their area's signal")
+    # Kept variance: the factors' marginals and their links to the area variables do not change.
+    area_style: float = option(0.0, "share (0–1) of that departure, and of the facade hue, common to all photos of an area")
     city: city_mod.CityConfig = option(help="the city's areas and their hidden variables", default_factory=city_mod.CityConfig)
 
     def __post_init__(self):
@@ -56,6 +58,27 @@ class SynthConfig:
             raise ConfigError(f"size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {self.size}")
         if self.image_format not in ("png", "jpg"):
             raise ConfigError(f"image_format must be 'png' or 'jpg', got {self.image_format!r}")
+        if not 0 <= self.area_style <= 1:
+            raise ConfigError(f"area_style must be within 0–1 (a share of the photos' variation), got {self.area_style}")
+
+
+def same_city(record_config: dict, config: SynthConfig) -> bool:
+    """Whether a city recorded with `record_config` (its city.json "config") is the city `config` builds.
+
+    A record written before a setting existed lacks it; that setting then had its default, which
+    changes nothing, so a missing key counts as the default.
+    """
+    current = json.loads(json.dumps(asdict(config)))
+    return _with_defaults(record_config, json.loads(json.dumps(asdict(SynthConfig())))) == current
+
+
+def _with_defaults(record: dict, defaults: dict) -> dict:
+    """`record` with every key it lacks taken from `defaults`, nested dicts too."""
+    filled = {**defaults, **record}
+    return {
+        k: _with_defaults(v, defaults[k]) if isinstance(v, dict) and isinstance(defaults.get(k), dict) else v
+        for k, v in filled.items()
+    }
 
 
 def areas_and_deciles(
@@ -69,6 +92,8 @@ def areas_and_deciles(
     rng = np.random.default_rng([config.city.seed, 1])
     if (boundaries is None) != (imd is None):
         raise ConfigError("give both --boundaries and --imd for a synthetic city on a real map, or neither")
+    if boundaries is not None and config.city.independent_domains:
+        raise ConfigError("independent_domains needs a synthetic map: a real map's deciles are correlated as they are")
     if boundaries is None:
         areas = city_mod.synthetic_geography(config.city, rng)
         variables = city_mod.synthetic_area_variables(areas, config.city, rng)
@@ -131,7 +156,7 @@ def plan_city(config: SynthConfig, boundaries=None, imd=None) -> tuple[gpd.GeoDa
         }
     )
     photos = pd.concat([photos, capture_metadata(config.n_photos, seed)], axis=1)
-    factors = factor_table(variables, where, seed, config.noise)
+    factors = factor_table(variables, where, seed, config.noise, config.area_style)
     hidden = variables.loc[where].add_prefix("area_").reset_index(drop=True)
     return areas, table, pd.concat([photos, factors, hidden], axis=1)
 
@@ -218,14 +243,14 @@ def build_city(
 
 def _check_same_config(out_dir: Path, config: SynthConfig, boundaries, imd) -> None:
     """Refuse to resume into a folder built from another config (it would mix two cities)."""
-    record = {"config": asdict(config), "boundaries": str(boundaries) if boundaries else None, "imd": str(imd) if imd else None}
+    maps = {"boundaries": str(boundaries) if boundaries else None, "imd": str(imd) if imd else None}
     path = out_dir / CONFIG
     if path.exists():
         previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous != json.loads(json.dumps(record)):
+        if not same_city(previous["config"], config) or {k: previous.get(k) for k in maps} != maps:
             raise ConfigError(f"{out_dir} holds a city built with another configuration ({path}); choose a new folder")
     else:
-        write_json(path, record)
+        write_json(path, {"config": asdict(config), **maps})
 
 
 def dataset_card(config: SynthConfig, areas, table: pd.DataFrame, photos: pd.DataFrame, *, real_map: bool) -> str:
@@ -236,6 +261,8 @@ synthetic: true
 name: {city_mod.CITY_NAME if not real_map else "Synthetic photos on a real decile map"}
 photos: {len(photos)}
 areas: {len(areas)}
+positive_control: {str(config.city.independent_domains).lower()}
+area_style: {config.area_style}
 ---
 # SYNTHETIC DATA — {city_mod.CITY_NAME if not real_map else "synthetic photos of a real decile map"}
 
@@ -243,7 +270,7 @@ Every photo in this folder was drawn by a program. **No photo shows a real place
 
 - Photos: {len(photos)} procedural street-level views of housing, {config.size}×{config.size} px, {config.image_format.upper()}.
 - Areas: {where}.{"" if real_map else " Codes start with `X01` (no real GSS code does); the city lies on the Dogger Bank in the North Sea, where no city is."}
-- Deciles: {"copied from the IoD2019 file given" if real_map else "cut from smooth hidden variables, correlated across domains as London's IoD2019 deciles are, with London's share of areas in each decile"}.
+- Deciles: {_card_deciles(config, real_map=real_map)}.
 - Built by `thisineq data synth` with seed {config.city.seed}; the same command and seed give the same bytes.
 
 ## How the photos depend on deprivation — a design choice for validation
@@ -254,6 +281,8 @@ that the pipeline (GAN → inversion → boundary → walk) can be checked again
 Φ((Σ weight × privilege + noise) / spread), with per-photo noise of standard deviation {config.noise}:
 
 {links_markdown()}
+
+{_card_area_style(config.area_style)}
 
 Nuisance factors — sun, cloud, haze, camera yaw, facade hue, number of parked cars — are drawn
 independently of every area variable.
@@ -269,6 +298,29 @@ independently of every area variable.
 | `{GROUND_TRUTH}` | every photo's visual factors, realised layout and its area's hidden variables (`area_*`, higher = more deprived) |
 | `{CONTACT_SHEET}` | the first photos as a grid |
 """
+
+
+def _card_deciles(config: SynthConfig, *, real_map: bool) -> str:
+    if real_map:
+        return "copied from the IoD2019 file given"
+    if config.city.independent_domains:
+        return (
+            "cut from smooth hidden variables, with London's share of areas in each decile. **A positive control:** "
+            "the seven domains are drawn independent of each other (unlike London's, which correlate strongly), so "
+            "that the deprived and privileged areas of one domain differ in that domain's factors only; the IMD is "
+            "still their weighted sum"
+        )
+    return "cut from smooth hidden variables, correlated across domains as London's IoD2019 deciles are, with London's share of areas in each decile"
+
+
+def _card_area_style(share: float) -> str:
+    if share == 0:
+        return "Area style: 0 — each photo's noise, and its facade hue, is its own; photos of one area share only its signal."
+    return (
+        f"Area style: {share} — that share of the noise's variance, and of the facade hue's, is common to every photo "
+        "of the same area (a street's building age, tree policy, palette); the rest is each photo's own. The "
+        "noise's total variance is kept, so each factor's distribution and its link to the area variables are unchanged."
+    )
 
 
 def build_city_dataset(out_dir: str | os.PathLike, config: SynthConfig = SynthConfig(), **options) -> Path:

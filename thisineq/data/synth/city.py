@@ -4,6 +4,8 @@ The city is a set of LSOA-like areas (Voronoi cells inside an irregular outline)
 one hidden deprivation variable per IoD2019 domain. The variables are spatially smooth, and
 correlated across domains as the real London deciles are; deciles are cut from them with
 London's share of LSOAs in each decile, so the decile table looks like a London borough's.
+A positive-control city (`independent_domains`) draws the domains independent of each other
+instead, so that one domain's deprived and privileged areas differ in that domain's factors only.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ class CityConfig:
     smooth_share: float = option(0.75, "share of each area variable's variance that is spatially smooth")
     n_districts: int = option(8, "number of borough-like groups of areas")
     seed: int = option(0, "random seed: the same seed gives the same city")  # the photos' draws too
+    # A positive control: the deprived-vs-privileged difference of one domain then carries no
+    # other domain's factors. The geography and the deciles' shares stay those of the default.
+    independent_domains: bool = option(False, "draw the seven domains independent of each other (a positive control)")
 
     def __post_init__(self):
         if self.n_lsoas < MIN_AREAS:
@@ -250,7 +255,9 @@ def synthetic_area_variables(areas: gpd.GeoDataFrame, config: CityConfig, rng: n
     """Hidden deprivation variables (higher = more deprived) for each area; one column per domain."""
     xy = shapely.get_coordinates(areas.geometry.centroid.values)
     fields = smooth_fields(xy - xy.mean(0), len(COMPONENT_KEYS), config, rng)
-    components = correlated_variables(fields)
+    # Whitened, independent fields have no sample correlation at all, not just none expected:
+    # smooth fields on a few hundred areas would otherwise correlate by chance.
+    components = _whiten(fields) if config.independent_domains else correlated_variables(fields)
     return _variables_frame(areas["lsoa_code"], components)
 
 

@@ -4,7 +4,8 @@ This mapping is a design choice for validating the method — a known answer tha
 inversions and the boundaries must recover — and not a claim about what deprived places look
 like. Each of income, health and education drives two factors of its own, and some factors are
 shared. Every link is noisy (a photo is one view of one street), so that deprived and privileged
-areas overlap visually, as they do in real photos.
+areas overlap visually, as they do in real photos. Part of that noise may be shared by all the
+photos of an area (`area_style`), as a street's building age or palette is.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ PHOTO_NOISE = 2.0
 GRAFFITI_THRESHOLD = 0.65  # most streets have none: only the top third of the scale shows any
 
 
-def factor_table(deprivation: pd.DataFrame, photo_area: np.ndarray, seed: int, noise: float = PHOTO_NOISE) -> pd.DataFrame:
+def factor_table(
+    deprivation: pd.DataFrame, photo_area: np.ndarray, seed: int, noise: float = PHOTO_NOISE, area_style: float = 0.0
+) -> pd.DataFrame:
     """Visual factors of every photo from its area's hidden variables.
 
     Args:
@@ -50,21 +53,48 @@ def factor_table(deprivation: pd.DataFrame, photo_area: np.ndarray, seed: int, n
         seed: seeds every draw. Each factor has its own stream, drawn photo by photo, so the
             first k photos of a larger city are exactly those of a k-photo city.
         noise: standard deviation of the per-photo departure from the area's signal.
+        area_style: share (0–1) of that departure's variance that every photo of the same area
+            shares (and of the facade hue's): a street's building age, tree policy, palette.
     Returns:
         A DataFrame (n_photos rows) with one column per `SceneFactors` field.
     """
     rows = deprivation.loc[photo_area]
     n = len(rows)
+    area = deprivation.index.get_indexer(photo_area)  # (n_photos,) row of each photo's area
     table = {}
-    for factor in LINKED_FACTORS:
+    for k, factor in enumerate(LINKED_FACTORS):
         weights = LINKS[factor]
         signal = sum(-w * rows[domain].to_numpy() for domain, w in weights.items())
         spread = np.sqrt(sum(w * w for w in weights.values()) + noise**2)
-        draws = np.random.default_rng([seed, LINKED_FACTORS.index(factor)]).normal(0, noise, n)
-        table[factor] = norm.cdf((signal + draws) / spread)
+        own = np.random.default_rng([seed, k]).normal(0, noise, n)
+        shared = area_draws(len(deprivation), seed, 200 + k, noise)[area]
+        table[factor] = norm.cdf((signal + shared_departure(own, shared, area_style)) / spread)
     table["graffiti"] = np.clip((table["graffiti"] - GRAFFITI_THRESHOLD) / (1 - GRAFFITI_THRESHOLD), 0, 1)
     table.update(nuisance_factors(n, seed))
+    table["hue"] = area_palette(table["hue"], area_draws(len(deprivation), seed, 300)[area], area_style)
     return pd.DataFrame(table)[[name for name in SceneFactors.__dataclass_fields__]]
+
+
+def area_draws(n_areas: int, seed: int, stream: int, scale: float = 1.0) -> np.ndarray:
+    """One normal draw per area, (n_areas,), in the areas' order: the same whatever the number of photos."""
+    return np.random.default_rng([seed, stream]).normal(0, scale, n_areas)
+
+
+def shared_departure(own: np.ndarray, shared: np.ndarray, share: float) -> np.ndarray:
+    """√share·shared + √(1−share)·own: the same variance as either, `share` of it common to an area.
+
+    Keeping the variance keeps every factor's marginal distribution and its link to the area
+    variables; only how the departure clusters by area changes. At share 0 it is `own` exactly.
+    """
+    return np.sqrt(share) * shared + np.sqrt(1 - share) * own
+
+
+def area_palette(hue: np.ndarray, shared: np.ndarray, share: float) -> np.ndarray:
+    """Uniform hues (n,) with `share` of their normal score's variance common to an area; still uniform."""
+    if share == 0:
+        return hue  # exactly the independent draws, as a city built before area_style has them
+    score = norm.ppf(np.clip(hue, 1e-12, 1 - 1e-12))
+    return norm.cdf(shared_departure(score, shared, share))
 
 
 def nuisance_factors(n: int, seed: int) -> dict[str, np.ndarray]:
