@@ -9,7 +9,9 @@ profile of its domain (the class profile, or for partial-effect boundaries the p
 Rows of the table (`COLUMNS`), one per source set × method × fit × walk kind × domain × oracle
 seed, and a `direction` column:
 - "boundary": the boundary itself; `p_random` is the permutation p of its cosine among the random
-  directions' (walked from the same sources, read by the same oracle);
+  directions' (walked from the same sources, read by the same oracle). Random directions cost a
+  walk each, so they may be walked from the first `random_sources` sources only; the boundary's
+  cosine for `p_random` is then measured on those same sources, so like is compared with like;
 - "flipped": the boundary's normal sign-flipped — with symmetric steps its readings are the
   boundary's read backwards, so it costs no rendering; it must fail every target;
 - "random": the median figures of the random directions (see `baselines`);
@@ -33,7 +35,20 @@ from thisineq.latent.walk import edit
 FactorReader = Callable[[torch.Tensor], np.ndarray]
 STEPS = (-3.0, 0.0, 3.0)
 FIGURES = ("cosine", "right_sign", "own_change", "own_change_min", "leakage", "truth_leakage", "leakage_excess", "nuisance")
-COLUMNS = ("source", "method", "fit", "walk", "direction", "domain", "truth", "oracle_seed", "n", *FIGURES, "p_random", *SECONDARY)
+COLUMNS = (
+    "source",
+    "method",
+    "fit",
+    "walk",
+    "direction",
+    "domain",
+    "truth",
+    "oracle_seed",
+    "n",
+    *FIGURES,
+    "p_random",
+    *SECONDARY,
+)
 NONE = "-"  # in the method, fit and walk columns of rows that have none (random latents are no method's)
 KINDS = ("boundary", "flipped", "random", "ideal", "interfacegan")
 
@@ -84,6 +99,7 @@ def known_answer_table(
     domains: list[str],
     *,
     randoms: list[Direction] = (),
+    random_sources: int | None = None,
     steps: tuple[float, ...] = STEPS,
     oracle_seeds: tuple[int, ...] = (0,),
 ) -> pd.DataFrame:
@@ -93,38 +109,61 @@ def known_answer_table(
         read: renders ws and reads them with one oracle per entry of `oracle_seeds`.
         truths: (truth kind, domain) → truth profile (len(FACTORS),), from `truth.truth_profiles`.
         domains: the benchmark's domains (leakage counts factors tied only to the others).
-        randoms: random directions, walked from the same sources, for `p_random` and the "random" rows.
+        randoms: random directions, for `p_random` and the "random" rows.
+        random_sources: walk the random directions from this many of the first sources (None: all).
     """
     steps = np.asarray(steps, np.float64)
     at_zero = read(sources.ws) if 0 in steps else None
-    random_profiles = np.stack([profiles(read_walk(read, sources.ws, d, steps, at_zero)) for d in randoms], axis=1) if randoms else None
+    m = len(sources.ws) if random_sources is None else min(random_sources, len(sources.ws))
+    random_profiles = None
+    if randoms:
+        zero = None if at_zero is None else at_zero[:, :m]
+        random_profiles = np.stack([profiles(read_walk(read, sources.ws[:m], d, steps, zero)) for d in randoms], axis=1)
+    scored = _Scoring(sources, truths, list(domains), steps, oracle_seeds, random_profiles, m)
     rows = []
     for walk in walks:
         readings = read_walk(read, sources.ws, walk.direction, steps, at_zero)
-        rows += _rows(walk, readings, sources, truths, domains, steps, random_profiles, oracle_seeds)
+        rows += scored.rows(walk, readings)
         if walk.kind == "boundary" and symmetric(steps):
             flipped = Walk(walk.direction, walk.domain, "flipped", walk.method, walk.fit, walk.walk, walk.truth)
-            rows += _rows(flipped, readings[:, :, ::-1], sources, truths, domains, steps, random_profiles, oracle_seeds)
+            rows += scored.rows(flipped, readings[:, :, ::-1])
     if random_profiles is not None:
         rows += _random_rows(random_profiles, sources, truths, domains, oracle_seeds)
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def _rows(walk, readings, sources, truths, domains, steps, random_profiles, oracle_seeds) -> list[dict]:
-    """One row per oracle of one walk's readings (k, n, S, F)."""
-    truth = truths[(walk.truth, walk.domain)]
-    others = [d for d in domains if d != walk.domain]
-    rows = []
-    for k, (seed, profile) in enumerate(zip(oracle_seeds, profiles(readings), strict=True)):
-        figures = walk_figures(profile, truth, walk.domain, others)
-        p = np.nan if random_profiles is None else permutation_p(figures["cosine"], [cosine(r, truth) for r in random_profiles[k]])
-        rows.append(
-            _labels(sources, walk.kind, walk.domain, walk.truth, seed, walk.method, walk.fit, walk.walk)
-            | figures
-            | {"p_random": p}
-            | source_figures(readings[k], steps, walk.domain, others)
-        )
-    return rows
+@dataclass(frozen=True)
+class _Scoring:
+    """What every walk from one source set is scored with."""
+
+    sources: Sources
+    truths: dict[tuple[str, str], np.ndarray]
+    domains: list[str]
+    steps: np.ndarray
+    oracle_seeds: tuple[int, ...]
+    random_profiles: np.ndarray | None  # (k, K, F): the random directions' profiles on the first `random_sources` sources
+    random_sources: int
+
+    def rows(self, walk: Walk, readings: np.ndarray) -> list[dict]:
+        """One row per oracle of one walk's readings (k, n, S, F)."""
+        truth = self.truths[(walk.truth, walk.domain)]
+        others = [d for d in self.domains if d != walk.domain]
+        on_random_sources = profiles(readings[:, : self.random_sources])
+        rows = []
+        for k, (seed, profile) in enumerate(zip(self.oracle_seeds, profiles(readings), strict=True)):
+            figures = walk_figures(profile, truth, walk.domain, others)
+            rows.append(
+                _labels(self.sources, walk.kind, walk.domain, walk.truth, seed, walk.method, walk.fit, walk.walk)
+                | figures
+                | {"p_random": self._p_random(on_random_sources[k], truth, k)}
+                | source_figures(readings[k], self.steps, walk.domain, others)
+            )
+        return rows
+
+    def _p_random(self, profile: np.ndarray, truth: np.ndarray, k: int) -> float:
+        if self.random_profiles is None:
+            return float("nan")
+        return permutation_p(cosine(profile, truth), [cosine(r, truth) for r in self.random_profiles[k]])
 
 
 def _random_rows(random_profiles: np.ndarray, sources, truths, domains, oracle_seeds) -> list[dict]:

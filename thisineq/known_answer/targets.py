@@ -86,7 +86,11 @@ def seed_spread(table: pd.DataFrame, figures=HEADLINE) -> dict:
     for figure in figures:
         ranges = table.groupby(KEY, dropna=False)[figure].agg(lambda v: np.ptp(v.dropna()) if v.notna().any() else np.nan)
         ranges = ranges.dropna()
-        spread[figure] = {"max": float(ranges.max()), "median": float(ranges.median()), "below_limit": bool(ranges.max() < SPREAD_LIMIT)}
+        spread[figure] = {
+            "max": float(ranges.max()),
+            "median": float(ranges.median()),
+            "below_limit": bool(ranges.max() < SPREAD_LIMIT),
+        }
     return {"seeds": int(table["oracle_seed"].nunique()), "limit": SPREAD_LIMIT, "figures": spread}
 
 
