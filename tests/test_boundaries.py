@@ -9,6 +9,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from thisineq.errors import ConfigError
 from thisineq.latent.boundaries import (
     LatentBoundary,
     PrincipalCoordinates,
