@@ -175,7 +175,8 @@ def test_the_summary_names_each_target_and_the_seed_spread():
         base | figures | {"direction": "boundary", "domain": "income", "oracle_seed": 0, "cosine": 0.95, "p_random": 0.04},
         base | figures | {"direction": "boundary", "domain": "income", "oracle_seed": 1, "cosine": 0.80, "p_random": 0.09},
     ]
-    table = pd.DataFrame(rows).assign(leakage_excess=lambda t: t["leakage"] - t["truth_leakage"], nuisance=0.1)
+    table = pd.DataFrame(rows, index=[0, 0])  # as tables concatenated from several source sets are
+    table = table.assign(leakage_excess=table["leakage"] - table["truth_leakage"], nuisance=0.1)
     summary = targets.summary(table, pd.DataFrame({"direction": ["boundary"], "leakage": [0.25], "truth_leakage": [0.05]}))
     cosine_target = summary["boundaries"]["cosine"]
     assert cosine_target["rows"] == 2 and cosine_target["met"] == 1 and cosine_target["worst_margin"] == pytest.approx(-0.1)

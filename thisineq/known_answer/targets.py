@@ -32,7 +32,7 @@ KEY = ["source", "method", "fit", "walk", "direction", "domain", "truth"]  # a r
 
 def margins(table: pd.DataFrame, direction: str = "boundary") -> pd.DataFrame:
     """Every target's margin for the rows of one direction kind: the row's labels, then one column per target."""
-    rows = table[table["direction"] == direction]
+    rows = table[table["direction"] == direction].reset_index(drop=True)
     out = rows[[*KEY, "oracle_seed"]].copy()
     for name, (_, margin) in TARGETS.items():
         out[name] = margin(rows).to_numpy()

@@ -24,6 +24,7 @@ import torch
 from thisineq.data.dataset import load_dataset
 from thisineq.data.synth.build import GROUND_TRUTH, SynthConfig, build_city_dataset, same_city
 from thisineq.data.synth.city import CityConfig
+from thisineq.errors import ConfigError
 from thisineq.invert import methods
 from thisineq.invert.batch import load_inversions
 from thisineq.io import atomic_open, write_json
@@ -33,7 +34,7 @@ from thisineq.known_answer.control import fit_directions
 from thisineq.known_answer.oracle import FactorOracle, factor_targets, load_oracle, predict, save_oracle, train_oracle
 from thisineq.known_answer.truth import labelled_truth, profile_of, truth_profiles
 from thisineq.known_answer.validation import r2_by_oracle
-from thisineq.latent.normals import BoundarySet
+from thisineq.latent.normals import FITS, WALKS, BoundarySet
 from thisineq.latent.wspace import WSpace
 from thisineq.models.encoders import encode_and_generate, load_encoder
 from thisineq.models.stylegan2 import Generator, broadcast, load_generator, sample_w, sample_ws
@@ -129,7 +130,7 @@ def benchmark_control(p: Pipeline) -> None:
     tables = [_benchmark(p, read, _random_sources(generator, c), every_walk, profiles, randoms)]
     tables += [_benchmark(p, read, held_out[m], walks[m], profiles, randoms) for m in walks if len(held_out[m].ws)]
     folder.mkdir(parents=True, exist_ok=True)
-    _write_csv(folder / "control_table.csv", pd.concat(tables))
+    _write_csv(folder / "control_table.csv", pd.concat(tables, ignore_index=True))
     _write_csv(folder / "control_truth_profiles.csv", profiles)
 
 
@@ -156,7 +157,7 @@ def benchmark_walks(p: Pipeline) -> None:
             p.log(f"  walks from {method}'s inversions of held-out photos")
             sources = Sources("inverted photos", method, held_out[method][0])
             tables.append(_benchmark(p, read, sources, walks + controls, profiles, randoms))
-    table = pd.concat(tables) if tables else pd.DataFrame(columns=list(COLUMNS))
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(COLUMNS))
     _write_csv(folder / "table.csv", table)
     write_json(folder / "oracle_validation.json", oracle_validation(p, generator, oracles, table))
     control = folder / "control_table.csv"
@@ -167,7 +168,9 @@ def boundary_walks(normals: BoundarySet, method: str, config) -> list[Walk]:
     """The walks of `known_answer_kinds` ("fit/walk") along one method's boundaries; kinds the archive lacks are left out."""
     walks = []
     for kind in config.known_answer_kinds:
-        fit, walk = kind.split("/")
+        fit, _, walk = kind.partition("/")
+        if fit not in FITS or walk not in WALKS:
+            raise ConfigError(f"known_answer_kinds are fit/walk pairs of {'|'.join(FITS)} and {'|'.join(WALKS)}; got {kind!r}")
         if fit not in normals.fits(method):
             continue
         truth = "partial" if fit == "partial" else "classes"
@@ -198,7 +201,7 @@ def oracle_validation(p: Pipeline, generator: Generator, oracles: list[FactorOra
     """The oracles' R² on renders, on GAN reconstructions of held-out photos and on re-inverted GAN samples; the seed spread."""
     seeds = tuple(p.config.oracle_seeds)
     read = reader(oracles, generator)
-    renders = {f"seed {s}": load_oracle(oracle_path(p.paths, s))[1] for s in seeds}
+    renders = {f"seed {s}": _r2_record(load_oracle(oracle_path(p.paths, s))[1]) for s in seeds}
     truth = _ground_truth(p.paths.train_dataset)
     reconstructions = {}
     for method, (ws, photo_ids) in held_out_inversions(p).items():
@@ -246,6 +249,11 @@ def reader(oracles: list[FactorOracle], generator: Generator) -> FactorReader:
         return np.concatenate(parts, axis=1)
 
     return read
+
+
+def _r2_record(r2: dict[str, float]) -> dict:
+    """R² per factor as `r2_by_oracle` records it: their median beside them."""
+    return {"median": float(np.nanmedian(list(r2.values()))), "factors": r2}
 
 
 def _read_images(oracles: list[FactorOracle], images: torch.Tensor) -> np.ndarray:
