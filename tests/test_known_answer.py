@@ -185,6 +185,10 @@ def test_the_summary_names_each_target_and_the_seed_spread():
     spread = summary["oracle_seed_spread"]["figures"]
     assert spread["cosine"]["max"] == pytest.approx(0.15) and not spread["cosine"]["below_limit"]
     assert spread["own_change"]["max"] == 0 and spread["own_change"]["below_limit"]
+    verdicts = summary["verdicts"]
+    assert verdicts["profile cosine ≥ 0.9"] == "missed by 1 of 2 walks; worst by 0.100"
+    assert verdicts["leakage within ±0.15 of the truth-implied"] == "met by all 2 walks"
+    assert verdicts["positive control: leakage ≤ 0.2"].startswith("missed by 1 of 1 walks; worst by 0.050")
 
 
 def test_control_boundaries_point_along_the_domain_they_were_fitted_for():

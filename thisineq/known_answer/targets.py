@@ -94,13 +94,37 @@ def seed_spread(table: pd.DataFrame, figures=HEADLINE) -> dict:
     return {"seeds": int(table["oracle_seed"].nunique()), "limit": SPREAD_LIMIT, "figures": spread}
 
 
+def verdicts(boundaries: dict, control: dict, spread: dict) -> dict[str, str]:
+    """One line per target: "met", or by how much the worst row misses it."""
+    checks = {TARGETS[name][0]: result for name, result in boundaries.items()}
+    checks[f"positive control: {control.get('target', 'leakage')}"] = control
+    lines = {}
+    for wording, result in checks.items():
+        if not result.get("rows"):
+            lines[wording] = "not measured"
+        elif result["met"] == result["rows"]:
+            lines[wording] = f"met by all {result['rows']} walks"
+        else:
+            lines[wording] = (
+                f"missed by {result['rows'] - result['met']} of {result['rows']} walks; worst by {-result['worst_margin']:.3f}"
+            )
+    for figure, result in spread.get("figures", {}).items():
+        verdict = "met" if result["below_limit"] else f"missed by {result['max'] - SPREAD_LIMIT:.3f}"
+        lines[f"{figure} moves < {SPREAD_LIMIT} between oracle seeds"] = f"{verdict} (largest change {result['max']:.3f})"
+    return lines
+
+
 def summary(table: pd.DataFrame, control: pd.DataFrame | None) -> dict:
-    """summary.json: every target's result, the baselines' for comparison, the control's, and the oracle-seed spread."""
+    """summary.json: a verdict per target, then every target's result, the baselines' for comparison, the control's, and the oracle-seed spread."""
+    boundaries = target_summary(table, "boundary")
+    control_result = control_summary(control) if control is not None else {"rows": 0, "note": "no positive-control table"}
+    spread = seed_spread(table)
     return {
-        "boundaries": target_summary(table, "boundary"),
+        "verdicts": verdicts(boundaries, control_result, spread),
+        "boundaries": boundaries,
         "baselines": {kind: target_summary(table, kind) for kind in ("ideal", "interfacegan", "flipped")},
-        "control": control_summary(control) if control is not None else {"rows": 0, "note": "no positive-control table"},
-        "oracle_seed_spread": seed_spread(table),
+        "control": control_result,
+        "oracle_seed_spread": spread,
     }
 
 
