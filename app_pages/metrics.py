@@ -1,10 +1,13 @@
-"""Metrics: Table 1 with confidence intervals, the latent space in 2-D, boundary similarities, inversion quality, known answer."""
+"""Metrics: Table 1 with confidence intervals, boundary visibility and stability, the latent space (Fig. 3), boundary
+similarities, inversion quality, the known-answer benchmark."""
 
 import pandas as pd
 import streamlit as st
 
-from thisineq.app import charts, state, tables, widgets
+from thisineq.app import charts, latent_views, state, tables, widgets
 from thisineq.invert import methods
+from thisineq.latent import figures
+from thisineq.latent.normals import FIT_LABELS
 
 COMPARISON_COLUMNS = {
     "lpips": st.column_config.NumberColumn("LPIPS ↓", format="%.3f"),
@@ -27,6 +30,12 @@ VISIBILITY_COLUMNS = {
     ),
     "change": st.column_config.NumberColumn(
         "pixel change at +3σ", format="percent", help="mean absolute change of 16 random images, as a share of the pixel range"
+    ),
+    "split_half_cosine": st.column_config.NumberColumn(
+        "split-half cosine", format="%.3f", help="cosine between the normals fitted on two LSOA-disjoint halves of the photos"
+    ),
+    "bootstrap_cosine": st.column_config.NumberColumn(
+        "bootstrap cosine", format="%.3f", help="cosine between normals fitted on bootstrap resamples of the photos"
     ),
 }
 
@@ -85,24 +94,44 @@ def visibility_section(artifacts) -> None:
         "encoders keep what tells the areas apart in directions the generator hardly renders. Fitted on W's first principal axes, "
         "a boundary separates less well and its walks show more ('Visible walks' on the Generator and Walk-matrix pages)."
     )
+    if tables.has_stability(visibility):
+        st.altair_chart(charts.stability_points(visibility), width="stretch")
+        st.caption(
+            "Stability: near 1, a boundary fitted on other photos points the same way; near 0, its normal is mostly noise."
+        )
 
 
-def projection_section(page: state.PageData) -> None:
-    st.header("The latent space in two dimensions")
+def fig3_section(page: state.PageData) -> None:
+    st.header("Latent space (Fig. 3)")
     artifact_root = str(page.artifacts.root)
-    bounded = [m for m in state.inversion_sets(artifact_root) if methods.method(m).bounded]
+    normals = state.boundary_normals(str(page.artifacts.normals))
+    bounded = [m for m in state.inversion_sets(artifact_root) if methods.method(m).bounded and normals.default_fit(m)]
     if not bounded:
-        st.info("No inversions yet.")
+        st.info("No inversions with boundaries yet: `thisineq pipeline` builds them.")
         return
-    left, middle, right = st.columns(3)
+    left, right = st.columns(2)
+    state.keep_choice(state.METRICS_PROJECTION_METHOD, bounded, None)
     method = widgets.method_selectbox("Inversion", bounded, key=state.METRICS_PROJECTION_METHOD, where=left)
-    domain_key = widgets.domain_selectbox(page.manifest["domains"], key=state.METRICS_PROJECTION_DOMAIN, where=middle)
-    kind = right.radio("Projection", ["pca", "tsne"], horizontal=True, key=state.METRICS_PROJECTION_KIND, format_func=str.upper)
-    points = state.latent_projection(artifact_root, method, domain_key, kind, page.photos)
-    if len(points) < 4:
-        st.info("Too few photos at the two ends of this domain's deciles to plot.")
+    domains = list(latent_views.fitted_normals(normals, method))
+    state.keep_choice(state.METRICS_PROJECTION_DOMAIN, domains, None)
+    domain_key = widgets.domain_selectbox(domains, key=state.METRICS_PROJECTION_DOMAIN, where=right)
+    points = latent_views.fig3_points(artifact_root, method, domain_key, page.photos)
+    if points is None or (points["view"] == "supervised").sum() < 4:
+        st.info("Too few inverted photos with a decile of this domain to plot.")
         return
-    st.altair_chart(charts.projection_scatter(points), width="stretch")
+    views = list(figures.VIEWS.values())
+    for column, view in zip(st.columns(len(views)), views, strict=True):
+        shown = points[points["view"] == view.name]
+        title = figures.view_title(points, view.name)
+        chart = charts.decile_scatter(shown, title, view.x_title, view.y_title, legend=view is views[-1])
+        column.altair_chart(chart, width="stretch")
+    fitted = ((state.json_record(str(page.artifacts.boundaries_record)) or {}).get("fitted_on") or {}).get(method, {})
+    on = f" (its boundary was fitted on {fitted['photos']:,} inverted photos)" if "photos" in fitted else ""
+    st.caption(
+        f"This set's inverted photos{on}, coloured by their decile of the domain. Supervised: x is the projection on the "
+        f"normal of the boundary fitted in {FIT_LABELS[normals.default_fit(method)]}, y the direction orthogonal to it that best predicts the decile (ridge regression). "
+        "PCA and t-SNE see no labels. `thisineq.latent.figures.write_fig3` draws the same figure for the paper."
+    )
 
 
 def cosines_section(artifacts) -> None:
@@ -139,17 +168,22 @@ def comparison_section(artifacts) -> None:
 
 def known_answer_section(artifacts) -> None:
     known = result_table(
-        "Known answer: do walks move what the synthetic city ties to each domain?",
+        "Known-answer benchmark: do walks move what the synthetic city ties to each domain?",
         str(artifacts.known_answer / "table.csv"),
         "No known-answer benchmark in this artifact set (it needs the synthetic city's ground truth).",
     )
     if known is None:
         return
-    st.dataframe(known, hide_index=True, width="stretch")
-    st.caption(
-        "own_rho: median Spearman ρ of the domain's own factors over the walk (target ≥ 0.9); leakage: movement of factors tied "
-        "only to other domains (target ≤ 0.2); nuisance: movement of nuisance factors. Measured by an oracle network."
-    )
+    options = tables.sources(known)
+    source = st.radio("Walked from", options, horizontal=True, key=state.METRICS_KNOWN_SOURCE) if options else None
+    summary = state.json_record(str(artifacts.known_answer / "summary.json"))
+    table_column, summary_column = st.columns([3, 1]) if summary else (st.container(), None)
+    table_column.dataframe(tables.rows_of_source(known, source), hide_index=True, width="stretch")
+    if summary_column is not None:
+        summary_column.markdown("**Summary**")
+        summary_column.json(summary)
+    notes = tables.column_notes(known, tables.KNOWN_ANSWER_NOTES)
+    st.caption(f"{notes + '. ' if notes else ''}Measured by an oracle network trained on the city's ground truth.")
     r2 = state.json_record(str(artifacts.known_answer / "oracle_r2.json"))
     if r2:
         st.markdown("**Oracle held-out R² per factor**")
@@ -160,7 +194,7 @@ st.title("Metrics")
 page = state.open_dataset_page()
 table1_section(page.artifacts)
 visibility_section(page.artifacts)
-projection_section(page)
+fig3_section(page)
 cosines_section(page.artifacts)
 comparison_section(page.artifacts)
 known_answer_section(page.artifacts)

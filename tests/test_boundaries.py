@@ -198,7 +198,7 @@ def test_whitening_and_principal_axes_do_not_mix_and_the_whitening_must_fit_the_
     X, y, _ = blobs(n=100, d=6)
     with pytest.raises(ConfigError, match="either in whitened W or on principal axes"):
         LatentBoundary(whitening=wspace, axes=basis.T, axis_counts=(2,)).fit(X, y)
-    with pytest.raises(ValueError, match="whitening is for 6-D latents, these are 8-D"):
+    with pytest.raises(ValueError, match=r"whitening is for 6-D latents \(or layers of them\), these are 8-D"):
         LatentBoundary(whitening=wspace).fit(*blobs(n=100, d=8)[:2])
 
 

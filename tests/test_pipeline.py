@@ -14,7 +14,7 @@ from thisineq.artifacts import REBUILD_COMMANDS, demo_set
 from thisineq.errors import ConfigError
 from thisineq.latent.boundaries import LatentBoundary
 from thisineq.latent.labels import DECILE_BANDS, labelled_subset
-from thisineq.latent.normals import Direction
+from thisineq.latent.normals import BoundarySet, Direction
 from thisineq.latent.wspace import WSpace
 from thisineq.metrics import lpips
 from thisineq.pipeline import STEPS, Pipeline, PipelineConfig, Workspace, fingerprint, rebuild_commands
@@ -39,6 +39,9 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
         "inversions/comparison.json",
         "walks/walks.json",
         "walks/e4e.png",
+        "figures/figures.json",
+        "figures/fig3_e4e_income.png",
+        "figures/fig3_e4e_income.csv",
         "encoders/e4e_MODEL_CARD.md",
         "encoders/restyle_MODEL_CARD.md",
         "boundaries/table1.csv",
@@ -49,17 +52,28 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
         assert (out / path).is_file(), path
     table = pd.read_csv(out / "boundaries" / "table1.csv")
     assert {"e4e", "restyle", "projector"} <= set(table["method"]) and set(table["split"]) == {"by LSOA", "by photo"}
+    assert list(dict.fromkeys(table["classes"])) == ["ranks 20%", "deciles 1-3 vs 8-10"]  # the paper's first
+    assert table["f1"].notna().any() and table["C"].notna().any()
     # The encoders' boundaries come from their inversions of the training city, the projector's from the demo's.
     fitted_on = json.loads((out / "boundaries" / "boundaries.json").read_text(encoding="utf-8"))["fitted_on"]
     assert fitted_on["e4e"]["photos"] == fitted_on["restyle"]["photos"] == config.boundary_photos
     assert fitted_on["projector"]["photos"] == config.projector_photos
-    assert all(entry["sigma_w"] > 0 for entry in fitted_on["e4e"]["domains"].values())
+    assert all(entry["fits"]["whitened"]["sigma_w"] > 0 for entry in fitted_on["e4e"]["domains"].values())
     assert (tmp_path / "work" / "inversions" / "e4e" / "latents.npz").is_file()
-    # Each boundary is also fitted on W's first principal axes, and its walks are drawn and scored beside the full-space ones.
+    # Every fit kind, with its stability, separation and visibility; Fig. 4 walks held-out photos and random seeds.
     visibility = pd.read_csv(out / "boundaries" / "visibility.csv")
-    assert set(visibility["fit"]) == {"full space", f"{config.boundary_principal_axes} principal axes"}
-    assert (visibility["sigma_w"] > 0).all() and (visibility["change"] > 0).all() and visibility["f1"].between(0, 1).all()
-    assert (out / "walks" / "e4e_principal.png").is_file()
+    assert set(visibility["fit"]) == {"whitened W", "standardised latents", "W's principal axes", "partial effect"}
+    assert (visibility["sigma_w"] > 0).all() and (visibility["change"] > 0).all()
+    classified = visibility[visibility["fit"] != "partial effect"]
+    assert classified["f1"].dropna().between(0, 1).all() and classified["f1"].notna().any()
+    assert visibility.loc[visibility["fit"] == "whitened W", "split_half_cosine"].between(-1, 1).all()
+    assert (out / "walks" / "e4e_random.png").is_file()
+    assert set(BoundarySet.load(out / "boundaries" / "normals.npz").fits("e4e")) == {
+        "whitened",
+        "standardised",
+        "principal",
+        "partial",
+    }
     known = out / "known_answer"
     for name in ("table.csv", "truth_profiles.csv", "oracle_validation.json", "control_table.csv", "summary.json"):
         assert (known / name).is_file(), name
@@ -84,7 +98,7 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     table.write_text(table.read_text(encoding="utf-8").replace(",train,", ",val,", 1), encoding="utf-8")
     pipeline = Pipeline(config, progress=False)
     stale = {step.name for step in pipeline.steps() if not pipeline.is_current(step)}
-    assert stale == {"boundaries", "known_answer"}  # the truth profiles label the training city's photos too
+    assert stale == {"boundaries", "figures", "known_answer"}  # Fig. 3 and the truth profiles label those photos too
 
 
 def test_every_step_is_declared_once_with_its_files_and_settings():
@@ -219,3 +233,24 @@ def test_domains_with_too_few_labels_are_left_out_and_the_rest_give_rows_and_nor
     assert normals.fits("e4e") == ["whitened", "standardised", "principal", "partial"]
     assert normals.methods() == ["e4e"] and normals.wspace is settings.wspace
     assert isinstance(normals.directions("e4e")["income"], Direction)
+
+
+def test_per_layer_codes_give_a_layers_boundary_that_moves_each_layer_its_own_way():
+    latents, photos, w = labelled_latents()
+    rng = np.random.default_rng(5)
+    layered = np.repeat(latents[:, None, :], 3, axis=1) + rng.normal(size=(len(latents), 3, 12)) * 0.1
+    layered[:, 2, 1] += (photos["income_decile"].to_numpy() - 5.5) * 0.6  # income also shows on layer 2's second axis
+    settings = FitSettings(WSpace.from_samples(w), n_boot=20, stability_halves=0, per_layer=True)
+    subset = labelled_subset(latents, photos, "income")
+    fit = fit_domain("income", subset, latents, settings, layered=layered.reshape(len(latents), -1))
+    direction = fit.directions["layers"]
+    assert direction.normal.shape == (36,) and np.linalg.norm(direction.normal) == pytest.approx(1.0)
+    per_layer = direction.normal.reshape(3, 12)
+    assert per_layer[2, 1] > 0.3 and abs(per_layer[0, 1]) < 0.5 * per_layer[2, 1]  # layer 2 alone moves along its axis
+    assert 0.5 < fit.scores["layers"]["f1"] <= 1 and direction.sigma > 0
+    import torch
+
+    from thisineq.latent.walk import edit
+
+    moved = edit(torch.zeros(1, 3, 12, dtype=torch.float64), [(direction, 1.0)]).numpy()[0]
+    assert np.allclose(moved, per_layer * direction.sigma)  # each layer moved by its own part of the direction

@@ -102,7 +102,7 @@ def test_metrics_page_shows_table1_and_switches_folds():
     assert by_fit["8 principal axes"] > 2 * by_fit["full space"]  # the point of the principal-axes boundaries
     comparison = next(t for t in tables if "lpips" in t.columns)
     assert list(comparison["method"]) == ["e4e", "restyle", "projector", "hybrid"]
-    at.radio(key="metrics_projection_kind").set_value("tsne").run()
+    at.selectbox(key="metrics_projection_method").set_value("restyle").run()
     assert not at.exception
 
 

@@ -63,6 +63,25 @@ def test_walk_matrix_and_grid():
     assert step_labels(steps) == ["-2.0 sd", "0", "+2.0 sd"]
 
 
+def test_a_source_walks_with_its_own_noise_at_every_step():
+    torch.manual_seed(0)
+    g = Generator(TINY).eval()
+    for module in g.modules():  # a trained generator's noise matters; a fresh one's strengths start at 0
+        if type(module).__name__ == "NoiseInjection":
+            module.weight.data.fill_(1.0)
+    ws = torch.zeros(g.num_ws, 8)
+    own = [torch.randn(1, *n.shape[1:], generator=torch.Generator().manual_seed(1)) for n in g.stored_noise()]
+    directions = [Direction("income", np.eye(8)[0], 1.0)]
+    with_own, _ = walk_matrix(g, ws, directions, [0.0, 1.0], noise=own)
+    stored, _ = walk_matrix(g, ws, directions, [0.0, 1.0])
+    with torch.no_grad():
+        assert torch.allclose(with_own[0, 0], g.synthesis(ws[None], noise=own)[0], atol=1e-6)  # the source as it was inverted
+    assert not torch.allclose(with_own, stored)
+    grid_own, _ = walk_grid(g, {"a": ws}, directions, [0.0, 1.0], noises={"a": own})
+    grid_stored, _ = walk_grid(g, {"a": ws}, directions, [0.0, 1.0])
+    assert grid_own.tobytes() != grid_stored.tobytes()
+
+
 def test_walk_grid_stacks_sources_and_keeps_their_latents():
     torch.manual_seed(0)
     g = Generator(TINY).eval()

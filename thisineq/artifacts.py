@@ -85,6 +85,11 @@ class ArtifactSet:
         return self.root / "known_answer"
 
     @property
+    def figures(self) -> Path:
+        """The paper's Fig. 3 per method and domain: latents by decile (PNG, and the coordinates plotted as CSV)."""
+        return self.root / "figures"
+
+    @property
     def walks(self) -> Path:
         """Walk-matrix PNGs of a few demo photos."""
         return self.root / "walks"

@@ -7,8 +7,11 @@ import pandas as pd
 
 from thisineq.app.maps import decile_hex
 from thisineq.data.domains import domain
+from thisineq.latent.figures import DECILE_TITLE
 
 DEPRIVED_PRIVILEGED = ["#d73027", "#4575b4"]  # red for the deprived end, blue for the privileged, as on the map
+# The stability columns of visibility.csv, where the pipeline wrote them, and how the charts name them.
+STABILITY = {"split_half_cosine": "split halves (LSOA-disjoint)", "bootstrap_cosine": "bootstrap resamples"}
 
 
 def domain_labels(table: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +31,7 @@ def decile_bars(counts: pd.DataFrame) -> alt.Chart:
         alt.Chart(counts)
         .mark_bar()
         .encode(
-            x=alt.X("decile:O", title="decile (1 = most deprived)"),
+            x=alt.X("decile:O", title=DECILE_TITLE),
             y="photos:Q",
             tooltip=["decile", "photos"],
             color=alt.Color("decile:O", scale=colours, legend=None),
@@ -121,4 +124,37 @@ def comparison_bars(comparison: pd.DataFrame) -> alt.Chart:
             row=alt.Row("measure:N", title=None),
         )
         .resolve_scale(x="independent")
+    )
+
+
+def decile_scatter(points: pd.DataFrame, title: str, x_title: str, y_title: str, *, legend: bool = True) -> alt.Chart:
+    """Latents in 2-D (columns photo_id, decile, x, y) coloured by decile as on the map: one panel of Fig. 3."""
+    colours = alt.Scale(domain=list(range(1, 11)), range=decile_hex())
+    return (
+        alt.Chart(points[["photo_id", "decile", "x", "y"]], title=title)
+        .mark_circle(size=25, opacity=0.8)
+        .encode(
+            x=alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False)),
+            y=alt.Y("y:Q", title=y_title, scale=alt.Scale(zero=False)),
+            color=alt.Color("decile:O", scale=colours, title=DECILE_TITLE, legend=alt.Legend() if legend else None),
+            tooltip=[alt.Tooltip("photo_id:N", title="photo"), "decile:O"],
+        )
+    )
+
+
+def stability_points(visibility: pd.DataFrame) -> alt.Chart:
+    """Each boundary's stability cosines (the `STABILITY` columns present) on −1 … 1: near 1, other photos give the same normal."""
+    measures = [c for c in STABILITY if c in visibility]
+    long = domain_labels(visibility).melt(id_vars=["method", "domain", "fit"], value_vars=measures, var_name="measure")
+    long = long.assign(boundary=long["method"] + " · " + long["domain"], measure=long["measure"].map(STABILITY))
+    return (
+        alt.Chart(long.dropna(subset=["value"]))
+        .mark_point(filled=True, size=80)
+        .encode(
+            x=alt.X("value:Q", title="cosine between normals", scale=alt.Scale(domain=[-1, 1])),
+            y=alt.Y("boundary:N", title=None),
+            color=alt.Color("fit:N", title="boundary"),
+            shape=alt.Shape("measure:N", title=None),
+            tooltip=["method", "domain", "fit", "measure", alt.Tooltip("value:Q", format=".3f")],
+        )
     )

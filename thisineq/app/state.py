@@ -43,7 +43,7 @@ METRICS_SPLIT = "metrics_split"
 METRICS_SCORE = "metrics_score"
 METRICS_PROJECTION_METHOD = "metrics_projection_method"
 METRICS_PROJECTION_DOMAIN = "metrics_projection_domain"
-METRICS_PROJECTION_KIND = "metrics_projection_kind"
+METRICS_KNOWN_SOURCE = "metrics_known_source"
 
 WALKS_METHOD = "walks_method"
 WALKS_WALK = "walks_walk"

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from thisineq.app.charts import domain_labels
+from thisineq.app.charts import STABILITY, domain_labels
 
 SCORES = ("precision", "recall", "f1", "accuracy", "roc_auc")
+VISIBILITY_SHOWN = ("method", "domain", "fit", "n", "f1", "roc_auc", "sigma_w", "change", *STABILITY)
+# What the known-answer table's columns mean, for those of them a table has (its columns are being redesigned).
+KNOWN_ANSWER_NOTES = {
+    "own_rho": "own_rho: median Spearman ρ of the domain's own factors over the walk (target ≥ 0.9)",
+    "leakage": "leakage: movement of factors tied only to other domains (target ≤ 0.2)",
+    "nuisance": "nuisance: movement of nuisance factors",
+}
 
 
 def with_interval(table: pd.DataFrame, score: str) -> pd.Series:
@@ -26,6 +33,28 @@ def table1_display(table1: pd.DataFrame) -> pd.DataFrame:
 
 
 def visibility_display(visibility: pd.DataFrame) -> pd.DataFrame:
-    """The visibility table as shown: domain in words, F1 with its interval."""
+    """The visibility table as shown: domain in words, F1 with its interval, then the stability cosines where the set has them."""
     shown = domain_labels(visibility).assign(f1=with_interval(visibility, "f1"))
-    return shown[["method", "domain", "fit", "n", "f1", "roc_auc", "sigma_w", "change"]]
+    return shown[[c for c in VISIBILITY_SHOWN if c in shown]]
+
+
+def has_stability(visibility: pd.DataFrame) -> bool:
+    """Whether the visibility table has any stability cosine (sets built before them have none)."""
+    return any(c in visibility and visibility[c].notna().any() for c in STABILITY)
+
+
+def sources(table: pd.DataFrame) -> list[str]:
+    """The values of a table's `source` column in the order they first appear; none where it has no such column."""
+    return list(dict.fromkeys(table["source"].dropna().astype(str))) if "source" in table else []
+
+
+def rows_of_source(table: pd.DataFrame, source: str | None) -> pd.DataFrame:
+    """The rows of one source, without the source column; the whole table where `source` is None."""
+    if source is None or "source" not in table:
+        return table
+    return table[table["source"].astype(str) == source].drop(columns="source")
+
+
+def column_notes(table: pd.DataFrame, notes: dict[str, str]) -> str:
+    """The notes of the columns a table has, joined into one caption ('' where none)."""
+    return "; ".join(note for column, note in notes.items() if column in table)

@@ -27,7 +27,7 @@ from thisineq.latent.labels import DEPRIVED, PRIVILEGED
 from thisineq.latent.wspace import WSpace
 
 # Whitened fits need large C (encoder codes span a small part of W's width), standardised ones small C.
-DEFAULT_CS = (1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
+DEFAULT_CS = (1e-3, 1e-2, 0.1, 1.0, 10.0)
 
 
 class LatentBoundary(ClassifierMixin, BaseEstimator):
@@ -76,8 +76,8 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
         counts = self._checked_axis_counts(X.shape[1])
         if self.whitening is not None and counts != [None]:
             raise ConfigError("a boundary is fitted either in whitened W or on principal axes, not both")
-        if self.whitening is not None and self.whitening.dim != X.shape[1]:
-            raise ValueError(f"the whitening is for {self.whitening.dim}-D latents, these are {X.shape[1]}-D")
+        if self.whitening is not None and X.shape[1] % self.whitening.dim:
+            raise ValueError(f"the whitening is for {self.whitening.dim}-D latents (or layers of them), these are {X.shape[1]}-D")
         svm = LinearSVC(max_iter=self.max_iter, random_state=self.random_state)
         if self.whitening is None:
             pipeline = Pipeline([("axes", PrincipalCoordinates(self.axes)), ("scale", StandardScaler()), ("svm", svm)])
@@ -111,7 +111,7 @@ class LatentBoundary(ClassifierMixin, BaseEstimator):
             # unit along a moves Σ^{1/2}a in W, which stays in the directions W varies in.
             a = svm.coef_[0]
             weights = self.whitening.gradient(a)
-            offset = svm.intercept_[0] - weights @ self.whitening.mean
+            offset = svm.intercept_[0] - weights @ np.tile(self.whitening.mean, len(a) // self.whitening.dim)
             self.fitted_normal_ = a / np.linalg.norm(a)
             self.walk_direction_ = self.whitening.unwhiten_direction(a)
         else:

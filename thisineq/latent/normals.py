@@ -9,7 +9,8 @@ writes those keys.
 
 Fit kinds (`FITS`): "whitened" (the SVM in W whitened by the generator's statistics: the
 default), "standardised" (the SVM on standardised latents), "principal" (on W's first principal
-axes) and "partial" (the partial effect of a domain's decile, the other domains held fixed).
+axes), "partial" (the partial effect of a domain's decile, the other domains held fixed) and
+"layers" (the whitened SVM on the encoders' per-layer codes, W+: its direction is one per layer).
 Walk kinds (`WALKS`): "plain" (each boundary as fitted), "conditional" (each normal made
 orthogonal to the span of the others': InterFaceGAN's conditional manipulation) and "orthogonal"
 (the set made mutually orthogonal, nearest to the originals: the paper's "independent of each
@@ -31,8 +32,8 @@ from thisineq.io import atomic_open
 from thisineq.latent.boundaries import conditional_normal
 from thisineq.latent.wspace import WSpace
 
-FITS = ("whitened", "standardised", "principal", "partial")
-WHITENED_FITS = ("whitened", "partial")  # fitted in whitened W when the archive has W's statistics
+FITS = ("whitened", "standardised", "principal", "partial", "layers")
+WHITENED_FITS = ("whitened", "partial", "layers")  # fitted in whitened W when the archive has W's statistics
 WALKS = ("plain", "conditional", "orthogonal")
 DEFAULT_FIT = "whitened"
 FIT_LABELS = {
@@ -40,6 +41,7 @@ FIT_LABELS = {
     "standardised": "standardised latents",
     "principal": "W's principal axes",
     "partial": "partial effect",
+    "layers": "W+ per layer (whitened)",
 }
 SIGMA = "/sigma"
 W_MEAN, W_COV = "w/mean", "w/cov"

@@ -29,24 +29,37 @@ def image_change(
 
 
 def edit(ws: torch.Tensor, moves: list[tuple[Direction, float]], layers: tuple[int, int] | None = None) -> torch.Tensor:
-    """Move ws (B, num_ws, D) by Σ α·σ·n over (direction, α) pairs, on layers [first, last) or all."""
+    """Move ws (B, num_ws, D) by Σ α·σ·n over (direction, α) pairs, on layers [first, last) or all.
+
+    A normal is (D,), the same move on every layer, or (num_ws·D,), a move per layer (a W+ boundary).
+    """
     if ws.ndim != 3:
         raise ValueError(f"ws must be (B, num_ws, style_dim), got {tuple(ws.shape)}")
-    offset = torch.zeros(ws.shape[-1], dtype=ws.dtype, device=ws.device)
+    num_ws, dim = ws.shape[1:]
+    offset = torch.zeros(num_ws, dim, dtype=ws.dtype, device=ws.device)
     for direction, alpha in moves:
-        if direction.normal.shape != (ws.shape[-1],):
-            raise ValueError(f"{direction.name}'s normal has {direction.normal.shape[0]} dimensions, the latents {ws.shape[-1]}")
-        offset = offset + torch.as_tensor(direction.normal * direction.sigma * alpha, dtype=ws.dtype, device=ws.device)
-    mask = torch.zeros(ws.shape[1], 1, dtype=ws.dtype, device=ws.device)
-    first, last = layers if layers is not None else (0, ws.shape[1])
+        if direction.normal.size not in (dim, num_ws * dim):
+            raise ValueError(
+                f"{direction.name}'s normal has {direction.normal.size} dimensions; the latents {dim} (or {num_ws}×{dim} per layer)"
+            )
+        move = direction.normal.reshape(-1, dim) * direction.sigma * alpha  # (1, D) for W, (num_ws, D) per layer
+        offset = offset + torch.as_tensor(move, dtype=ws.dtype, device=ws.device)
+    mask = torch.zeros(num_ws, 1, dtype=ws.dtype, device=ws.device)
+    first, last = layers if layers is not None else (0, num_ws)
     mask[first:last] = 1
     return ws + mask * offset
 
 
 @torch.no_grad()
 def walk_matrix(generator: Generator, ws: torch.Tensor, directions: list[Direction], steps: list[float], layers=None, noise=None):
-    """Images and latents of a walk: rows are directions, columns steps. ws (num_ws, D) → (rows, cols, 3, H, W), (rows, cols, num_ws, D)."""
+    """Images and latents of a walk: rows are directions, columns steps. ws (num_ws, D) → (rows, cols, 3, H, W), (rows, cols, num_ws, D).
+
+    noise: the source's own noise maps (each (1, 1, r, r), e.g. the projector's optimised ones), kept
+    at every step; None: the generator's stored noise.
+    """
     rows_images, rows_latents = [], []
+    if noise is not None:
+        noise = [n.expand(len(steps), *n.shape[1:]) for n in noise]
     for direction in directions:
         edited = torch.cat([edit(ws[None], [(direction, alpha)], layers) for alpha in steps])
         rows_images.append(generator.synthesis(edited, noise=noise))
@@ -56,18 +69,25 @@ def walk_matrix(generator: Generator, ws: torch.Tensor, directions: list[Directi
 
 @torch.no_grad()
 def walk_grid(
-    generator: Generator, sources: dict[str, torch.Tensor], directions: list[Direction], steps: list[float], layers=None
+    generator: Generator,
+    sources: dict[str, torch.Tensor],
+    directions: list[Direction],
+    steps: list[float],
+    layers=None,
+    noises: dict[str, list[torch.Tensor]] | None = None,
 ) -> tuple[Image.Image, np.ndarray]:
     """The walk matrix of several source latents: one row per (source, direction), one column per step.
 
-    `sources` maps a label to ws (num_ws, D). Returns the labelled PNG-ready grid and the latents
+    `sources` maps a label to ws (num_ws, D); `noises` optionally a label to that source's own noise
+    maps (see `walk_matrix`). Returns the labelled PNG-ready grid and the latents
     (sources, directions, steps, num_ws, D) as float32.
     """
     if not sources or not directions or not len(steps):
         raise ValueError("a walk matrix needs at least one source, one direction and one step")
     images, latents, labels = [], [], []
     for label, ws in sources.items():
-        rows_images, rows_latents = walk_matrix(generator, ws, directions, list(steps), layers)
+        noise = (noises or {}).get(label)
+        rows_images, rows_latents = walk_matrix(generator, ws, directions, list(steps), layers, noise)
         images.append(rows_images)
         latents.append(rows_latents)
         labels += [f"{label} · {d.name}" if len(sources) > 1 else d.name for d in directions]

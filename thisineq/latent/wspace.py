@@ -51,25 +51,37 @@ class WSpace:
     def dim(self) -> int:
         return len(self.mean)
 
+    # Latents and directions may also be per layer (W+): (…, L·D) vectors are treated as L blocks of D, each
+    # layer whitened with W's statistics, as if the layers varied independently.
+
     def whiten(self, w: np.ndarray) -> np.ndarray:
-        """Latents (n, D) → whitened coordinates Σ^{-1/2}(w − μ): W's samples have identity covariance there."""
-        return (np.asarray(w, np.float64) - self.mean) @ self._inverse_root
+        """Latents (n, D) or (n, L·D) → whitened coordinates Σ^{-1/2}(w − μ): W's samples have identity covariance there."""
+        blocks = self._blocks(w)
+        return ((blocks - self.mean) @ self._inverse_root).reshape(np.shape(w))
 
     def unwhiten_direction(self, a: np.ndarray) -> np.ndarray:
         """A direction in whitened coordinates → the unit direction in W it moves along, Σ^{1/2}a (normalised)."""
-        direction = self._root @ np.asarray(a, np.float64)
-        return direction / np.linalg.norm(direction)
+        return _unit((self._blocks(a) @ self._root).reshape(np.shape(a)))
 
     def whiten_direction(self, u: np.ndarray) -> np.ndarray:
         """The inverse of `unwhiten_direction`: a direction in W → its unit direction in whitened coordinates."""
-        direction = self._inverse_root @ np.asarray(u, np.float64)
-        return direction / np.linalg.norm(direction)
+        return _unit((self._blocks(u) @ self._inverse_root).reshape(np.shape(u)))
 
     def gradient(self, a: np.ndarray) -> np.ndarray:
         """The W-space weights Σ^{-1/2}a of the linear function a · whiten(w), for decision functions."""
-        return self._inverse_root @ np.asarray(a, np.float64)
+        return (self._blocks(a) @ self._inverse_root).reshape(np.shape(a))
 
     def spread(self, u: np.ndarray) -> float:
-        """Standard deviation of W along the direction u (normalised first): √(uᵀΣu)/|u|."""
-        u = np.asarray(u, np.float64)
-        return float(np.sqrt(u @ self.cov @ u) / np.linalg.norm(u))
+        """Standard deviation of W along the direction u (normalised first): √(uᵀΣu)/|u| (summed over layers for W+)."""
+        blocks = self._blocks(u)
+        return float(np.sqrt(np.sum((blocks @ self.cov) * blocks)) / np.linalg.norm(blocks))
+
+    def _blocks(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if x.shape[-1] % self.dim:
+            raise ValueError(f"latents of {x.shape[-1]} dimensions are neither W ({self.dim}) nor layers of it")
+        return x.reshape(*x.shape[:-1], -1, self.dim)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x)

@@ -61,6 +61,7 @@ class FitSettings:
     stability_halves: int = 5  # LSOA-disjoint half splits for the split-half cosine (0: not measured)
     stability_boots: int = 10  # LSOA-cluster bootstrap refits for the bootstrap cosine
     seed: int = 0
+    per_layer: bool = False  # also fit on the per-layer codes (W+), whitened layer by layer
 
     def boundaries(self) -> dict[str, dict]:
         """LatentBoundary parameters per fit kind."""
@@ -80,28 +81,41 @@ class DomainFit:
     scores: dict[str, dict] = field(default_factory=dict)  # fit kind → grouped cross-validated scores (`Evaluation.row()`)
 
 
-def fit_domain(domain: str, subset: LabelledSet, latents: np.ndarray, settings: FitSettings) -> DomainFit:
-    """A domain's boundaries of every fit kind from a labelled subset of one method's latents (n, d)."""
-    directions, scores, fits = {}, {}, {}
-    for kind, params in settings.boundaries().items():
-        boundary = LatentBoundary(random_state=settings.seed, **params).fit(subset.X, subset.y, subset.groups)
+def fit_domain(
+    domain: str,
+    subset: LabelledSet,
+    latents: np.ndarray,
+    settings: FitSettings,
+    scored: dict[str, dict] | None = None,
+    layered: np.ndarray | None = None,
+) -> DomainFit:
+    """A domain's boundaries of every fit kind from a labelled subset of one method's latents (n, d).
+
+    scored: grouped cross-validated scores already measured (Table 1's, by fit kind), not measured again.
+    layered: (n, num_ws·d) the same photos' per-layer codes, for the "layers" fit where `settings.per_layer`.
+    """
+    directions, scores, fits = {}, dict(scored or {}), {}
+    kinds = settings.boundaries()
+    if settings.per_layer and layered is not None:
+        kinds["layers"] = {"whitening": settings.wspace}
+    for kind, params in kinds.items():
+        data, codes = subset, latents
+        if kind == "layers":
+            data, codes = LabelledSet(layered[subset.rows], subset.y, subset.groups, subset.too_few, subset.rows), layered
+        boundary = LatentBoundary(random_state=settings.seed, **params).fit(data.X, data.y, data.groups)
         walk = boundary.walk_direction_
         directions[kind] = Direction(domain, walk, settings.wspace.spread(walk))
-        scores[kind] = evaluate(
-            subset.X, subset.y, subset.groups, grouped=True, n_boot=settings.n_boot, seed=settings.seed, **params
-        ).row()
-        fits[kind] = {
-            "C": boundary.C_,
-            "sigma_w": directions[kind].sigma,
-            "sigma_latents": float(np.std(latents @ walk)),
-        }
+        if kind not in scores:
+            evaluation = evaluate(data.X, data.y, data.groups, n_boot=settings.n_boot, seed=settings.seed, **params)
+            scores[kind] = evaluation.row()
+        fits[kind] = {"C": boundary.C_, "sigma_w": directions[kind].sigma, "sigma_latents": float(np.std(codes @ walk))}
         if kind == "principal":
             fits[kind]["axes"] = len(settings.axes)
         elif settings.stability_halves:
             fits[kind]["stability"] = normal_stability(
-                subset.X,
-                subset.y,
-                subset.groups,
+                data.X,
+                data.y,
+                data.groups,
                 n_halves=settings.stability_halves,
                 n_boot=settings.stability_boots,
                 seed=settings.seed,
@@ -130,12 +144,15 @@ def fit_method(
     settings: FitSettings,
     *,
     definition: ClassDefinition = PAPER,
+    table: pd.DataFrame | None = None,
+    layered: np.ndarray | None = None,
     log: Callable[[str], None] = print,
 ) -> list[DomainFit]:
     """Each domain's boundaries on one method's latents (n, d), `photos` being their rows in order (see `fit_domain`).
 
     Domains with too few labelled photos are logged and left out; each fitted domain also gets its
-    partial-effect direction.
+    partial-effect direction. `table`: Table 1's rows (whitened fits) whose by-LSOA scores the whitened
+    boundaries reuse.
     """
     fits = []
     domains = list(domains)
@@ -146,12 +163,26 @@ def fit_method(
             log(f"  {method}/{domain}: no boundary, {subset.too_few}")
             continue
         log(f"  {method}/{domain}: {len(subset.y)} labelled photos")
-        fit = fit_domain(domain, subset, latents, settings)
+        fit = fit_domain(domain, subset, latents, settings, _table_scores(table, method, domain, definition), layered)
         if domain in partials:
             fit.directions["partial"] = partials[domain]
             fit.record["fits"]["partial"] = {"sigma_w": partials[domain].sigma, "photos": len(latents)}
         fits.append(fit)
     return fits
+
+
+def _table_scores(table: pd.DataFrame | None, method: str, domain: str, definition: ClassDefinition) -> dict[str, dict]:
+    """The whitened boundary's grouped scores from Table 1, where it has them."""
+    if table is None:
+        return {}
+    rows = table[
+        (table["method"] == method)
+        & (table["domain"] == domain)
+        & (table["classes"] == definition.name)
+        & table["grouped"].eq(True)
+    ]
+    rows = rows[rows["split"] == "by LSOA"].dropna(subset=["f1"])
+    return {"whitened": rows.iloc[0].to_dict()} if len(rows) else {}
 
 
 def visibility_rows(method: str, fit: DomainFit, change: Callable[[Direction], float]) -> list[dict]:
@@ -209,9 +240,21 @@ def fit_boundaries(p: Pipeline) -> None:
         whitening=wspace,
     )
     _write_table(paths.artifacts.boundaries, table)
-    settings = FitSettings(wspace, axes, c.boundary_bootstrap, c.boundary_stability_halves, seed=c.seed)
+    settings = FitSettings(
+        wspace, axes, c.boundary_bootstrap, c.boundary_stability_halves, seed=c.seed, per_layer=c.boundary_per_layer
+    )
     fits = {
-        m: fit_method(m, s.w, photos.loc[s.photo_id], c.domains, settings, definition=definitions[0], log=p.log)
+        m: fit_method(
+            m,
+            s.w,
+            photos.loc[s.photo_id],
+            c.domains,
+            settings,
+            definition=definitions[0],
+            table=table,
+            layered=s.ws.reshape(len(s.ws), -1) if c.boundary_per_layer else None,
+            log=p.log,
+        )
         for m, s in sets.items()
     }
     boundary_set(fits, wspace).save(paths.artifacts.normals)

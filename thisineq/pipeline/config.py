@@ -10,7 +10,7 @@ from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.errors import ConfigError
 
 HELD_OUT = ("val", "test")  # splits never seen by the encoders
-NOT_COUNTS = ("seed", "gan_metric_every")  # whole-number settings that may be 0
+NOT_COUNTS = ("seed", "gan_metric_every", "area_style")  # numeric settings that may be 0
 
 
 @dataclass
@@ -23,6 +23,9 @@ class PipelineConfig:
     train_photos: int = option(12000, "photos of the GAN's training city")
     demo_photos: int = option(480, "photos of the committed city: the first photos of the training city")
     areas: int = option(600, "LSOAs of the synthetic city")
+    area_style: float = option(
+        0.0, "share of each photo's departure from its area's signal shared by the area's photos (0: the committed GAN's city)"
+    )
     size: int = option(64, "photo and generator side in pixels (a power of two)")
     gan_channels: tuple[int, ...] = option((256, 256, 128, 64, 32), "generator widths from 4 px up to `size`")
     gan_style_dim: int = option(256, "dimensions of z and w")
@@ -61,6 +64,7 @@ class PipelineConfig:
         "Table 1's class definitions, the walked boundaries' first: ranks (the paper's top/bottom 20%) or deciles (1-3 vs 8-10)",
     )
     boundary_stability_halves: int = option(5, "LSOA-disjoint half splits measuring each normal's stability")
+    boundary_per_layer: bool = option(False, "also fit whitened boundaries on the per-layer codes (W+), one direction per layer")
     boundary_principal_axes: int | None = option(
         8, "also fit each boundary on W's first k principal axes, for visible walks; None: not"
     )

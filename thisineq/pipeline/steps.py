@@ -37,7 +37,9 @@ class Step:
 
 
 def _city_settings(config: PipelineConfig, photos: int) -> dict:
-    return {"photos": photos, "areas": config.areas, "size": config.size, "seed": config.seed}
+    settings = {"photos": photos, "areas": config.areas, "size": config.size, "seed": config.seed}
+    # Area style joined the fingerprint late: it counts only when set, so that cities built before stay current.
+    return settings | ({"area_style": config.area_style} if config.area_style else {})
 
 
 def _gan_settings(config: PipelineConfig) -> dict:
@@ -150,6 +152,7 @@ STEPS: tuple[Step, ...] = (
             "principal_axes": config.boundary_principal_axes,
             "classes": config.boundary_classes,
             "stability": config.boundary_stability_halves,
+            **({"per_layer": True} if config.boundary_per_layer else {}),
             "fits": "whitened, standardised, principal, partial",
         },
         artifact="boundaries",
@@ -165,6 +168,18 @@ STEPS: tuple[Step, ...] = (
         artifact="inversions/comparison",
     ),
     Step(
+        "figures",
+        walks.draw_figures,
+        inputs=lambda paths: (
+            [paths.artifacts.normals]
+            + [folder / "latents.npz" for folder in paths.boundary_latents().values()]
+            + paths.photo_tables()
+        ),
+        outputs=lambda paths: [paths.artifacts.figures / "figures.json"],
+        settings=lambda config: {"domains": config.domains, "seed": config.seed},
+        artifact="figures",
+    ),
+    Step(
         "walks",
         walks.draw_walks,
         inputs=lambda paths: (
@@ -172,7 +187,12 @@ STEPS: tuple[Step, ...] = (
             + _latents(paths, methods.BOUNDED)
         ),
         outputs=lambda paths: [paths.artifacts.walks / "walks.json"],
-        settings=lambda config: {"photos": config.walk_photos, "steps": config.walk_steps},
+        settings=lambda config: {
+            "photos": config.walk_photos,
+            "steps": config.walk_steps,
+            "fig4": "whitened, orthogonal; random seeds; the projector re-projected with its noise",
+            "projector": _inversion_settings(config),
+        },
         artifact="walks",
     ),
     Step(

@@ -31,7 +31,8 @@ def build_demo_city(p: Pipeline) -> None:
 
 
 def _build_city(p: Pipeline, n_photos: int, folder: Path) -> None:
-    config = SynthConfig(n_photos=n_photos, size=p.config.size, city=CityConfig(n_lsoas=p.config.areas, seed=p.config.seed))
+    city = CityConfig(n_lsoas=p.config.areas, seed=p.config.seed)
+    config = SynthConfig(n_photos=n_photos, size=p.config.size, area_style=p.config.area_style, city=city)
     record = folder / "city.json"
     if record.is_file() and not same_city(json.loads(record.read_text(encoding="utf-8"))["config"], config):
         p.log(f"  {folder} holds a city of other settings: rebuilding it")
