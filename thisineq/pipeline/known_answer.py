@@ -153,17 +153,17 @@ def benchmark_walks(p: Pipeline) -> None:
     profiles = truth_profiles(truth, photos, list(c.domains), seed=c.seed, definition=_definition(c))
     _write_csv(folder / "truth_profiles.csv", profiles)
     p.log(f"  {c.known_answer_gan_samples} GAN samples read by the oracle: the ideal and InterFaceGAN directions")
-    controls = control_walks(p, generator, oracles[0], wspace, profiles)
+    references = reference_walks(p, generator, oracles[0], wspace, profiles)
     randoms = baselines.random_directions(wspace, c.known_answer_random, c.seed)
     boundaries = {m: boundary_walks(normals, m, c) for m in methods.BOUNDED}
     everything = [w for walks in boundaries.values() for w in walks]
-    tables = [_benchmark(p, read, _random_sources(generator, c), everything + controls, profiles, randoms)]
+    tables = [_benchmark(p, read, _random_sources(generator, c), everything + references, profiles, randoms)]
     held_out = held_out_inversions(p)
     for method, walks in boundaries.items():
         if walks and method in held_out:
             p.log(f"  walks from {method}'s inversions of held-out photos")
             sources = Sources("inverted photos", method, held_out[method][0])
-            tables.append(_benchmark(p, read, sources, walks + controls, profiles, randoms))
+            tables.append(_benchmark(p, read, sources, walks + references, profiles, randoms))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(COLUMNS))
     _write_csv(folder / "table.csv", table)
     write_json(folder / "oracle_validation.json", oracle_validation(p, generator, oracles, table))
@@ -186,17 +186,20 @@ def boundary_walks(normals: BoundarySet, method: str, config) -> list[Walk]:
     return walks
 
 
-def control_walks(p: Pipeline, generator: Generator, oracle: FactorOracle, wspace: WSpace, profiles: pd.DataFrame) -> list[Walk]:
-    """Per domain, the ideal direction and the InterFaceGAN control, from GAN samples read by the first oracle."""
+def reference_walks(
+    p: Pipeline, generator: Generator, oracle: FactorOracle, wspace: WSpace, profiles: pd.DataFrame
+) -> list[Walk]:
+    """Per domain, the ideal direction and the InterFaceGAN control, from GAN samples read by `oracle`."""
     c = p.config
     w = sample_w(generator, c.known_answer_gan_samples, seed=c.seed + 1).double().numpy()
     factors = reader([oracle], generator)(broadcast(torch.from_numpy(w).float(), generator.num_ws))[0]
     coefficients = baselines.factor_regression(wspace.whiten(w), factors)
     city = _ground_truth(p.paths.train_dataset)
+    city_factors = factor_targets(city)
     walks = []
     for domain in c.domains:
         ideal = baselines.ideal_direction(domain, coefficients, profile_of(profiles, "classes", domain), wspace)
-        model = baselines.privilege_model(factor_targets(city), -city[f"area_{domain}"].to_numpy())
+        model = baselines.privilege_model(city_factors, -city[f"area_{domain}"].to_numpy())
         scores = baselines.privilege_score(model, factors)
         share = c.known_answer_labelled_share
         interfacegan = baselines.interfacegan_direction(domain, w, scores, wspace, share=share, seed=c.seed)
