@@ -127,10 +127,15 @@ def test_a_faint_walk_fails_the_own_change_minimum():
     truths = truth_dict(tiny_truths())
     wspace = WSpace.from_samples(np.random.default_rng(0).standard_normal((4000, DIM)))
     faint = Direction("income", np.eye(DIM)[0], 0.01)  # the truth's direction, but a step of 0.01 σ
+    strong = Direction("income", np.eye(DIM)[0], 1.0)
     sources = Sources("random latents", "-", torch.zeros(4, 3, DIM))
-    table = known_answer_table(linear_reader(stand_in_world(truths)), sources, [Walk(faint, "income")], truths, DOMAINS)
-    row = targets.margins(table).iloc[0]
-    assert row["cosine"] >= 0 and row["own_change"] < 0 and np.isnan(table["p_random"]).all()
+    walks = [Walk(faint, "income", method="faint"), Walk(strong, "income", method="strong")]
+    read = linear_reader(stand_in_world(truths))
+    table = known_answer_table(read, sources, walks, truths, DOMAINS, steps=(-3.0, -1.0, 1.0, 3.0))
+    rows = targets.margins(table).set_index("method")
+    assert rows.loc["faint", "cosine"] >= 0 and rows.loc["faint", "own_change"] < 0 and np.isnan(table["p_random"]).all()
+    assert rows.loc["strong", "own_change"] > 0
+    assert table.set_index("method").loc["strong", "own_rho"].tolist() == [1.0, -1.0]  # the walk, then its flipped row
     assert wspace.dim == DIM
 
 

@@ -75,10 +75,21 @@ class Walk:
     truth: str = "classes"  # the truth profile's kind: "classes", or "partial" for partial-effect boundaries
 
 
-def read_walk(read: FactorReader, ws: torch.Tensor, direction: Direction, steps: np.ndarray, at_zero=None) -> np.ndarray:
-    """Readings along a walk: (k, n, n_steps, len(FACTORS)). `at_zero`: readings (k, n, F) of the unmoved ws, reused."""
-    per_step = [at_zero if alpha == 0 and at_zero is not None else read(edit(ws, [(direction, float(alpha))])) for alpha in steps]
-    return np.stack(per_step, axis=2)
+def read_walks(read: FactorReader, ws: torch.Tensor, directions: list[Direction], steps: np.ndarray) -> np.ndarray:
+    """Readings along several walks from ws (n, num_ws, D): (k, len(directions), n, n_steps, len(FACTORS)).
+
+    Every edited latent goes to `read` in one call (it batches the rendering), and the unmoved
+    ws are read once for all walks' zero steps: few large batches, not one small one per step.
+    """
+    n, moved = len(ws), [(i, j) for i in range(len(directions)) for j, alpha in enumerate(steps) if alpha != 0]
+    unmoved = [ws] if (steps == 0).any() else []
+    readings = read(torch.cat([edit(ws, [(directions[i], float(steps[j]))]) for i, j in moved] + unmoved))
+    out = np.empty((len(readings), len(directions), n, len(steps), readings.shape[-1]))  # readings: (k, ·, F)
+    for m, (i, j) in enumerate(moved):
+        out[:, i, :, j] = readings[:, m * n : (m + 1) * n]
+    if unmoved:
+        out[:, :, :, steps == 0] = readings[:, None, -n:, None]
+    return out
 
 
 def profiles(readings: np.ndarray) -> np.ndarray:
@@ -113,16 +124,16 @@ def known_answer_table(
         random_sources: walk the random directions from this many of the first sources (None: all).
     """
     steps = np.asarray(steps, np.float64)
-    at_zero = read(sources.ws) if 0 in steps else None
     m = len(sources.ws) if random_sources is None else min(random_sources, len(sources.ws))
     random_profiles = None
     if randoms:
-        zero = None if at_zero is None else at_zero[:, :m]
-        random_profiles = np.stack([profiles(read_walk(read, sources.ws[:m], d, steps, zero)) for d in randoms], axis=1)
+        readings = read_walks(read, sources.ws[:m], list(randoms), steps)  # (k, K, m, S, F)
+        random_profiles = np.stack([profiles(readings[:, r]) for r in range(len(randoms))], axis=1)
     scored = _Scoring(sources, truths, list(domains), steps, oracle_seeds, random_profiles, m)
+    every_reading = read_walks(read, sources.ws, [walk.direction for walk in walks], steps) if walks else None
     rows = []
-    for walk in walks:
-        readings = read_walk(read, sources.ws, walk.direction, steps, at_zero)
+    for i, walk in enumerate(walks):
+        readings = every_reading[:, i]  # (k, n, S, F)
         rows += scored.rows(walk, readings)
         if walk.kind == "boundary" and symmetric(steps):
             flipped = Walk(walk.direction, walk.domain, "flipped", walk.method, walk.fit, walk.walk, walk.truth)
