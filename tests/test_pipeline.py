@@ -74,7 +74,16 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
         "principal",
         "partial",
     }
-    assert "principal" in set(pd.read_csv(out / "known_answer" / "table.csv")["boundary"])
+    known = out / "known_answer"
+    for name in ("table.csv", "truth_profiles.csv", "oracle_validation.json", "control_table.csv", "summary.json"):
+        assert (known / name).is_file(), name
+    walked = pd.read_csv(known / "table.csv")
+    assert set(walked["direction"]) == {"boundary", "flipped", "random", "ideal", "interfacegan"}
+    assert set(walked["oracle_seed"]) == set(config.oracle_seeds) and {"whitened", "partial"} <= set(walked["fit"])
+    assert set(pd.read_csv(known / "control_table.csv")["direction"]) == {"boundary", "flipped", "random"}
+    assert {"boundaries", "control", "oracle_seed_spread"} <= set(
+        json.loads((known / "summary.json").read_text(encoding="utf-8"))
+    )
     card = (out / "encoders" / "e4e_MODEL_CARD.md").read_text(encoding="utf-8")
     assert "held-out demo photos" in card and "| 4 |" in card  # the held-out evaluation, and the last step's row
     compared = pd.read_csv(out / "inversions" / "comparison.csv")
@@ -89,12 +98,13 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     table.write_text(table.read_text(encoding="utf-8").replace(",train,", ",val,", 1), encoding="utf-8")
     pipeline = Pipeline(config, progress=False)
     stale = {step.name for step in pipeline.steps() if not pipeline.is_current(step)}
-    assert stale == {"boundaries"}
+    assert stale == {"boundaries", "figures", "known_answer"}  # Fig. 3 and the truth profiles label those photos too
 
 
 def test_every_step_is_declared_once_with_its_files_and_settings():
     names = [step.name for step in STEPS]
     assert len(names) == len(set(names)) and names[0] == "city" and names[-1] == "known_answer"
+    assert names.index("oracle") < names.index("known_answer_control") < names.index("known_answer")
     assert names.index("invert_city_e4e") < names.index("boundaries") < names.index("walks")
     config = PipelineConfig()
     paths = Workspace(config)
@@ -123,7 +133,7 @@ def test_the_committed_demo_is_current_for_every_step_whose_inputs_are_committed
     recorded = json.loads((demo.root / "pipeline.json").read_text(encoding="utf-8"))
     pipeline = Pipeline(PipelineConfig(out=str(demo.root)), progress=False)
     checked = {"encoder_e4e", "encoder_restyle", "invert_e4e", "invert_restyle", "invert_projector", "invert_hybrid"}
-    checked |= {"walks", "known_answer"}
+    checked |= {"walks"}  # the known answer needs the oracles of the work folder (`thisineq pipeline --only oracle`)
     steps = [step for step in pipeline.steps() if step.name in checked]
     assert {step.name for step in steps} == checked
     for step in steps:

@@ -70,6 +70,22 @@ class PipelineConfig:
     )
     oracle_epochs: int = option(8, "training epochs of the known-answer oracle")
     known_answer_sources: int = option(100, "latents walked by the known-answer benchmark, per source")
+    oracle_seeds: tuple[int, ...] = option((0, 1), "seeds of the known-answer oracles: every figure per oracle, and their spread")
+    oracle_validation_samples: int = option(200, "GAN samples each encoder re-inverts to check the oracle on GAN images")
+    known_answer_steps: tuple[float, ...] = option(
+        (-3.0, 0.0, 3.0), "known-answer walk steps in σ; a walk's factor change is the last step's minus the first's"
+    )
+    known_answer_kinds: tuple[str, ...] = option(
+        ("whitened/plain", "whitened/orthogonal", "partial/plain"), "boundaries the benchmark walks, as fit/walk kind"
+    )
+    known_answer_random: int = option(20, "random directions each walk is compared with (20 allow a permutation p < 0.05)")
+    known_answer_random_sources: int = option(25, "of the sources, the first ones the random directions are walked from")
+    known_answer_gan_samples: int = option(
+        10000, "GAN samples read by an oracle for the ideal direction and the InterFaceGAN control"
+    )
+    known_answer_labelled_share: float = option(0.3, "InterFaceGAN control: share of GAN samples labelled in each class")
+    control_photos: int = option(3000, "photos of the positive-control city (independent domains)")
+    control_methods: tuple[str, ...] = option(("e4e",), "encoders that invert the positive-control city")
 
     def __post_init__(self):
         # Impossible settings are named now, not after hours of training.
@@ -117,6 +133,11 @@ class PipelineConfig:
             boundary_stability_halves=2,
             oracle_epochs=1,
             known_answer_sources=4,
+            oracle_validation_samples=8,
+            known_answer_random=4,
+            known_answer_random_sources=4,
+            known_answer_gan_samples=300,
+            control_photos=160,
         )
 
 

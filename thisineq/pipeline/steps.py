@@ -7,14 +7,15 @@ rebuild commands and the tests all read this list.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thisineq.data.dataset import PHOTOS
+from thisineq.data.synth.build import GROUND_TRUTH
 from thisineq.invert import methods
-from thisineq.pipeline import boundaries, invert, train, walks
+from thisineq.pipeline import boundaries, invert, known_answer, train, walks
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.pipeline.workspace import Workspace
 
@@ -95,6 +96,15 @@ def _city_inversion_step(method: str) -> Step:
         artifact="boundaries",  # the boundaries are what these inversions are for; they are not committed themselves
         wanted=lambda config: config.boundary_photos is not None,
     )
+
+
+def _oracles(paths: Workspace) -> list[Path]:
+    return [known_answer.oracle_path(paths, seed) for seed in paths.config.oracle_seeds]
+
+
+def _known_answer_settings(config: PipelineConfig) -> dict:
+    keys = [f.name for f in fields(config) if f.name.startswith(("known_answer_", "oracle_"))]
+    return {key: getattr(config, key) for key in keys} | {"domains": config.domains, "classes": config.boundary_classes[0]}
 
 
 def _latents(paths: Workspace, names) -> list[Path]:
@@ -186,11 +196,58 @@ STEPS: tuple[Step, ...] = (
         artifact="walks",
     ),
     Step(
+        "oracle",
+        known_answer.train_oracles,
+        inputs=lambda paths: [paths.train_dataset / "dataset.json", paths.train_dataset.parent / GROUND_TRUTH],
+        outputs=lambda paths: _oracles(paths),
+        settings=lambda config: {"epochs": config.oracle_epochs, "seeds": config.oracle_seeds},
+        artifact="known_answer",  # the oracles are what the benchmark reads with; they are not committed themselves
+    ),
+    Step(
+        "control_city",
+        known_answer.build_control_city,
+        inputs=lambda paths: [],
+        outputs=lambda paths: [known_answer.control_city(paths) / "dataset" / "dataset.json"],
+        settings=lambda config: _city_settings(config, config.control_photos) | {"independent_domains": True},
+        artifact="known_answer",
+    ),
+    Step(
+        "invert_control",
+        known_answer.invert_control_city,
+        inputs=lambda paths: (
+            [paths.generator, known_answer.control_city(paths) / "dataset" / "dataset.json"]
+            + [paths.encoder(m) for m in paths.config.control_methods]
+        ),
+        outputs=lambda paths: [known_answer.control_inversion(paths, m) / "inversion.json" for m in paths.config.control_methods],
+        settings=lambda config: {"methods": config.control_methods},
+        artifact="known_answer",
+    ),
+    Step(
+        "known_answer_control",
+        known_answer.benchmark_control,
+        inputs=lambda paths: (
+            [paths.generator, *_oracles(paths), known_answer.control_city(paths) / "dataset" / PHOTOS]
+            + [known_answer.control_inversion(paths, m) / "latents.npz" for m in paths.config.control_methods]
+        ),
+        outputs=lambda paths: [paths.artifacts.known_answer / "control_table.csv"],
+        settings=_known_answer_settings,
+        artifact="known_answer",
+    ),
+    Step(
         "known_answer",
-        walks.benchmark_walks,
-        inputs=lambda paths: [paths.generator, paths.artifacts.normals],
-        outputs=lambda paths: [paths.artifacts.known_answer / "table.csv"],
-        settings=lambda config: {"epochs": config.oracle_epochs, "sources": config.known_answer_sources},
+        known_answer.benchmark_walks,
+        inputs=lambda paths: (
+            [paths.generator, paths.artifacts.normals, *_oracles(paths), paths.train_dataset.parent / GROUND_TRUTH]
+            + paths.photo_tables()  # the truth's labels, and the held-out photos
+            + _latents(paths, methods.BOUNDED)
+            + [paths.encoder(kind) for kind in methods.ENCODERS]  # the oracle's validation re-inverts GAN samples
+            + [paths.artifacts.known_answer / "control_table.csv"]  # its target joins summary.json
+        ),
+        outputs=lambda paths: [
+            paths.artifacts.known_answer / name
+            for name in ("table.csv", "truth_profiles.csv", "oracle_validation.json", "summary.json")
+        ],
+        settings=_known_answer_settings,
         artifact="known_answer",
     ),
 )
