@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from thisineq.data.dataset import PHOTOS
 from thisineq.data.synth.build import GROUND_TRUTH
 from thisineq.invert import methods
+from thisineq.latent.boundaries import DEFAULT_CS
 from thisineq.pipeline import boundaries, invert, known_answer, train, walks
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.pipeline.workspace import Workspace
@@ -151,6 +152,7 @@ STEPS: tuple[Step, ...] = (
             "w_samples": boundaries.W_SAMPLES,
             "principal_axes": config.boundary_principal_axes,
             "classes": config.boundary_classes,
+            "C": {"grid": DEFAULT_CS, "rule": "smallest C within one standard error of the best inner-CV F1"},
             "stability": config.boundary_stability_halves,
             **({"per_layer": True} if config.boundary_per_layer else {}),
             "fits": "whitened, standardised, principal, partial",
