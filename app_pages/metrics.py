@@ -9,6 +9,10 @@ from thisineq.invert import methods
 from thisineq.latent import figures
 from thisineq.latent.normals import FIT_LABELS
 
+CLASSES_HELP = (
+    "ranks 20%: areas in the bottom and top fifth of the domain's ranks among the areas photographed (the paper's); "
+    "deciles: IoD2019 deciles 1–3 against 8–10"
+)
 COMPARISON_COLUMNS = {
     "lpips": st.column_config.NumberColumn("LPIPS ↓", format="%.3f"),
     "psnr": st.column_config.NumberColumn("PSNR dB ↑", format="%.2f"),
@@ -64,10 +68,17 @@ def table1_section(artifacts) -> None:
         key=state.METRICS_SPLIT,
         help="by LSOA: photos of one area never on both sides (stricter); by photo: as the paper likely did",
     )
-    shown = table1[table1["split"] == split]
+    definitions = list(dict.fromkeys(table1["classes"])) if "classes" in table1 else []
+    classes = (
+        st.radio("Classes", definitions, horizontal=True, key=state.METRICS_CLASSES, help=CLASSES_HELP)
+        if len(definitions) > 1
+        else None
+    )
+    shown = table1[(table1["split"] == split) & ((table1["classes"] == classes) if classes else True)]
     st.dataframe(tables.table1_display(shown), hide_index=True, width="stretch")
     st.caption(
-        "Mean over 5 cross-validation folds with 95% bootstrap intervals. The paper reports precision, recall and F1 of 0.72–0.82."
+        "Out-of-fold scores of 5-fold cross-validation with 95% intervals from a bootstrap that resamples LSOAs (each area's "
+        "photos together), and the C the inner cross-validation chose. The paper reports precision, recall and F1 of 0.72–0.82."
     )
     record = state.json_record(str(artifacts.boundaries_record))
     if record:
@@ -90,9 +101,10 @@ def visibility_section(artifacts) -> None:
     st.dataframe(tables.visibility_display(visibility), hide_index=True, width="stretch", column_config=VISIBILITY_COLUMNS)
     st.altair_chart(charts.visibility_scatter(visibility), width="stretch")
     st.caption(
-        "A boundary fitted in the full latent space separates the areas best, but moving along it changes the image little: the "
-        "encoders keep what tells the areas apart in directions the generator hardly renders. Fitted on W's first principal axes, "
-        "a boundary separates less well and its walks show more ('Visible walks' on the Generator and Walk-matrix pages)."
+        "Fitted on standardised latents, a boundary separates the areas well but a walk along it hardly changes the image: the "
+        "encoders keep what tells the areas apart in directions the generator hardly renders. Fitted in W whitened by the "
+        "generator's own statistics (the default), it separates as well and its walks show; on W's first principal axes it "
+        "separates less well. 'Boundaries fitted in' on the Generator, Walk-matrix and Your-photo pages switches between them."
     )
     if tables.has_stability(visibility):
         st.altair_chart(charts.stability_points(visibility), width="stretch")
@@ -184,10 +196,10 @@ def known_answer_section(artifacts) -> None:
         summary_column.json(summary)
     notes = tables.column_notes(known, tables.KNOWN_ANSWER_NOTES)
     st.caption(f"{notes + '. ' if notes else ''}Measured by an oracle network trained on the city's ground truth.")
-    r2 = state.json_record(str(artifacts.known_answer / "oracle_r2.json"))
-    if r2:
-        st.markdown("**Oracle held-out R² per factor**")
-        st.dataframe(pd.Series(r2, name="R²").to_frame().T, hide_index=True)
+    validation = state.json_record(str(artifacts.known_answer / "oracle_validation.json"))
+    if validation:
+        with st.expander("The oracle checked on GAN images (R² per factor, per oracle seed)"):
+            st.json(validation, expanded=2)
 
 
 st.title("Metrics")

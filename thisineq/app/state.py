@@ -40,6 +40,7 @@ MAP_OUTLINES = "map_outlines"
 MAP_PHOTO = "map_photo"
 
 METRICS_SPLIT = "metrics_split"
+METRICS_CLASSES = "metrics_classes"
 METRICS_SCORE = "metrics_score"
 METRICS_PROJECTION_METHOD = "metrics_projection_method"
 METRICS_PROJECTION_DOMAIN = "metrics_projection_domain"

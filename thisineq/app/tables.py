@@ -10,9 +10,12 @@ SCORES = ("precision", "recall", "f1", "accuracy", "roc_auc")
 VISIBILITY_SHOWN = ("method", "domain", "fit", "n", "f1", "roc_auc", "sigma_w", "change", *STABILITY)
 # What the known-answer table's columns mean, for those of them a table has (its columns are being redesigned).
 KNOWN_ANSWER_NOTES = {
-    "own_rho": "own_rho: median Spearman ρ of the domain's own factors over the walk (target ≥ 0.9)",
-    "leakage": "leakage: movement of factors tied only to other domains (target ≤ 0.2)",
-    "nuisance": "nuisance: movement of nuisance factors",
+    "cosine": "cosine: between the walk's factor changes and the truth's (target ≥ 0.9)",
+    "right_sign": "right_sign: share of the factors the truth moves that the walk moves the same way (target ≥ 0.9)",
+    "own_change": "own_change: how far the domain's own factors move, at least own_change_min",
+    "leakage_excess": "leakage_excess: leakage beyond what the truth itself implies (target within ±0.15)",
+    "nuisance": "nuisance: lighting, weather and colour moved, relative to the own factors",
+    "p_random": "p_random: share of random directions that match the truth as well (target < 0.05)",
 }
 
 
