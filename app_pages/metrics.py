@@ -1,7 +1,6 @@
 """Metrics: Table 1 with confidence intervals, boundary visibility and stability, the latent space (Fig. 3), boundary
 similarities, inversion quality, the known-answer benchmark."""
 
-import pandas as pd
 import streamlit as st
 
 from thisineq.app import charts, latent_views, state, tables, widgets
