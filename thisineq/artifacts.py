@@ -71,7 +71,7 @@ class ArtifactSet:
 
     @property
     def visibility(self) -> Path:
-        """Per boundary (full space, and on W's principal axes): grouped-CV F1 beside how much a +3σ walk changes the image."""
+        """Per boundary and fit kind: grouped-CV F1, the normal's split-half and bootstrap stability, and how much a +3σ walk changes the image."""
         return self.boundaries / "visibility.csv"
 
     @property
@@ -81,7 +81,7 @@ class ArtifactSet:
 
     @property
     def known_answer(self) -> Path:
-        """The known-answer benchmark: `table.csv` and the oracle's held-out R² (`oracle_r2.json`)."""
+        """The known-answer benchmark: `table.csv`, `truth_profiles.csv`, `summary.json`, `oracle_validation.json` and the positive control's tables."""
         return self.root / "known_answer"
 
     @property
