@@ -205,7 +205,7 @@ def test_pages_on_a_set_with_a_generator_but_no_boundaries(tmp_path, monkeypatch
     try:
         generator = run("app_pages/generator.py", "young")
         assert any("No deprivation boundaries" in i.value for i in generator.info)
-        assert generator.toggle(key="generator_principal").disabled and not generator.get("slider")[1:]  # ψ only
+        assert generator.selectbox(key="generator_fit").disabled and not generator.get("slider")[1:]  # ψ only
         assert any("No deprivation boundaries" in i.value for i in run("app_pages/walks.py", "young").info)
         metrics = run("app_pages/metrics.py", "young")
         assert any("No visibility figures" in i.value for i in metrics.info)

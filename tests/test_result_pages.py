@@ -60,22 +60,25 @@ def test_generator_starts_from_a_photos_inversion_and_walks_it(e4e_photo):
     assert image_urls(at)[2] != edited and image_urls(at)[1] == inversion
     assert at.query_params["photo"] in (e4e_photo, [e4e_photo]) and at.query_params["income"] in ("2.5", ["2.5"])
     moved = image_urls(at)[2]
-    at.toggle(key="generator_conditional").set_value(True).run()
+    at.selectbox(key="generator_walk").set_value("conditional").run()
     assert image_urls(at)[2] != moved  # the conditional normal is another direction
 
 
-def test_visible_walks_move_the_image_more(e4e_photo):
+def test_whitened_boundaries_are_the_default_and_walk_further_than_standardised_ones(e4e_photo):
     at = app("app_pages/generator.py", photo=e4e_photo, method="e4e", income="3")
-    _, inversion, full = (pixels(url) for url in image_urls(at))
-    assert not at.toggle(key="generator_principal").value and not at.toggle(key="generator_principal").disabled
-    at.toggle(key="generator_principal").set_value(True).run()
-    assert not at.exception and at.query_params["principal"] in ("1", ["1"])
-    visible = pixels(image_urls(at)[2])
-    assert np.abs(visible - inversion).mean() > 2 * np.abs(full - inversion).mean()
+    _, inversion, whitened = (pixels(url) for url in image_urls(at))
+    fit = at.selectbox(key="generator_fit")
+    assert fit.value == "whitened" and {"whitened", "standardised", "principal", "partial"} <= set(fit.options_values)
+    fit.set_value("standardised").run()
+    assert not at.exception and at.query_params["fit"] in ("standardised", ["standardised"])
+    faint = pixels(image_urls(at)[2])
+    assert np.abs(whitened - inversion).mean() > 2 * np.abs(faint - inversion).mean()
     reopened = app(
-        "app_pages/generator.py", photo=e4e_photo, method="e4e", income="3", principal="1"
+        "app_pages/generator.py", photo=e4e_photo, method="e4e", income="3", fit="standardised"
     )  # a shared link keeps the choice
-    assert reopened.toggle(key="generator_principal").value and image_urls(reopened)[2] == image_urls(at)[2]
+    assert reopened.selectbox(key="generator_fit").value == "standardised" and image_urls(reopened)[2] == image_urls(at)[2]
+    unknown = app("app_pages/generator.py", photo=e4e_photo, method="e4e", fit="sideways", walk="backwards")
+    assert not unknown.exception and unknown.selectbox(key="generator_fit").value == "whitened"  # a bad link falls back
 
 
 def test_map_shows_a_photos_inversions_with_their_errors(e4e_photo):
@@ -97,9 +100,10 @@ def test_metrics_page_shows_table1_and_switches_folds():
     assert not at.exception
     tables = [frame.value for frame in at.dataframe]
     visibility = next(t for t in tables if "change" in t.columns)
-    assert {"full space", "8 principal axes"} == set(visibility["fit"])
+    assert {"whitened W", "standardised latents", "W's principal axes", "partial effect"} == set(visibility["fit"])
     by_fit = visibility.groupby("fit")["change"].median()
-    assert by_fit["8 principal axes"] > 2 * by_fit["full space"]  # the point of the principal-axes boundaries
+    assert by_fit["whitened W"] > 2 * by_fit["standardised latents"]  # the point of the whitened boundaries
+    assert "split_half_cosine" in visibility.columns
     comparison = next(t for t in tables if "lpips" in t.columns)
     assert list(comparison["method"]) == ["e4e", "restyle", "projector", "hybrid"]
     at.selectbox(key="metrics_projection_method").set_value("restyle").run()
@@ -118,12 +122,15 @@ def test_walk_matrix_builder_sizes_the_grid_and_refuses_bad_seeds():
     assert not at.exception and any("'x' is not a seed" in e.value for e in at.error)
 
 
-def test_walk_matrix_switches_to_visible_walks():
+def test_walk_matrix_switches_fits_and_walks():
     at = app("app_pages/walks.py")
-    full = image_urls(at)[0]
-    at.toggle(key="walks_principal").set_value(True).run()
-    assert not at.exception and image_urls(at)[0] != full
-    assert "boundaries on W's principal axes" in at.get("image")[0].proto.imgs[0].caption
+    whitened = image_urls(at)[0]
+    assert "boundaries fitted in whitened W, walked as fitted" in at.get("image")[0].proto.imgs[0].caption
+    at.selectbox(key="walks_fit").set_value("principal").run()
+    assert not at.exception and image_urls(at)[0] != whitened
+    assert "boundaries fitted in W's principal axes" in at.get("image")[0].proto.imgs[0].caption
+    at.selectbox(key="walks_walk").set_value("orthogonal").run()
+    assert not at.exception and "walked independent of each other" in at.get("image")[0].proto.imgs[0].caption
 
 
 def test_walk_matrix_moves_only_the_chosen_layers():
@@ -147,7 +154,7 @@ def test_upload_inverts_a_good_photo_and_names_what_is_wrong_with_bad_ones():
     at.slider(key="upload_slider_income").set_value(-2.0).run()
     assert image_urls(at)[3] != before
     moved = image_urls(at)[3]
-    at.toggle(key="upload_principal").set_value(True).run()
+    at.selectbox(key="upload_fit").set_value("principal").run()
     assert not at.exception and image_urls(at)[3] != moved  # walked along the principal-axes boundary instead
     for name, data, reason in [
         ("empty.png", b"", "empty"),
