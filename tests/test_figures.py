@@ -103,7 +103,7 @@ def test_fig3_points_hold_every_latent_in_the_supervised_and_pca_views_and_a_sub
 def test_write_fig3_writes_a_small_png_and_the_plotted_coordinates(tmp_path):
     latents, deciles, normal = two_decile_directions(n=150, d=16)
     png, csv = figures.write_fig3(tmp_path / "figs", "e4e", latents, deciles, 3 * normal, "income", synthetic=True)
-    assert (png.name, csv.name) == ("fig3_e4e_income.png", "fig3_e4e_income.csv")
+    assert (png.name, csv.name) == ("fig3_e4e_income.png", "fig3_e4e_income.csv.gz")
     assert 10_000 < png.stat().st_size < 150_000
     pixels = np.asarray(Image.open(png).convert("RGB"))
     assert pixels.shape[1] > 2 * pixels.shape[0] > 600  # three panels side by side
@@ -166,13 +166,13 @@ def test_visibility_shows_the_stability_cosines_only_where_the_set_has_them():
 
 def test_known_answer_tables_are_shown_per_source_when_they_have_one():
     known = pd.DataFrame(
-        {"source": ["random", "photos", "random"], "domain": ["income", "income", "health"], "own_rho": [1, 2, 3]}
+        {"source": ["random", "photos", "random"], "domain": ["income", "income", "health"], "cosine": [1, 2, 3]}
     )
     assert tables.sources(known) == ["random", "photos"]
-    assert tables.rows_of_source(known, "random").to_dict("list") == {"domain": ["income", "health"], "own_rho": [1, 3]}
+    assert tables.rows_of_source(known, "random").to_dict("list") == {"domain": ["income", "health"], "cosine": [1, 3]}
     plain = known.drop(columns="source")
     assert tables.sources(plain) == [] and tables.rows_of_source(plain, None) is plain
-    assert tables.column_notes(plain, tables.KNOWN_ANSWER_NOTES).startswith("own_rho:")
+    assert tables.column_notes(plain, tables.KNOWN_ANSWER_NOTES).startswith("cosine:")
     assert tables.column_notes(plain[["domain"]], tables.KNOWN_ANSWER_NOTES) == ""
 
 
@@ -208,8 +208,8 @@ def test_metrics_page_shows_fig3_for_the_chosen_method_and_domain():
     views = fig3_charts(at)
     assert list(views) == ["Supervised", "PCA", "t-SNE"] and all(n == 480 for _, n in views.values())  # every inverted photo
     assert all(spec["encoding"]["color"]["field"] == "decile" for spec, _ in views.values())
-    method.set_value("projector").run()  # the projector has no education boundary in the demo
-    assert not at.exception and at.selectbox(key="metrics_projection_domain").options == ["Income", "Health"]
+    method.set_value("projector").run()  # its boundaries are fitted on its held-out photos only
+    assert not at.exception and at.selectbox(key="metrics_projection_domain").options == ["Income", "Health", "Education"]
     assert all(n == 96 for _, n in fig3_charts(at).values())
     at.selectbox(key="metrics_projection_domain").set_value("health").run()
     assert not at.exception and "its boundary was fitted on 96 inverted photos" in " ".join(c.value for c in at.caption)
@@ -217,5 +217,6 @@ def test_metrics_page_shows_fig3_for_the_chosen_method_and_domain():
     assert source.options == ["random latents", "inverted photos"]
     source.set_value("inverted photos").run()
     assert not at.exception
-    known = next(frame.value for frame in at.dataframe if "own_rho" in frame.value.columns)
-    assert "source" not in known.columns and len(known) == 24
+    known = next(frame.value for frame in at.dataframe if "cosine" in frame.value.columns)
+    table = pd.read_csv(ROOT / "artifacts/demo/known_answer/table.csv")
+    assert "source" not in known.columns and len(known) == (table["source"] == "inverted photos").sum()

@@ -41,7 +41,7 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
         "walks/e4e.png",
         "figures/figures.json",
         "figures/fig3_e4e_income.png",
-        "figures/fig3_e4e_income.csv",
+        "figures/fig3_e4e_income.csv.gz",
         "encoders/e4e_MODEL_CARD.md",
         "encoders/restyle_MODEL_CARD.md",
         "boundaries/table1.csv",

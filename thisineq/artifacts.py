@@ -86,7 +86,7 @@ class ArtifactSet:
 
     @property
     def figures(self) -> Path:
-        """The paper's Fig. 3 per method and domain: latents by decile (PNG, and the coordinates plotted as CSV)."""
+        """The paper's Fig. 3 per method and domain: latents by decile (PNG, and the coordinates plotted as gzipped CSV)."""
         return self.root / "figures"
 
     @property

@@ -18,6 +18,7 @@ they are, which PCA and t-SNE do not.
 
 from __future__ import annotations
 
+import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,7 +197,7 @@ def write_fig3(
     synthetic: bool = False,
     caption: str | None = None,
 ) -> list[Path]:
-    """Write `fig3_{method}_{domain}.png` and the coordinates it plots, `fig3_{method}_{domain}.csv`, atomically.
+    """Write `fig3_{method}_{domain}.png` and the coordinates it plots, `fig3_{method}_{domain}.csv.gz`, atomically.
 
     Args:
         latents: (n, d) the latents the boundary was fitted on (w, one per photo).
@@ -209,10 +210,11 @@ def write_fig3(
     folder = Path(folder)
     points = fig3_points(latents, deciles, normal, photo_ids=photo_ids, seed=seed)
     figure = fig3_figure(points, fig3_title(method, domain, len(latents)), caption or ("synthetic city" if synthetic else None))
-    png, csv = (folder / f"fig3_{method}_{domain}.{suffix}" for suffix in ("png", "csv"))
+    png, csv = (folder / f"fig3_{method}_{domain}.{suffix}" for suffix in ("png", "csv.gz"))
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_open(png, "wb") as handle:
         save_palette_png(figure, handle)
-    with atomic_open(csv, "w", encoding="utf-8", newline="") as handle:
-        points.to_csv(handle, index=False, float_format="%.4g")
+    # Compressed, with no timestamp inside: thousands of points per figure, and the same bytes on a rerun.
+    with atomic_open(csv, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+        handle.write(points.to_csv(index=False, float_format="%.5g").encode("utf-8"))
     return [png, csv]
