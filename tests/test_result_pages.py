@@ -68,7 +68,9 @@ def test_whitened_boundaries_are_the_default_and_walk_further_than_standardised_
     at = app("app_pages/generator.py", photo=e4e_photo, method="e4e", income="3")
     _, inversion, whitened = (pixels(url) for url in image_urls(at))
     fit = at.selectbox(key="generator_fit")
-    assert fit.value == "whitened" and {"whitened", "standardised", "principal", "partial"} <= set(fit.options_values)
+    assert fit.value == "whitened" and {"whitened W", "standardised latents", "W's principal axes", "partial effect"} <= set(
+        fit.options
+    )
     fit.set_value("standardised").run()
     assert not at.exception and at.query_params["fit"] in ("standardised", ["standardised"])
     faint = pixels(image_urls(at)[2])
