@@ -19,8 +19,6 @@ plus 10,000 GAN samples read by one, ~28 ms and ~19 ms each on an idle machine: 
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +27,7 @@ import pandas as pd
 import torch
 
 from thisineq.data.dataset import load_dataset
-from thisineq.data.synth.build import GROUND_TRUTH, SynthConfig, build_city_dataset, same_city
+from thisineq.data.synth.build import GROUND_TRUTH, SynthConfig
 from thisineq.data.synth.city import CityConfig
 from thisineq.errors import ConfigError
 from thisineq.invert import methods
@@ -47,6 +45,7 @@ from thisineq.models.encoders import encode_and_generate, load_encoder
 from thisineq.models.stylegan2 import Generator, broadcast, load_generator, sample_w, sample_ws
 from thisineq.pipeline.boundaries import CLASS_DEFINITIONS, W_SAMPLES
 from thisineq.pipeline.invert import invert_photos
+from thisineq.pipeline.train import build_city
 
 if TYPE_CHECKING:
     from thisineq.pipeline.runner import Pipeline
@@ -97,11 +96,7 @@ def build_control_city(p: Pipeline) -> None:
     config = SynthConfig(
         n_photos=c.control_photos, size=c.size, city=CityConfig(n_lsoas=c.areas, seed=c.seed, independent_domains=True)
     )
-    record = folder / "city.json"
-    if record.is_file() and not same_city(json.loads(record.read_text(encoding="utf-8"))["config"], config):
-        p.log(f"  {folder} holds a city of other settings: rebuilding it")
-        shutil.rmtree(folder)
-    build_city_dataset(folder, config, progress=p.progress)
+    build_city(p, config, folder)
 
 
 def invert_control_city(p: Pipeline) -> None:

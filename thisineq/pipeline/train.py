@@ -22,17 +22,21 @@ if TYPE_CHECKING:
 
 def build_training_city(p: Pipeline) -> None:
     """The GAN's training city (in the work folder)."""
-    _build_city(p, p.config.train_photos, p.paths.work / "city")
+    build_city(p, _city_config(p.config, p.config.train_photos), p.paths.work / "city")
 
 
 def build_demo_city(p: Pipeline) -> None:
     """The committed city: the training city's first photos (same seed)."""
-    _build_city(p, p.config.demo_photos, p.paths.artifacts.city)
+    build_city(p, _city_config(p.config, p.config.demo_photos), p.paths.artifacts.city)
 
 
-def _build_city(p: Pipeline, n_photos: int, folder: Path) -> None:
-    city = CityConfig(n_lsoas=p.config.areas, seed=p.config.seed)
-    config = SynthConfig(n_photos=n_photos, size=p.config.size, area_style=p.config.area_style, city=city)
+def _city_config(config: PipelineConfig, n_photos: int) -> SynthConfig:
+    city = CityConfig(n_lsoas=config.areas, seed=config.seed)
+    return SynthConfig(n_photos=n_photos, size=config.size, area_style=config.area_style, city=city)
+
+
+def build_city(p: Pipeline, config: SynthConfig, folder: Path) -> None:
+    """The city of `config` in `folder`: resumed where it was left, rebuilt where the folder holds another city."""
     record = folder / "city.json"
     if record.is_file() and not same_city(json.loads(record.read_text(encoding="utf-8"))["config"], config):
         p.log(f"  {folder} holds a city of other settings: rebuilding it")
