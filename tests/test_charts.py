@@ -80,21 +80,6 @@ def test_visibility_scatter_sets_separation_against_image_change():
     assert spec["encoding"]["color"]["field"] == "fit" and spec["encoding"]["shape"]["field"] == "method"
 
 
-def test_projection_scatter_colours_the_two_ends_red_and_blue():
-    points = pd.DataFrame(
-        {
-            "x": [0.0, 1.0, 2.0],
-            "y": [1.0, 0.0, 1.0],
-            "label": ["deprived (deciles 1–3)", "privileged (8–10)", "deprived (deciles 1–3)"],
-        },
-        index=pd.Index(["a", "b", "c"], name="photo_id"),
-    )
-    spec, rows = drawn(charts.projection_scatter(points))
-    assert [r["photo_id"] for r in rows] == ["a", "b", "c"]
-    assert spec["mark"]["type"] == "circle"
-    assert spec["encoding"]["color"]["field"] == "label" and spec["encoding"]["color"]["scale"]["range"] == ["#d73027", "#4575b4"]
-
-
 def test_cosine_heatmap_writes_each_value_in_its_cell():
     matrix = pd.DataFrame({"Unnamed: 0": ["income", "health"], "income": [1.0, 0.3], "health": [0.3, 1.0]})
     spec, rows = drawn(charts.cosine_heatmap(matrix, "e4e"))

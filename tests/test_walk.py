@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from thisineq.images import image_grid
 from thisineq.latent.normals import Direction
-from thisineq.latent.walk import edit, image_change, projection_table, step_labels, walk_grid, walk_matrix
+from thisineq.latent.walk import edit, image_change, projection_2d, step_labels, walk_grid, walk_matrix
 from thisineq.models.stylegan2 import Generator, StyleGAN2Config, sample_w, sample_ws
 
 TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 8})
@@ -97,14 +96,16 @@ def test_walk_grid_stacks_sources_and_keeps_their_latents():
         walk_grid(g, {}, directions, [0.0])
 
 
-def test_projection_table():
+def test_projection_2d():
     rng = np.random.default_rng(1)
-    labels = pd.Series([0] * 20 + [1] * 20, index=[f"p{i}" for i in range(40)])
-    latents = rng.normal(size=(40, 8)) + labels.to_numpy()[:, None] * 4
-    table = projection_table(latents, labels, "pca")
-    assert list(table.columns) == ["x", "y", "label"] and len(table) == 40
-    assert abs(table.groupby("label")["x"].mean().diff().iloc[-1]) > 5  # PC1 separates the classes
-    assert projection_table(latents, labels, "tsne").shape == (40, 3)
+    labels = np.array([0] * 20 + [1] * 20)
+    latents = rng.normal(size=(40, 8)) + labels[:, None] * 4
+    xy = projection_2d(latents, "pca")
+    assert xy.shape == (40, 2)
+    assert abs(xy[labels == 1, 0].mean() - xy[labels == 0, 0].mean()) > 5  # PC1 separates the classes
+    assert projection_2d(latents, "tsne").shape == (40, 2)
+    with pytest.raises(ValueError, match="'pca' or 'tsne'"):
+        projection_2d(latents, "umap")
 
 
 def test_image_change_measures_how_far_a_walk_moves_the_picture():

@@ -9,7 +9,6 @@ from thisineq.app.maps import decile_hex
 from thisineq.data.domains import domain
 from thisineq.latent.figures import DECILE_TITLE
 
-DEPRIVED_PRIVILEGED = ["#d73027", "#4575b4"]  # red for the deprived end, blue for the privileged, as on the map
 # The stability columns of visibility.csv, where the pipeline wrote them, and how the charts name them.
 STABILITY = {"split_half_cosine": "split halves (LSOA-disjoint)", "bootstrap_cosine": "bootstrap resamples"}
 
@@ -76,20 +75,6 @@ def visibility_scatter(visibility: pd.DataFrame) -> alt.Chart:
             color=alt.Color("fit:N", title="boundary"),
             shape=alt.Shape("method:N", title="inversion"),
             tooltip=["method", "domain", "fit", alt.Tooltip("f1:Q", format=".3f"), alt.Tooltip("change:Q", format=".1%")],
-        )
-    )
-
-
-def projection_scatter(points: pd.DataFrame) -> alt.Chart:
-    """Latents in 2-D (index photo_id; columns x, y, label), deprived red and privileged blue."""
-    return (
-        alt.Chart(points.reset_index())
-        .mark_circle(size=40, opacity=0.7)
-        .encode(
-            x=alt.X("x:Q", title=None),
-            y=alt.Y("y:Q", title=None),
-            color=alt.Color("label:N", title=None, scale=alt.Scale(range=DEPRIVED_PRIVILEGED)),
-            tooltip=["photo_id:N", "label:N"],
         )
     )
 

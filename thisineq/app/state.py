@@ -312,22 +312,6 @@ def inversions_of_photo(artifact_root: str, photo_id: str) -> dict[str, PhotoInv
     return found
 
 
-@st.cache_data(show_spinner="Projecting the latents…")
-def latent_projection(artifact_root: str, method: str, domain_key: str, kind: str, _photos: pd.DataFrame) -> pd.DataFrame:
-    """2-D coordinates (x, y) of a method's inverted w, for the photos at the two ends of a domain's deciles, labelled in words.
-
-    `_photos` (the dataset's photo table) is left out of the cache key: it follows from the artifact set.
-    """
-    from thisineq.latent.labels import decile_labels
-    from thisineq.latent.walk import projection_table
-
-    inversions = inversion_sets(artifact_root)[method]
-    labels = decile_labels(_photos.loc[inversions.photo_id, f"{domain_key}_decile"]).dropna()
-    keep = np.flatnonzero(pd.Index(inversions.photo_id).isin(labels.index))
-    table = projection_table(inversions.w[keep], labels.loc[inversions.photo_id[keep]], kind)
-    return table.assign(label=table["label"].map({0: "deprived (deciles 1–3)", 1: "privileged (8–10)"}))
-
-
 def page_link(container, page: str, label: str, icon: str, query_params: dict) -> None:
     """A link to another page with its state in the URL; a plain link where the page runs outside the app's navigation (tests)."""
     from urllib.parse import urlencode

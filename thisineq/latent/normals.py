@@ -63,16 +63,6 @@ class Direction:
         return cls(name, normal, float(np.std(np.asarray(latents) @ normal)))
 
 
-def conditional_directions(directions: Mapping[str, Direction]) -> dict[str, Direction]:
-    """Each direction's normal made orthogonal to all the others' (InterFaceGAN's conditional manipulation; σ kept)."""
-    if len(directions) < 2:
-        return dict(directions)
-    return {
-        d: Direction(d, conditional_normal(v.normal, [o.normal for k, o in directions.items() if k != d]), v.sigma)
-        for d, v in directions.items()
-    }
-
-
 def orthogonalised(normals: np.ndarray) -> np.ndarray:
     """Rows (k, d) made orthonormal and as close to the originals as possible: N (NᵀN)^{-1/2} (Löwdin), order-free."""
     normals = np.asarray(normals, np.float64)

@@ -7,7 +7,6 @@ A step α is measured in σ, the standard deviation of the generator's W along t
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image
 
@@ -111,9 +110,3 @@ def projection_2d(latents: np.ndarray, method: str = "pca", seed: int = 0) -> np
         perplexity = min(30.0, max(2.0, (len(latents) - 1) / 3))
         return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(latents)
     raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
-
-
-def projection_table(latents: np.ndarray, labels: pd.Series, method: str = "pca") -> pd.DataFrame:
-    """x, y and class label per photo: the data of the latent-space scatter plot."""
-    xy = projection_2d(latents, method)
-    return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": labels.to_numpy()}, index=labels.index)
