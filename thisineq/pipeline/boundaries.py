@@ -91,7 +91,8 @@ def fit_domain(
 ) -> DomainFit:
     """A domain's boundaries of every fit kind from a labelled subset of one method's latents (n, d).
 
-    scored: grouped cross-validated scores already measured (Table 1's, by fit kind), not measured again.
+    scored: grouped cross-validated scores already measured (Table 1's, by fit kind, with the C its search
+        chose on the same photos), not measured or searched again.
     layered: (n, num_ws·d) the same photos' per-layer codes, for the "layers" fit where `settings.per_layer`.
     """
     directions, scores, fits = {}, dict(scored or {}), {}
@@ -102,6 +103,8 @@ def fit_domain(
         data, codes = subset, latents
         if kind == "layers":
             data, codes = LabelledSet(layered[subset.rows], subset.y, subset.groups, subset.too_few, subset.rows), layered
+        if "C" in scores.get(kind, {}):  # Table 1 already searched C on these very photos: fit with its pick
+            params = {**params, "Cs": (scores[kind]["C"],)}
         boundary = LatentBoundary(random_state=settings.seed, **params).fit(data.X, data.y, data.groups)
         walk = boundary.walk_direction_
         directions[kind] = Direction(domain, walk, settings.wspace.spread(walk))
@@ -175,13 +178,8 @@ def _table_scores(table: pd.DataFrame | None, method: str, domain: str, definiti
     """The whitened boundary's grouped scores from Table 1, where it has them."""
     if table is None:
         return {}
-    rows = table[
-        (table["method"] == method)
-        & (table["domain"] == domain)
-        & (table["classes"] == definition.name)
-        & table["grouped"].eq(True)
-    ]
-    rows = rows[rows["split"] == "by LSOA"].dropna(subset=["f1"])
+    mine = (table["method"] == method) & (table["domain"] == domain) & (table["classes"] == definition.name)
+    rows = table[mine & (table["split"] == "by LSOA")].dropna(subset=["f1"])
     return {"whitened": rows.iloc[0].to_dict()} if len(rows) else {}
 
 
