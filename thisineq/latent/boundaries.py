@@ -26,8 +26,9 @@ from thisineq.errors import ConfigError
 from thisineq.latent.labels import DEPRIVED, PRIVILEGED
 from thisineq.latent.wspace import WSpace
 
-# Whitened fits need large C (encoder codes span a small part of W's width), standardised ones small C.
-DEFAULT_CS = (1e-3, 1e-2, 0.1, 1.0, 10.0)
+# Whitened fits of weakly separated domains need C down to 1e-4 (a grid from 1e-3 left ReStyle's health and
+# education boundaries at its edge); standardised ones need small C, and some whitened ones up to 10.
+DEFAULT_CS = (1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)
 
 
 class LatentBoundary(ClassifierMixin, BaseEstimator):

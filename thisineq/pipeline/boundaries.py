@@ -277,7 +277,7 @@ def w_statistics(generator: Generator, config: PipelineConfig) -> tuple[WSpace, 
 def _write_table(folder: Path, table: pd.DataFrame) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_open(folder / "table1.csv", "w", encoding="utf-8", newline="") as handle:
-        table.to_csv(handle, index=False, float_format="%.4f")
+        table.to_csv(handle, index=False, float_format="%.4g")  # %.4g: C runs down to 1e-5
     write_json(folder / "table1.json", table.to_dict(orient="records"))
 
 
@@ -296,7 +296,7 @@ def _write_visibility(path: Path, fits: dict[str, list[DomainFit]], change: Call
     rows = [row for m, domain_fits in fits.items() for f in domain_fits for row in visibility_rows(m, f, change)]
     with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
         frame = pd.DataFrame(rows, columns=VISIBILITY_COLUMNS).astype({"axes": "Int64", "n": int})
-        frame.to_csv(handle, index=False, float_format="%.4f")
+        frame.to_csv(handle, index=False, float_format="%.4g")
 
 
 def _record(
