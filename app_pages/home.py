@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from thisineq.app import state, widgets
+from thisineq.app import state, tables, widgets
 from thisineq.invert import methods
 
 st.title("This inequality does not exist")
@@ -33,3 +33,16 @@ st.markdown(
     "Start with the **Generator** (a seed or a real photo, walked with sliders), the **Map** (deciles, photos and their "
     "inversions), **Metrics** (Table 1 and the comparisons), the **Walk matrix**, or invert **Your photo**."
 )
+headline = state.json_record(str(artifacts.headline))
+if headline:
+    st.subheader("Headline figures")
+    st.dataframe(
+        tables.headline_display(headline),
+        hide_index=True,
+        width="stretch",
+        column_config={"value": st.column_config.NumberColumn("value", format="%.3g"), "verdict": "against the target"},
+    )
+    st.caption(
+        "Read from this set's own results by the pipeline's last step (`headline.json`): the GAN's quality where no "
+        "discriminator looks, inversion quality, Table 1, walk visibility, the known-answer benchmark and the pipeline's time."
+    )

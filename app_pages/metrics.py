@@ -18,7 +18,15 @@ COMPARISON_COLUMNS = {
     "ssim": st.column_config.NumberColumn("SSIM ↑", format="%.3f"),
     "mse": st.column_config.NumberColumn("MSE ↓", format="%.4f"),
     "seconds_per_photo": st.column_config.NumberColumn("s / photo ↓", format="%.3f"),
+    "photos_per_second": st.column_config.NumberColumn(
+        "photos / s (batch 32) ↑", format="%.0f", help="encoders only: 32 photos inverted at once on this machine"
+    ),
     "latent_error": st.column_config.NumberColumn("latent error ↓", format="%.3f"),
+    "code_atypicality": st.column_config.NumberColumn(
+        "code atypicality (1 = typical) ↓",
+        format="%.2f",
+        help="median over the held-out photos' codes of the squared Mahalanobis distance per dimension in the generator's W",
+    ),
     "sample_lpips": st.column_config.NumberColumn("sample LPIPS ↓", format="%.3f"),
     "edit_atypicality": st.column_config.NumberColumn("edit atypicality (1 = typical)", format="%.2f"),
     "edit_realism": st.column_config.NumberColumn("edit realism (D logit ↑)", format="%.2f"),

@@ -119,8 +119,11 @@ def test_the_table_has_every_method_and_score(tiny_models):
         discriminator=discriminator,
     )
     assert list(table.columns) == list(COLUMNS) and list(table["method"]) == list(methods)
-    numeric = table.drop(columns="method").to_numpy(float)
+    numeric = table.drop(columns=["method", "photos_per_second"]).to_numpy(float)
     assert np.isfinite(numeric).all()
     assert (table["seconds_per_photo"] > 0).all() and (table["photos"] == 3).all()
+    encoders = table["method"].isin(["e4e", "restyle"])
+    assert (table.loc[encoders, "photos_per_second"] > 0).all() and table.loc[~encoders, "photos_per_second"].isna().all()
+    assert (table["code_atypicality"] > 0).all()  # the median code's squared Mahalanobis distance per dimension
     reference = reference_scores(tiny_models, photos, discriminator, n=64)
     assert set(reference) == {"sample_atypicality", "sample_realism", "photo_realism", "w_avg_lpips"}

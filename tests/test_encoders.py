@@ -93,3 +93,27 @@ def test_encoder_checkpoints_round_trip_and_refuse_weights_that_do_not_fit(gener
         load_encoder(tmp_path / "other.pt")
     with pytest.raises(ValueError, match="encoder kind must be one of e4e, restyle"):
         build_encoder("psp", config_for(generator))
+
+
+@pytest.mark.parametrize("kind", ["e4e", "restyle"])
+def test_the_pretrained_backbone_loads_its_shipped_weights_offline_and_round_trips(generator, kind, tmp_path):
+    from thisineq.models.backbones import load_efficientnet_lite0
+
+    shipped = load_efficientnet_lite0()
+    config = EncoderConfig.for_generator(generator, widths=(8, 16, 16, 32), head_width=8, backbone="efficientnet")
+    encoder = build_encoder(kind, config, generator.w_avg)
+    backbone = encoder.backbone
+    assert torch.equal(backbone.blocks[4]._project_conv.weight, shipped._blocks[4]._project_conv.weight)
+    stem = backbone.stem[0].weight
+    assert torch.equal(stem[:, :3], shipped._conv_stem.weight)  # the photo is read by ImageNet's filters
+    if kind == "restyle":
+        assert stem.shape[1] == 6 and stem[:, 3:].abs().sum() == 0  # the reconstruction's start at zero
+    photos = torch.rand(2, 3, 32, 32) * 2 - 1
+    ws, images = encode_and_generate(encoder.eval(), kind, generator, photos, iterations=2)
+    assert ws.shape == (2, generator.num_ws, 16) and images.shape == (2, 3, 32, 32)
+    save_encoder(encoder, kind, tmp_path / "enc.pt", generator_sha256="x", step=1)
+    loaded_kind, loaded, _ = load_encoder(tmp_path / "enc.pt")
+    assert loaded_kind == kind and loaded.config.backbone == "efficientnet"
+    assert torch.allclose(encode_and_generate(loaded, kind, generator, photos, iterations=2)[0], ws)
+    with pytest.raises(ValueError, match="backbone must be one of residual, efficientnet"):
+        EncoderConfig(backbone="resnet50")

@@ -103,8 +103,9 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
 
 def test_every_step_is_declared_once_with_its_files_and_settings():
     names = [step.name for step in STEPS]
-    assert len(names) == len(set(names)) and names[0] == "city" and names[-1] == "known_answer"
+    assert len(names) == len(set(names)) and names[0] == "city" and names[-1] == "headline"  # the headline reads the rest
     assert names.index("oracle") < names.index("known_answer_control") < names.index("known_answer")
+    assert names.index("gan") < names.index("oracle") < names.index("gan_quality")  # the quality reads with the oracle
     assert names.index("invert_city_e4e") < names.index("boundaries") < names.index("walks")
     config = PipelineConfig()
     paths = Workspace(config)

@@ -47,6 +47,21 @@ class ArtifactSet:
     def model_card(self) -> Path:
         return self.root / "gan" / "MODEL_CARD.md"
 
+    @property
+    def gan_quality(self) -> Path:
+        """The generator's quality where no discriminator looks (VGG16 and EfficientNet spaces, the oracle's factors)."""
+        return self.root / "gan" / "quality.json"
+
+    @property
+    def headline(self) -> Path:
+        """The set's headline figures beside their targets (`thisineq.pipeline.headline`)."""
+        return self.root / "headline.json"
+
+    @property
+    def pipeline_times(self) -> Path:
+        """Seconds each pipeline step took when it last ran."""
+        return self.root / "pipeline_times.json"
+
     def encoder(self, kind: str) -> Path:
         """A trained inversion encoder, "e4e" or "restyle" (see `thisineq.models.encoders.save_encoder`)."""
         return self.root / "encoders" / f"{kind}.pt"
@@ -121,6 +136,7 @@ BUILT_OUTSIDE_THE_PIPELINE: dict[str, str] = {
         "python scripts/export_gan.py --run-dir runs/gan64 --out artifacts/demo/gan"
     ),
     "demo/pipeline.json": "thisineq pipeline (written by every step)",
+    "demo/pipeline_times.json": "thisineq pipeline (written by every step)",
 }
 
 

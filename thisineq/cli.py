@@ -66,11 +66,13 @@ def _run_ingest(args) -> None:
 
 
 def _train_gan_options(p: argparse.ArgumentParser) -> None:
+    from thisineq.models.projected import ProjectedConfig
     from thisineq.models.stylegan2 import StyleGAN2Config
     from thisineq.training.gan import GANTrainConfig
 
-    add_options(p, GANTrainConfig, exclude=("model",))
+    add_options(p, GANTrainConfig, exclude=("model", "projected"))
     add_options(p, StyleGAN2Config, exclude=("size", "channels"))  # the size is the dataset's
+    add_options(p, ProjectedConfig, prefix="projected_")  # --projected-input-size …: a projected discriminator's shape
     p.add_argument(
         "--channels",
         help="widths from 4 px up to the dataset's size, comma-separated, like 256,256,128,64,32 "
@@ -80,12 +82,14 @@ def _train_gan_options(p: argparse.ArgumentParser) -> None:
 
 def _run_train_gan(args) -> None:
     from thisineq.data.dataset import load_dataset
+    from thisineq.models.projected import ProjectedConfig
     from thisineq.models.stylegan2 import StyleGAN2Config
     from thisineq.training.gan import GANTrainConfig, train_gan
 
     size = load_dataset(args.dataset).image_size
     channels = channel_widths(args.channels, size) if args.channels else {}
-    config = from_options(GANTrainConfig, args, model=from_options(StyleGAN2Config, args, size=size, channels=channels))
+    model = from_options(StyleGAN2Config, args, size=size, channels=channels)
+    config = from_options(GANTrainConfig, args, model=model, projected=from_options(ProjectedConfig, args, prefix="projected_"))
     print(f"run folder {train_gan(config)}")
 
 

@@ -61,3 +61,13 @@ def rows_of_source(table: pd.DataFrame, source: str | None) -> pd.DataFrame:
 def column_notes(table: pd.DataFrame, notes: dict[str, str]) -> str:
     """The notes of the columns a table has, joined into one caption ('' where none)."""
     return "; ".join(note for column, note in notes.items() if column in table)
+
+
+def headline_display(record: dict) -> pd.DataFrame:
+    """A headline record's figures as a table: area, figure, value, target and a verdict in words."""
+    frame = pd.DataFrame(record.get("figures", []), columns=["area", "figure", "value", "target", "met", "source"])
+    verdict = {True: "met", False: "missed"}
+    frame["verdict"] = [
+        verdict.get(m, "no target" if t is None else "not measured") for m, t in zip(frame["met"], frame["target"], strict=True)
+    ]
+    return frame[["area", "figure", "value", "target", "verdict"]]

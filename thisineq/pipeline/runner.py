@@ -60,13 +60,21 @@ class Pipeline:
         self.log(f"[{step.name}] running")
         started = time.perf_counter()
         step.run(self)
-        self.log(f"[{step.name}] done in {time.perf_counter() - started:.0f} s")
+        seconds = time.perf_counter() - started
+        self.log(f"[{step.name}] done in {seconds:.0f} s")
         write_json(self.paths.state, self._state() | {step.name: self.fingerprint(step)})
+        if step.name != "headline":  # the headline reports the others' times: its own would change its input
+            write_json(
+                self.paths.artifacts.pipeline_times, _read(self.paths.artifacts.pipeline_times) | {step.name: round(seconds, 1)}
+            )
 
     def _state(self) -> dict:
         """Each step's fingerprint when it last finished."""
-        state = self.paths.state
-        return json.loads(state.read_text(encoding="utf-8")) if state.is_file() else {}
+        return _read(self.paths.state)
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def run_pipeline(config: PipelineConfig, only: list[str] | None = None, *, progress: bool = True) -> Path:

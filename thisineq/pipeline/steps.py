@@ -16,7 +16,7 @@ from thisineq.data.dataset import PHOTOS
 from thisineq.data.synth.build import GROUND_TRUTH
 from thisineq.invert import methods
 from thisineq.latent.boundaries import DEFAULT_CS
-from thisineq.pipeline import boundaries, invert, known_answer, train, walks
+from thisineq.pipeline import boundaries, gan_quality, headline, invert, known_answer, train, walks
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.pipeline.workspace import Workspace
 
@@ -57,7 +57,7 @@ def _encoder_settings(config: PipelineConfig, kind: str) -> dict:
         "lr": config.encoder_lr,
         "iterations": config.restyle_train_iterations if kind == "restyle" else None,
         "unlock_every": config.e4e_unlock_every if kind == "e4e" else None,
-    }
+    } | ({"backbone": config.encoder_backbone} if config.encoder_backbone != "residual" else {})  # joined late: counts when set
 
 
 def _inversion_settings(config: PipelineConfig) -> dict:
@@ -206,6 +206,18 @@ STEPS: tuple[Step, ...] = (
         artifact="known_answer",  # the oracles are what the benchmark reads with; they are not committed themselves
     ),
     Step(
+        "gan_quality",
+        gan_quality.measure_demo_gan,
+        inputs=lambda paths: [paths.generator, paths.train_dataset / "dataset.json", *_oracles(paths)[:1]],
+        outputs=lambda paths: [paths.artifacts.gan_quality],
+        settings=lambda config: {
+            "samples": config.gan_quality_samples,
+            "seed": gan_quality.QUALITY_SEED,
+            "targets": gan_quality.TARGETS,
+        },
+        artifact="gan/quality",
+    ),
+    Step(
         "control_city",
         known_answer.build_control_city,
         inputs=lambda paths: [],
@@ -251,6 +263,14 @@ STEPS: tuple[Step, ...] = (
         ],
         settings=_known_answer_settings,
         artifact="known_answer",
+    ),
+    Step(
+        "headline",
+        headline.write_headline_step,
+        inputs=lambda paths: [path for path in headline.sources(paths.artifacts) if path.is_file()],
+        outputs=lambda paths: [paths.artifacts.headline],
+        settings=lambda config: {"schema": headline.SCHEMA},
+        artifact="headline",
     ),
 )
 

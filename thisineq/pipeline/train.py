@@ -82,6 +82,7 @@ def train_demo_encoder(p: Pipeline, kind: str) -> None:
         steps=encoder_steps(c, kind),
         encoder_widths=c.encoder_widths,
         head_width=c.encoder_head_width,
+        backbone=c.encoder_backbone,
         restyle_iterations=c.restyle_train_iterations,
         lr=c.encoder_lr,
         unlock_every=c.e4e_unlock_every,

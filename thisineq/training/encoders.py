@@ -23,6 +23,7 @@ from thisineq.config import option
 from thisineq.errors import ConfigError
 from thisineq.io import sha256_file
 from thisineq.metrics.lpips import BACKBONES
+from thisineq.models.encoders import BACKBONES as ENCODER_BACKBONES
 from thisineq.models.encoders import (
     KINDS,
     EncoderConfig,
@@ -60,7 +61,12 @@ class EncoderTrainConfig:
     unlock_every: int = option(1000, "e4e: steps between unlocking one more layer's offset")
     restyle_iterations: int = option(5, "ReStyle: passes per training step")
     lpips_net: str = option("alex", "LPIPS network of the loss: AlexNet, as pSp, e4e and ReStyle train", choices=LPIPS_NETS)
-    encoder_widths: tuple[int, ...] = option((32, 64, 128, 256), "backbone widths, from full resolution down")
+    backbone: str = option(
+        "residual", "the encoder's backbone: trained from scratch or the pretrained EfficientNet-Lite0", choices=ENCODER_BACKBONES
+    )
+    encoder_widths: tuple[int, ...] = option(
+        (32, 64, 128, 256), "residual backbone widths, from full resolution down (efficientnet: the last is its 4×4 level's)"
+    )
     head_width: int = option(64, "channels of each W+ layer's map-to-style head")
     checkpoint_every: int = option(200, "steps between checkpoints")
     sample_every: int = option(1000, "steps between sample grids")
@@ -118,7 +124,9 @@ def new_state(config: EncoderTrainConfig, generator: Generator) -> EncoderTrainS
     from thisineq.metrics.lpips import LPIPS
 
     device = generator.w_avg.device
-    encoder_config = EncoderConfig.for_generator(generator, widths=config.encoder_widths, head_width=config.head_width)
+    encoder_config = EncoderConfig.for_generator(
+        generator, widths=config.encoder_widths, head_width=config.head_width, backbone=config.backbone
+    )
     encoder = build_encoder(config.kind, encoder_config, generator.w_avg).to(device)
     critic = LatentDiscriminator(generator.style_dim).to(device) if config.kind == "e4e" and config.lambda_adversarial else None
     return EncoderTrainState(

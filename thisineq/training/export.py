@@ -170,6 +170,15 @@ def export_encoder(
     return out_dir / f"{kind}.pt"
 
 
+def _backbone_text(config: dict) -> str:
+    if config.get("backbone", "residual") == "efficientnet":
+        return (
+            "Backbone: the ImageNet EfficientNet-Lite0 shipped with the project (photos resized to 128 px, its stride-8 and "
+            f"stride-16 blocks), fine-tuned, with one residual block of width {config['encoder_widths'][-1]} for the 4×4 level"
+        )
+    return f"Backbone: residual, trained from scratch, widths {', '.join(map(str, config['encoder_widths']))}"
+
+
 def encoder_card(
     kind: str, config: dict, record: dict, log: list[dict], evaluation: dict | None, rebuild: str, hardware: str
 ) -> str:
@@ -197,7 +206,7 @@ def encoder_card(
     return f"""# Model card: {name} for the demo generator
 
 - **What**: an encoder from a {record["size"]}×{record["size"]} photo to the demo generator's latent space: {design}.
-  Convolutional widths {", ".join(map(str, config["encoder_widths"]))}; plain-config state dict (`thisineq.models.encoders.load_encoder`).
+  {_backbone_text(config)}; plain-config state dict (`thisineq.models.encoders.load_encoder`).
 - **Generator**: `{config["generator"]}` (sha256 `{record.get("generator_sha256", "?")[:16]}…`). An encoder fits one generator only.
 - **Data**: every batch is half GAN samples (latents known: an L2 on latents) and half real photos from the train split of
   `{config["dataset"]}` — the synthetic city. Losses: pixel L2 (×{config["lambda_l2"]}), LPIPS-{config["lpips_net"]} (×{config["lambda_lpips"]}),

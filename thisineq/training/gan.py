@@ -1,8 +1,15 @@
-"""Train a StyleGAN2 on a dataset folder: the StyleGAN2-ADA small-data recipe, on CPU or GPUs.
+"""Train a StyleGAN2 on a dataset folder, on CPU or GPUs, with one of two discriminators.
 
-Non-saturating logistic loss, lazy R1 on reals, lazy path-length regularisation, style mixing,
-differentiable augmentation of everything D sees, an EMA generator with ramp-up, and Adam with
-the lazy-regularisation correction. A run folder (`RunFolder`) holds the latest checkpoint (written
+- `discriminator="stylegan2"`: the StyleGAN2-ADA small-data recipe — StyleGAN2's residual D,
+  non-saturating logistic loss, lazy R1 on reals.
+- `discriminator="projected"`: the Projected GAN recipe (Sauer et al. 2021) — a frozen ImageNet
+  EfficientNet-Lite0 with fixed random projections and small trainable patch heads
+  (`thisineq.models.projected`), the hinge loss and no gradient penalty.
+
+Both keep lazy path-length regularisation of G, style mixing, differentiable augmentation of
+everything D sees, an EMA generator with ramp-up, and Adam with the lazy-regularisation correction;
+`precision="bf16"` runs G's and D's forward passes under bfloat16 autocast (the regularisers stay
+in float32). A run folder (`RunFolder`) holds the latest checkpoint (written
 atomically; a run killed at any moment resumes from it with the same random state, and it keeps
 the quality metric's trajectory), the EMA generator, sample grids and a JSON-lines log of the
 losses. Under `torchrun` it trains with DistributedDataParallel.
@@ -26,7 +33,8 @@ from tqdm.auto import tqdm
 
 from thisineq.config import option
 from thisineq.errors import ConfigError
-from thisineq.io import atomic_open
+from thisineq.io import atomic_open, atomic_path
+from thisineq.models.projected import ProjectedConfig, ProjectedDiscriminator, d_hinge_loss, g_hinge_loss
 from thisineq.models.stylegan2 import (
     CheckpointError,
     Discriminator,
@@ -38,8 +46,10 @@ from thisineq.models.stylegan2 import (
     save_generator,
 )
 from thisineq.training.augment import diff_augment
-from thisineq.training.run import CHECKPOINT, ImageBank, RunFolder, save_grid
+from thisineq.training.run import CHECKPOINT, ImageBank, RunFolder, save_grid, setting_changes
 
+DISCRIMINATORS = ("stylegan2", "projected")
+PRECISIONS = ("fp32", "bf16")
 GENERATOR = "generator.pt"  # the EMA generator, in the run folder
 SAMPLE_SEED = 123  # the z of every sample grid: the same images, step after step
 METRIC_SEED = 7  # the z the quality metric generates from
@@ -51,15 +61,23 @@ class GANTrainConfig:
 
     dataset: str = option(help="dataset folder (from `thisineq data synth` or `data ingest`)")
     run_dir: str = option(help="run folder: checkpoint, EMA generator, samples, log; a run resumes from it")
-    model: StyleGAN2Config = option(help="architecture of G and D", default_factory=StyleGAN2Config)
+    model: StyleGAN2Config = option(help="architecture of G (and of a StyleGAN2 D)", default_factory=StyleGAN2Config)
+    discriminator: str = option("stylegan2", "the discriminator and its loss", choices=DISCRIMINATORS)
+    projected: ProjectedConfig = option(help="shape of a projected discriminator", default_factory=ProjectedConfig)
+    precision: str = option("fp32", "forward passes of G and D in float32 or under bfloat16 autocast", choices=PRECISIONS)
     steps: int = option(20000, "total optimisation steps of G (and of D); raise it to train a finished run on")
     batch: int = option(16, "images per step, over all processes")
     lr: float = option(0.0025, "Adam learning rate of G and D (the mapping network's: × lr_mlp)")
     betas: tuple[float, float] = option((0.0, 0.99), "Adam's β1 and β2")
-    r1_gamma: float | None = option(None, "R1 weight (default: 0.0002 · size² / batch, StyleGAN2-ADA's heuristic)")
+    r1_gamma: float | None = option(
+        None, "R1 weight (default: 0.0002 · size² / batch, StyleGAN2-ADA's heuristic, for a StyleGAN2 D; 0 for a projected D)"
+    )
     d_reg_every: int = option(16, "steps between lazy R1 updates")
     g_reg_every: int = option(4, "steps between lazy path-length updates")
     pl_weight: float = option(2.0, "path-length regularisation weight (0: off)")
+    range_weight: float | None = option(
+        None, "weight of the penalty on generated pixels beyond [-1, 1] (default: 0 for a StyleGAN2 D, 1 for a projected D)"
+    )
     pl_batch_shrink: int = option(2, "the path-length penalty runs on batch / this many images")
     pl_decay: float = option(0.01, "decay of the path lengths' running mean")
     style_mixing: float = option(0.9, "probability that a sample mixes the styles of two z")
@@ -68,6 +86,8 @@ class GANTrainConfig:
     ema_kimg: float | None = option(None, "EMA half-life in thousands of images (default: batch · 10 / 32)")
     ema_rampup: float = option(0.05, "early on, the EMA half-life is at most this share of the images seen (0: no ramp-up)")
     w_avg_beta: float = option(0.995, "decay of the tracked average w, the truncation centre")
+    max_minutes: float | None = option(None, "stop after this many minutes of training wall time (None: after `steps`)")
+    snapshot_minutes: float = option(0.0, "minutes of training wall time between EMA snapshots and their sample grids (0: none)")
     checkpoint_every: int = option(200, "steps between checkpoints")
     sample_every: int = option(500, "steps between sample grids")
     metric_every: int = option(2000, "steps between quality metrics (0: never)")
@@ -75,6 +95,9 @@ class GANTrainConfig:
     seed: int = option(0, "random seed")
     device: str = option("auto", "where to train", choices=("auto", "cpu", "cuda"))
     init_from: str | None = option(None, "start G and its EMA from this generator file (same architecture); D starts afresh")
+    continue_from: str | None = option(
+        None, "start from a continuation file (G, its EMA and D without optimiser state, `export_continuation`) of this config"
+    )
 
     def __post_init__(self):
         from thisineq.training.augment import POLICIES
@@ -92,12 +115,12 @@ class GANTrainConfig:
         wrong = [f"{name}={getattr(self, name)}" for name in at_least_one if getattr(self, name) < 1]
         wrong += [
             f"{name}={getattr(self, name)}"
-            for name in ("lr", "ema_kimg")
+            for name in ("lr", "ema_kimg", "max_minutes")
             if getattr(self, name) is not None and getattr(self, name) <= 0
         ]
         wrong += [
             f"{name}={getattr(self, name)}"
-            for name in ("r1_gamma", "pl_weight", "metric_every")
+            for name in ("r1_gamma", "pl_weight", "metric_every", "snapshot_minutes", "range_weight")
             if (getattr(self, name) or 0) < 0
         ]
         wrong += [
@@ -118,10 +141,22 @@ class GANTrainConfig:
             )
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.discriminator not in DISCRIMINATORS:
+            raise ConfigError(f"discriminator must be one of {', '.join(DISCRIMINATORS)}, got {self.discriminator!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @property
     def resolved_r1_gamma(self) -> float:
-        return self.r1_gamma if self.r1_gamma is not None else 0.0002 * self.model.size**2 / self.batch
+        if self.r1_gamma is not None:
+            return self.r1_gamma
+        return 0.0 if self.discriminator == "projected" else 0.0002 * self.model.size**2 / self.batch
+
+    @property
+    def resolved_range_weight(self) -> float:
+        if self.range_weight is not None:
+            return self.range_weight
+        return 1.0 if self.discriminator == "projected" else 0.0
 
     @property
     def resolved_ema_kimg(self) -> float:
@@ -130,12 +165,14 @@ class GANTrainConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["model"] = self.model.to_dict()
+        d["projected"] = self.projected.to_dict()
         d["betas"] = list(self.betas)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> GANTrainConfig:
-        return cls(**{**d, "model": StyleGAN2Config.from_dict(d["model"]), "betas": tuple(d["betas"])})
+        projected = ProjectedConfig.from_dict(d["projected"]) if "projected" in d else ProjectedConfig()
+        return cls(**{**d, "model": StyleGAN2Config.from_dict(d["model"]), "projected": projected, "betas": tuple(d["betas"])})
 
 
 # --- losses and regularisers ---------------------------------------------------------------------
@@ -153,6 +190,17 @@ def d_r1_penalty(real_pred: torch.Tensor, real_images: torch.Tensor) -> torch.Te
 
 def g_nonsaturating_loss(fake_pred: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_pred).mean()
+
+
+def g_range_penalty(images: torch.Tensor) -> torch.Tensor:
+    """Mean square of each pixel's excess beyond [-1, 1].
+
+    StyleGAN2's G has no output non-linearity. A raw-pixel D sees values outside the image range and
+    punishes them; a frozen feature network saturates there (its ReLU6s clip), so a projected D
+    cannot: without this penalty G drifts to pixel values many times the range (measured: 60–75% of
+    pixels outside [-1, 1] within 5 minutes, in saturated colours).
+    """
+    return F.relu(images.abs() - 1).square().mean()
 
 
 def g_path_length(images: torch.Tensor, ws: torch.Tensor, mean_path_length: torch.Tensor, decay: float):
@@ -215,7 +263,7 @@ class TrainState:
     """Everything a step uses and changes: the networks, their optimisers, the EMA and the counters."""
 
     generator: Generator
-    discriminator: Discriminator
+    discriminator: Discriminator | ProjectedDiscriminator
     ema: Generator
     g_optim: torch.optim.Optimizer
     d_optim: torch.optim.Optimizer
@@ -241,15 +289,23 @@ class TrainState:
 def new_state(config: GANTrainConfig, device) -> TrainState:
     torch.manual_seed(config.seed)
     generator = Generator(config.model).to(device)
-    discriminator = Discriminator(config.model).to(device)
+    discriminator = make_discriminator(config).to(device)
     ema = Generator(config.model).to(device).eval().requires_grad_(False)
     ema.load_state_dict(generator.state_dict())
-    g_ratio = config.g_reg_every / (config.g_reg_every + 1)
-    d_ratio = config.d_reg_every / (config.d_reg_every + 1)
+    g_ratio = config.g_reg_every / (config.g_reg_every + 1) if config.pl_weight > 0 else 1.0
+    d_ratio = config.d_reg_every / (config.d_reg_every + 1) if config.resolved_r1_gamma > 0 else 1.0
     # Lazy regularisation runs every k steps with k× weight; Adam's rate and betas are corrected.
     g_optim = torch.optim.Adam(generator.parameters(), lr=config.lr * g_ratio, betas=tuple(b**g_ratio for b in config.betas))
-    d_optim = torch.optim.Adam(discriminator.parameters(), lr=config.lr * d_ratio, betas=tuple(b**d_ratio for b in config.betas))
+    d_params = [p for p in discriminator.parameters() if p.requires_grad]  # a projected D's heads only
+    d_optim = torch.optim.Adam(d_params, lr=config.lr * d_ratio, betas=tuple(b**d_ratio for b in config.betas))
     return TrainState(generator, discriminator, ema, g_optim, d_optim, mean_path_length=torch.zeros((), device=device))
+
+
+def make_discriminator(config: GANTrainConfig) -> Discriminator | ProjectedDiscriminator:
+    """The run's discriminator, freshly initialised (a projected one with its frozen features and fixed projections)."""
+    if config.discriminator == "projected":
+        return ProjectedDiscriminator(config.projected)
+    return Discriminator(config.model)
 
 
 def warm_start(state: TrainState, generator_path: str | os.PathLike) -> None:
@@ -308,12 +364,80 @@ def restore(state: TrainState, checkpoint: dict) -> list[dict]:
     return json.loads(checkpoint["metrics"])
 
 
-def load_discriminator(path: str | os.PathLike) -> Discriminator:
+CONTINUATION = "thisineq-gan-continuation"
+
+
+def export_continuation(run_dir: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """What a run needs to go on elsewhere, small enough to commit: G, its EMA and D in float16, counters, no optimiser state.
+
+    A projected D keeps its heads only: its feature network ships with the package and its projection
+    comes from its seed.
+    """
+    checkpoint = safe_load(Path(run_dir) / CHECKPOINT)
+    config = GANTrainConfig.from_dict(checkpoint["config"])
+    d = checkpoint["d"]
+    if config.discriminator == "projected":
+        d = {k: v for k, v in d.items() if k.startswith("heads.")}
+    record = {
+        "format": CONTINUATION,
+        "config": checkpoint["config"],
+        **{key: checkpoint[key] for key in ("step", "prior_steps", "wall_seconds", "mean_path_length", "metrics")},
+        "g": _half(checkpoint["g"]),
+        "g_ema": _half(checkpoint["g_ema"]),
+        "d": _half(d),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(record, tmp)
+    return Path(path)
+
+
+def continue_state(state: TrainState, config: GANTrainConfig, path: str | os.PathLike) -> list[dict]:
+    """Load a continuation file into a fresh `state` (its optimisers start afresh). Returns the metric history."""
+    record = safe_load(path)
+    if record.get("format") != CONTINUATION:
+        raise CheckpointError(f"{path} is not a GAN continuation file (`thisineq.training.gan.export_continuation` writes them)")
+    changes = setting_changes(record["config"], {k: v for k, v in config.to_dict().items() if k not in CONTINUATION_MAY_CHANGE})
+    if changes:
+        raise ConfigError(f"{path} was trained with other settings ({'; '.join(changes)}); continue it with its own")
+    state.generator.load_state_dict(_full(record["g"]))
+    state.ema.load_state_dict(_full(record["g_ema"]))
+    missing, unexpected = state.discriminator.load_state_dict(_full(record["d"]), strict=False)
+    if unexpected or any(key.startswith("heads.") or config.discriminator != "projected" for key in missing):
+        raise CheckpointError(
+            f"{path} holds a discriminator of another shape (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    state.step, state.prior_steps = int(record["step"]), int(record["prior_steps"])
+    state.wall_seconds, state.mean_path_length = float(record["wall_seconds"]), record["mean_path_length"].to(state.device)
+    return json.loads(record["metrics"])
+
+
+# Settings that may differ between the run that wrote a continuation and the one that goes on from it.
+CONTINUATION_MAY_CHANGE = (
+    "dataset",
+    "run_dir",
+    "steps",
+    "device",
+    "max_minutes",
+    "snapshot_minutes",
+    "continue_from",
+    "init_from",
+)
+
+
+def _half(state: dict) -> dict:
+    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def _full(state: dict) -> dict:
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def load_discriminator(path: str | os.PathLike) -> Discriminator | ProjectedDiscriminator:
     """The discriminator of a training checkpoint (`checkpoint.pt` of a run folder), safely loaded."""
     checkpoint = safe_load(path)
     if checkpoint.get("format") != "thisineq-gan-train":
         raise CheckpointError(f"{path} is not a thisineq GAN training checkpoint (it holds no discriminator)")
-    discriminator = Discriminator(GANTrainConfig.from_dict(checkpoint["config"]).model)
+    discriminator = make_discriminator(GANTrainConfig.from_dict(checkpoint["config"]))
     discriminator.load_state_dict(checkpoint["d"])
     return discriminator.eval().requires_grad_(False)
 
@@ -329,7 +453,7 @@ def metric_history(run_dir: str | os.PathLike) -> list[dict]:
 def train_step(state: TrainState, config: GANTrainConfig, bank: ImageBank) -> dict:
     """One D update, one G update, the lazy regularisers when due, and the EMA. Returns the losses."""
     logs = {"loss_d": _discriminator_update(state, config, bank)}
-    if state.step % config.d_reg_every == 0:
+    if config.resolved_r1_gamma > 0 and state.step % config.d_reg_every == 0:
         logs["r1"] = _r1_update(state, config, bank)
     logs["loss_g"] = _generator_update(state, config)
     if config.pl_weight > 0 and state.step % config.g_reg_every == 0:
@@ -346,14 +470,26 @@ def _fakes(state: TrainState, config: GANTrainConfig, n: int):
     return state.g_step(z1, z2, mixing_cut(n, g.num_ws, config.style_mixing, state.device))
 
 
+def _autocast(state: TrainState, config: GANTrainConfig):
+    """bfloat16 autocast of the forward passes where the run asks for it (a no-op context otherwise)."""
+    return torch.autocast(state.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+
+
+def _losses(config: GANTrainConfig):
+    """(D's loss, G's loss) of the run's discriminator."""
+    return (d_hinge_loss, g_hinge_loss) if config.discriminator == "projected" else (d_logistic_loss, g_nonsaturating_loss)
+
+
 def _discriminator_update(state: TrainState, config: GANTrainConfig, bank: ImageBank) -> float:
     state.generator.requires_grad_(False)
     state.discriminator.requires_grad_(True)
     batch = config.batch // state.processes
     real = bank.batch(batch, state.device, xflip=config.xflip)
-    fake, _, _ = _fakes(state, config, batch)
-    real_pred = state.d_model(diff_augment(real, config.augment))
-    loss = d_logistic_loss(real_pred, state.d_model(diff_augment(fake.detach(), config.augment)))
+    with _autocast(state, config):
+        fake, _, _ = _fakes(state, config, batch)
+        real_pred = state.d_model(diff_augment(real, config.augment))
+        fake_pred = state.d_model(diff_augment(fake.detach(), config.augment))
+    loss = _losses(config)[0](real_pred.float(), fake_pred.float())
     state.d_optim.zero_grad(set_to_none=True)
     loss.backward()
     state.d_optim.step()
@@ -374,13 +510,17 @@ def _r1_update(state: TrainState, config: GANTrainConfig, bank: ImageBank) -> fl
 def _generator_update(state: TrainState, config: GANTrainConfig) -> float:
     state.generator.requires_grad_(True)
     state.discriminator.requires_grad_(False)
-    fake, _, w = _fakes(state, config, config.batch // state.processes)
-    loss = g_nonsaturating_loss(state.d_model(diff_augment(fake, config.augment)))
+    with _autocast(state, config):
+        fake, _, w = _fakes(state, config, config.batch // state.processes)
+        fake_pred = state.d_model(diff_augment(fake, config.augment))
+    loss = _losses(config)[1](fake_pred.float())
+    if config.resolved_range_weight:
+        loss = loss + config.resolved_range_weight * g_range_penalty(fake.float())
     state.g_optim.zero_grad(set_to_none=True)
     loss.backward()
     state.g_optim.step()
     with torch.no_grad():
-        state.generator.w_avg.lerp_(w.mean(0), 1 - config.w_avg_beta)
+        state.generator.w_avg.lerp_(w.float().mean(0), 1 - config.w_avg_beta)
     return loss.item()
 
 
@@ -433,6 +573,15 @@ class QualityMetric:
         }
 
 
+def snapshot_times_crossed(config: GANTrainConfig, before: float, after: float) -> list[int]:
+    """The snapshot times, in whole seconds of training wall time, that fall in (before, after]."""
+    if not config.snapshot_minutes:
+        return []
+    period = config.snapshot_minutes * 60
+    first, last = math.floor(before / period) + 1, math.floor(after / period)
+    return [round(k * period) for k in range(first, last + 1)]
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 
@@ -461,7 +610,7 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
             torch.cuda.set_device(device)
     if config.batch % world:
         raise ConfigError(f"batch {config.batch} does not split over {world} processes")
-    run = RunFolder(config.run_dir, config.to_dict(), may_change=("steps", "device"))
+    run = RunFolder(config.run_dir, config.to_dict(), may_change=("steps", "device", "max_minutes"))
     run.claim(write=rank == 0)
 
     bank = ImageBank(config.dataset, config.model.size)
@@ -469,6 +618,8 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
     metrics: list[dict] = []
     if run.has_checkpoint():
         metrics = restore(state, run.load_checkpoint())
+    elif config.continue_from:
+        metrics = continue_state(state, config, config.continue_from)
     elif config.init_from:
         warm_start(state, config.init_from)
     if world > 1 and state.step == 0:
@@ -481,14 +632,25 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
 
     bar = tqdm(total=config.steps, initial=state.step, desc="training GAN", unit="step", disable=not progress or rank != 0)
     started = time.perf_counter() - state.wall_seconds
-    while state.step < config.steps:
+    time_limit = config.max_minutes * 60 if config.max_minutes is not None else math.inf
+    while state.step < config.steps and state.wall_seconds < time_limit:
+        before = state.wall_seconds
         logs = train_step(state, config, bank)
         state.wall_seconds = time.perf_counter() - started
         bar.update()
         bar.set_postfix(d=f"{logs['loss_d']:.3f}", g=f"{logs['loss_g']:.3f}")
+        if world > 1 and config.max_minutes is not None:  # every process stops at the same step: rank 0's clock decides
+            clock = torch.tensor([state.wall_seconds], dtype=torch.float64, device=device)
+            dist.broadcast(clock, 0)
+            state.wall_seconds = float(clock)
         if rank != 0:
             continue
-        done = state.step == config.steps
+        done = state.step == config.steps or state.wall_seconds >= time_limit
+        for seconds in snapshot_times_crossed(config, before, state.wall_seconds):
+            save_generator(state.ema, run.snapshot_path(seconds), extra={"step": state.prior_steps + state.step})
+            save_grid(
+                generate(state.ema, sample_z(state.ema, 64, seed=SAMPLE_SEED)), run.snapshot_path(seconds).with_suffix(".png")
+            )
         if state.step % config.sample_every == 0 or done:
             save_grid(generate(state.ema, sample_z(state.ema, 64, seed=SAMPLE_SEED)), run.sample_path(state.step))
         if metric is not None and (state.step % config.metric_every == 0 or done):

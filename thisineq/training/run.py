@@ -70,6 +70,15 @@ class RunFolder:
     def sample_path(self, step: int) -> Path:
         return self.path / "samples" / f"step_{step:07d}.png"
 
+    def snapshot_path(self, seconds: int) -> Path:
+        """The EMA generator saved after `seconds` of training wall time (its sample grid: the same name, .png)."""
+        return self.path / "snapshots" / f"wall_{seconds:06d}s.pt"
+
+    def snapshots(self) -> dict[int, Path]:
+        """Seconds of training wall time → snapshot file, for every snapshot the run has saved."""
+        found = sorted((self.path / "snapshots").glob("wall_*s.pt"))
+        return {int(path.stem.removeprefix("wall_").removesuffix("s")): path for path in found}
+
 
 def setting_changes(started: dict, now: dict, prefix: str = "") -> list[str]:
     """'name: then → now' for each setting of `now` that differs from `started` (nested settings by dotted name)."""

@@ -1,0 +1,97 @@
+"""headline.json: a set's figures beside their targets, read from what the pipeline wrote, in a checked schema."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from thisineq.artifacts import ArtifactSet, available_sets, demo_set
+from thisineq.pipeline.headline import SCHEMA, check_headline, headline
+
+
+def write(path, content) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, pd.DataFrame):
+        content.to_csv(path, index=False)
+    else:
+        path.write_text(json.dumps(content), encoding="utf-8")
+
+
+@pytest.fixture
+def small_set(tmp_path) -> ArtifactSet:
+    artifacts = ArtifactSet(tmp_path / "small")
+    write(
+        artifacts.gan_quality,
+        {"scores": {"vgg_precision": 0.75, "vgg_recall": 0.4, "vgg_fd": 12.0, "vgg_fd_over_floor": float("nan")}},
+    )
+    write(
+        artifacts.comparison,
+        pd.DataFrame(
+            {
+                "method": ["e4e", "projector"],
+                "lpips": [0.12, 0.09],
+                "photos_per_second": [40.0, None],
+                "code_atypicality": [1.5, 3.0],
+            }
+        ),
+    )
+    write(
+        artifacts.boundaries / "table1.csv",
+        pd.DataFrame(
+            {
+                "method": ["e4e", "e4e", "e4e"],
+                "domain": ["income", "health", "income"],
+                "classes": ["deciles 1-3 vs 8-10", "deciles 1-3 vs 8-10", "ranks 20%"],
+                "split": ["by LSOA"] * 3,
+                "f1": [0.75, 0.72, 0.5],
+            }
+        ),
+    )
+    write(artifacts.pipeline_times, {"city": 600.0, "gan": 5400.0})
+    return artifacts
+
+
+def test_the_headline_reads_each_source_and_judges_each_target(small_set):
+    record = headline(small_set)
+    assert record["schema"] == SCHEMA and record["set"] == "small" and check_headline(record) == []
+    by_name = {f["figure"]: f for f in record["figures"]}
+    assert by_name["precision, VGG16 space"]["met"] is True and by_name["recall, VGG16 space"]["met"] is False
+    assert by_name["FD, VGG16 space"]["target"] is None and by_name["FD, VGG16 space"]["met"] is None
+    nan = by_name["FD over its real-vs-real floor, VGG16 space"]
+    assert nan["value"] is None and nan["met"] is None  # not measured: neither met nor missed
+    assert by_name["e4e: held-out LPIPS"]["met"] is True and by_name["e4e: photos per second, batch 32"]["met"] is False
+    assert by_name["projector: held-out LPIPS"]["target"] is None  # targets are the encoders'
+    assert "projector: photos per second, batch 32" not in by_name  # an optimiser has no throughput row
+    lowest = by_name["e4e: lowest F1 by LSOA over domains (deciles 1–3 vs 8–10)"]
+    assert lowest["value"] == 0.72 and lowest["met"] is False  # the ranks row (0.5) is another class definition
+    assert (
+        by_name["minutes of every step, as last run"]["value"] == 100.0 and by_name["minutes of every step, as last run"]["met"]
+    )
+    partial = {f["figure"]: f for f in headline(small_set, steps=["city", "gan", "encoder_e4e", "headline"])["figures"]}
+    timed = partial["minutes of the 2 steps timed (1 ran before times were kept: not judged)"]
+    assert timed["value"] == 100.0 and timed["target"] is None and timed["met"] is None
+    assert not any(f["area"] == "known answer" for f in record["figures"])  # no summary.json: left out, not invented
+
+
+def test_check_headline_names_what_is_wrong():
+    good = {
+        "schema": SCHEMA,
+        "set": "x",
+        "figures": [{"area": "a", "figure": "f", "value": 1.0, "target": None, "met": None, "source": "s"}],
+    }
+    assert check_headline(good) == []
+    assert check_headline({**good, "schema": "v0"}) == ["schema is 'v0', not 'thisineq-headline/1'"]
+    bad = {**good, "figures": [{**good["figures"][0], "met": True}, {"area": "a"}, {**good["figures"][0], "value": "high"}]}
+    problems = check_headline(bad)
+    assert len(problems) == 3 and "met must be" in problems[0] and "exactly area" in problems[1] and "not a number" in problems[2]
+
+
+def test_every_committed_set_has_a_headline_in_the_schema():
+    sets = [s for s in available_sets() if s.headline.is_file()]
+    assert demo_set().headline.is_file(), "the demo set has no headline.json: `thisineq pipeline --only headline` writes it"
+    for artifacts in sets:
+        record = json.loads(artifacts.headline.read_text(encoding="utf-8"))
+        assert check_headline(record) == [], artifacts.name
+        assert record["set"] == artifacts.name

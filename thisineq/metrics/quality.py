@@ -1,0 +1,115 @@
+"""GAN quality where no discriminator looks: VGG16 features, Fréchet/kernel distances with their floor, precision and recall.
+
+A projected discriminator trains G to match EfficientNet-Lite0 features — the very space the
+project's FD is computed in — so that FD can no longer judge it (Kynkäänniemi et al. 2023 show the
+same for ImageNet features in FID). The second space here is VGG16's convolutions from the LPIPS
+weights the project converts (`thisineq.metrics.lpips`): no discriminator of this project sees it.
+
+Distances between finite samples are biased upwards, so every distance is reported beside its
+floor: the same distance between two disjoint halves of the real photos, of the same size.
+Precision and recall follow Kynkäänniemi et al. 2019: each set's manifold is the union of balls
+around its points reaching their k-th nearest neighbour; precision is the share of generated images
+inside the real manifold, recall the share of real images inside the generated one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from thisineq.metrics.fid import FeatureStats, diversity, frechet_distance, kernel_distance
+from thisineq.metrics.lpips import LPIPS
+
+VGG_LAYERS = (3, 4)  # LPIPS's blocks ending at relu4_3 and relu5_3 (512 channels each)
+
+
+class VGGFeatures(nn.Module):
+    """Images in [-1, 1] (B, 3, H, W) → VGG16 features (B, 1024): relu4_3 and relu5_3, each averaged over space.
+
+    Images are resized to `input_size` first, so that sets of any resolution share one space (64:
+    the demo's resolution, and a quarter of the cost of 128 on a CPU).
+    """
+
+    def __init__(self, input_size: int = 64, weights=None):
+        super().__init__()
+        lpips = LPIPS("vgg", weights=weights)
+        self.blocks = lpips.features[: max(VGG_LAYERS) + 1]
+        self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
+        self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
+        self.input_size = input_size
+        self.eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(images.float(), size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
+        x = (x - self.shift) / self.scale
+        pooled = []
+        for index, block in enumerate(self.blocks):
+            x = block(x)
+            if index in VGG_LAYERS:
+                pooled.append(x.mean(dim=(2, 3)))
+        return torch.cat(pooled, dim=1)
+
+
+def features_of(network: nn.Module, images: torch.Tensor, batch: int = 100) -> np.ndarray:
+    """Features of many images in batches, (N, D) float64."""
+    return np.concatenate([network(images[i : i + batch]).double().numpy() for i in range(0, len(images), batch)])
+
+
+# --- precision and recall -------------------------------------------------------------------------
+
+
+def _kth_neighbour_radii(x: torch.Tensor, k: int, block: int = 1024) -> torch.Tensor:
+    """Per point, the distance to its k-th nearest other point of the same set."""
+    radii = []
+    for i in range(0, len(x), block):
+        d = torch.cdist(x[i : i + block], x)
+        radii.append(d.kthvalue(k + 1, dim=1).values)  # +1: the point itself, at distance 0
+    return torch.cat(radii)
+
+
+def _share_inside(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, block: int = 1024) -> float:
+    """Share of `points` inside at least one ball (centre, radius)."""
+    inside = [(torch.cdist(points[i : i + block], centres) <= radii[None, :]).any(dim=1) for i in range(0, len(points), block)]
+    return float(torch.cat(inside).double().mean())
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) of `fake` against `real`, features (N, D).
+
+    Returns: {"precision": share of fakes on the real manifold, "recall": share of reals on the fake manifold}.
+    """
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(
+            f"precision and recall with k={k} need more than {k} points in each set, got {len(real)} and {len(fake)}"
+        )
+    r, f = torch.as_tensor(np.asarray(real, np.float64)), torch.as_tensor(np.asarray(fake, np.float64))
+    return {
+        "precision": _share_inside(f, r, _kth_neighbour_radii(r, k)),
+        "recall": _share_inside(r, f, _kth_neighbour_radii(f, k)),
+    }
+
+
+# --- one feature space, every measure -------------------------------------------------------------
+
+
+def distribution_scores(reference: np.ndarray, other_real: np.ndarray, fake: np.ndarray, *, prefix: str, seed: int = 0) -> dict:
+    """FD, KD, precision, recall and diversity of `fake` against `reference`, with the real-vs-real floor.
+
+    reference, other_real: features of two disjoint halves of the photos; fake: generated images'
+    features, as many as `reference` holds (so the finite-sample bias matches the floor's).
+    """
+    subset = min(500, len(reference), len(fake), len(other_real))
+    reference_stats = FeatureStats.of(reference)
+    scores = {
+        "fd": frechet_distance(FeatureStats.of(fake), reference_stats),
+        "fd_floor": frechet_distance(FeatureStats.of(other_real), reference_stats),
+        "kd": kernel_distance(fake, reference, subset_size=subset, seed=seed),
+        "kd_floor": kernel_distance(other_real, reference, subset_size=subset, seed=seed),
+        **precision_recall(reference, fake),
+        **{f"{name}_floor": value for name, value in precision_recall(reference, other_real).items()},
+        "diversity_ratio": diversity(fake, seed=seed) / diversity(reference, seed=seed),
+    }
+    return {f"{prefix}_{name}": value for name, value in scores.items()}

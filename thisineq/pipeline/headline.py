@@ -1,0 +1,236 @@
+"""An artifact set's headline figures beside their targets, in one machine-readable file (`headline.json`).
+
+The figures are read from what the pipeline wrote — the GAN's quality, the inversion comparison,
+Table 1, the walks' visibility, the known-answer summary and the steps' wall times — and nothing is
+computed again. A figure whose source is missing is left out, so a set built without (say) the
+known-answer benchmark still has a headline. The Overview page shows the list as it stands.
+
+Schema (`SCHEMA`): {"schema", "set", "figures": [{"area", "figure", "value", "target", "met", "source"}]}
+with `value` a number or null, `target` a phrase or null, `met` true/false/null (no target).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from thisineq.artifacts import ArtifactSet
+from thisineq.io import write_json
+
+SCHEMA = "thisineq-headline/1"
+MODEL_STAGE_MINUTES = 150  # issue 14: the whole model stage from nothing on 2 cores
+
+
+@dataclass(frozen=True)
+class Figure:
+    area: str  # GAN, inversion, Table 1, walks, known answer, pipeline
+    figure: str  # what was measured, in words
+    value: float | None
+    target: str | None  # e.g. "≥ 0.7"
+    met: bool | None  # None: no target
+    source: str  # the artifact it was read from, relative to the set
+
+
+@dataclass(frozen=True)
+class Target:
+    sense: str  # ">=" or "<="
+    bound: float
+
+    def __str__(self) -> str:
+        return f"{'≥' if self.sense == '>=' else '≤'} {self.bound:g}"
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None or not math.isfinite(value):
+            return None
+        return value >= self.bound if self.sense == ">=" else value <= self.bound
+
+
+def figure(area: str, name: str, value, target: Target | None, source: str) -> Figure:
+    value = None if value is None or pd.isna(value) else float(value)
+    return Figure(area, name, value, str(target) if target else None, target.met(value) if target else None, source)
+
+
+# --- one reader per source ---------------------------------------------------------------------------
+
+GAN_FIGURES = {  # key in gan/quality.json → (words, target)
+    "vgg_precision": ("precision, VGG16 space", Target(">=", 0.7)),
+    "vgg_recall": ("recall, VGG16 space", Target(">=", 0.5)),
+    "vgg_fd_over_floor": ("FD over its real-vs-real floor, VGG16 space", Target("<=", 3.0)),
+    "factor_wasserstein_max": ("largest factor Wasserstein distance (in photos' sd)", Target("<=", 0.15)),
+    "type_share_gap": ("largest building-type share gap", Target("<=", 0.05)),
+    "vgg_fd": ("FD, VGG16 space", None),
+    "effnet_fd": ("FD, EfficientNet-Lite0 space", None),
+    "vgg_diversity_ratio": ("diversity ratio, VGG16 space", None),
+}
+INVERSION_TARGETS = {  # (method, column) → target
+    ("e4e", "lpips"): Target("<=", 0.13),
+    ("restyle", "lpips"): Target("<=", 0.10),
+    ("e4e", "code_atypicality"): Target("<=", 2.0),
+    ("restyle", "code_atypicality"): Target("<=", 2.0),
+    ("e4e", "latent_error"): Target("<=", 0.5),
+    ("restyle", "latent_error"): Target("<=", 0.5),
+    ("e4e", "photos_per_second"): Target(">=", 50.0),
+}
+INVERSION_WORDS = {
+    "lpips": "held-out LPIPS",
+    "psnr": "held-out PSNR (dB)",
+    "code_atypicality": "median code atypicality in W",
+    "latent_error": "latent recovery error (share of no inversion's)",
+    "seconds_per_photo": "seconds per photo, batch 1",
+    "photos_per_second": "photos per second, batch 32",
+}
+
+
+def gan_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
+    scores = _json(artifacts.gan_quality)
+    if scores:
+        for key, (words, target) in GAN_FIGURES.items():
+            if key in scores.get("scores", {}):
+                yield figure("GAN", words, scores["scores"][key], target, "gan/quality.json")
+
+
+def inversion_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
+    table = _csv(artifacts.comparison)
+    for _, row in table.iterrows() if table is not None else []:
+        for column, words in INVERSION_WORDS.items():
+            if column in row and not pd.isna(row[column]):
+                target = INVERSION_TARGETS.get((row["method"], column))
+                yield figure("inversion", f"{row['method']}: {words}", row[column], target, "inversions/comparison.csv")
+
+
+def table1_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
+    table = _csv(artifacts.boundaries / "table1.csv")
+    if table is None or "classes" not in table:
+        return
+    deciles = table[(table["split"] == "by LSOA") & (table["classes"] == "deciles 1-3 vs 8-10") & table["f1"].notna()]
+    for method, rows in deciles.groupby("method", sort=False):
+        target = Target(">=", 0.73) if method in ("e4e", "restyle") else None
+        yield figure(
+            "Table 1",
+            f"{method}: lowest F1 by LSOA over domains (deciles 1–3 vs 8–10)",
+            rows["f1"].min(),
+            target,
+            "boundaries/table1.csv",
+        )
+
+
+def walk_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
+    table = _csv(artifacts.visibility)
+    if table is None:
+        return
+    whitened = table[table["fit"] == "whitened W"]
+    for method, rows in whitened.groupby("method", sort=False):
+        encoder = method in ("e4e", "restyle")
+        yield figure(
+            "walks",
+            f"{method}: mean pixel change of a +3σ walk",
+            rows["change"].mean(),
+            Target(">=", 0.02) if encoder else None,
+            "boundaries/visibility.csv",
+        )
+        if "split_half_cosine" in rows:
+            yield figure(
+                "walks",
+                f"{method}: lowest split-half cosine of the normals",
+                rows["split_half_cosine"].min(),
+                Target(">=", 0.6) if encoder else None,
+                "boundaries/visibility.csv",
+            )
+
+
+def known_answer_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
+    summary = _json(artifacts.known_answer / "summary.json")
+    if not summary:
+        return
+    for entry in [*summary.get("boundaries", {}).values(), summary.get("control")]:
+        if entry and entry.get("rows"):
+            share = entry["met"] / entry["rows"]
+            yield figure(
+                "known answer",
+                f"share of walks meeting: {entry['target']}",
+                share,
+                Target(">=", 1.0),
+                "known_answer/summary.json",
+            )
+
+
+def pipeline_figures(artifacts: ArtifactSet, steps: list[str] | None = None) -> Iterator[Figure]:
+    """The steps' minutes, judged against the model stage's budget only when every step of the run (`steps`) was timed."""
+    times = _json(artifacts.pipeline_times)
+    if not times:
+        return
+    minutes = sum(times.values()) / 60
+    untimed = [name for name in steps or [] if name != "headline" and name not in times]
+    if untimed:
+        words = f"minutes of the {len(times)} steps timed ({len(untimed)} ran before times were kept: not judged)"
+        yield figure("pipeline", words, minutes, None, "pipeline_times.json")
+    else:
+        words = "minutes of every step, as last run"
+        yield figure("pipeline", words, minutes, Target("<=", MODEL_STAGE_MINUTES), "pipeline_times.json")
+
+
+READERS: tuple[Callable[[ArtifactSet], Iterator[Figure]], ...] = (
+    gan_figures,
+    inversion_figures,
+    table1_figures,
+    walk_figures,
+    known_answer_figures,
+)
+
+
+def headline(artifacts: ArtifactSet, steps: list[str] | None = None) -> dict:
+    """The set's headline record (see the module docstring); `steps`: the pipeline steps whose times should all be there."""
+    figures = [f for reader in READERS for f in reader(artifacts)] + list(pipeline_figures(artifacts, steps))
+    return {"schema": SCHEMA, "set": artifacts.name, "figures": [asdict(f) for f in figures]}
+
+
+def write_headline(artifacts: ArtifactSet, steps: list[str] | None = None) -> None:
+    write_json(artifacts.headline, headline(artifacts, steps))
+
+
+def write_headline_step(p) -> None:
+    """The pipeline's last step: the headline of the set it built."""
+    write_headline(p.paths.artifacts, [step.name for step in p.steps()])
+
+
+def sources(artifacts: ArtifactSet) -> list:
+    """Every file the headline reads (its step's inputs)."""
+    return [
+        artifacts.gan_quality,
+        artifacts.comparison,
+        artifacts.boundaries / "table1.csv",
+        artifacts.visibility,
+        artifacts.known_answer / "summary.json",
+        artifacts.pipeline_times,
+    ]
+
+
+def check_headline(record: dict) -> list[str]:
+    """What is wrong with a headline record ([] when it follows the schema)."""
+    problems = [] if record.get("schema") == SCHEMA else [f"schema is {record.get('schema')!r}, not {SCHEMA!r}"]
+    if not isinstance(record.get("set"), str):
+        problems.append("set is not a name")
+    figures = record.get("figures")
+    if not isinstance(figures, list):
+        return [*problems, "figures is not a list"]
+    for k, entry in enumerate(figures):
+        if not isinstance(entry, dict) or set(entry) != {"area", "figure", "value", "target", "met", "source"}:
+            problems.append(f"figure {k} does not have exactly area, figure, value, target, met, source")
+            continue
+        if not isinstance(entry["value"], (int, float, type(None))) or isinstance(entry["value"], bool):
+            problems.append(f"figure {k} ({entry['figure']}): value is not a number or null")
+        if entry["met"] not in (True, False, None) or (entry["target"] is None and entry["met"] is not None):
+            problems.append(f"figure {k} ({entry['figure']}): met must be true, false or null with a target, null without")
+    return problems
+
+
+def _json(path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _csv(path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.is_file() else None

@@ -1,0 +1,146 @@
+"""Compare GAN training recipes at equal wall time on the same city.
+
+Each recipe trains in its own run folder for `minutes` of training wall time, saving its EMA
+generator and a sample grid every `every` minutes (`GANTrainConfig.snapshot_minutes`). Every
+snapshot is then scored by one `QualityJudge` (VGG16 and EfficientNet-Lite0 spaces, the oracle's
+factors); scores are cached per run (`quality.jsonl`), so training and scoring both resume. The
+report is a table of every recipe's scores at every snapshot time and, per time, one image with a
+row of samples from each recipe (the same z).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from thisineq.io import atomic_open, atomic_path, write_json
+from thisineq.models.stylegan2 import StyleGAN2Config, safe_load
+from thisineq.pipeline.gan_quality import TARGETS, QualityJudge, generator_quality
+from thisineq.training.gan import train_gan
+from thisineq.training.recipes import recipe_config
+from thisineq.training.run import RUN_CONFIG, RunFolder
+
+SCORES = "quality.jsonl"  # per run folder: one line of scores per snapshot
+GRID_ROW = 8  # samples per recipe in the side-by-side grids
+
+
+def train_recipe(
+    name: str, folder: str | os.PathLike, *, dataset: str, model: StyleGAN2Config, minutes: float, every: float, seed: int = 0
+) -> Path:
+    """Train recipe `name` in `folder`/`name` for `minutes` of wall time, with snapshots every `every` minutes."""
+    config = recipe_config(
+        name,
+        dataset=str(dataset),
+        run_dir=str(Path(folder) / name),
+        model=model,
+        steps=10**9,  # the clock ends the run
+        max_minutes=minutes,
+        snapshot_minutes=every,
+        metric_every=0,  # scored afterwards, off the clock
+        sample_every=10**9,
+        seed=seed,
+    )
+    return train_gan(config)
+
+
+def score_snapshots(run_dir: str | os.PathLike, judge: QualityJudge, *, log=print) -> pd.DataFrame:
+    """Every snapshot of a run scored by `judge` (cached in the run's quality.jsonl); one row per snapshot."""
+    run_dir = Path(run_dir)
+    cache = run_dir / SCORES
+    done = {row["seconds"]: row for row in _read_lines(cache)}
+    for seconds, path in RunFolder(run_dir, {}).snapshots().items():
+        if seconds in done:
+            continue
+        log(f"  scoring {run_dir.name} at {seconds / 60:.0f} min")
+        step = int(safe_load(path).get("step", 0))
+        done[seconds] = {"seconds": seconds, "step": step, **_plain(generator_quality(path, judge))}
+        with open(cache, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(done[seconds]) + "\n")
+    return pd.DataFrame(sorted(done.values(), key=lambda row: row["seconds"]))
+
+
+def comparison_table(folder: str | os.PathLike, judge: QualityJudge, *, log=print) -> pd.DataFrame:
+    """Scores of every recipe run in `folder` at every snapshot time, with minutes and thousands of images seen."""
+    tables = []
+    for run_dir in sorted(p for p in Path(folder).iterdir() if (p / RUN_CONFIG).is_file()):
+        table = score_snapshots(run_dir, judge, log=log)
+        batch = json.loads((run_dir / RUN_CONFIG).read_text(encoding="utf-8"))["batch"]
+        if len(table):
+            tables.append(table.assign(recipe=run_dir.name, minutes=table["seconds"] / 60, kimg=table["step"] * batch / 1000))
+    if not tables:
+        raise FileNotFoundError(f"{folder} holds no recipe run with snapshots (train one first)")
+    table = pd.concat(tables, ignore_index=True)
+    first = ["recipe", "minutes", "step", "kimg"]
+    return table[first + [c for c in table.columns if c not in first and c != "seconds"]]
+
+
+def write_report(table: pd.DataFrame, folder: str | os.PathLike, out: str | os.PathLike) -> None:
+    """recipes.csv, recipes.md (the headline columns against their targets) and one side-by-side grid per snapshot time."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out / "recipes.csv", "w", encoding="utf-8", newline="") as handle:
+        table.to_csv(handle, index=False, float_format="%.4g")
+    with atomic_open(out / "recipes.md", "w", encoding="utf-8") as handle:
+        handle.write(markdown_table(table))
+    for minutes, rows in table.groupby("minutes"):
+        seconds = round(minutes * 60)
+        grids = {r: RunFolder(Path(folder) / r, {}).snapshots().get(seconds) for r in rows["recipe"]}
+        side_by_side(
+            {r: p.with_suffix(".png") for r, p in grids.items() if p is not None}, out / f"samples_wall_{seconds:06d}s.png"
+        )
+    write_json(out / "targets.json", {name: {"sense": sense, "bound": bound} for name, (sense, bound) in TARGETS.items()})
+
+
+HEADLINE = [
+    "vgg_fd",
+    "vgg_fd_floor",
+    "vgg_kd",
+    "vgg_precision",
+    "vgg_recall",
+    "effnet_fd",
+    "vgg_diversity_ratio",
+    "factor_wasserstein_max",
+    "type_share_gap",
+]
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The headline scores of every recipe and time, as a Markdown table."""
+    columns = ["recipe", "minutes", "kimg", *[c for c in HEADLINE if c in table.columns]]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for _, row in table.iterrows():
+        cells = [str(row["recipe"])] + [f"{row[c]:.0f}" if c == "minutes" else f"{row[c]:.3g}" for c in columns[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def side_by_side(grids: dict[str, Path], path: Path) -> None:
+    """The first row of each recipe's sample grid, one recipe per row (the same z in every row)."""
+    rows = []
+    for grid_path in grids.values():
+        with Image.open(grid_path) as grid:
+            side = grid.width // GRID_ROW
+            rows.append(np.asarray(grid.convert("RGB").crop((0, 0, grid.width, side))))
+    if rows:
+        with atomic_path(path) as tmp:
+            Image.fromarray(np.concatenate(rows, axis=0)).save(tmp, format="PNG")
+
+
+def _read_lines(path: Path) -> list[dict]:
+    """The cached rows; a line cut short by a killed run is skipped (its snapshot is scored again)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def _plain(scores: dict) -> dict:
+    return {k: float(v) for k, v in scores.items()}

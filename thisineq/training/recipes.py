@@ -1,0 +1,26 @@
+"""Named GAN training recipes: the settings that differ from `GANTrainConfig`'s defaults, in one place.
+
+The pipeline, the recipe comparison and the CLI take a recipe by name, so a result always says which
+settings made it. Architecture, dataset, seed and length are the caller's.
+"""
+
+from __future__ import annotations
+
+from thisineq.errors import ConfigError
+from thisineq.training.gan import GANTrainConfig
+
+RECIPES: dict[str, dict] = {
+    # StyleGAN2-ADA's small-data recipe (logistic loss, R1, path length, DiffAugment): what trained the 2025 demo.
+    "stylegan2": {},
+    # The same, with G's and D's forward passes under bfloat16 autocast.
+    "stylegan2-bf16": {"precision": "bf16"},
+    # Projected GAN: frozen EfficientNet-Lite0 features at 128 px, random projections, patch heads, hinge loss, no R1.
+    "projected": {"discriminator": "projected", "precision": "bf16", "lr": 0.002},
+}
+
+
+def recipe_config(name: str, **settings) -> GANTrainConfig:
+    """The recipe `name` with `settings` (dataset, run_dir, model, steps…; a setting given here wins over the recipe's)."""
+    if name not in RECIPES:
+        raise ConfigError(f"unknown GAN recipe {name!r}; choose from {', '.join(RECIPES)}")
+    return GANTrainConfig(**{**RECIPES[name], **settings})
