@@ -111,13 +111,12 @@ class RandomProjection(nn.Module):
 
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         mixed = [conv(f) for conv, f in zip(self.ccm, features, strict=True)]
-        outputs: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
-        coarser = None
+        coarse_to_fine, coarser = [], None
         for k in reversed(range(4)):
             x = mixed[k] if coarser is None else mixed[k] + self.lateral[k](coarser)
             coarser = self.csm[k](F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
-            outputs[k] = coarser
-        return outputs
+            coarse_to_fine.append(coarser)
+        return coarse_to_fine[::-1]
 
 
 def _random_conv(c_in: int, c_out: int, kernel: int, generator: torch.Generator) -> nn.Conv2d:
