@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-F1_FLOOR, STABILITY_FLOOR, CHANGE_FLOOR = 0.73, 0.6, 0.02
+from thisineq.pipeline.headline import SPLIT_HALF_COSINE, TABLE1_F1, WALK_CHANGE
+
+F1_FLOOR, STABILITY_FLOOR, CHANGE_FLOOR = TABLE1_F1.bound, SPLIT_HALF_COSINE.bound, WALK_CHANGE.bound
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

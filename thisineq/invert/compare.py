@@ -210,10 +210,11 @@ def _method_row(
     """One method's row of the comparison table (its editability scores left out where it has no boundary)."""
     log(f"  comparing {method}")
     kw = {"projector_steps": config.projector_steps, "hybrid_steps": config.hybrid_steps}
-    repeats = 1 if methods.method(method).optimises else 5  # an encoder takes milliseconds: time it more often
+    optimises = methods.method(method).optimises
+    repeats = 1 if optimises else 5  # an encoder takes milliseconds: time it more often
     row = {"method": method, **reconstruction_summary(errors)}
     row["seconds_per_photo"] = seconds_per_photo(models, method, photos[: config.timing_photos], repeats=repeats, **kw)
-    if not methods.method(method).optimises:  # an optimiser's batch costs as many steps: its throughput says nothing new
+    if not optimises:  # an optimiser's batch costs as many steps: its throughput says nothing new
         row["photos_per_second"] = photos_per_second(models, method, photos, batch=config.throughput_batch, **kw)
     row |= latent_recovery(models, method, config.recovery_samples, config.seed, **kw)
     # Median over the held-out photos' codes; GAN samples score about 1 (`reference_scores`).

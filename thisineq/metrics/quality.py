@@ -95,21 +95,45 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str
 # --- one feature space, every measure -------------------------------------------------------------
 
 
-def distribution_scores(reference: np.ndarray, other_real: np.ndarray, fake: np.ndarray, *, prefix: str, seed: int = 0) -> dict:
-    """FD, KD, precision, recall and diversity of `fake` against `reference`, with the real-vs-real floor.
+class RealReference:
+    """The reference half of the photos in one feature space, with what every comparison against it reuses.
 
-    reference, other_real: features of two disjoint halves of the photos; fake: generated images'
-    features, as many as `reference` holds (so the finite-sample bias matches the floor's).
+    reference, other_real: features of two disjoint halves of the photos. The other half's scores
+    are the floor (what a perfect generator would get at this sample size); they, the reference's
+    statistics, its k-NN radii and its diversity are computed once, not for every generator.
     """
-    subset = min(500, len(reference), len(fake), len(other_real))
-    reference_stats = FeatureStats.of(reference)
-    scores = {
-        "fd": frechet_distance(FeatureStats.of(fake), reference_stats),
-        "fd_floor": frechet_distance(FeatureStats.of(other_real), reference_stats),
-        "kd": kernel_distance(fake, reference, subset_size=subset, seed=seed),
-        "kd_floor": kernel_distance(other_real, reference, subset_size=subset, seed=seed),
-        **precision_recall(reference, fake),
-        **{f"{name}_floor": value for name, value in precision_recall(reference, other_real).items()},
-        "diversity_ratio": diversity(fake, seed=seed) / diversity(reference, seed=seed),
-    }
-    return {f"{prefix}_{name}": value for name, value in scores.items()}
+
+    def __init__(self, reference: np.ndarray, other_real: np.ndarray, *, seed: int = 0, k: int = 3):
+        self.reference = np.asarray(reference, np.float64)
+        self.stats = FeatureStats.of(self.reference)
+        self.diversity = diversity(self.reference, seed=seed)
+        self.seed, self.k = seed, k
+        self.subset = min(500, len(self.reference), len(other_real))
+        self._tensor = torch.as_tensor(self.reference)
+        self._radii = _kth_neighbour_radii(self._tensor, k)
+        floor = self._compare(other_real)
+        self.floor = {name: floor[name] for name in ("fd", "kd", "precision", "recall")}
+
+    def scores(self, fake: np.ndarray, *, prefix: str) -> dict:
+        """FD, KD, precision, recall and diversity ratio of `fake` (as many as the reference holds), with the floor."""
+        scores = self._compare(fake) | {f"{name}_floor": value for name, value in self.floor.items()}
+        order = ("fd", "fd_floor", "kd", "kd_floor", "precision", "recall", "precision_floor", "recall_floor", "diversity_ratio")
+        return {f"{prefix}_{name}": scores[name] for name in order}
+
+    def _compare(self, features: np.ndarray) -> dict:
+        if len(features) <= self.k:
+            raise ValueError(f"precision and recall with k={self.k} need more than {self.k} points, got {len(features)}")
+        features = np.asarray(features, np.float64)
+        f = torch.as_tensor(features)
+        return {
+            "fd": frechet_distance(FeatureStats.of(features), self.stats),
+            "kd": kernel_distance(features, self.reference, subset_size=min(self.subset, len(features)), seed=self.seed),
+            "precision": _share_inside(f, self._tensor, self._radii),
+            "recall": _share_inside(self._tensor, f, _kth_neighbour_radii(f, self.k)),
+            "diversity_ratio": diversity(features, seed=self.seed) / self.diversity,
+        }
+
+
+def distribution_scores(reference: np.ndarray, other_real: np.ndarray, fake: np.ndarray, *, prefix: str, seed: int = 0) -> dict:
+    """`RealReference(reference, other_real).scores(fake)`: one comparison, its floor beside it."""
+    return RealReference(reference, other_real, seed=seed).scores(fake, prefix=prefix)

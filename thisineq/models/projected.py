@@ -176,7 +176,12 @@ class ProjectedDiscriminator(nn.Module):
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """The heads' weights only: the feature network comes with the package, the projection from its seed."""
-        return {k: v for k, v in self.state_dict().items() if k.startswith("heads.")}
+        return {k: v for k, v in self.state_dict().items() if is_head_weight(k)}
+
+
+def is_head_weight(key: str) -> bool:
+    """Whether a projected D's state-dict entry belongs to its trainable heads."""
+    return key.startswith("heads.")
 
 
 # --- losses ---------------------------------------------------------------------------------------

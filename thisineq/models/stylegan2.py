@@ -539,11 +539,16 @@ def load_rosinality(path: str | os.PathLike) -> Generator:
     return generator_from_state(state, config, w_avg)
 
 
+def float16(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict's floating-point tensors in float16 (half the bytes; `load_state_dict` casts them back)."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def save_generator(generator: Generator, path: str | os.PathLike, *, half: bool = False, extra: dict | None = None) -> None:
     """The project's own format: state dict plus plain config, atomically written."""
     from thisineq.io import atomic_path
 
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in generator.state_dict().items()}
+    state = float16(generator.state_dict()) if half else generator.state_dict()
     with atomic_path(path) as tmp:
         torch.save({"format": "thisineq-stylegan2", "config": generator.config.to_dict(), "g_ema": state, **(extra or {})}, tmp)
 

@@ -23,17 +23,10 @@ from thisineq.io import write_json
 from thisineq.known_answer.fidelity import factor_fidelity
 from thisineq.known_answer.oracle import FactorOracle, load_oracle, predict
 from thisineq.metrics.fid import FeatureExtractor
-from thisineq.metrics.quality import VGGFeatures, distribution_scores, features_of
+from thisineq.metrics.quality import RealReference, VGGFeatures, features_of
 from thisineq.models.stylegan2 import Generator, load_generator, sample_z
+from thisineq.pipeline.headline import GAN_TARGETS
 
-# What the demo GAN should reach (issue 14); `targets_met` checks a result against them.
-TARGETS = {
-    "vgg_precision": (">=", 0.7),
-    "vgg_recall": (">=", 0.5),
-    "vgg_fd_over_floor": ("<=", 3.0),
-    "factor_wasserstein_max": ("<=", 0.15),
-    "type_share_gap": ("<=", 0.05),
-}
 QUALITY_SEED = 11  # the z every evaluation generates from: the same samples for every snapshot
 
 
@@ -41,8 +34,8 @@ QUALITY_SEED = 11  # the z every evaluation generates from: the same samples for
 class QualityReference:
     """Features of two disjoint halves of the real photos, computed once and reused for every generator."""
 
-    vgg: tuple[np.ndarray, np.ndarray]  # (n, 1024) each
-    effnet: tuple[np.ndarray, np.ndarray]  # (n, 1280) each
+    vgg: RealReference  # (n, 1024) features per half
+    effnet: RealReference  # (n, 1280) features per half
     factors: np.ndarray | None  # oracle reading of the reference half, (n, len(FACTORS)); None without an oracle
 
 
@@ -56,11 +49,11 @@ class QualityJudge:
             raise ValueError(f"the quality evaluation needs at least 20 photos, got {len(photos)}")
         order = torch.from_numpy(np.random.default_rng(seed).permutation(len(photos)))
         halves = (_as_float(photos[order[:n]]), _as_float(photos[order[n : 2 * n]]))
-        self.n, self.seed, self.oracle = n, seed, oracle
+        self.n, self.oracle = n, oracle
         self.vgg, self.effnet = VGGFeatures(), FeatureExtractor()
         self.reference = QualityReference(
-            vgg=tuple(features_of(self.vgg, h) for h in halves),
-            effnet=tuple(features_of(self.effnet, h) for h in halves),
+            vgg=RealReference(*(features_of(self.vgg, h) for h in halves), seed=seed),
+            effnet=RealReference(*(features_of(self.effnet, h) for h in halves), seed=seed),
             factors=predict(oracle, halves[0]) if oracle is not None else None,
         )
 
@@ -82,10 +75,9 @@ class QualityJudge:
         z = sample_z(generator, self.n, seed=QUALITY_SEED)
         # As every viewer sees them: clipped to [-1, 1] and quantised to 8 bits, like the photos.
         images = torch.cat([from_uint8(to_uint8_tensor(generator(chunk).float())) for chunk in z.split(100)])
-        (vgg_ref, vgg_other), (eff_ref, eff_other) = self.reference.vgg, self.reference.effnet
         scores = {
-            **distribution_scores(vgg_ref, vgg_other, features_of(self.vgg, images), prefix="vgg", seed=self.seed),
-            **distribution_scores(eff_ref, eff_other, features_of(self.effnet, images), prefix="effnet", seed=self.seed),
+            **self.reference.vgg.scores(features_of(self.vgg, images), prefix="vgg"),
+            **self.reference.effnet.scores(features_of(self.effnet, images), prefix="effnet"),
         }
         scores["vgg_fd_over_floor"] = scores["vgg_fd"] / scores["vgg_fd_floor"]
         if self.oracle is not None:
@@ -102,12 +94,8 @@ class QualityJudge:
 
 
 def targets_met(scores: dict) -> dict[str, bool | None]:
-    """Per target, whether `scores` meets it (None where the score was not measured)."""
-    met = {}
-    for name, (sense, bound) in TARGETS.items():
-        value = scores.get(name)
-        met[name] = None if value is None else bool(value >= bound if sense == ">=" else value <= bound)
-    return met
+    """Per GAN target (`headline.GAN_TARGETS`), whether `scores` meets it (None where the score was not measured)."""
+    return {name: target.met(scores.get(name)) for name, target in GAN_TARGETS.items()}
 
 
 def generator_quality(generator_path: str | os.PathLike, judge: QualityJudge) -> dict:

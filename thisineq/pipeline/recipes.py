@@ -20,7 +20,8 @@ from PIL import Image
 
 from thisineq.io import atomic_open, atomic_path, write_json
 from thisineq.models.stylegan2 import StyleGAN2Config, safe_load
-from thisineq.pipeline.gan_quality import TARGETS, QualityJudge, generator_quality
+from thisineq.pipeline.gan_quality import QualityJudge, generator_quality
+from thisineq.pipeline.headline import GAN_TARGETS
 from thisineq.training.gan import train_gan
 from thisineq.training.recipes import recipe_config
 from thisineq.training.run import RUN_CONFIG, RunFolder
@@ -87,13 +88,14 @@ def write_report(table: pd.DataFrame, folder: str | os.PathLike, out: str | os.P
         table.to_csv(handle, index=False, float_format="%.4g")
     with atomic_open(out / "recipes.md", "w", encoding="utf-8") as handle:
         handle.write(markdown_table(table))
+    snapshots = {recipe: RunFolder(Path(folder) / recipe, {}).snapshots() for recipe in table["recipe"].unique()}
     for minutes, rows in table.groupby("minutes"):
         seconds = round(minutes * 60)
-        grids = {r: RunFolder(Path(folder) / r, {}).snapshots().get(seconds) for r in rows["recipe"]}
+        grids = {r: snapshots[r].get(seconds) for r in rows["recipe"]}
         side_by_side(
             {r: p.with_suffix(".png") for r, p in grids.items() if p is not None}, out / f"samples_wall_{seconds:06d}s.png"
         )
-    write_json(out / "targets.json", {name: {"sense": sense, "bound": bound} for name, (sense, bound) in TARGETS.items()})
+    write_json(out / "targets.json", {name: {"sense": t.sense, "bound": t.bound} for name, t in GAN_TARGETS.items()})
 
 
 HEADLINE = [

@@ -213,7 +213,7 @@ STEPS: tuple[Step, ...] = (
         settings=lambda config: {
             "samples": config.gan_quality_samples,
             "seed": gan_quality.QUALITY_SEED,
-            "targets": gan_quality.TARGETS,
+            "targets": {name: (t.sense, t.bound) for name, t in headline.GAN_TARGETS.items()},
         },
         artifact="gan/quality",
     ),

@@ -13,7 +13,7 @@ import torch
 
 from thisineq.images import to_tensor
 from thisineq.io import atomic_open, write_json
-from thisineq.models.stylegan2 import load_generator, safe_load, sample_z, save_generator
+from thisineq.models.stylegan2 import float16, load_generator, safe_load, sample_z, save_generator
 from thisineq.training.gan import GENERATOR, generate, metric_history
 from thisineq.training.run import CHECKPOINT, LOG, RUN_CONFIG, save_grid
 
@@ -142,7 +142,7 @@ def export_encoder(
     log = [json.loads(line) for line in (run_dir / LOG).read_text(encoding="utf-8").splitlines() if line.strip()]
     out_dir.mkdir(parents=True, exist_ok=True)
     stored = safe_load(run_dir / ENCODER)  # the training copy, float32
-    stored["state"] = {k: v.half() if v.is_floating_point() else v for k, v in stored["state"].items()}
+    stored["state"] = float16(stored["state"])
     with atomic_open(out_dir / f"{kind}.pt", "wb") as handle:
         torch.save(stored, handle)  # float16 weights: half the size; loading casts them back
     grids = sorted((run_dir / "samples").glob("step_*.png"))

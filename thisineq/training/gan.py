@@ -34,13 +34,15 @@ from tqdm.auto import tqdm
 from thisineq.config import option
 from thisineq.errors import ConfigError
 from thisineq.io import atomic_open, atomic_path
-from thisineq.models.projected import ProjectedConfig, ProjectedDiscriminator, d_hinge_loss, g_hinge_loss
+from thisineq.models.projected import ProjectedConfig, ProjectedDiscriminator, d_hinge_loss, g_hinge_loss, is_head_weight
 from thisineq.models.stylegan2 import (
     CheckpointError,
     Discriminator,
     Generator,
     StyleGAN2Config,
     broadcast,
+    float16,
+    load_weights,
     safe_load,
     sample_z,
     save_generator,
@@ -377,14 +379,14 @@ def export_continuation(run_dir: str | os.PathLike, path: str | os.PathLike) -> 
     config = GANTrainConfig.from_dict(checkpoint["config"])
     d = checkpoint["d"]
     if config.discriminator == "projected":
-        d = {k: v for k, v in d.items() if k.startswith("heads.")}
+        d = {k: v for k, v in d.items() if is_head_weight(k)}
     record = {
         "format": CONTINUATION,
         "config": checkpoint["config"],
         **{key: checkpoint[key] for key in ("step", "prior_steps", "wall_seconds", "mean_path_length", "metrics")},
-        "g": _half(checkpoint["g"]),
-        "g_ema": _half(checkpoint["g_ema"]),
-        "d": _half(d),
+        "g": float16(checkpoint["g"]),
+        "g_ema": float16(checkpoint["g_ema"]),
+        "d": float16(d),
     }
     with atomic_path(path) as tmp:
         torch.save(record, tmp)
@@ -399,10 +401,10 @@ def continue_state(state: TrainState, config: GANTrainConfig, path: str | os.Pat
     changes = setting_changes(record["config"], {k: v for k, v in config.to_dict().items() if k not in CONTINUATION_MAY_CHANGE})
     if changes:
         raise ConfigError(f"{path} was trained with other settings ({'; '.join(changes)}); continue it with its own")
-    state.generator.load_state_dict(_full(record["g"]))
-    state.ema.load_state_dict(_full(record["g_ema"]))
-    missing, unexpected = state.discriminator.load_state_dict(_full(record["d"]), strict=False)
-    if unexpected or any(key.startswith("heads.") or config.discriminator != "projected" for key in missing):
+    load_weights(state.generator, record["g"])  # float16 → the modules' float32, cast by load_state_dict
+    load_weights(state.ema, record["g_ema"])
+    missing, unexpected = state.discriminator.load_state_dict(record["d"], strict=False)
+    if unexpected or any(is_head_weight(key) or config.discriminator != "projected" for key in missing):
         raise CheckpointError(
             f"{path} holds a discriminator of another shape (missing {missing[:3]}, unexpected {unexpected[:3]})"
         )
@@ -422,14 +424,6 @@ CONTINUATION_MAY_CHANGE = (
     "continue_from",
     "init_from",
 )
-
-
-def _half(state: dict) -> dict:
-    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-
-
-def _full(state: dict) -> dict:
-    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
 def load_discriminator(path: str | os.PathLike) -> Discriminator | ProjectedDiscriminator:
@@ -646,13 +640,14 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
         if rank != 0:
             continue
         done = state.step == config.steps or state.wall_seconds >= time_limit
-        for seconds in snapshot_times_crossed(config, before, state.wall_seconds):
+        snapshots = snapshot_times_crossed(config, before, state.wall_seconds)
+        sampled = state.step % config.sample_every == 0 or done
+        samples = generate(state.ema, sample_z(state.ema, 64, seed=SAMPLE_SEED)) if snapshots or sampled else None
+        for seconds in snapshots:  # a slow step may cross several snapshot times: the same EMA for each
             save_generator(state.ema, run.snapshot_path(seconds), extra={"step": state.prior_steps + state.step})
-            save_grid(
-                generate(state.ema, sample_z(state.ema, 64, seed=SAMPLE_SEED)), run.snapshot_path(seconds).with_suffix(".png")
-            )
-        if state.step % config.sample_every == 0 or done:
-            save_grid(generate(state.ema, sample_z(state.ema, 64, seed=SAMPLE_SEED)), run.sample_path(state.step))
+            save_grid(samples, run.snapshot_path(seconds).with_suffix(".png"))
+        if sampled:
+            save_grid(samples, run.sample_path(state.step))
         if metric is not None and (state.step % config.metric_every == 0 or done):
             entry = {
                 "step": state.step,
