@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="This inequality does not exist", page_icon=":material/holiday_village:", layout="wide")
+from thisineq.app.icon import page_icon
+
+st.set_page_config(page_title="This inequality does not exist", page_icon=page_icon(), layout="wide")
 
 pages = {
     "Explore": [

@@ -26,7 +26,6 @@ if show_photos:
 deck = maps.CompactDeck(
     layers=layers,
     initial_view_state=pdk.ViewState(**maps.initial_view(photos, geojson)),
-    map_style=None,
     tooltip=maps.decile_tooltip(domain(domain_key).label),
 )
 st.pydeck_chart(deck, height=560)

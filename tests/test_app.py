@@ -99,12 +99,10 @@ def test_deck_json_is_compact_and_leaves_the_layers_their_data():
     ] * 50
     collection = {"type": "FeatureCollection", "features": features}
     layer = pdk.Layer("GeoJsonLayer", collection)
-    compact, indented = (
-        maps.CompactDeck(layers=[layer], map_style=None).to_json(),
-        pdk.Deck(layers=[layer], map_style=None).to_json(),
-    )
+    compact, indented = maps.CompactDeck(layers=[layer]).to_json(), pdk.Deck(layers=[layer], map_provider=None).to_json()
     assert "\n" not in compact and len(compact) < len(indented) / 2
     assert json.loads(compact) == json.loads(indented)
+    assert "mapProvider" not in json.loads(compact) and "http" not in json.loads(compact)["mapStyle"]  # no basemap to fetch
     assert layer.data is collection  # written from a copy: the layer itself keeps its data
 
 
@@ -123,7 +121,7 @@ def test_photo_points_leave_out_photos_without_coordinates():
     assert points.to_dict("records") == [
         {"photo_id": "p1", "lat": 51.5, "lon": -0.1, "lsoa_name": "A 001A", "lsoa_code": "E01000001", "decile": 2}
     ]
-    spec = json.loads(maps.CompactDeck(layers=[maps.photo_layer(points)], map_style=None).to_json())
+    spec = json.loads(maps.CompactDeck(layers=[maps.photo_layer(points)]).to_json())
     assert spec["layers"][0]["@@type"] == "ScatterplotLayer" and spec["layers"][0]["data"][0]["decile"] == 2
 
 
@@ -151,7 +149,7 @@ def test_generator_pages_say_when_a_set_has_no_generator(page, tmp_path, monkeyp
     (tmp_path / "bare").mkdir()
     (tmp_path / "bare" / "city").symlink_to(demo_set().city.resolve())  # a dataset, and nothing built from it
     monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
-    st.cache_data.clear()  # the list of artifact sets is cached per process
+    st.cache_data.clear()  # tables cached by path from other tests' sets
     try:
         at = run(page)
         assert any("no generator yet" in i.value for i in at.info) and not at.slider
@@ -197,7 +195,7 @@ def test_pages_on_a_set_with_a_generator_but_no_boundaries(tmp_path, monkeypatch
 
     def run(page: str, artifact_set: str) -> AppTest:
         at = AppTest.from_file(str(ROOT / page), default_timeout=120)
-        at.session_state["artifact_set"] = str(tmp_path / artifact_set)
+        at.session_state["chosen_artifact_set"] = artifact_set  # as chosen on an earlier page
         at.run()
         assert not at.exception, (page, at.exception)
         return at
@@ -260,10 +258,36 @@ def test_pages_say_how_to_build_an_artifact_set_where_there_is_none(page, tmp_pa
     import streamlit as st
 
     monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
-    st.cache_data.clear()  # the list of artifact sets is cached per process
+    st.cache_data.clear()  # tables cached by path from other tests' sets
     try:
         at = run(page)
         assert [e.value for e in at.error] == ["No artifact set found under `artifacts/`. Build the demo with `make demo`."]
         assert not at.get("selectbox") and not at.get("image")  # the page stopped there
     finally:
         st.cache_data.clear()
+
+
+def test_the_set_shown_is_the_urls_then_the_one_chosen_before_then_the_first():
+    from thisineq.app.state import resolve_set
+
+    names = ["demo", "london"]
+    assert resolve_set(names, "london", "demo") == ("london", None)  # a shared link or a reload
+    assert resolve_set(names, None, "london") == ("london", None)  # a page change: the URL lost its set
+    assert resolve_set(names, None, "gone") == ("demo", None)  # chosen earlier, deleted since
+    chosen, problem = resolve_set(names, "lodnon", "london")
+    assert chosen == "london" and "lodnon" in problem and "demo, london" in problem
+
+
+def test_a_set_built_while_the_app_runs_appears_without_a_restart(tmp_path, monkeypatch):
+    from thisineq.artifacts import demo_set
+
+    demo = demo_set().root.resolve()
+    monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
+    (tmp_path / "demo").symlink_to(demo)
+    at = AppTest.from_file(str(ROOT / "app_pages/dataset.py"), default_timeout=60).run()
+    assert at.selectbox(key="artifact_set").options == ["demo"]
+    (tmp_path / "later").symlink_to(demo)
+    at.run()
+    assert at.selectbox(key="artifact_set").options == ["demo", "later"]
+    at.selectbox(key="artifact_set").set_value("later").run()
+    assert not at.exception and at.session_state["chosen_artifact_set"] == "later" and at.query_params["set"] == "later"

@@ -15,6 +15,10 @@ import pytest
 from thisineq.app.serve import chromium_path, running_app, wait_for_app
 
 PAGES = ["", "generator", "map", "metrics", "walks", "upload", "dataset", "kiosk", "about"]
+# What shows that a page has drawn: its title, or the kiosk's image, or the map's canvas (a deck the
+# browser refuses to draw leaves an error box where the canvas would be).
+READY = {"kiosk": '[data-testid="stMain"] [data-testid="stImage"] img', "map": '[data-testid="stDeckGlJsonChart"] canvas'}
+TITLE = '[data-testid="stMain"] h1'
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +59,7 @@ def test_a_first_deep_link_opens_its_page_in_the_apps_navigation(browser_page, s
 def test_page_loads_in_a_browser(browser_page, screenshots, path):
     url, page = browser_page
     page.goto(f"{url}/{path}")
-    wait_for_app(
-        page, ready='[data-testid="stMain"] [data-testid="stImage"] img' if path == "kiosk" else '[data-testid="stMain"] h1'
-    )
+    wait_for_app(page, ready=READY.get(path, TITLE))
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
         '[data-testid="stException"]'
     ).first.inner_text()
@@ -79,3 +81,59 @@ def test_generator_slider_changes_the_image(browser_page, screenshots):
     )
     page.wait_for_function("() => location.search.includes('income=0.25')", timeout=10000)  # the view is shareable
     page.screenshot(path=str(screenshots / "generator-slider-moved.png"), full_page=True)
+
+
+def test_no_page_requests_anything_from_another_host(browser_page):
+    """Offline at a conference, private on a network: every request of every page goes to the app's own server."""
+    from urllib.parse import urlsplit
+
+    url, page = browser_page
+    own = urlsplit(url).netloc
+    requests: list[tuple[str, str]] = []
+
+    def record(request) -> None:
+        requests.append((page.url, request.url))
+
+    page.on("request", record)
+    try:
+        for path in PAGES:
+            page.goto(f"{url}/{path}")
+            wait_for_app(page, ready=READY.get(path, TITLE))
+            page.wait_for_timeout(1500)  # late requests: the map's style and tiles, fonts, the page icon
+    finally:
+        page.remove_listener("request", record)
+    foreign = sorted(
+        {
+            (urlsplit(on).path, target)
+            for on, target in requests
+            if urlsplit(target).scheme in ("http", "https", "ws", "wss") and urlsplit(target).netloc != own
+        }
+    )
+    assert not foreign, "requests to other hosts (page, URL): " + "; ".join(f"{p} → {t}" for p, t in foreign)
+    assert len(requests) > len(PAGES)  # the recorder saw the pages' own traffic
+
+
+def test_the_chosen_artifact_set_stays_chosen_across_pages_and_in_the_url(tmp_path, browser_page):
+    """Pick a set in the sidebar, change page from the menu: the same set, in the sidebar and in the URL."""
+    from thisineq.artifacts import demo_set
+
+    _, page = browser_page  # the module's browser, on a second server whose artifacts are two sets
+    for name in ("demo", "twin"):
+        (tmp_path / name).symlink_to(demo_set().root.resolve())
+    with running_app(env={"THISINEQ_ARTIFACTS": str(tmp_path)}) as url:
+        page.goto(url)
+        wait_for_app(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.locator('[data-testid="stSelectbox"]').click()
+        page.get_by_role("option", name="twin").click()
+        page.wait_for_function("() => location.search.includes('set=twin')", timeout=20000)
+        for title in ("Map", "Dataset", "Generator"):
+            sidebar.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
+            wait_for_app(page, ready=READY.get(title.lower(), TITLE))
+            assert page.locator('[data-testid="stMain"] h1').first.inner_text() == title
+            assert sidebar.get_by_role("combobox", name="Artifact set").input_value() == "twin", title
+            assert "set=twin" in page.url, (title, page.url)
+        page.goto(f"{url}/map?set=nowhere")
+        wait_for_app(page, ready='[data-testid="stMain"] [data-testid="stAlertContentError"]')
+        message = page.locator('[data-testid="stMain"] [data-testid="stAlertContentError"]').inner_text()
+        assert "nowhere" in message and "demo, twin" in message

@@ -81,14 +81,34 @@ def test_a_projected_training_step_changes_the_heads_only(dataset):
     )
 
 
+def test_the_pixel_and_projected_pair_trains_both_and_keeps_the_features_frozen(dataset):
+    config = recipe(dataset, "unused", 1, "stylegan2+projected")
+    state = new_state(config, torch.device("cpu"))
+    d = state.discriminator
+    pixel_logits, patch_logits = d(torch.rand(3, 3, 32, 32) * 2 - 1)
+    assert pixel_logits.shape == (3, 1) and patch_logits.shape == (3, 52)
+    before = {k: v.clone() for k, v in d.state_dict().items()}
+    d.train()
+    logs = train_step(state, config, ImageBank(dataset, 32))
+    assert set(logs) == {"loss_d", "r1", "loss_g", "path_length"}  # the pixel D keeps its R1
+    assert all(math.isfinite(v) for v in logs.values())
+    after = d.state_dict()
+    frozen = [k for k in before if k.startswith(("projected.features.", "projected.projection."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    for part in ("pixel.", "projected.heads."):
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(part)), f"{part} did not learn"
+    assert set(d.trainable_state_dict()) == set(before) - set(frozen)
+    assert config.resolved_r1_gamma > 0 and config.resolved_range_weight == 0
+
+
 def test_hinge_losses():
     assert d_hinge_loss(torch.tensor([2.0, 0.0]), torch.tensor([-2.0, 0.0])) == pytest.approx(0.5 + 0.5)
     assert g_hinge_loss(torch.tensor([1.0, 3.0])) == pytest.approx(-2.0)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("discriminator", ["stylegan2", "projected"])
-def test_both_recipes_resume_exactly(dataset, tmp_path, discriminator):
+@pytest.mark.parametrize("discriminator", ["stylegan2", "projected", "stylegan2+projected"])
+def test_every_recipe_resumes_exactly(dataset, tmp_path, discriminator):
     train_gan(recipe(dataset, tmp_path / "straight", 5, discriminator), progress=False)
     train_gan(recipe(dataset, tmp_path / "resumed", 2, discriminator), progress=False)
     train_gan(recipe(dataset, tmp_path / "resumed", 5, discriminator), progress=False)
@@ -98,6 +118,7 @@ def test_both_recipes_resume_exactly(dataset, tmp_path, discriminator):
         for key in a[part]:
             assert torch.allclose(a[part][key].float(), b[part][key].float(), atol=1e-6), (part, key)
     d = load_discriminator(tmp_path / "straight" / CHECKPOINT)
+    # A pair gives its pixel D as the realism scorer.
     assert type(d).__name__ == ("ProjectedDiscriminator" if discriminator == "projected" else "Discriminator")
 
 
@@ -113,7 +134,7 @@ def test_bf16_steps_keep_the_losses_and_regularisers_finite(dataset):
 
 
 def test_the_recipe_settings_are_checked_and_round_trip():
-    with pytest.raises(ConfigError, match="discriminator must be one of stylegan2, projected"):
+    with pytest.raises(ConfigError, match="discriminator must be one of stylegan2, projected, stylegan2\\+projected"):
         GANTrainConfig(dataset="d", run_dir="r", discriminator="patchgan")
     with pytest.raises(ConfigError, match="precision"):
         GANTrainConfig(dataset="d", run_dir="r", precision="fp8")
@@ -153,7 +174,7 @@ def test_snapshot_times_crossed_by_a_step():
     assert snapshot_times_crossed(GANTrainConfig(dataset="d", run_dir="r"), 0.0, 1e6) == []
 
 
-@pytest.mark.parametrize("discriminator", ["stylegan2", "projected"])
+@pytest.mark.parametrize("discriminator", ["stylegan2", "projected", "stylegan2+projected"])
 def test_a_run_goes_on_elsewhere_from_its_small_continuation_file(dataset, tmp_path, discriminator):
     from thisineq.training.gan import continue_state, export_continuation
 
@@ -162,8 +183,10 @@ def test_a_run_goes_on_elsewhere_from_its_small_continuation_file(dataset, tmp_p
     record = safe_load(path)
     assert all(v.dtype == torch.float16 for part in ("g", "g_ema", "d") for v in record[part].values() if v.is_floating_point())
     assert "g_optim" not in record and "d_optim" not in record
-    if discriminator == "projected":  # the frozen features and the seeded projection are not stored
-        assert all(k.startswith("heads.") for k in record["d"])
+    # The frozen features and the seeded projection are not stored.
+    assert not any(".features." in f".{k}" or ".projection." in f".{k}" for k in record["d"])
+    if discriminator == "stylegan2+projected":
+        assert any(k.startswith("pixel.") for k in record["d"]) and any(k.startswith("projected.heads.") for k in record["d"])
     later = recipe(dataset, tmp_path / "elsewhere", 5, discriminator, continue_from=str(path))
     state = new_state(later, torch.device("cpu"))
     continue_state(state, later, path)

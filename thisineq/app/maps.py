@@ -139,13 +139,20 @@ def decile_tooltip(domain_label: str) -> dict:
 
 
 class CompactDeck(pdk.Deck):
-    """A pydeck Deck whose JSON is compact and quick to write (what `st.pydeck_chart` sends).
+    """A pydeck Deck with no basemap whose JSON is compact and quick to write (what `st.pydeck_chart` sends).
+
+    No basemap: the areas drawn carry the map, and a tile basemap would fail with no internet (a
+    conference hall) and, on a network, tell a tile host that the page was opened. (Given no style,
+    Streamlit would fetch one from a tile host; with no map provider pydeck asks for none.)
 
     pydeck serialises layer data through a pure-Python, key-sorting, indenting encoder: for a London
     choropleth (4,835 polygons) that is seconds of server time and 13 MB on the wire. Here pydeck
     writes the deck from copies of its layers without their data, and the data is then added with the
     C JSON encoder, compactly. The deck's own layers are left as they were.
     """
+
+    def __init__(self, **deck_arguments):
+        super().__init__(map_provider=None, **deck_arguments)
 
     def to_json(self) -> str:
         bare = copy.copy(self)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from thisineq.artifacts import ArtifactSet, available_sets, demo_set
+from thisineq.artifacts import ArtifactSet, available_sets
 from thisineq.data.dataset import Dataset, load_dataset
 from thisineq.invert import methods
 from thisineq.latent.normals import BoundarySet
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 # Session-state keys (widget keys included), defined once. Their values are internal: a shared link
 # carries URL parameters, never these.
-ARTIFACT_SET = "artifact_set"
+ARTIFACT_SET = "artifact_set"  # the sidebar's widget; Streamlit drops a widget's state when the page changes, so…
+CHOSEN_SET = "chosen_artifact_set"  # …the chosen set's name is also kept here, where it survives navigation
 
 SEED = "generator_seed"
 PSI = "generator_psi"
@@ -99,25 +100,52 @@ def keep_choice(key: str, choices: list[str], wanted: str | None) -> None:
         st.session_state[key] = wanted if wanted in choices else next(iter(choices), None)
 
 
-@st.cache_data(show_spinner=False)
-def _sets() -> list[str]:
-    return [str(s.root) for s in available_sets()]
+def resolve_set(names: list[str], wanted: str | None, remembered: str | None) -> tuple[str, str | None]:
+    """The artifact set to show, and what was wrong with the URL's `set` where it named none of `names`.
+
+    The URL wins (a shared link, a reload, the sidebar's own change); then the set this session chose
+    on an earlier page; then the first (the demo). `names` must not be empty.
+    """
+    if wanted in names:
+        return wanted, None
+    chosen = remembered if remembered in names else names[0]
+    if not wanted:
+        return chosen, None
+    return chosen, f"There is no artifact set called “{wanted}” here. The sets found are: {', '.join(names)}."
+
+
+def _sets_by_name() -> dict[str, ArtifactSet]:
+    """Every artifact set, listed afresh on each run (a few directory reads) so sets built while the app runs appear."""
+    sets = {s.name: s for s in available_sets()}
+    if not sets:
+        st.error("No artifact set found under `artifacts/`. Build the demo with `make demo`.")
+        st.stop()
+    return sets
+
+
+def _remember_set(name: str) -> None:
+    st.session_state[CHOSEN_SET] = name
+    if st.query_params.get("set") != name:
+        st.query_params["set"] = name  # the URL names the set: a reload or a shared link shows the same one
 
 
 def choose_artifact_set() -> ArtifactSet:
-    """The sidebar choice of artifact set (kept across pages in session state); the page stops where there is none."""
-    roots = _sets()
-    if not roots:
-        st.error("No artifact set found under `artifacts/`. Build the demo with `make demo`.")
+    """The sidebar's artifact set, kept across pages and in the URL (`?set=`); the page stops where there is none."""
+    sets = _sets_by_name()
+    chosen, problem = resolve_set(list(sets), st.query_params.get("set"), st.session_state.get(CHOSEN_SET))
+    st.session_state[ARTIFACT_SET] = chosen  # set before the widget is drawn: it shows the set kept across pages
+    st.sidebar.selectbox(
+        "Artifact set",
+        list(sets),
+        key=ARTIFACT_SET,
+        on_change=lambda: _remember_set(st.session_state[ARTIFACT_SET]),
+        help="Sets are the folders under `artifacts/`; one built while the app runs appears here on the next click.",
+    )
+    if problem:
+        st.error(problem + " Choose one in the sidebar.", icon=":material/error:")
         st.stop()
-    by_name = {Path(r).name: r for r in roots}
-    wanted = st.query_params.get("set")  # a shared link may name the set
-    if wanted in by_name and ARTIFACT_SET not in st.session_state:
-        st.session_state[ARTIFACT_SET] = by_name[wanted]
-    if st.session_state.get(ARTIFACT_SET) not in roots:
-        st.session_state[ARTIFACT_SET] = roots[0]
-    root = st.sidebar.selectbox("Artifact set", roots, key=ARTIFACT_SET, format_func=lambda r: Path(r).name)
-    return ArtifactSet(Path(root))
+    _remember_set(chosen)
+    return sets[chosen]
 
 
 @st.cache_data(show_spinner="Loading the dataset…")
@@ -208,9 +236,14 @@ def with_models(page: PageData) -> ModelPage:
 
 
 def open_kiosk_page() -> ModelPage:
-    """The set chosen on another page, else the demo, without sidebar or banner; the page stops where it has no generator."""
-    chosen = st.session_state.get(ARTIFACT_SET)
-    artifacts = ArtifactSet(Path(chosen)) if chosen else demo_set()
+    """The set in the URL or chosen on another page, else the demo, without sidebar or banner; stops where it has no generator."""
+    sets = _sets_by_name()
+    chosen, problem = resolve_set(list(sets), st.query_params.get("set"), st.session_state.get(CHOSEN_SET))
+    if problem:
+        st.error(problem)
+        st.stop()
+    _remember_set(chosen)
+    artifacts = sets[chosen]
     if not artifacts.generator.is_file():
         st.info(
             f"No generator in the {artifacts.name} artifact set: the kiosk needs one. "
@@ -318,6 +351,8 @@ def page_link(container, page: str, label: str, icon: str, query_params: dict) -
 
     from streamlit.errors import StreamlitPageNotFoundError
 
+    if st.session_state.get(CHOSEN_SET):
+        query_params = {"set": st.session_state[CHOSEN_SET], **query_params}
     try:
         container.page_link(page, label=label, icon=icon, query_params=query_params)
     except StreamlitPageNotFoundError:

@@ -11,6 +11,12 @@ makes training converge faster — while keeping the network too weak to overfit
 
 The paper pairs it with the hinge loss, differentiable augmentation of everything D sees and no
 gradient penalty; `thisineq.training.gan` does the same when `discriminator="projected"`.
+
+`PixelAndProjectedDiscriminator` keeps StyleGAN2's raw-pixel D beside a projected one (after
+Kumari et al. 2022, "Ensembling Off-the-shelf Models for GAN Training"): the pixel D sees what
+the frozen features are blind to — pixel values beyond the image range, colour casts, the
+high-frequency patterns that fool an ImageNet network — while the projected heads bring the
+pretrained features' sense of objects from the first step.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from torch import nn
 from thisineq.config import option
 from thisineq.errors import ConfigError
 from thisineq.models.backbones import imagenet_normalise, load_efficientnet_lite0
+from thisineq.models.stylegan2 import Discriminator, StyleGAN2Config
 
 # EfficientNet-Lite0's blocks whose outputs are tapped: strides 4, 8, 16 and 32 (24, 40, 112, 320 channels).
 FEATURE_BLOCKS = (2, 4, 10, 15)
@@ -176,12 +183,38 @@ class ProjectedDiscriminator(nn.Module):
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """The heads' weights only: the feature network comes with the package, the projection from its seed."""
-        return {k: v for k, v in self.state_dict().items() if is_head_weight(k)}
+        return {k: v for k, v in self.state_dict().items() if not is_frozen_weight(k)}
 
 
-def is_head_weight(key: str) -> bool:
-    """Whether a projected D's state-dict entry belongs to its trainable heads."""
-    return key.startswith("heads.")
+class PixelAndProjectedDiscriminator(nn.Module):
+    """StyleGAN2's D and a projected D side by side: images in [-1, 1] → (pixel logits (B, 1), patch logits (B, P))."""
+
+    def __init__(self, model: StyleGAN2Config, config: ProjectedConfig | None = None):
+        super().__init__()
+        self.pixel = Discriminator(model)
+        self.projected = ProjectedDiscriminator(config)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pixel(images), self.projected(images)
+
+    def requires_grad_(self, requires_grad: bool = True) -> PixelAndProjectedDiscriminator:
+        """Switch the pixel D's and the projected heads' gradients; the projected D's features stay frozen."""
+        self.pixel.requires_grad_(requires_grad)
+        self.projected.requires_grad_(requires_grad)
+        return self
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """The pixel D's and the projected heads' weights (see `ProjectedDiscriminator.trainable_state_dict`)."""
+        return {k: v for k, v in self.state_dict().items() if not is_frozen_weight(k)}
+
+
+def is_frozen_weight(key: str) -> bool:
+    """Whether a discriminator's state-dict entry is a projected D's frozen part (feature network or fixed projection).
+
+    Frozen entries need not be stored: the feature network ships with the package and the projection
+    comes from its seed.
+    """
+    return key.removeprefix("projected.").startswith(("features.", "projection."))
 
 
 # --- losses ---------------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
-"""Train a StyleGAN2 on a dataset folder, on CPU or GPUs, with one of two discriminators.
+"""Train a StyleGAN2 on a dataset folder, on CPU or GPUs, with one of three discriminators.
 
 - `discriminator="stylegan2"`: the StyleGAN2-ADA small-data recipe — StyleGAN2's residual D,
   non-saturating logistic loss, lazy R1 on reals.
 - `discriminator="projected"`: the Projected GAN recipe (Sauer et al. 2021) — a frozen ImageNet
   EfficientNet-Lite0 with fixed random projections and small trainable patch heads
   (`thisineq.models.projected`), the hinge loss and no gradient penalty.
+- `discriminator="stylegan2+projected"`: both side by side, each with its own loss (logistic with
+  lazy R1 for the pixel D, hinge for the projected heads); G's loss is the pixel D's plus
+  `projected_weight` × the projected D's.
 
-Both keep lazy path-length regularisation of G, style mixing, differentiable augmentation of
+All keep lazy path-length regularisation of G, style mixing, differentiable augmentation of
 everything D sees, an EMA generator with ramp-up, and Adam with the lazy-regularisation correction;
 `precision="bf16"` runs G's and D's forward passes under bfloat16 autocast (the regularisers stay
 in float32). A run folder (`RunFolder`) holds the latest checkpoint (written
@@ -34,7 +37,14 @@ from tqdm.auto import tqdm
 from thisineq.config import option
 from thisineq.errors import ConfigError
 from thisineq.io import atomic_open, atomic_path
-from thisineq.models.projected import ProjectedConfig, ProjectedDiscriminator, d_hinge_loss, g_hinge_loss, is_head_weight
+from thisineq.models.projected import (
+    PixelAndProjectedDiscriminator,
+    ProjectedConfig,
+    ProjectedDiscriminator,
+    d_hinge_loss,
+    g_hinge_loss,
+    is_frozen_weight,
+)
 from thisineq.models.stylegan2 import (
     CheckpointError,
     Discriminator,
@@ -50,7 +60,9 @@ from thisineq.models.stylegan2 import (
 from thisineq.training.augment import diff_augment
 from thisineq.training.run import CHECKPOINT, ImageBank, RunFolder, save_grid, setting_changes
 
-DISCRIMINATORS = ("stylegan2", "projected")
+DISCRIMINATORS = ("stylegan2", "projected", "stylegan2+projected")
+BOTH = "stylegan2+projected"
+AnyDiscriminator = Discriminator | ProjectedDiscriminator | PixelAndProjectedDiscriminator
 PRECISIONS = ("fp32", "bf16")
 GENERATOR = "generator.pt"  # the EMA generator, in the run folder
 SAMPLE_SEED = 123  # the z of every sample grid: the same images, step after step
@@ -66,6 +78,7 @@ class GANTrainConfig:
     model: StyleGAN2Config = option(help="architecture of G (and of a StyleGAN2 D)", default_factory=StyleGAN2Config)
     discriminator: str = option("stylegan2", "the discriminator and its loss", choices=DISCRIMINATORS)
     projected: ProjectedConfig = option(help="shape of a projected discriminator", default_factory=ProjectedConfig)
+    projected_weight: float = option(1.0, "under stylegan2+projected, the weight of the projected D's loss in G's")
     precision: str = option("fp32", "forward passes of G and D in float32 or under bfloat16 autocast", choices=PRECISIONS)
     steps: int = option(20000, "total optimisation steps of G (and of D); raise it to train a finished run on")
     batch: int = option(16, "images per step, over all processes")
@@ -122,7 +135,7 @@ class GANTrainConfig:
         ]
         wrong += [
             f"{name}={getattr(self, name)}"
-            for name in ("r1_gamma", "pl_weight", "metric_every", "snapshot_minutes", "range_weight")
+            for name in ("r1_gamma", "pl_weight", "metric_every", "snapshot_minutes", "range_weight", "projected_weight")
             if (getattr(self, name) or 0) < 0
         ]
         wrong += [
@@ -173,6 +186,7 @@ class GANTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> GANTrainConfig:
+        # Run folders from before the projected recipes lack their fields; their defaults are what those runs did.
         projected = ProjectedConfig.from_dict(d["projected"]) if "projected" in d else ProjectedConfig()
         return cls(**{**d, "model": StyleGAN2Config.from_dict(d["model"]), "projected": projected, "betas": tuple(d["betas"])})
 
@@ -265,7 +279,7 @@ class TrainState:
     """Everything a step uses and changes: the networks, their optimisers, the EMA and the counters."""
 
     generator: Generator
-    discriminator: Discriminator | ProjectedDiscriminator
+    discriminator: AnyDiscriminator
     ema: Generator
     g_optim: torch.optim.Optimizer
     d_optim: torch.optim.Optimizer
@@ -303,10 +317,12 @@ def new_state(config: GANTrainConfig, device) -> TrainState:
     return TrainState(generator, discriminator, ema, g_optim, d_optim, mean_path_length=torch.zeros((), device=device))
 
 
-def make_discriminator(config: GANTrainConfig) -> Discriminator | ProjectedDiscriminator:
+def make_discriminator(config: GANTrainConfig) -> AnyDiscriminator:
     """The run's discriminator, freshly initialised (a projected one with its frozen features and fixed projections)."""
     if config.discriminator == "projected":
         return ProjectedDiscriminator(config.projected)
+    if config.discriminator == BOTH:
+        return PixelAndProjectedDiscriminator(config.model, config.projected)
     return Discriminator(config.model)
 
 
@@ -376,10 +392,7 @@ def export_continuation(run_dir: str | os.PathLike, path: str | os.PathLike) -> 
     comes from its seed.
     """
     checkpoint = safe_load(Path(run_dir) / CHECKPOINT)
-    config = GANTrainConfig.from_dict(checkpoint["config"])
-    d = checkpoint["d"]
-    if config.discriminator == "projected":
-        d = {k: v for k, v in d.items() if is_head_weight(k)}
+    d = {k: v for k, v in checkpoint["d"].items() if not is_frozen_weight(k)}
     record = {
         "format": CONTINUATION,
         "config": checkpoint["config"],
@@ -404,7 +417,7 @@ def continue_state(state: TrainState, config: GANTrainConfig, path: str | os.Pat
     load_weights(state.generator, record["g"])  # float16 → the modules' float32, cast by load_state_dict
     load_weights(state.ema, record["g_ema"])
     missing, unexpected = state.discriminator.load_state_dict(record["d"], strict=False)
-    if unexpected or any(is_head_weight(key) or config.discriminator != "projected" for key in missing):
+    if unexpected or not all(is_frozen_weight(key) for key in missing):
         raise CheckpointError(
             f"{path} holds a discriminator of another shape (missing {missing[:3]}, unexpected {unexpected[:3]})"
         )
@@ -427,12 +440,18 @@ CONTINUATION_MAY_CHANGE = (
 
 
 def load_discriminator(path: str | os.PathLike) -> Discriminator | ProjectedDiscriminator:
-    """The discriminator of a training checkpoint (`checkpoint.pt` of a run folder), safely loaded."""
+    """The discriminator of a training checkpoint (`checkpoint.pt` of a run folder), safely loaded, as a realism scorer.
+
+    Of a stylegan2+projected pair it gives the StyleGAN2 D, whose one logit per image is the realism
+    score the comparison reads.
+    """
     checkpoint = safe_load(path)
     if checkpoint.get("format") != "thisineq-gan-train":
         raise CheckpointError(f"{path} is not a thisineq GAN training checkpoint (it holds no discriminator)")
     discriminator = make_discriminator(GANTrainConfig.from_dict(checkpoint["config"]))
     discriminator.load_state_dict(checkpoint["d"])
+    if isinstance(discriminator, PixelAndProjectedDiscriminator):
+        discriminator = discriminator.pixel
     return discriminator.eval().requires_grad_(False)
 
 
@@ -469,9 +488,22 @@ def _autocast(state: TrainState, config: GANTrainConfig):
     return torch.autocast(state.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
 
-def _losses(config: GANTrainConfig):
-    """(D's loss, G's loss) of the run's discriminator."""
-    return (d_hinge_loss, g_hinge_loss) if config.discriminator == "projected" else (d_logistic_loss, g_nonsaturating_loss)
+def _d_loss(config: GANTrainConfig, real_pred, fake_pred) -> torch.Tensor:
+    """D's loss on its outputs for reals and fakes (a pair of outputs under stylegan2+projected)."""
+    if config.discriminator == BOTH:
+        return d_logistic_loss(real_pred[0].float(), fake_pred[0].float()) + d_hinge_loss(
+            real_pred[1].float(), fake_pred[1].float()
+        )
+    loss = d_hinge_loss if config.discriminator == "projected" else d_logistic_loss
+    return loss(real_pred.float(), fake_pred.float())
+
+
+def _g_loss(config: GANTrainConfig, fake_pred) -> torch.Tensor:
+    """G's adversarial loss on D's outputs for its fakes."""
+    if config.discriminator == BOTH:
+        return g_nonsaturating_loss(fake_pred[0].float()) + config.projected_weight * g_hinge_loss(fake_pred[1].float())
+    loss = g_hinge_loss if config.discriminator == "projected" else g_nonsaturating_loss
+    return loss(fake_pred.float())
 
 
 def _discriminator_update(state: TrainState, config: GANTrainConfig, bank: ImageBank) -> float:
@@ -483,7 +515,7 @@ def _discriminator_update(state: TrainState, config: GANTrainConfig, bank: Image
         fake, _, _ = _fakes(state, config, batch)
         real_pred = state.d_model(diff_augment(real, config.augment))
         fake_pred = state.d_model(diff_augment(fake.detach(), config.augment))
-    loss = _losses(config)[0](real_pred.float(), fake_pred.float())
+    loss = _d_loss(config, real_pred, fake_pred)
     state.d_optim.zero_grad(set_to_none=True)
     loss.backward()
     state.d_optim.step()
@@ -493,10 +525,13 @@ def _discriminator_update(state: TrainState, config: GANTrainConfig, bank: Image
 def _r1_update(state: TrainState, config: GANTrainConfig, bank: ImageBank) -> float:
     real = bank.batch(config.batch // state.processes, state.device, xflip=config.xflip).requires_grad_(True)
     real_pred = state.d_model(diff_augment(real, config.augment))
+    unused = real_pred[1][0, 0] if config.discriminator == BOTH else 0  # R1 is the pixel D's alone
+    if config.discriminator == BOTH:
+        real_pred = real_pred[0]
     r1 = d_r1_penalty(real_pred, real)
     state.d_optim.zero_grad(set_to_none=True)
     # Every output takes part in the graph (0 × …), as DDP requires.
-    (config.resolved_r1_gamma / 2 * r1 * config.d_reg_every + 0 * real_pred[0, 0]).backward()
+    (config.resolved_r1_gamma / 2 * r1 * config.d_reg_every + 0 * real_pred[0, 0] + 0 * unused).backward()
     state.d_optim.step()
     return r1.item()
 
@@ -507,7 +542,7 @@ def _generator_update(state: TrainState, config: GANTrainConfig) -> float:
     with _autocast(state, config):
         fake, _, w = _fakes(state, config, config.batch // state.processes)
         fake_pred = state.d_model(diff_augment(fake, config.augment))
-    loss = _losses(config)[1](fake_pred.float())
+    loss = _g_loss(config, fake_pred)
     if config.resolved_range_weight:
         loss = loss + config.resolved_range_weight * g_range_penalty(fake.float())
     state.g_optim.zero_grad(set_to_none=True)

@@ -16,6 +16,8 @@ RECIPES: dict[str, dict] = {
     "stylegan2-bf16": {"precision": "bf16"},
     # Projected GAN: frozen EfficientNet-Lite0 features at 128 px, random projections, patch heads, hinge loss, no R1.
     "projected": {"discriminator": "projected", "precision": "bf16", "lr": 0.002},
+    # Both side by side (Kumari et al. 2022): StyleGAN2's recipe plus the projected heads' hinge loss.
+    "stylegan2+projected": {"discriminator": "stylegan2+projected", "precision": "bf16"},
 }
 
 
