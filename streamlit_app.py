@@ -3,7 +3,9 @@
 import streamlit as st
 
 from thisineq.app.icon import page_icon
+from thisineq.app.jobs import apply_thread_budget
 
+apply_thread_budget()  # torch's threads: all cores but one (THISINEQ_TORCH_THREADS to change), the browser's and server's
 st.set_page_config(page_title="This inequality does not exist", page_icon=page_icon(), layout="wide")
 
 pages = {

@@ -1,4 +1,4 @@
-"""Your photo: upload → check → preview of the crop → invert → walk along the boundaries → download.
+"""Your photo: upload → check → crop → invert → walk along the boundaries → download.
 
 The photo stays in this browser session's memory: it is never written to disk, and no other
 visitor can see it.
@@ -6,7 +6,7 @@ visitor can see it.
 
 import streamlit as st
 
-from thisineq.app import generation, state, upload, widgets
+from thisineq.app import state, upload, widgets
 from thisineq.data.photos import MAX_UPLOAD_BYTES
 
 st.title("Invert your photo")
@@ -15,16 +15,17 @@ models = state.models_for(page.artifacts)
 normals = page.normals
 size = models.generator.config.size
 st.caption(
-    f"Your photo is centre-cropped to a square and resized to {size}×{size} px, the generator's size. It stays in this "
+    f"Your photo is cropped to a square (you choose which) and resized to {size}×{size} px, the generator's size. It stays in this "
     "session's memory only — never written to disk, never shown to anyone else. The generator learned "
     + ("a synthetic city" if page.manifest.get("synthetic") else "the dataset's photos")
     + ": expect its version of your street."
 )
 uploaded = st.file_uploader(
-    "A street-level photo (JPEG, PNG or WebP)",
-    type=["jpg", "jpeg", "png", "webp"],
+    f"A street-level photo (JPEG, PNG, WebP, …; up to {MAX_UPLOAD_BYTES // 2**20} MB)",
     key=state.UPLOAD_FILE,
-    max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+    # The app checks the type and size itself and says what is wrong in words; the browser's own refusal is a
+    # chip with the reason on hover, invisible on a touch screen. This bound only keeps huge files off the server.
+    max_upload_size=4 * MAX_UPLOAD_BYTES // 2**20,
 )
 if uploaded is None:
     st.session_state.pop(state.UPLOAD_CURRENT, None)
@@ -39,9 +40,8 @@ if not available:
     )
     st.stop()
 
-left, right = st.columns([1, 2])
-left.image(generation.upscale(current["photo"]), caption=f"the crop of {current['name']}", width="stretch")
-method = right.radio(
+photo = upload.chosen_crop(current["upload"], size)
+method = st.radio(
     "Inversion method",
     available,
     horizontal=True,
@@ -49,7 +49,7 @@ method = right.radio(
     format_func=widgets.method_label,
     help=widgets.methods_help(available),
 )
-ws = upload.inverted_ws(current["photo"], method, models, right)
+ws = upload.inverted_ws(photo, method, models, st.container())
 if ws is None:
-    st.stop()  # an optimiser waits for its button
-upload.walk_and_download(current["photo"], method, ws, models, normals)
+    st.stop()  # an optimiser waits for its button or its job
+upload.walk_and_download(photo, method, ws, models, normals)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -149,8 +150,8 @@ def test_upload_inverts_a_good_photo_and_names_what_is_wrong_with_bad_ones():
     at = app("app_pages/upload.py")
     street = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     at.file_uploader(key="upload_file").set_value(("street.png", png(street), "image/png")).run()
-    assert not at.exception and not at.error
-    assert len(at.get("image")) == 4  # the crop preview, then photo, inversion, edited
+    assert not at.exception and not at.error and not upload_notes(at)
+    assert len(at.get("image")) == 4  # the photo with its crop framed, then the crop, its inversion, the edit
     assert len(at.get("download_button")) == 2
     before = image_urls(at)[3]
     at.slider(key="upload_slider_income").set_value(-2.0).run()
@@ -158,28 +159,62 @@ def test_upload_inverts_a_good_photo_and_names_what_is_wrong_with_bad_ones():
     moved = image_urls(at)[3]
     at.selectbox(key="upload_fit").set_value("principal").run()
     assert not at.exception and image_urls(at)[3] != moved  # walked along the principal-axes boundary instead
+    crop, inversion = image_urls(at)[1], image_urls(at)[2]
+    at.slider(key="upload_crop_x").set_value(0).run()  # the left square of the photo instead of the middle one
+    assert not at.exception and image_urls(at)[1] != crop and image_urls(at)[2] != inversion
     for name, data, reason in [
         ("empty.png", b"", "empty"),
-        ("notes.png", b"<html>not an image</html>", "not an image"),
-        ("cut.png", png(street)[:200], "truncated|corrupt"),
+        ("notes.png", b"<html>not an image</html>", "web page"),
+        ("cut.png", png(street)[:200], "incomplete|damaged"),
+        ("dot.png", png(np.zeros((1, 1, 3), np.uint8)), "only 1×1 pixels"),
+        ("sliver.png", png(np.zeros((40, 400, 3), np.uint8)), "a strip"),
     ]:
         at.file_uploader(key="upload_file").set_value((name, data, "image/png")).run()
         assert not at.exception, name
         assert at.error and name in at.error[0].value, name
         assert re.search(reason, at.error[0].value), (name, at.error[0].value)
         assert not at.get("download_button"), name
+    small = np.full((40, 48, 3), 100, np.uint8)
+    at.file_uploader(key="upload_file").set_value(("small.png", png(small), "image/png")).run()
+    assert not at.exception and not at.error and at.get("download_button")
+    assert len(upload_notes(at)) == 1 and "enlarged" in upload_notes(at)[0]
+
+
+def upload_notes(at) -> list[str]:
+    """The upload's warnings (the synthetic-data banner is a warning too, with its own icon)."""
+    return [w.value for w in at.warning if w.icon == ":material/warning:"]
+
+
+def run_until_inverted(at, seconds: float = 180.0):
+    """Rerun the page (as its progress fragment does in a browser) until the optimiser's result is on it."""
+    deadline = time.monotonic() + seconds
+    while not at.get("download_button"):
+        assert not at.exception and time.monotonic() < deadline
+        time.sleep(0.3)
+        at.run()
+    return at
 
 
 @pytest.mark.slow
-def test_upload_projector_runs_on_request():
+def test_upload_optimisers_run_as_queued_jobs_on_request_each_with_its_own_steps():
     at = app("app_pages/upload.py")
     street = np.full((64, 64, 3), 120, np.uint8)
     at.file_uploader(key="upload_file").set_value(("grey.png", png(street), "image/png")).run()
+    at.radio(key="upload_method").set_value("hybrid").run()
+    assert at.select_slider(key="upload_steps_hybrid").value == 100
+    at.select_slider(key="upload_steps_hybrid").set_value(250).run()
     at.radio(key="upload_method").set_value("projector").run()
     assert not at.get("download_button")  # nothing until asked
-    at.select_slider(key="upload_steps").set_value(100).run()
+    assert at.select_slider(key="upload_steps_projector").value == 500  # its own default, not the hybrid's 250
+    at.select_slider(key="upload_steps_projector").set_value(100).run()
+    at.radio(key="upload_method").set_value("hybrid").run()
+    assert at.select_slider(key="upload_steps_hybrid").value == 250  # kept while the projector was shown
+    at.radio(key="upload_method").set_value("projector").run()
+    assert at.select_slider(key="upload_steps_projector").value == 100
     at.button(key="upload_start").click().run()
-    assert not at.exception and len(at.get("download_button")) == 2
+    assert not at.exception
+    run_until_inverted(at)
+    assert len(at.get("download_button")) == 2
 
 
 def test_kiosk_runs_without_a_sidebar_and_drifts_through_every_domain():

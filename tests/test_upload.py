@@ -81,3 +81,83 @@ def test_optimisers_budget_their_steps_by_what_they_start_from():
     assert upload.step_budget("hybrid", 250) == {"hybrid_steps": 250}
     assert upload.default_steps("projector") > upload.default_steps("hybrid")
     assert {upload.default_steps(m) for m in ("projector", "hybrid")} <= set(upload.OPTIMISATION_STEPS)
+
+
+# --- the app's checks: plain words, a working copy, the visitor's crop ---------------------------------
+
+
+def png(width: int, height: int, colour=(90, 120, 150)) -> bytes:
+    return encoded(Image.new("RGB", (width, height), colour), "PNG")
+
+
+@pytest.mark.parametrize(
+    "data,words",
+    [
+        (b"", "empty"),
+        (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>', "SVG drawing"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64, "HEIC"),
+        (b"<!DOCTYPE html><html><body>hi</body></html>", "web page"),
+        (b"%PDF-1.7\n" + b"\x00" * 64, "PDF"),
+        (bytes(range(256)) * 4, "not an image this app can read"),
+        (png_header_claiming(40000, 40000), "too large to open safely"),
+        (png_header_claiming(8000, 6000), "48 megapixels"),
+        (b"x" * (21 * 2**20), "at most 20 MB"),
+        (png(1, 1), "only 1×1 pixels"),
+        (png(4000, 3), "only 4000×3 pixels"),
+        (png(4000, 200), "a strip, not a street view"),
+    ],
+)
+def test_refused_uploads_say_why_in_plain_words(data, words):
+    from thisineq.data.photos.upload import UploadRefused, read_upload
+
+    with pytest.raises(UploadRefused) as refused:
+        read_upload(data, "upload", 64)
+    assert words in refused.value.reason
+    assert "PIL" not in refused.value.reason and "DOS" not in refused.value.reason
+
+
+def test_a_truncated_upload_is_called_incomplete_or_damaged():
+    from thisineq.data.photos.upload import UploadRefused, read_upload
+
+    noise = np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8)
+    data = encoded(Image.fromarray(noise), "PNG")
+    with pytest.raises(UploadRefused, match="incomplete|damaged"):
+        read_upload(data[: len(data) // 2], "cut.png", 64)
+
+
+def test_usable_uploads_come_with_notes_where_the_result_may_suffer():
+    from thisineq.data.photos.upload import WORKING_SIDE, read_upload
+
+    assert read_upload(png(400, 300), "fine.png", 64).notes == ()
+    small = read_upload(png(48, 40), "small.png", 64)
+    assert len(small.notes) == 1 and "enlarged" in small.notes[0] and small.image.shape == (40, 48, 3)
+    wide = read_upload(png(900, 300), "wide.png", 64)
+    assert len(wide.notes) == 1 and "33%" in wide.notes[0]
+    big = read_upload(encoded(Image.new("RGB", (4000, 3000)), "JPEG"), "big.jpg", 64)
+    assert max(big.image.shape[:2]) <= WORKING_SIDE and big.original_size == (4000, 3000)
+    for animated in ("GIF", "BMP", "TIFF", "WEBP"):  # what PIL reads, the app reads
+        assert read_upload(encoded(Image.new("RGB", (80, 60)), animated), f"x.{animated}", 64).image.shape == (60, 80, 3)
+
+
+def test_an_upload_is_turned_the_way_its_camera_said():
+    from thisineq.data.photos.upload import read_upload
+
+    image = Image.new("RGB", (300, 200), (200, 0, 0))
+    exif = image.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    upright = read_upload(encoded(image, "JPEG", exif=exif), "phone.jpg", 64)
+    assert upright.original_size == (200, 300) and upright.image.shape == (300, 200, 3)
+
+
+def test_the_crop_box_places_a_zoomed_square_and_clamps_what_is_out_of_range():
+    from thisineq.data.photos.upload import Crop, crop_box, crop_square
+
+    assert crop_box(300, 200, Crop()) == (50, 0, 200)  # the largest square, centred
+    assert crop_box(300, 200, Crop(zoom=2, x=0, y=1)) == (0, 100, 100)
+    assert crop_box(300, 200, Crop(zoom=0.1, x=7, y=-3)) == (100, 0, 200)
+    assert crop_box(300, 200, Crop(zoom=1e9))[2] == 1
+    halves = np.zeros((100, 200, 3), np.uint8)
+    halves[:, :100] = (255, 0, 0)
+    halves[:, 100:] = (0, 0, 255)
+    left, right = crop_square(halves, Crop(x=0), 32), crop_square(halves, Crop(x=1), 32)
+    assert left.shape == (32, 32, 3) and left[..., 0].mean() > 250 and right[..., 2].mean() > 250
