@@ -41,6 +41,9 @@ with st.sidebar:
 directions = normals.directions(method, fit=fit, walk=walk_kind) if fit else {}
 if not directions:
     st.info("No deprivation boundaries in this artifact set yet: the sliders appear once `thisineq pipeline` has built them.")
+record = state.json_record(str(page.artifacts.boundaries_record))
+for reason in widgets.missing_boundaries(normals, method, fit, page.photos, inverted, record).values():
+    st.caption(reason[0].upper() + reason[1:])
 
 photo_id = st.session_state.get(state.PHOTO) if st.session_state[state.START] == "photo" else None
 found = state.photo_ws(artifact_root, method, photo_id) if photo_id else None

@@ -28,7 +28,12 @@ built = {
     "Boundaries (Table 1)": artifacts.normals.is_file(),
     "Known-answer benchmark": (artifacts.known_answer / "table.csv").is_file(),
 }
-st.markdown("**What this artifact set holds**  \n" + "  \n".join(f"{'✅' if ok else '⬜'} {name}" for name, ok in built.items()))
+# Marks in words and Material icons (a font Streamlit serves itself): emoji marks looked identical without an emoji font.
+marks = {
+    True: ":green[:material/check_circle:] {} — built",
+    False: ":gray[:material/radio_button_unchecked:] {} — *not built yet*",
+}
+st.markdown("**What this artifact set holds**  \n" + "  \n".join(marks[ok].format(name) for name, ok in built.items()))
 st.markdown(
     "Start with the **Generator** (a seed or a real photo, walked with sliders), the **Map** (deciles, photos and their "
     "inversions), **Metrics** (Table 1 and the comparisons), the **Walk matrix**, or invert **Your photo**."

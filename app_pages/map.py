@@ -28,11 +28,50 @@ deck = maps.CompactDeck(
     initial_view_state=pdk.ViewState(**maps.initial_view(photos, geojson)),
     tooltip=maps.decile_tooltip(domain(domain_key).label),
 )
-st.pydeck_chart(deck, height=560)
-st.markdown(maps.legend_markdown(), unsafe_allow_html=True)
+event = st.pydeck_chart(deck, height=560, on_select="rerun", selection_mode="single-object", key=state.MAP_SELECTION)
+st.markdown(maps.legend_markdown(bool(manifest.get("synthetic"))), unsafe_allow_html=True)
+st.caption("Click an area to list its photos, or a photo to open it below.")
+
+click = maps.clicked(event)
+if click is not None and click != st.session_state.get(state.MAP_CLICKED):  # a new click, acted on once
+    st.session_state[state.MAP_CLICKED] = click
+    kind, picked = click
+    if kind == "photo" and picked in photos.index:
+        st.session_state[state.MAP_PHOTO] = picked
+        st.session_state[state.MAP_AREA] = photos.at[picked, "lsoa_code"]
+    elif kind == "area":
+        st.session_state[state.MAP_AREA] = picked
+
+area = st.session_state.get(state.MAP_AREA)
+in_area = photos[photos["lsoa_code"] == area] if area is not None else photos
+if area is not None:
+    name = lsoas.at[area, "lsoa_name"] if area in lsoas.index else area
+    st.subheader(f"{name} ({area})")
+    if in_area.empty:
+        st.info("No photo was taken in this area.")
+    else:
+        listed = in_area[["split", f"{domain_key}_decile"]].rename(
+            columns={f"{domain_key}_decile": f"{domain(domain_key).label} decile"}
+        )
+        st.dataframe(listed, height=min(35 * (len(listed) + 1) + 3, 250))
+    if st.button("Every photo again", key=state.MAP_AREA + "_clear", help="list the photos of every area, not just this one"):
+        st.session_state[state.MAP_AREA] = None
+        st.rerun()
+    if in_area.empty:
+        in_area = photos
 
 st.subheader("A photo")
-photo_id = st.selectbox("Photo (type to search)", photos.index, key=state.MAP_PHOTO)
+inverted = {method: set(inv.photo_id) for method, inv in state.inversion_sets(artifact_root).items()}
+choices = list(in_area.index)
+state.keep_choice(state.MAP_PHOTO, choices, maps.default_photo(in_area, inverted))
+
+
+def photo_label(photo_id: str) -> str:
+    row = photos.loc[photo_id]
+    return f"{photo_id} — {row['lsoa_name']}, {domain(domain_key).label.lower()} decile {row[f'{domain_key}_decile']}, {row['split']}"
+
+
+photo_id = st.selectbox("Photo (type to search)", choices, key=state.MAP_PHOTO, format_func=photo_label)
 row = photos.loc[photo_id]
 left, right = st.columns([1, 2])
 left.image(state.photo(root, photo_id), caption=f"{photo_id} — {row['image']}", width=256)

@@ -52,4 +52,5 @@ method = st.radio(
 ws = upload.inverted_ws(photo, method, models, st.container())
 if ws is None:
     st.stop()  # an optimiser waits for its button or its job
-upload.walk_and_download(photo, method, ws, models, normals)
+record = state.json_record(str(page.artifacts.boundaries_record))
+upload.walk_and_download(photo, method, ws, models, normals, (page.photos, page.inversions, record))

@@ -6,6 +6,7 @@ import ast
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -42,9 +43,10 @@ def test_map_domain_and_photo_choice():
     at.selectbox(key="map_domain").select("health").run()
     assert not at.exception
     photo = at.selectbox(key="map_photo")
-    photo.select(photo.options[3]).run()
+    photo.select(photo.options[3]).run()  # options are labels: "id — area, decile, split"
     assert not at.exception
-    assert any(f"Photo `{photo.options[3]}`" in md.value for md in at.markdown)
+    chosen = at.selectbox(key="map_photo").value
+    assert photo.options[3].startswith(chosen) and any(f"Photo `{chosen}`" in md.value for md in at.markdown)
 
 
 def test_decile_colours_run_from_red_to_blue():
@@ -119,7 +121,15 @@ def test_photo_points_leave_out_photos_without_coordinates():
     )
     points = maps.photo_points(photos, "income")
     assert points.to_dict("records") == [
-        {"photo_id": "p1", "lat": 51.5, "lon": -0.1, "lsoa_name": "A 001A", "lsoa_code": "E01000001", "decile": 2}
+        {
+            "photo_id": "p1",
+            "lat": 51.5,
+            "lon": -0.1,
+            "lsoa_name": "A 001A",
+            "lsoa_code": "E01000001",
+            "decile": 2,
+            "what": "photo p1 (—): click to open it",
+        }
     ]
     spec = json.loads(maps.CompactDeck(layers=[maps.photo_layer(points)]).to_json())
     assert spec["layers"][0]["@@type"] == "ScatterplotLayer" and spec["layers"][0]["data"][0]["decile"] == 2
@@ -291,3 +301,84 @@ def test_a_set_built_while_the_app_runs_appears_without_a_restart(tmp_path, monk
     assert at.selectbox(key="artifact_set").options == ["demo", "later"]
     at.selectbox(key="artifact_set").set_value("later").run()
     assert not at.exception and at.session_state["chosen_artifact_set"] == "later" and at.query_params["set"] == "later"
+
+
+def test_a_click_on_the_map_names_a_photo_before_its_area():
+    area = {"properties": {"lsoa_code": "E01000001", "lsoa_name": "A 001A"}}
+    photo = {"photo_id": "p7", "lsoa_code": "E01000001"}
+    assert maps.clicked({"selection": {"indices": {}, "objects": {}}}) is None
+    assert maps.clicked(None) is None
+    assert maps.clicked({"selection": {"objects": {"areas": [area]}}}) == ("area", "E01000001")
+    assert maps.clicked({"selection": {"objects": {"areas": [area], "photos": [photo]}}}) == ("photo", "p7")
+
+
+def test_the_map_opens_on_a_held_out_photo_that_every_method_inverted():
+    photos = pd.DataFrame({"split": ["train", "test", "test", "val"]}, index=pd.Index(["a", "b", "c", "d"], name="photo_id"))
+    inverted = {"e4e": {"a", "b", "c", "d"}, "restyle": {"a", "b", "c", "d"}, "projector": {"c", "d"}, "hybrid": {"c"}}
+    assert maps.default_photo(photos, inverted) == "c"
+    assert maps.default_photo(photos.iloc[:1], inverted) == "a"  # no held-out photo: the best of the rest
+    assert maps.default_photo(photos, {}) == "b"
+
+    at = run("app_pages/map.py")
+    split = at.selectbox(key="map_photo").format_func(at.selectbox(key="map_photo").value).rsplit(", ", 1)[1]
+    assert split in ("test", "val")
+    captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
+    assert captions[1:] == ["real photo", "e4e", "ReStyle", "projector", "hybrid (e4e + projector)"]
+
+
+def test_the_map_lists_the_photos_of_a_clicked_area_and_can_let_it_go():
+    from thisineq.artifacts import demo_set
+    from thisineq.data.dataset import load_dataset
+
+    photos = load_dataset(demo_set().dataset).photos
+    code = photos["lsoa_code"].value_counts().index[0]  # the area with the most photos
+    at = AppTest.from_file(str(ROOT / "app_pages/map.py"), default_timeout=60)
+    at.session_state["map_area"] = code
+    at.run()
+    assert not at.exception and code in at.subheader[0].value
+    listed = {label.split(" — ")[0] for label in at.selectbox(key="map_photo").options}
+    assert listed == set(photos.index[photos["lsoa_code"] == code])
+    at.button(key="map_area_clear").click().run()
+    assert not at.exception and len(at.selectbox(key="map_photo").options) == len(photos)
+
+
+def test_a_domain_a_method_has_no_boundary_for_is_explained_with_its_photo_counts():
+    from types import SimpleNamespace
+
+    from thisineq.app import widgets
+    from thisineq.latent.labels import DECILE_BANDS
+    from thisineq.latent.normals import BoundarySet, Direction
+
+    normals = BoundarySet()
+    for method, domains in {"e4e": ["income", "education"], "projector": ["income"]}.items():
+        for name in domains:
+            normals.add(method, Direction(name, np.eye(4)[0], 1.0), fit="standardised")
+    # The projector inverted 12 photos: education deciles 1 (deprived) ×7, 9 (privileged) ×3, 5 (neither) ×2.
+    ids = [f"p{i}" for i in range(12)]
+    photos = pd.DataFrame({"education_decile": [1] * 7 + [9] * 3 + [5] * 2}, index=pd.Index(ids, name="photo_id"))
+    inverted = {"projector": SimpleNamespace(photo_id=np.array(ids))}
+    record = {"table1_classes": [DECILE_BANDS.name]}
+    reasons = widgets.missing_boundaries(normals, "projector", "standardised", photos, inverted, record)
+    assert list(reasons) == ["education"]
+    assert "only 7 deprived and 3 privileged photos" in reasons["education"] and "at least 10 of each" in reasons["education"]
+    assert widgets.missing_boundaries(normals, "e4e", "standardised", photos, inverted, record) == {}
+    # a method whose latents are not at hand still gets a reason
+    assert "fitted none" in widgets.missing_boundaries(normals, "projector", "standardised", photos, {}, record)["education"]
+
+
+def test_the_overview_marks_what_a_set_holds_in_words_not_emoji(tmp_path, monkeypatch):
+    from thisineq.artifacts import demo_set
+
+    demo = demo_set()
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "city").symlink_to(demo.city.resolve())  # a dataset, and nothing built from it
+    (tmp_path / "demo").symlink_to(demo.root.resolve())
+    monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
+    for name, expected in (("demo", "— built"), ("bare", "— *not built yet*")):
+        at = AppTest.from_file(str(ROOT / "app_pages/home.py"), default_timeout=60)
+        at.session_state["chosen_artifact_set"] = name
+        at.run()
+        (holdings,) = [m.value for m in at.markdown if "What this artifact set holds" in m.value]
+        lines = holdings.split("  \n")[1:]
+        assert len(lines) == 5 and all(line.endswith(expected) for line in lines), (name, lines)
+        assert not any(0x2600 <= ord(c) <= 0x27BF or ord(c) >= 0x1F000 for c in holdings)  # no emoji to go missing

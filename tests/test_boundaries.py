@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,7 +70,9 @@ def test_the_labelled_subset_is_balanced_and_says_when_there_are_too_few():
     assert np.array_equal(subset.y, (rows >= 40).astype(int))
     assert np.array_equal(subset.groups, photos["lsoa_code"].to_numpy()[rows])
     few = labelled_subset(latents, photos, "health")
-    assert few.too_few == "fewer than 10 photos in a class" and len(few.y) == 10
+    assert few.too_few.endswith("a boundary needs at least 10 of each") and len(few.y) == 10
+    deprived, privileged = map(int, re.match(r"only (\d+) deprived and (\d+) privileged", few.too_few).groups())
+    assert min(deprived, privileged) == 5  # the balanced subset holds 5 of each
     one_class = labelled_subset(latents[:40], photos.iloc[:40], "income")
     assert one_class.too_few and one_class.X.shape == (0, 3)
     with pytest.raises(ValueError, match="60 latents but 40 photos"):

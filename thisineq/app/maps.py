@@ -49,7 +49,12 @@ def coloured_geojson(geojson: dict, deciles: pd.Series, alpha: int = 170) -> dic
     for feature in geojson["features"]:  # new feature and properties dicts; the geometries are shared, never mutated
         decile = lookup.get(feature["properties"].get("lsoa_code"))
         known = decile is not None and not pd.isna(decile)
-        properties = {**feature["properties"], "decile": int(decile) if known else None, "fill": decile_colour(decile, alpha)}
+        properties = {
+            **feature["properties"],
+            "decile": int(decile) if known else None,
+            "fill": decile_colour(decile, alpha),
+            "what": "click for its photos",
+        }
         features.append({**feature, "properties": properties})
     return {**geojson, "features": features}
 
@@ -88,14 +93,15 @@ def initial_view(photos: pd.DataFrame, geojson: dict) -> dict:
     return view_of(lonlat[:, 1], lonlat[:, 0])
 
 
-def legend_markdown() -> str:
-    """An HTML legend of the ten decile colours."""
+def legend_markdown(synthetic: bool = False) -> str:
+    """An HTML legend of the ten decile colours (a synthetic city's deciles rank its own areas, not England's)."""
     swatches = "".join(
         f'<span style="background:rgb{c};width:1.6em;display:inline-block;text-align:center;'
         f'color:{"white" if i in (0, 1, 8, 9) else "black"}">{i + 1}</span>'
         for i, c in enumerate(DECILE_COLOURS)
     )
-    return f"**Decile** (1 = most deprived 10% of LSOAs in England) {swatches}"
+    among = "of this synthetic city's areas" if synthetic else "of LSOAs in England"
+    return f"**Decile** (1 = most deprived 10% {among}) {swatches}"
 
 
 def choropleth_layer(boundaries: dict, *, outlined: bool) -> pdk.Layer:
@@ -103,6 +109,7 @@ def choropleth_layer(boundaries: dict, *, outlined: bool) -> pdk.Layer:
     return pdk.Layer(
         "GeoJsonLayer",
         boundaries,
+        id=AREAS,
         pickable=True,
         stroked=outlined,
         filled=True,
@@ -113,9 +120,12 @@ def choropleth_layer(boundaries: dict, *, outlined: bool) -> pdk.Layer:
 
 
 def photo_points(photos: pd.DataFrame, domain_key: str) -> pd.DataFrame:
-    """The located photos as map points: photo_id, lat, lon, their area's name and code, and its decile in one domain."""
+    """The located photos as map points: photo_id, lat, lon, their area's name and code, its decile in one domain, and
+    the tooltip's line about the photo."""
     points = photos.reset_index()[["photo_id", "lat", "lon", "lsoa_name", "lsoa_code"]]
-    points = points.assign(decile=photos[f"{domain_key}_decile"].to_numpy())
+    split = photos["split"].to_numpy() if "split" in photos else np.full(len(photos), "—")
+    what = [f"photo {p} ({s}): click to open it" for p, s in zip(points["photo_id"], split, strict=True)]
+    points = points.assign(decile=photos[f"{domain_key}_decile"].to_numpy(), what=what)
     return points.dropna(subset=["lat", "lon"])
 
 
@@ -129,13 +139,45 @@ def photo_layer(points: pd.DataFrame) -> pdk.Layer:
         radius_min_pixels=2,
         get_fill_color=[20, 20, 20, 200],
         pickable=True,
-        id="photos",
+        id=PHOTOS,
     )
 
 
 def decile_tooltip(domain_label: str) -> dict:
-    """The hover text of an area or photo: its area's name, code and decile."""
-    return {"html": "<b>{lsoa_name}</b> {lsoa_code}<br/>" + f"{domain_label} decile: " + "{decile}"}
+    """The hover text of an area or photo: its area's name, code and decile, and what a click on it does."""
+    return {"html": "<b>{lsoa_name}</b> {lsoa_code}<br/>" + f"{domain_label} decile: " + "{decile}<br/>{what}"}
+
+
+AREAS, PHOTOS = "areas", "photos"  # the layers' ids, which a click's selection names
+HELD_OUT = ("test", "val")
+
+
+def default_photo(photos: pd.DataFrame, inverted: dict[str, set]) -> str:
+    """The photo a map page opens on: a held-out one (never trained on) that the most methods inverted.
+
+    `inverted` maps each method to the photo ids it inverted (the projector and the hybrid invert the
+    held-out photos only, so a training photo would show two methods of the four).
+    """
+    held_out = photos.index[photos["split"].isin(HELD_OUT)] if "split" in photos else photos.index[:0]
+    candidates = held_out if len(held_out) else photos.index
+    counts = pd.Series([sum(p in ids for ids in inverted.values()) for p in candidates], index=candidates)
+    return str(counts.idxmax()) if len(counts) else str(photos.index[0])
+
+
+def clicked(selection: dict | None) -> tuple[str, str] | None:
+    """What a click on the map picked, from `st.pydeck_chart`'s selection: ("photo", photo_id), ("area", lsoa_code) or None.
+
+    A photo wins where a click hit a photo and its area at once.
+    """
+    objects = ((selection or {}).get("selection") or {}).get("objects") or {}
+    for obj in objects.get(PHOTOS) or []:
+        if obj.get("photo_id") is not None:
+            return "photo", str(obj["photo_id"])
+    for obj in objects.get(AREAS) or []:
+        code = (obj.get("properties") or {}).get("lsoa_code", obj.get("lsoa_code"))
+        if code is not None:
+            return "area", str(code)
+    return None
 
 
 class CompactDeck(pdk.Deck):

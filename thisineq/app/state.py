@@ -39,6 +39,9 @@ MAP_DOMAIN = "map_domain"
 MAP_POINTS = "map_points"
 MAP_OUTLINES = "map_outlines"
 MAP_PHOTO = "map_photo"
+MAP_SELECTION = "map_selection"  # the deck's click selection (a widget)
+MAP_CLICKED = "map_clicked"  # the last click acted on: a click moves the photo and area once, not on every rerun
+MAP_AREA = "map_area"  # the lsoa_code whose photos are listed (None: every photo)
 
 METRICS_SPLIT = "metrics_split"
 METRICS_CLASSES = "metrics_classes"

@@ -193,13 +193,20 @@ def _progress(queue: JobQueue, job: Job) -> None:
         queue.stop(job)
 
 
-def walk_and_download(photo: np.ndarray, method: str, ws: np.ndarray, models: InversionModels, normals: BoundarySet) -> None:
-    """The boundary toggles and sliders, the crop beside its inversion and the edit, and the two downloads."""
+def walk_and_download(
+    photo: np.ndarray, method: str, ws: np.ndarray, models: InversionModels, normals: BoundarySet, missing_context: tuple
+) -> None:
+    """The boundary toggles and sliders, the crop beside its inversion and the edit, and the two downloads.
+
+    `missing_context`: (photos, inversions, boundaries record), for saying why a domain has no boundary.
+    """
     fit, walk = widgets.boundary_choice(normals, method, state.UPLOAD_FIT, state.UPLOAD_WALK)
     directions = normals.directions(method, fit=fit, walk=walk) if fit else {}
     moves = widgets.domain_sliders(directions, state.UPLOAD_SLIDERS)
     if not directions:
         st.info("No boundaries in this artifact set yet: only the inversion is shown.")
+    for reason in widgets.missing_boundaries(normals, method, fit, *missing_context).values():
+        st.caption(reason[0].upper() + reason[1:])
     latent = generation.ws_tensor(ws)
     edited = generation.synthesise(models.generator, latent, moves)
     columns = st.columns(3)

@@ -10,6 +10,7 @@ from thisineq.app import state
 from thisineq.app.generation import parse_number, png_bytes, upscale
 from thisineq.data.domains import domain
 from thisineq.invert import methods
+from thisineq.latent.labels import PAPER, definition_named, why_no_boundary
 from thisineq.latent.normals import FIT_LABELS, WALKS, BoundarySet, Direction
 
 # The walk sliders' range and step, in σ: the spread of the generator's W along a boundary.
@@ -76,6 +77,34 @@ def boundary_choice(normals: BoundarySet, method: str | None, fit_key: str, walk
     fit = where.selectbox("Boundaries fitted in", fits, key=fit_key, format_func=FIT_LABELS.get, disabled=not fits, help=FIT_HELP)
     walk = where.selectbox("Walk", list(WALKS), key=walk_key, format_func=WALK_LABELS.get, help=WALK_HELP)
     return fit, walk
+
+
+def missing_boundaries(
+    normals: BoundarySet, method: str | None, fit: str | None, photos, inverted: Mapping, record: dict | None
+) -> dict[str, str]:
+    """Domains other methods walk but `method` cannot, each with why in words and what would fix it.
+
+    `photos`: the set's photo table; `inverted`: method → its Inversions; `record`: boundaries.json
+    (which class definition the walked boundaries use).
+    """
+    if method is None or not fit:
+        return {}
+    everywhere = {d for m in normals.methods() for d in normals.directions(m, fit=fit)}
+    missing = sorted(everywhere - set(normals.directions(method, fit=fit)))
+    owner = methods.method(method).walks  # whose latents the boundaries were fitted on
+    definition = definition_named(((record or {}).get("table1_classes") or [""])[0]) or PAPER
+    reasons = {}
+    for name in missing:
+        why = None
+        if owner in inverted:
+            latents_of = photos.loc[[p for p in inverted[owner].photo_id if p in photos.index]]
+            why = why_no_boundary(latents_of, name, definition)
+        reasons[name] = (
+            f"no {domain(name).label} boundary for the {method_label(owner)}: "
+            + (why or "the pipeline fitted none on its latents")
+            + f". Inverting more photos with the {method_label(owner)} (`thisineq pipeline`) would give it one."
+        )
+    return reasons
 
 
 def method_label(name: str) -> str:

@@ -77,6 +77,12 @@ class ClassDefinition:
 
 DECILE_BANDS = ClassDefinition("deciles")
 PAPER = ClassDefinition("ranks", share=0.2)  # the authors' top and bottom 20% of ranks
+CLASS_DEFINITIONS = {"ranks": PAPER, "deciles": DECILE_BANDS}  # by the pipeline's setting `boundary_classes`
+
+
+def definition_named(name: str) -> ClassDefinition | None:
+    """The class definition with this table name ('ranks 20%', 'deciles 1-3 vs 8-10'), as records store it."""
+    return next((d for d in CLASS_DEFINITIONS.values() if d.name == name), None)
 
 
 def decile_labels(deciles: pd.Series, *, deprived=(1, 3), privileged=(8, 10)) -> pd.Series:
@@ -99,6 +105,23 @@ def rank_labels(ranks: pd.Series, areas: pd.Series, share: float) -> pd.Series:
     area_label[position <= share] = DEPRIVED
     area_label[position > 1 - share] = PRIVILEGED
     return pd.Series(area_label.reindex(areas.to_numpy()).to_numpy(), index=ranks.index, dtype="Int8")
+
+
+def shortfall(labels: pd.Series) -> str | None:
+    """Why labels (0 deprived, 1 privileged, NA) are too few for a boundary, in words; None when they suffice."""
+    counts = labels.dropna().astype(int).value_counts()
+    deprived, privileged = int(counts.get(0, 0)), int(counts.get(1, 0))
+    if min(deprived, privileged) >= MIN_PER_CLASS:
+        return None
+    return (
+        f"only {deprived} deprived and {privileged} privileged photos among the {len(labels)} with latents; "
+        f"a boundary needs at least {MIN_PER_CLASS} of each"
+    )
+
+
+def why_no_boundary(photos: pd.DataFrame, domain: str, definition: ClassDefinition) -> str | None:
+    """Why the photos one method inverted give no boundary for `domain` (None if they would give one)."""
+    return shortfall(definition.labels(photos.reset_index(drop=True), domain))
 
 
 def balanced_subset(labels: pd.Series, seed: int = 0) -> pd.Index:
@@ -138,6 +161,6 @@ def labelled_subset(
     labels = definition.labels(photos.reset_index(drop=True), domain)
     counts = labels.value_counts()
     keep = labels.index.get_indexer(balanced_subset(labels, seed)) if len(counts) == 2 else np.zeros(0, int)
-    too_few = f"fewer than {MIN_PER_CLASS} photos in a class" if len(counts) < 2 or counts.min() < MIN_PER_CLASS else None
+    too_few = shortfall(labels)
     groups = photos["lsoa_code"].to_numpy()[keep]
     return LabelledSet(latents[keep], labels.iloc[keep].to_numpy(int), groups, too_few=too_few, rows=keep)

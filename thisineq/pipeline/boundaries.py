@@ -20,7 +20,7 @@ from thisineq.data.synth.city import COMPONENT_KEYS
 from thisineq.invert.batch import load_inversions
 from thisineq.io import atomic_open, write_json
 from thisineq.latent.boundaries import LatentBoundary, cosine_matrix, normal_stability, partial_effects, principal_axes
-from thisineq.latent.labels import DECILE_BANDS, PAPER, ClassDefinition, LabelledSet, labelled_subset
+from thisineq.latent.labels import CLASS_DEFINITIONS, PAPER, ClassDefinition, LabelledSet, labelled_subset
 from thisineq.latent.normals import FIT_LABELS, BoundarySet, Direction
 from thisineq.latent.table1 import boundary_table, evaluate
 from thisineq.latent.walk import image_change
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from thisineq.pipeline.runner import Pipeline
 
 W_SAMPLES = 10000  # samples of the generator's W: its mean and covariance, and σ along each direction
-CLASS_DEFINITIONS = {"ranks": PAPER, "deciles": DECILE_BANDS}
 VISIBILITY_COLUMNS = [
     "method",
     "domain",

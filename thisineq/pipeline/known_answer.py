@@ -39,11 +39,12 @@ from thisineq.known_answer.control import fit_directions
 from thisineq.known_answer.oracle import FactorOracle, factor_targets, load_oracle, predict, save_oracle, train_oracle
 from thisineq.known_answer.truth import labelled_truth, profile_of, truth_profiles
 from thisineq.known_answer.validation import r2_by_oracle
+from thisineq.latent.labels import CLASS_DEFINITIONS
 from thisineq.latent.normals import FITS, WALKS, BoundarySet
 from thisineq.latent.wspace import WSpace
 from thisineq.models.encoders import encode_and_generate, load_encoder
 from thisineq.models.stylegan2 import Generator, broadcast, load_generator, sample_w, sample_ws
-from thisineq.pipeline.boundaries import CLASS_DEFINITIONS, W_SAMPLES
+from thisineq.pipeline.boundaries import W_SAMPLES
 from thisineq.pipeline.invert import invert_photos
 from thisineq.pipeline.train import build_city
 
