@@ -13,12 +13,13 @@ TICK_SECONDS = 1.0
 KIOSK_CSS = """
 <style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header, [data-testid="stToolbar"] {display: none !important;}
-.block-container {padding-top: 1rem; max-width: 1400px;}
+[data-testid="stMainBlockContainer"] {padding-top: 1rem; padding-bottom: 1rem; max-width: 1400px;}
 [data-testid="stSlider"] div[style*="translate(-50%, -50%)"] {width: 2.2rem; height: 2.2rem;}
 [data-testid="stSlider"] label p {font-size: 1.4rem;}
 [data-testid="stSlider"] > div > div {padding: 0.6rem 0;}
 .stButton button {font-size: 1.3rem; padding: 0.8rem 1.6rem;}
 img[src^="data:image/png"] {image-rendering: pixelated;}
+[data-testid="stMain"] [data-testid="stImage"] img {max-height: calc(100vh - 2.5rem); object-fit: contain;}
 </style>
 """
 

@@ -33,6 +33,10 @@ COMPARISON_COLUMNS = {
     "lec": st.column_config.NumberColumn("LEC ↓", format="%.3f"),
     "lec_relative": st.column_config.NumberColumn("LEC / edit ↓", format="%.2f"),
 }
+TABLE1_COLUMNS = {
+    "n": st.column_config.NumberColumn("n", help="labelled photos, balanced between the two classes"),
+    **{score: st.column_config.TextColumn(f"{label} [95% CI]") for score, label in charts.SCORE_LABELS.items()},
+}
 VISIBILITY_COLUMNS = {
     "f1": st.column_config.TextColumn("F1 by LSOA [95% CI]"),
     "roc_auc": st.column_config.NumberColumn("ROC-AUC", format="%.3f"),
@@ -82,7 +86,7 @@ def table1_section(artifacts) -> None:
         else None
     )
     shown = table1[(table1["split"] == split) & ((table1["classes"] == classes) if classes else True)]
-    st.dataframe(tables.table1_display(shown), hide_index=True, width="stretch")
+    st.dataframe(tables.table1_display(shown), hide_index=True, width="stretch", column_config=TABLE1_COLUMNS)
     st.caption(
         "Out-of-fold scores of 5-fold cross-validation with 95% intervals from a bootstrap that resamples LSOAs (each area's "
         "photos together), and the C the inner cross-validation chose. The paper reports precision, recall and F1 of 0.72–0.82."
@@ -91,9 +95,7 @@ def table1_section(artifacts) -> None:
     if record:
         fitted = " · ".join(f"{m}: {entry['photos']:,} inverted photos" for m, entry in record["fitted_on"].items())
         st.caption(f"Fitted on — {fitted}; n is the balanced count of labelled photos ({record['labels']}).")
-    score = st.selectbox(
-        "Chart", tables.SCORES, index=2, key=state.METRICS_SCORE, format_func=lambda s: s.replace("_", "-").upper()
-    )
+    score = st.selectbox("Chart", tables.SCORES, index=2, key=state.METRICS_SCORE, format_func=charts.SCORE_LABELS.get)
     st.altair_chart(charts.score_bars(shown, score), width="stretch")
 
 
@@ -146,10 +148,13 @@ def fig3_section(page: state.PageData) -> None:
         column.altair_chart(chart, width="stretch")
     fitted = ((state.json_record(str(page.artifacts.boundaries_record)) or {}).get("fitted_on") or {}).get(method, {})
     on = f" (its boundary was fitted on {fitted['photos']:,} inverted photos)" if "photos" in fitted else ""
+    drawn = (state.json_record(str(page.artifacts.figures / "figures.json")) or {}).get("space")
+    space = f"in {drawn}, as the pipeline drew the figure" if drawn else "in the latents' own coordinates"
     st.caption(
-        f"This set's inverted photos{on}, coloured by their decile of the domain. Supervised: x is the projection on the "
-        f"normal of the boundary fitted in {FIT_LABELS[normals.default_fit(method)]}, y the direction orthogonal to it that best predicts the decile (ridge regression). "
-        "PCA and t-SNE see no labels. `thisineq.latent.figures.write_fig3` draws the same figure for the paper."
+        f"This set's inverted photos{on}, coloured by their decile of the domain, {space}. Supervised: x is the projection "
+        f"on the normal of the boundary fitted in {FIT_LABELS[normals.default_fit(method)]}, y the direction orthogonal to "
+        "it that best predicts the decile (ridge regression). PCA and t-SNE see no labels. "
+        "`thisineq.latent.figures.write_fig3` draws the same figure for the paper."
     )
 
 

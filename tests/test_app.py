@@ -382,3 +382,13 @@ def test_the_overview_marks_what_a_set_holds_in_words_not_emoji(tmp_path, monkey
         lines = holdings.split("  \n")[1:]
         assert len(lines) == 5 and all(line.endswith(expected) for line in lines), (name, lines)
         assert not any(0x2600 <= ord(c) <= 0x27BF or ord(c) >= 0x1F000 for c in holdings)  # no emoji to go missing
+
+
+def test_the_synthetic_banner_reads_right_for_a_synthetic_city_and_for_synthetic_photos_on_real_areas():
+    from thisineq.app.state import synthetic_notice
+
+    city = synthetic_notice("Doggerton (synthetic)", pd.Index(["X01000001", "X01000002"]))
+    assert "*Doggerton (synthetic)* is a procedurally generated city" in city
+    london = synthetic_notice("Synthetic photos on a real decile map", pd.Index(["E01000001", "E01000002"]))
+    assert london.startswith("**Synthetic photos.**") and "areas and their deprivation deciles are real" in london
+    assert "is a procedurally generated city" not in london

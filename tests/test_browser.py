@@ -137,3 +137,21 @@ def test_the_chosen_artifact_set_stays_chosen_across_pages_and_in_the_url(tmp_pa
         wait_for_app(page, ready='[data-testid="stMain"] [data-testid="stAlertContentError"]')
         message = page.locator('[data-testid="stMain"] [data-testid="stAlertContentError"]').inner_text()
         assert "nowhere" in message and "demo, twin" in message
+
+
+def test_the_kiosk_fits_a_1280_by_720_screen_without_scrolling(browser_page):
+    url, page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 720})
+    try:
+        page.goto(f"{url}/kiosk")
+        wait_for_app(page, ready=READY["kiosk"])
+        scrolling = page.evaluate(
+            """() => [...document.querySelectorAll('*')]
+                .filter(e => e.scrollHeight > e.clientHeight + 2 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))
+                .map(e => `${e.dataset.testid || e.tagName}: ${e.scrollHeight} > ${e.clientHeight}`)"""
+        )
+        assert not scrolling, scrolling
+        box = page.locator(READY["kiosk"]).bounding_box()
+        assert box["height"] > 400 and box["y"] + box["height"] <= 720  # large, and all of it on screen
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})

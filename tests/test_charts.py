@@ -58,6 +58,8 @@ def test_score_bars_show_each_score_with_its_interval_on_zero_to_one():
     assert bars["encoding"]["y"]["scale"] == {"domain": [0, 1]}
     assert intervals["mark"]["type"] == "errorbar"
     assert (intervals["encoding"]["y"]["field"], intervals["encoding"]["y2"]["field"]) == ("f1_low", "f1_high")
+    # one axis title in words for both layers (not "f1, f1_low")
+    assert bars["encoding"]["y"]["title"] == intervals["encoding"]["y"]["title"] == "F1 (out of fold, 95% interval)"
     for layer in spec["layer"]:  # side by side per domain, one colour per method
         assert layer["encoding"]["xOffset"]["field"] == "method" and layer["encoding"]["color"]["field"] == "method"
 
@@ -99,7 +101,11 @@ def test_comparison_bars_give_each_measure_its_own_row_and_scale():
         {"method": ["e4e", "projector"], "lpips": [0.3, 0.2], "seconds_per_photo": [0.01, 4.0], "psnr": [20, 22]}
     )
     spec, rows = drawn(charts.comparison_bars(comparison))
-    assert len(rows) == 4 and {r["measure"] for r in rows} == {"lpips", "seconds_per_photo"}  # psnr is not charted
+    # psnr is not charted; the measures are named in words
+    assert len(rows) == 4 and {r["measure"] for r in rows} == {
+        "LPIPS (lower: closer to the photo)",
+        "seconds per photo (batch 1)",
+    }
     assert spec["encoding"]["row"]["field"] == "measure" and spec["resolve"] == {"scale": {"x": "independent"}}
 
 

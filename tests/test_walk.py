@@ -59,7 +59,12 @@ def test_walk_matrix_and_grid():
     assert torch.equal(images[0, 1], images[1, 1])  # step 0 is the source image in every row
     picture = image_grid(images, row_labels=["income", "health"], column_labels=step_labels(steps), scale=2)
     assert picture.size[0] > 3 * 32 and picture.size[1] > 2 * 32
-    assert step_labels(steps) == ["-2.0 sd", "0", "+2.0 sd"]
+    assert step_labels(steps) == ["-2.0σ", "0", "+2.0σ"]  # the sliders' unit
+
+    from thisineq.images import label_font
+
+    notdef = np.asarray(label_font().getmask("\uffff"))
+    assert not np.array_equal(np.asarray(label_font().getmask("σ")), notdef)  # a font that has σ drew it
 
 
 def test_a_source_walks_with_its_own_noise_at_every_step():

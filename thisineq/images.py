@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,6 +36,18 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return to_uint8_tensor(images).movedim(-3, -1).cpu().numpy()
 
 
+LABEL_SIZE = 14  # label text height in pixels: readable beside 128-pixel tiles
+
+
+@functools.cache
+def label_font(size: int = LABEL_SIZE) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu Sans, which matplotlib ships (so every install has it, with σ and the rest of Greek); PIL's own font otherwise."""
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return ImageFont.truetype(str(path), size) if path.is_file() else ImageFont.load_default(size)
+
+
 def image_grid(
     images: torch.Tensor,
     columns: int | None = None,
@@ -45,7 +59,7 @@ def image_grid(
     """One picture of many images in [-1, 1], enlarged by whole pixels (crisp, not blurred).
 
     images: (N, 3, H, W), laid out `columns` wide (default: all in one row), or (rows, cols, 3, H, W)
-    laid out as given. With labels, a white margin carries them (PIL's built-in font) and the tiles
+    laid out as given. With labels, a white margin carries them (`label_font`) and the tiles
     are padded apart; without, tiles touch.
     """
     if images.ndim == 5:
@@ -57,14 +71,16 @@ def image_grid(
     labelled = row_labels is not None or column_labels is not None
     h, w = images.shape[-2] * scale, images.shape[-1] * scale
     pad = 4 if labelled else 0
-    left = max(60, 7 * max(map(len, row_labels), default=0) + 12) if row_labels is not None else 0
-    top = 22 if column_labels is not None else 0
+    font = label_font()
+    widest = max((font.getlength(label) for label in row_labels or []), default=0)
+    left = max(60, math.ceil(widest) + 16) if row_labels is not None else 0
+    top = LABEL_SIZE + 12 if column_labels is not None else 0
     canvas = Image.new("RGB", (left + columns * (w + pad), top + rows * (h + pad)), "white")
-    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    draw = ImageDraw.Draw(canvas)
     for c, label in enumerate(column_labels or []):
-        draw.text((left + c * (w + pad) + w // 2 - 3 * len(label), 5), label, fill="black", font=font)
+        draw.text((left + c * (w + pad) + w // 2, top // 2), label, fill="black", font=font, anchor="mm")
     for r, label in enumerate(row_labels or []):
-        draw.text((5, top + r * (h + pad) + h // 2 - 6), label, fill="black", font=font)
+        draw.text((8, top + r * (h + pad) + h // 2), label, fill="black", font=font, anchor="lm")
     for k, pixels in enumerate(to_uint8(images)):
         tile = Image.fromarray(pixels).resize((w, h), Image.Resampling.NEAREST) if scale != 1 else Image.fromarray(pixels)
         canvas.paste(tile, (left + (k % columns) * (w + pad), top + (k // columns) * (h + pad)))

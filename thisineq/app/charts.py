@@ -11,6 +11,9 @@ from thisineq.latent.figures import DECILE_TITLE
 
 # The stability columns of visibility.csv, where the pipeline wrote them, and how the charts name them.
 STABILITY = {"split_half_cosine": "split halves (LSOA-disjoint)", "bootstrap_cosine": "bootstrap resamples"}
+# Table 1's scores and the comparison's measures in words.
+SCORE_LABELS = {"precision": "Precision", "recall": "Recall", "f1": "F1", "accuracy": "Accuracy", "roc_auc": "ROC-AUC"}
+MEASURE_LABELS = {"lpips": "LPIPS (lower: closer to the photo)", "seconds_per_photo": "seconds per photo (batch 1)"}
 
 
 def domain_labels(table: pd.DataFrame) -> pd.DataFrame:
@@ -59,8 +62,13 @@ def score_bars(table1: pd.DataFrame, score: str) -> alt.LayerChart:
     base = alt.Chart(shown).encode(
         x=alt.X("domain:N", title=None), xOffset="method:N", color=alt.Color("method:N", title="inversion")
     )
-    bars = base.mark_bar().encode(y=alt.Y(f"{score}:Q", scale=alt.Scale(domain=[0, 1]), title=score))
-    intervals = base.mark_errorbar().encode(y=f"{score}_low:Q", y2=f"{score}_high:Q")
+    title = f"{SCORE_LABELS.get(score, score)} (out of fold, 95% interval)"
+    bars = base.mark_bar().encode(
+        y=alt.Y(f"{score}:Q", scale=alt.Scale(domain=[0, 1]), title=title),
+        tooltip=["method", "domain", alt.Tooltip(f"{score}:Q", title=SCORE_LABELS.get(score, score), format=".3f")],
+    )
+    # The interval's own axis title would read "f1_low, f1_high" beside the bars' title: it shares theirs.
+    intervals = base.mark_errorbar().encode(y=alt.Y(f"{score}_low:Q", title=title), y2=f"{score}_high:Q")
     return bars + intervals
 
 
@@ -98,15 +106,17 @@ def cosine_heatmap(matrix: pd.DataFrame, title: str) -> alt.LayerChart:
 
 def comparison_bars(comparison: pd.DataFrame) -> alt.Chart:
     """Each method's LPIPS and seconds per photo as bars, one row of bars per measure on its own scale."""
-    long = comparison.melt(id_vars="method", value_vars=["lpips", "seconds_per_photo"], var_name="measure")
+    long = comparison.melt(id_vars="method", value_vars=list(MEASURE_LABELS), var_name="measure")
+    long = long.assign(measure=long["measure"].map(MEASURE_LABELS))
     return (
         alt.Chart(long)
         .mark_bar()
         .encode(
             x=alt.X("value:Q", title=None),
             y=alt.Y("method:N", title=None),
-            color="method:N",
-            row=alt.Row("measure:N", title=None),
+            color=alt.Color("method:N", title="inversion"),
+            row=alt.Row("measure:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+            tooltip=["method", "measure", alt.Tooltip("value:Q", format=".3g")],
         )
         .resolve_scale(x="independent")
     )

@@ -28,11 +28,15 @@ def labelled_latents(inversions, photos: pd.DataFrame, domain_key: str) -> tuple
 
 @st.cache_data(show_spinner="Projecting the latents (t-SNE takes a few seconds)…")
 def fig3_points(artifact_root: str, method: str, domain_key: str, _photos: pd.DataFrame) -> pd.DataFrame | None:
-    """Fig. 3's coordinates (`figures.fig3_points`) of a method's inverted photos; None where the domain has no normal.
+    """Fig. 3's coordinates of a method's inverted photos: the pipeline's, where it drew the figure (t-SNE took 16 s
+    when computed here); else computed now (`figures.fig3_points`). None where the domain has no normal.
 
     `_photos` (the dataset's photo table) is left out of the cache key: it follows from the artifact set.
     """
     artifacts = ArtifactSet(Path(artifact_root))
+    _, drawn = figures.fig3_paths(artifacts.figures, method, domain_key)
+    if drawn.is_file():
+        return pd.read_csv(drawn, dtype={"photo_id": str})
     normal = fitted_normals(state.boundary_normals(str(artifacts.normals)), method).get(domain_key)
     inversions = state.inversion_sets(artifact_root).get(method)
     if normal is None or inversions is None:

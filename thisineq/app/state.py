@@ -210,7 +210,7 @@ class PageData:
 def open_dataset_page() -> PageData:
     """The sidebar choice of artifact set, its tables (cached) and the synthetic banner; the page stops where no set exists."""
     page = page_for(choose_artifact_set())
-    synthetic_banner(page.manifest)
+    synthetic_banner(page.manifest, page.lsoas.index)
     return page
 
 
@@ -268,17 +268,29 @@ def page_for(artifacts: ArtifactSet) -> PageData:
     return PageData(artifacts, root, manifest, photos, lsoas)
 
 
-def synthetic_banner(manifest: dict) -> None:
+def synthetic_banner(manifest: dict, lsoa_codes: pd.Index) -> None:
     """A visible notice on every page whose data or images are synthetic (and the pages' shared style)."""
     from thisineq.app.generation import CRISP_CSS
 
     st.html(CRISP_CSS)
     if manifest.get("synthetic"):
-        st.warning(
-            f"**Synthetic data.** *{manifest.get('name', 'This dataset')}* is a procedurally generated city: "
-            "no photo shows a real place, and its link between deprivation and appearance is invented for validation.",
-            icon=":material/science:",
+        st.warning(synthetic_notice(manifest.get("name", "This dataset"), lsoa_codes), icon=":material/science:")
+
+
+def synthetic_notice(name: str, lsoa_codes: pd.Index) -> str:
+    """The banner's words: a wholly synthetic city, or synthetic photos on real areas and deciles."""
+    from thisineq.data.domains import SYNTHETIC_LSOA_PREFIX
+
+    if pd.Index(lsoa_codes).astype(str).str.startswith(SYNTHETIC_LSOA_PREFIX).all():
+        return (
+            f"**Synthetic data.** *{name}* is a procedurally generated city: no photo shows a real place, and its link "
+            "between deprivation and appearance is invented for validation."
         )
+    return (
+        f"**Synthetic photos.** In *{name}* the areas and their deprivation deciles are real (IoD2019), but every photo "
+        "is procedurally generated: none shows a real place, and the link between deprivation and appearance is invented "
+        "for validation."
+    )
 
 
 # --- results of the pipeline: inversions, tables, models ------------------------------------------

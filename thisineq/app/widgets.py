@@ -39,8 +39,8 @@ def domain_sliders(
     """One slider per domain (−3σ … +3σ), keyed `state.slider_key(sliders, domain)`; the moves (direction, α) they set.
 
     `initial` gives a slider's first value by domain (a URL parameter: clamped, rounded to the step,
-    0 where it is not a number). `short_labels` names the domain alone and leaves its ends to the
-    help (the kiosk's large sliders).
+    0 where it is not a number). `short_labels` names the domain alone (the kiosk's large sliders; the
+    page says once, visibly, which end is which — a help icon needs a hover a touch screen lacks).
     """
     moves = []
     for name, direction in directions.items():
@@ -57,7 +57,6 @@ def domain_sliders(
             key=key,
             format="%+.2fσ",
             on_change=on_change,
-            help="left: deprived · right: privileged" if short_labels else None,
         )
         moves.append((direction, alpha))
     return moves

@@ -184,6 +184,11 @@ def save_palette_png(figure: Figure, handle, colours: int = PNG_COLOURS) -> None
     palette.save(handle, format="PNG", optimize=True)
 
 
+def fig3_paths(folder: Path, method: str, domain: str) -> tuple[Path, Path]:
+    """Where `write_fig3` puts one method's and domain's figure and its points: (png, csv.gz)."""
+    return folder / f"fig3_{method}_{domain}.png", folder / f"fig3_{method}_{domain}.csv.gz"
+
+
 def write_fig3(
     folder: str | os.PathLike,
     method: str,
@@ -210,7 +215,7 @@ def write_fig3(
     folder = Path(folder)
     points = fig3_points(latents, deciles, normal, photo_ids=photo_ids, seed=seed)
     figure = fig3_figure(points, fig3_title(method, domain, len(latents)), caption or ("synthetic city" if synthetic else None))
-    png, csv = (folder / f"fig3_{method}_{domain}.{suffix}" for suffix in ("png", "csv.gz"))
+    png, csv = fig3_paths(folder, method, domain)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_open(png, "wb") as handle:
         save_palette_png(figure, handle)

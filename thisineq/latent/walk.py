@@ -95,8 +95,8 @@ def walk_grid(
 
 
 def step_labels(steps: list[float]) -> list[str]:
-    """Column labels in standard deviations ("sd": PIL's built-in font has no σ)."""
-    return [f"{s:+.1f} sd" if s else "0" for s in steps]
+    """Column labels in σ, the unit of the sliders (the spread of the generator's W along the direction)."""
+    return [f"{s:+.1f}σ" if s else "0" for s in steps]
 
 
 def projection_2d(latents: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
