@@ -66,7 +66,7 @@ def walk() -> None:
     columns[-2].image(original, caption="inversion" if photo_id else "original", width="stretch")
     edited = generation.synthesise(generator, ws, moves)
     columns[-1].image(generation.png_data_url(edited), caption="edited", width="stretch")
-    widgets.download_png(edited, "thisineq-edit.png")
+    widgets.download_png(edited, "thisineq-edit.png", key=state.GENERATOR_DOWNLOAD)
     source = {"photo": photo_id} if photo_id else {"seed": st.session_state[state.SEED], "psi": st.session_state[state.PSI]}
     if page.artifacts.name != "demo":
         source["set"] = page.artifacts.name

@@ -65,11 +65,18 @@ st.image(
     caption=f"rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the direction walked; {where} moved; {fitted}",
 )
 left, right = st.columns(2)
-left.download_button("Download the grid (PNG)", generation.png_bytes(grid), file_name="walk-matrix.png", mime="image/png")
+left.download_button(
+    "Download the grid (PNG)",
+    generation.png_bytes(grid),
+    file_name="walk-matrix.png",
+    mime="image/png",
+    key=state.WALKS_DOWNLOAD_PNG,
+)
 right.download_button(
     "Download the latents (.npy)",
     generation.npy_bytes(latents),
     file_name="walk-matrix-latents.npy",
     mime="application/octet-stream",
     help=f"float32 array (sources, domains, steps, num_ws, style_dim) = {latents.shape}",
+    key=state.WALKS_DOWNLOAD_LATENTS,
 )

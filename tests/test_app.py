@@ -125,10 +125,9 @@ def test_photo_points_leave_out_photos_without_coordinates():
             "photo_id": "p1",
             "lat": 51.5,
             "lon": -0.1,
-            "lsoa_name": "A 001A",
+            "lsoa_name": "Photo p1 (no split), A 001A",  # the tooltip's first line
             "lsoa_code": "E01000001",
             "decile": 2,
-            "what": "photo p1 (—): click to open it",
         }
     ]
     spec = json.loads(maps.CompactDeck(layers=[maps.photo_layer(points)]).to_json())
@@ -392,3 +391,33 @@ def test_the_synthetic_banner_reads_right_for_a_synthetic_city_and_for_synthetic
     london = synthetic_notice("Synthetic photos on a real decile map", pd.Index(["E01000001", "E01000002"]))
     assert london.startswith("**Synthetic photos.**") and "areas and their deprivation deciles are real" in london
     assert "is a procedurally generated city" not in london
+
+
+WIDGETS = {
+    "button",
+    "checkbox",
+    "toggle",
+    "radio",
+    "selectbox",
+    "multiselect",
+    "slider",
+    "select_slider",
+    "number_input",
+    "text_input",
+    "file_uploader",
+    "download_button",
+    "pydeck_chart",
+    "data_editor",
+}
+
+
+def test_every_widget_is_keyed_by_what_it_controls():
+    """A widget without a key is named by its label and position: two that look alike share state (the projector once
+    ran the hybrid's step count), and a page that moves one loses its value."""
+    unkeyed = []
+    for path in sorted([*(ROOT / "app_pages").glob("*.py"), *(ROOT / "thisineq" / "app").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            called = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WIDGETS
+            if called and not any(k.arg == "key" for k in node.keywords):
+                unkeyed.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.func.attr}")
+    assert not unkeyed, unkeyed

@@ -53,7 +53,6 @@ def coloured_geojson(geojson: dict, deciles: pd.Series, alpha: int = 170) -> dic
             **feature["properties"],
             "decile": int(decile) if known else None,
             "fill": decile_colour(decile, alpha),
-            "what": "click for its photos",
         }
         features.append({**feature, "properties": properties})
     return {**geojson, "features": features}
@@ -120,12 +119,12 @@ def choropleth_layer(boundaries: dict, *, outlined: bool) -> pdk.Layer:
 
 
 def photo_points(photos: pd.DataFrame, domain_key: str) -> pd.DataFrame:
-    """The located photos as map points: photo_id, lat, lon, their area's name and code, its decile in one domain, and
-    the tooltip's line about the photo."""
+    """The located photos as map points: photo_id, lat, lon, the tooltip's first line (`lsoa_name`: the photo's id,
+    split and area), its area's code and decile in one domain."""
     points = photos.reset_index()[["photo_id", "lat", "lon", "lsoa_name", "lsoa_code"]]
-    split = photos["split"].to_numpy() if "split" in photos else np.full(len(photos), "—")
-    what = [f"photo {p} ({s}): click to open it" for p, s in zip(points["photo_id"], split, strict=True)]
-    points = points.assign(decile=photos[f"{domain_key}_decile"].to_numpy(), what=what)
+    split = photos["split"].to_numpy() if "split" in photos else np.full(len(photos), "no split")
+    titles = [f"Photo {p} ({s}), {a}" for p, s, a in zip(points["photo_id"], split, points["lsoa_name"], strict=True)]
+    points = points.assign(lsoa_name=titles, decile=photos[f"{domain_key}_decile"].to_numpy())
     return points.dropna(subset=["lat", "lon"])
 
 
@@ -144,8 +143,12 @@ def photo_layer(points: pd.DataFrame) -> pdk.Layer:
 
 
 def decile_tooltip(domain_label: str) -> dict:
-    """The hover text of an area or photo: its area's name, code and decile, and what a click on it does."""
-    return {"html": "<b>{lsoa_name}</b> {lsoa_code}<br/>" + f"{domain_label} decile: " + "{decile}<br/>{what}"}
+    """The hover text of an area or photo: its area's name (a photo's id, split and area), code and decile.
+
+    Both layers fill the same fields: Streamlit leaves a field an object lacks as literal `{name}`,
+    and one more field on every London area would push the map's payload past 3 MB.
+    """
+    return {"html": "<b>{lsoa_name}</b> {lsoa_code}<br/>" + f"{domain_label} decile: " + "{decile}"}
 
 
 AREAS, PHOTOS = "areas", "photos"  # the layers' ids, which a click's selection names

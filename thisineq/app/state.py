@@ -32,6 +32,7 @@ FIT = "generator_fit"
 START = "generator_start"
 PHOTO = "generator_photo"
 GENERATOR_SLIDERS = "generator_slider_"  # + domain
+GENERATOR_DOWNLOAD = "generator_download_png"
 
 DATASET_DOMAIN = "dataset_domain"
 
@@ -60,6 +61,8 @@ WALKS_PSI = "walks_psi"
 WALKS_STEPS = "walks_steps"
 WALKS_RANGE = "walks_range"
 WALKS_LAYERS = "walks_layers"
+WALKS_DOWNLOAD_PNG = "walks_download_png"
+WALKS_DOWNLOAD_LATENTS = "walks_download_latents"
 
 UPLOAD_FILE = "upload_file"
 UPLOAD_CURRENT = "upload_current"  # {"digest", "name", "upload": UploadedPhoto} of the checked upload
@@ -76,6 +79,8 @@ UPLOAD_STOP = "upload_stop"
 UPLOAD_WALK = "upload_walk"
 UPLOAD_FIT = "upload_fit"
 UPLOAD_SLIDERS = "upload_slider_"  # + domain
+UPLOAD_DOWNLOAD_PNG = "upload_download_png"
+UPLOAD_DOWNLOAD_LATENT = "upload_download_latent"
 
 KIOSK_TOUCHED = "kiosk_touched"  # time.time() of the last touch
 KIOSK_TICK = "kiosk_tick"  # drift ticks since then

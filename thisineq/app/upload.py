@@ -217,11 +217,12 @@ def walk_and_download(
     )
     columns[2].image(generation.png_data_url(edited), caption="edited", width="stretch")
     left, right = st.columns(2)
-    widgets.download_png(edited, "my-street-edited.png", where=left)
+    widgets.download_png(edited, "my-street-edited.png", key=state.UPLOAD_DOWNLOAD_PNG, where=left)
     right.download_button(
         "Download the latent (.npy)",
         generation.npy_bytes(ws),
         file_name=f"my-street-{method}.npy",
         mime="application/octet-stream",
         help="ws (num_ws, style_dim), float32",
+        key=state.UPLOAD_DOWNLOAD_LATENT,
     )

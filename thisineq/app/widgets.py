@@ -126,6 +126,8 @@ def domain_selectbox(domains: list[str], *, key: str, where=st, **kwargs) -> str
     return where.selectbox("Domain", domains, key=key, format_func=lambda k: domain(k).label, **kwargs)
 
 
-def download_png(pixels, file_name: str, *, label: str = "Download the edited image (PNG)", where=st) -> None:
+def download_png(pixels, file_name: str, *, key: str, label: str = "Download the edited image (PNG)", where=st) -> None:
     """A download button for a uint8 image (H, W, 3), enlarged crisply; the PNG is made only when it is clicked."""
-    where.download_button(label, lambda: png_bytes(upscale(pixels)), file_name=file_name, mime="image/png", on_click="ignore")
+    where.download_button(
+        label, lambda: png_bytes(upscale(pixels)), file_name=file_name, mime="image/png", on_click="ignore", key=key
+    )
