@@ -114,3 +114,5 @@ def test_table1_display_puts_each_interval_in_one_cell():
     assert list(shown.columns) == ["domain", "method", "n", "f1"]
     assert list(shown["f1"]) == ["0.80 [0.75–0.85]", "0.70 [0.60–0.80]", "—"]
     assert list(shown["domain"]) == ["Income", "Income", "Health"]
+    noted = tables.table1_display(table1().assign(note=[None, None, "only 3 deprived and 12 privileged photos"]))
+    assert list(noted["why no score"]) == ["", "", "only 3 deprived and 12 privileged photos"]

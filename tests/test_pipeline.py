@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from thisineq.artifacts import REBUILD_COMMANDS, demo_set
 from thisineq.errors import ConfigError
@@ -165,6 +166,8 @@ def test_an_unknown_step_is_named_before_anything_runs(tmp_path):
         ({"size": 48}, "size must be a power of two, got 48"),
         ({"gan_channels": (64, 32)}, "gan_channels needs 5 widths (4 px to 64 px), got 2"),
         ({"gan_n_mlp": 0}, "must be positive: gan_n_mlp=0"),
+        ({"gan_recipe": "fastest"}, "gan_recipe must be one of stylegan2, stylegan2-bf16, projected, stylegan2+projected"),
+        ({"gan_minutes": 0}, "must be positive: gan_minutes=0"),
     ],
 )
 def test_impossible_gan_settings_are_config_errors(changes, named):
@@ -257,3 +260,18 @@ def test_per_layer_codes_give_a_layers_boundary_that_moves_each_layer_its_own_wa
 
     moved = edit(torch.zeros(1, 3, 12, dtype=torch.float64), [(direction, 1.0)]).numpy()[0]
     assert np.allclose(moved, per_layer * direction.sigma)  # each layer moved by its own part of the direction
+
+
+def test_the_gan_step_trains_its_recipe_on_a_wall_time_budget(tmp_path):
+    from thisineq.pipeline.steps import _gan_settings
+    from thisineq.training.run import RUN_CONFIG
+
+    assert set(_gan_settings(PipelineConfig())) == {"channels", "style_dim", "steps"}  # what built the committed GAN
+    config = PipelineConfig.tiny(out=str(tmp_path / "out"), work=str(tmp_path / "work"))
+    config = PipelineConfig(**{**config.__dict__, "gan_recipe": "stylegan2-bf16", "gan_minutes": 0.1, "gan_steps": 10**6})
+    assert {"recipe": "stylegan2-bf16", "minutes": 0.1}.items() <= _gan_settings(config).items()
+    Pipeline(config, progress=False).run(["city", "gan"])
+    run = json.loads((tmp_path / "work" / "runs" / "gan" / RUN_CONFIG).read_text(encoding="utf-8"))
+    assert run["precision"] == "bf16" and run["max_minutes"] == 0.1
+    steps = torch.load(tmp_path / "out" / "gan" / "generator.pt", weights_only=True)["step"]
+    assert 0 < steps < 10**6  # the clock ended it

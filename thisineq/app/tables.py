@@ -32,6 +32,8 @@ def table1_display(table1: pd.DataFrame) -> pd.DataFrame:
     for score in SCORES:
         if score in table1:
             display[score] = with_interval(table1, score)
+    if "note" in table1 and table1["note"].notna().any():  # why a row has no scores ("—"), in words
+        display["why no score"] = table1["note"].fillna("")
     return display
 
 

@@ -31,7 +31,9 @@ class PipelineConfig:
     gan_channels: tuple[int, ...] = option((256, 256, 128, 64, 32), "generator widths from 4 px up to `size`")
     gan_style_dim: int = option(256, "dimensions of z and w")
     gan_n_mlp: int = option(4, "mapping depth of the demo's CPU recipe; the reference's is 8")
-    gan_steps: int = option(100000, "GAN training steps")
+    gan_steps: int = option(100000, "GAN training steps (unless `gan_minutes` sets a wall-time budget)")
+    gan_recipe: str = option("stylegan2", "the GAN's training recipe (`thisineq.training.recipes`)")
+    gan_minutes: float | None = option(None, "train the GAN for this many minutes of wall time instead of `gan_steps`")
     gan_metric_every: int = option(1000, "steps between the GAN's quality measurements (0: never)")
     encoder_steps: int = option(2000, "e4e training steps; a CPU budget (the references train for 100k+ steps on GPUs)")
     restyle_steps: int = option(500, "ReStyle training steps; each runs `restyle_train_iterations` generator passes")
@@ -101,6 +103,7 @@ class PipelineConfig:
             _demo_bigger_than_city(self),
             _gan_shape(self),
             _unknown_backbone(self),
+            _unknown_recipe(self),
         ):
             if problem:
                 raise ConfigError(problem)
@@ -179,6 +182,14 @@ def _demo_bigger_than_city(config: PipelineConfig) -> str | None:
         f"demo_photos ({config.demo_photos}) cannot exceed train_photos ({config.train_photos}): "
         "the demo city is the training city's first photos"
     )
+
+
+def _unknown_recipe(config: PipelineConfig) -> str | None:
+    from thisineq.training.recipes import RECIPES
+
+    if config.gan_recipe not in RECIPES:
+        return f"gan_recipe must be one of {', '.join(RECIPES)}, got {config.gan_recipe!r}"
+    return None
 
 
 def _unknown_backbone(config: PipelineConfig) -> str | None:

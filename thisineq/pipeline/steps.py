@@ -45,8 +45,10 @@ def _city_settings(config: PipelineConfig, photos: int) -> dict:
 
 def _gan_settings(config: PipelineConfig) -> dict:
     settings = {"channels": config.gan_channels, "style_dim": config.gan_style_dim, "steps": config.gan_steps}
-    # The mapping depth joined the fingerprint late: it counts only when not 4, so that GANs trained before stay current.
-    return settings | ({"n_mlp": config.gan_n_mlp} if config.gan_n_mlp != 4 else {})
+    # Mapping depth, recipe and wall-time budget joined the fingerprint late: each counts only when it differs from what
+    # the GANs trained before used, so that they stay current.
+    late = {"n_mlp": (config.gan_n_mlp, 4), "recipe": (config.gan_recipe, "stylegan2"), "minutes": (config.gan_minutes, None)}
+    return settings | {key: value for key, (value, before) in late.items() if value != before}
 
 
 def _encoder_settings(config: PipelineConfig, kind: str) -> dict:

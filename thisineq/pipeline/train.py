@@ -14,7 +14,8 @@ from thisineq.models.stylegan2 import StyleGAN2Config
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.training.encoders import EncoderTrainConfig, train_encoder
 from thisineq.training.export import export_encoder, export_gan
-from thisineq.training.gan import GANTrainConfig, train_gan
+from thisineq.training.gan import train_gan
+from thisineq.training.recipes import recipe_config
 
 if TYPE_CHECKING:
     from thisineq.pipeline.runner import Pipeline
@@ -52,13 +53,16 @@ def gan_model(config: PipelineConfig) -> StyleGAN2Config:
 
 
 def train_demo_gan(p: Pipeline) -> None:
-    """Train the GAN on the training city and export its EMA generator into the artifact set."""
+    """Train the GAN on the training city with the config's recipe (for `gan_steps`, or `gan_minutes` of wall time) and
+    export its EMA generator into the artifact set."""
     c, run = p.config, p.paths.run_dir("gan")
-    config = GANTrainConfig(
+    config = recipe_config(
+        c.gan_recipe,
         dataset=str(p.paths.train_dataset),
         run_dir=str(run),
         model=gan_model(c),
-        steps=c.gan_steps,
+        steps=c.gan_steps if c.gan_minutes is None else 10**9,  # on a budget, the clock ends the run
+        max_minutes=c.gan_minutes,
         metric_every=c.gan_metric_every,
         seed=c.seed,
     )
