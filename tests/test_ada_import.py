@@ -1,0 +1,118 @@
+"""Importing stylegan2-ada-pytorch snapshots: read as data with a restricted unpickler, never running what they carry."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+from thisineq.models.ada_snapshot import UnsafeSnapshotError, read_ada_snapshot
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stylegan2-ada-pytorch-32"
+SNAPSHOT = FIXTURE / "network-snapshot-000100.pkl"
+needs_fixture = pytest.mark.skipif(not SNAPSHOT.is_file(), reason=f"the stylegan2-ada-pytorch fixture is not at {FIXTURE}")
+
+
+@needs_fixture
+def test_a_real_snapshot_reads_as_inert_records_with_every_tensor():
+    import json
+
+    snapshot = read_ada_snapshot(SNAPSHOT)
+    config = json.loads((FIXTURE / "config.json").read_text())
+    assert set(snapshot.networks) == {"G", "D", "G_ema"}
+    g = snapshot.networks["G_ema"]
+    assert g.class_name == "Generator" and g.init_kwargs == config["G_kwargs"]
+    assert snapshot.networks["D"].init_kwargs == config["D_kwargs"]
+    weights = g.state_dict()
+    assert weights["synthesis.b4.const"].shape == (64, 4, 4) and weights["mapping.w_avg"].shape == (64,)
+    assert weights["synthesis.b32.conv1.noise_const"].shape == (32, 32)
+    assert all(isinstance(v, torch.Tensor) for v in weights.values())
+    assert not torch.equal(weights["mapping.fc0.weight"], snapshot.networks["G"].state_dict()["mapping.fc0.weight"])
+    assert snapshot.extras["training_set_kwargs"]["resolution"] == 32 and len(snapshot.sha256) == 64
+
+
+class _Persistent:
+    """Pickles as a stylegan2-ada-pytorch persistent network does: the rebuild function and a meta dict with source code."""
+
+    def __init__(self, source: str):
+        self.meta = {
+            "type": "class",
+            "version": 6,
+            "module_src": source,
+            "class_name": "Generator",
+            "state": {"_parameters": {"w": torch.ones(2)}, "_buffers": {}, "_modules": {}, "_init_kwargs": {"z_dim": 2}},
+        }
+
+    def __reduce__(self):
+        from torch_utils.persistence import _reconstruct_persistent_obj  # the stand-in below
+
+        return _reconstruct_persistent_obj, (self.meta,)
+
+
+@pytest.fixture
+def persistence_stand_in(monkeypatch):
+    """A stand-in `torch_utils.persistence`, only so that pickle can write the reference NVIDIA's snapshots hold."""
+    package, module = types.ModuleType("torch_utils"), types.ModuleType("torch_utils.persistence")
+
+    def _reconstruct_persistent_obj(meta):  # what NVIDIA's does: run the stored source
+        exec(meta["module_src"], {})
+
+    _reconstruct_persistent_obj.__module__ = module.__name__
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+    module._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    package.persistence = module
+    monkeypatch.setitem(sys.modules, "torch_utils", package)
+    monkeypatch.setitem(sys.modules, "torch_utils.persistence", module)
+
+
+def test_a_snapshot_whose_stored_code_would_do_harm_imports_with_nothing_run(tmp_path, persistence_stand_in):
+    marker = tmp_path / "pwned"
+    source = f"open({str(marker)!r}, 'w').write('ran')"
+    path = tmp_path / "network-snapshot-evil.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": _Persistent(source), "augment_pipe": None}))
+    snapshot = read_ada_snapshot(path)
+    assert not marker.exists()  # the stored source was never run
+    g = snapshot.networks["G_ema"]
+    assert g.init_kwargs == {"z_dim": 2} and torch.equal(g.state_dict()["w"], torch.ones(2))
+    # and the same file under an ordinary pickle.load would have run it: the test's premise holds
+    pickle.loads(path.read_bytes())
+    assert marker.read_text() == "ran"
+
+
+class _Shell:
+    def __reduce__(self):
+        import os
+
+        return os.system, ("echo unsafe",)
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ({"G_ema": _Shell()}, "asks for posix.system|asks for os.system"),
+        ({"G": [1, 2]}, "holds no G, D or G_ema network"),
+        ([1, 2, 3], "holds no G, D or G_ema network"),
+    ],
+)
+def test_anything_else_is_refused_with_its_name(tmp_path, content, named):
+    path = tmp_path / "snapshot.pkl"
+    path.write_bytes(pickle.dumps(content))
+    with pytest.raises(UnsafeSnapshotError, match=named):
+        read_ada_snapshot(path)
+
+
+def test_files_that_are_not_pickles_are_named(tmp_path):
+    for name, data in {"empty.pkl": b"", "text.pkl": b"hello", "torch.pkl": None}.items():
+        path = tmp_path / name
+        if data is None:
+            torch.save({"w": torch.ones(1)}, path)  # a zip, not a pickle stream
+        else:
+            path.write_bytes(data)
+        with pytest.raises(UnsafeSnapshotError):
+            read_ada_snapshot(path)
+    with pytest.raises(UnsafeSnapshotError, match="cannot read"):
+        read_ada_snapshot(tmp_path / "missing.pkl")
