@@ -116,3 +116,43 @@ def test_files_that_are_not_pickles_are_named(tmp_path):
             read_ada_snapshot(path)
     with pytest.raises(UnsafeSnapshotError, match="cannot read"):
         read_ada_snapshot(tmp_path / "missing.pkl")
+
+
+@needs_fixture
+def test_the_converted_generator_and_discriminator_reproduce_the_reference_outputs():
+    from thisineq.models.ada_convert import ada_config, ada_discriminator, ada_generator
+
+    snapshot = read_ada_snapshot(SNAPSHOT)
+    inputs = torch.load(FIXTURE / "inputs.pt", weights_only=True)
+    expected = torch.load(FIXTURE / "expected.pt", weights_only=True)
+    g = ada_generator(snapshot.networks["G_ema"])
+    assert g.num_ws == int(inputs["num_ws"]) and g.config.channels == {4: 64, 8: 64, 16: 64, 32: 32}
+    with torch.no_grad():
+        for psi, name in ((1.0, "psi1"), (0.7, "psi07")):
+            ws = g.mapping(inputs["z"], psi)[:, None].expand(-1, g.num_ws, -1)
+            torch.testing.assert_close(ws, expected[f"ws_{name}"], atol=1e-4, rtol=0)
+            torch.testing.assert_close(g.synthesis(ws), expected[f"img_const_{name}"], atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            g.synthesis(expected["ws_psi1"], noise_mode="none"), expected["img_none_psi1"], atol=1e-4, rtol=0
+        )
+        torch.testing.assert_close(g.synthesis(expected["ws_mixed"]), expected["img_from_ws_mixed"], atol=1e-4, rtol=0)
+        d = ada_discriminator(snapshot.networks["D"], ada_config(snapshot.networks["G_ema"]))
+        torch.testing.assert_close(d(expected["img_const_psi1"]), expected["d_logits_on_img_const_psi1"], atol=1e-4, rtol=0)
+
+
+@needs_fixture
+def test_what_the_conversion_cannot_reproduce_is_refused_by_name():
+    import copy
+
+    from thisineq.models.ada_convert import UnsupportedNetworkError, ada_config
+
+    g = read_ada_snapshot(SNAPSHOT).networks["G_ema"]
+    for change, named in (
+        ({"c_dim": 10}, "conditional"),
+        ({"z_dim": 32}, "z has 32 dimensions and w 64"),
+        ({"synthesis_kwargs": {**g.init_kwargs["synthesis_kwargs"], "conv_clamp": 256}}, "conv_clamp 256"),
+    ):
+        other = copy.copy(g)
+        other.init_kwargs = {**g.init_kwargs, **change}
+        with pytest.raises(UnsupportedNetworkError, match=named):
+            ada_config(other)
