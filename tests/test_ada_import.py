@@ -150,9 +150,61 @@ def test_what_the_conversion_cannot_reproduce_is_refused_by_name():
     for change, named in (
         ({"c_dim": 10}, "conditional"),
         ({"z_dim": 32}, "z has 32 dimensions and w 64"),
-        ({"synthesis_kwargs": {**g.init_kwargs["synthesis_kwargs"], "conv_clamp": 256}}, "conv_clamp 256"),
+        ({"synthesis_kwargs": {**g.init_kwargs["synthesis_kwargs"], "architecture": "resnet"}}, "synthesis architecture"),
     ):
         other = copy.copy(g)
         other.init_kwargs = {**g.init_kwargs, **change}
         with pytest.raises(UnsupportedNetworkError, match=named):
             ada_config(other)
+
+
+@needs_fixture
+def test_a_clamping_snapshot_keeps_its_clamp_where_stylegan2_ada_applies_it():
+    """No reference output with a clamp exists here: the clamp is checked for what it must do (a loose one changes
+    nothing, a tight one bounds every layer's output), where StyleGAN2-ADA puts it."""
+    import copy
+
+    from thisineq.models.ada_convert import ada_config, ada_generator
+
+    snapshot = read_ada_snapshot(SNAPSHOT)
+    expected = torch.load(FIXTURE / "expected.pt", weights_only=True)
+    record = copy.copy(snapshot.networks["G_ema"])
+    for limit, same in ((1e6, True), (0.05, False)):
+        record.init_kwargs = {
+            **snapshot.networks["G_ema"].init_kwargs,
+            "synthesis_kwargs": {**snapshot.networks["G_ema"].init_kwargs["synthesis_kwargs"], "conv_clamp": limit},
+        }
+        assert ada_config(record).conv_clamp == limit
+        g = ada_generator(record)
+        outputs: list[torch.Tensor] = []
+        clamps = [m for m in g.modules() if type(m).__name__ == "Clamp"]
+        hooks = [m.register_forward_hook(lambda m, i, o, outputs=outputs: outputs.append(o)) for m in clamps]
+        with torch.no_grad():
+            images = g.synthesis(expected["ws_psi1"])
+        for hook in hooks:
+            hook.remove()
+        assert len(outputs) == 7 + 4  # after every StyledConv and ToRGB: 7 convolutions and 4 ToRGBs at 32 px
+        assert torch.allclose(images, expected["img_const_psi1"], atol=1e-4) == same
+        assert all(o.abs().max() <= limit for o in outputs)
+
+
+@needs_fixture
+def test_a_clamping_discriminator_bounds_every_convolution():
+    import copy
+
+    from thisineq.models.ada_convert import ada_config, ada_discriminator
+
+    snapshot = read_ada_snapshot(SNAPSHOT)
+    expected = torch.load(FIXTURE / "expected.pt", weights_only=True)
+    record = copy.copy(snapshot.networks["D"])
+    record.init_kwargs = {**record.init_kwargs, "conv_clamp": 0.05}
+    d = ada_discriminator(record, ada_config(snapshot.networks["G_ema"]))
+    outputs: list[torch.Tensor] = []
+    for m in d.modules():
+        if type(m).__name__ == "Clamp":
+            m.register_forward_hook(lambda m, i, o, outputs=outputs: outputs.append(o))
+    with torch.no_grad():
+        logits = d(expected["img_const_psi1"])
+    # FromRGB, then conv, downsampling conv and skip of each of the 3 blocks, then the epilogue's conv
+    assert len(outputs) == 1 + 3 * 3 + 1 and all(o.abs().max() <= 0.05 for o in outputs)
+    assert not torch.allclose(logits, expected["d_logits_on_img_const_psi1"], atol=1e-4)

@@ -7,14 +7,16 @@ the mapping's fully connected layers, the constant input, each block's two modul
 layers and the truncation centre; the discriminator's FromRGB, residual blocks and epilogue. The
 fixture's outputs are reproduced to about 1e-5.
 
-What this conversion does not cover yet is refused by name rather than converted wrongly:
-conditional networks (c_dim > 0), `conv_clamp`, z_dim ≠ w_dim, and architectures other than
+`conv_clamp` carries over (the project's layers clamp where StyleGAN2-ADA's do); float16 layers are
+computed in float32. What this conversion does not cover yet is refused by name rather than
+converted wrongly: conditional networks (c_dim > 0), z_dim ≠ w_dim, and architectures other than
 StyleGAN2-ADA's defaults (skip generator, resnet discriminator).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
@@ -38,8 +40,6 @@ def ada_config(generator: NetworkRecord) -> StyleGAN2Config:
         problems.append(f"it is conditional (c_dim {kwargs['c_dim']})")
     if kwargs.get("z_dim") != kwargs.get("w_dim"):
         problems.append(f"z has {kwargs.get('z_dim')} dimensions and w {kwargs.get('w_dim')}")
-    if synthesis.get("conv_clamp") is not None:
-        problems.append(f"it clamps its activations (conv_clamp {synthesis['conv_clamp']})")
     if synthesis.get("architecture", "skip") != "skip":
         problems.append(f"its synthesis architecture is {synthesis['architecture']!r}, not 'skip'")
     if kwargs.get("img_channels", 3) != 3:
@@ -57,6 +57,7 @@ def ada_config(generator: NetworkRecord) -> StyleGAN2Config:
         n_mlp=int(mapping.get("num_layers", 8)),
         channels=channels,
         lr_mlp=float(mapping.get("lr_multiplier", 0.01)),
+        conv_clamp=synthesis.get("conv_clamp"),
     )
 
 
@@ -102,8 +103,6 @@ def discriminator_weights(record: NetworkRecord, config: StyleGAN2Config) -> dic
     problems = []
     if kwargs.get("c_dim", 0):
         problems.append(f"it is conditional (c_dim {kwargs['c_dim']})")
-    if kwargs.get("conv_clamp") is not None:
-        problems.append(f"it clamps its activations (conv_clamp {kwargs['conv_clamp']})")
     if kwargs.get("architecture", "resnet") != "resnet":
         problems.append(f"its architecture is {kwargs['architecture']!r}, not 'resnet'")
     epilogue = dict(kwargs.get("epilogue_kwargs", {}))
@@ -135,10 +134,10 @@ def ada_generator(record: NetworkRecord) -> Generator:
 def ada_discriminator(record: NetworkRecord, config: StyleGAN2Config) -> Discriminator:
     """The project's Discriminator with a stylegan2-ada-pytorch Discriminator record's weights (eval mode).
 
-    `config`: the generator's (`ada_config`); the discriminator's widths must match it.
+    `config`: the generator's (`ada_config`); the discriminator's widths must match it, its clamp is its own.
     """
     mbstd = int(dict(record.init_kwargs.get("epilogue_kwargs", {})).get("mbstd_group_size", 4))
-    discriminator = Discriminator(config, stddev_group=mbstd)
+    discriminator = Discriminator(replace(config, conv_clamp=record.init_kwargs.get("conv_clamp")), stddev_group=mbstd)
     load_weights(discriminator, {**_filters(discriminator), **discriminator_weights(record, config)})
     return discriminator.eval()
 

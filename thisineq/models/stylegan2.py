@@ -46,6 +46,9 @@ class StyleGAN2Config:
     channels: dict[int, int] = option({}, "width per resolution; {} → default_channels(size): min(16384 / resolution, 512)")
     lr_mlp: float = option(0.01, "learning-rate multiplier of the mapping network")
     blur_kernel: tuple[int, ...] = option((1, 3, 3, 1), "low-pass filter for resampling")
+    conv_clamp: float | None = option(
+        None, "clamp every convolution layer's output to ±this (StyleGAN2-ADA's conv_clamp, often 256; None: no clamp)"
+    )
 
     def __post_init__(self):
         if self.size < 4 or self.size & (self.size - 1) or self.size > 1024:
@@ -65,6 +68,8 @@ class StyleGAN2Config:
         d = asdict(self)
         d["channels"] = {str(k): v for k, v in self.channels.items()}
         d["blur_kernel"] = list(self.blur_kernel)
+        if d["conv_clamp"] is None:  # joined late: stored only when set, so files and run records from before stay equal
+            del d["conv_clamp"]
         return d
 
     @classmethod
@@ -224,27 +229,44 @@ class ConstantInput(nn.Module):
         return self.input.repeat(batch, 1, 1, 1)
 
 
+class Clamp(nn.Module):
+    """Clamp to ±limit: StyleGAN2-ADA's conv_clamp, which keeps float16 layers in range (no weights)."""
+
+    def __init__(self, limit: float):
+        super().__init__()
+        self.limit = float(limit)
+
+    def forward(self, x):
+        return x.clamp(-self.limit, self.limit)
+
+
+def _clamp(limit: float | None) -> nn.Module:
+    return Clamp(limit) if limit is not None else nn.Identity()
+
+
 class StyledConv(nn.Module):
-    def __init__(self, in_channels, out_channels, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1)):
+    def __init__(self, in_channels, out_channels, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1), clamp=None):
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, out_channels, kernel_size, style_dim, upsample=upsample, blur_kernel=blur_kernel)
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_channels)
+        self.clamp = _clamp(clamp)
 
     def forward(self, x, w, noise=None):
-        return self.activate(self.noise(self.conv(x, w), noise=noise))
+        return self.clamp(self.activate(self.noise(self.conv(x, w), noise=noise)))
 
 
 class ToRGB(nn.Module):
-    def __init__(self, in_channels, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1)):
+    def __init__(self, in_channels, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), clamp=None):
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
         if upsample:
             self.upsample = Upsample(blur_kernel)
         self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
+        self.clamp = _clamp(clamp)
 
     def forward(self, x, w, skip=None):
-        out = self.conv(x, w) + self.bias
+        out = self.clamp(self.conv(x, w) + self.bias)  # clamped before the skip is added, as StyleGAN2-ADA does
         return out + self.upsample(skip) if skip is not None else out
 
 
@@ -257,20 +279,20 @@ class Generator(nn.Module):
     def __init__(self, config: StyleGAN2Config):
         super().__init__()
         self.config = config
-        c, dim, blur = config.channels, config.style_dim, config.blur_kernel
+        c, dim, blur, clamp = config.channels, config.style_dim, config.blur_kernel, config.conv_clamp
         self.style = nn.Sequential(
             PixelNorm(), *[EqualLinear(dim, dim, lr_mul=config.lr_mlp, activation=True) for _ in range(config.n_mlp)]
         )
         self.input = ConstantInput(c[4])
-        self.conv1 = StyledConv(c[4], c[4], 3, dim, blur_kernel=blur)
-        self.to_rgb1 = ToRGB(c[4], dim, upsample=False)
+        self.conv1 = StyledConv(c[4], c[4], 3, dim, blur_kernel=blur, clamp=clamp)
+        self.to_rgb1 = ToRGB(c[4], dim, upsample=False, clamp=clamp)
         self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
         self.noises = nn.Module()
         self.noises.register_buffer("noise_0", torch.randn(1, 1, 4, 4))
         for k, res in enumerate(_resolutions(config.size)[1:]):
-            self.convs.append(StyledConv(c[res // 2], c[res], 3, dim, upsample=True, blur_kernel=blur))
-            self.convs.append(StyledConv(c[res], c[res], 3, dim, blur_kernel=blur))
-            self.to_rgbs.append(ToRGB(c[res], dim))
+            self.convs.append(StyledConv(c[res // 2], c[res], 3, dim, upsample=True, blur_kernel=blur, clamp=clamp))
+            self.convs.append(StyledConv(c[res], c[res], 3, dim, blur_kernel=blur, clamp=clamp))
+            self.to_rgbs.append(ToRGB(c[res], dim, clamp=clamp))
             for j in (1, 2):
                 self.noises.register_buffer(f"noise_{2 * k + j}", torch.randn(1, 1, res, res))
         self.register_buffer("w_avg", torch.zeros(dim))
@@ -385,7 +407,15 @@ def _check_shape(x: torch.Tensor, shape: tuple, name: str) -> None:
 
 class ConvLayer(nn.Sequential):
     def __init__(
-        self, in_channels, out_channels, kernel_size, downsample=False, blur_kernel=(1, 3, 3, 1), bias=True, activate=True
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        downsample=False,
+        blur_kernel=(1, 3, 3, 1),
+        bias=True,
+        activate=True,
+        clamp=None,
     ):
         layers = []
         if downsample:
@@ -399,15 +429,19 @@ class ConvLayer(nn.Sequential):
         )
         if activate:
             layers.append(FusedLeakyReLU(out_channels))
+        if clamp is not None:
+            layers.append(Clamp(clamp))  # last: the layers before keep their state-dict names
         super().__init__(*layers)
 
 
 class ResBlock(nn.Module):
-    def __init__(self, in_channels, out_channels, blur_kernel=(1, 3, 3, 1)):
+    def __init__(self, in_channels, out_channels, blur_kernel=(1, 3, 3, 1), clamp=None):
         super().__init__()
-        self.conv1 = ConvLayer(in_channels, in_channels, 3)
-        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel)
-        self.skip = ConvLayer(in_channels, out_channels, 1, downsample=True, activate=False, bias=False, blur_kernel=blur_kernel)
+        self.conv1 = ConvLayer(in_channels, in_channels, 3, clamp=clamp)
+        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel, clamp=clamp)
+        self.skip = ConvLayer(
+            in_channels, out_channels, 1, downsample=True, activate=False, bias=False, blur_kernel=blur_kernel, clamp=clamp
+        )
 
     def forward(self, x):
         return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
@@ -418,13 +452,15 @@ class Discriminator(nn.Module):
 
     def __init__(self, config: StyleGAN2Config, stddev_group: int = 4):
         super().__init__()
-        c, blur = config.channels, config.blur_kernel
+        c, blur, clamp = config.channels, config.blur_kernel, config.conv_clamp
         resolutions = _resolutions(config.size)[::-1]
-        blocks = [ConvLayer(3, c[config.size], 1)]
-        blocks += [ResBlock(c[res], c[res // 2], blur) for res in resolutions[:-1]]
+        # StyleGAN2-ADA clamps a residual block's halves at ±clamp·√½ after scaling each by √½: the same as clamping
+        # each at ±clamp before the block divides their sum by √2.
+        blocks = [ConvLayer(3, c[config.size], 1, clamp=clamp)]
+        blocks += [ResBlock(c[res], c[res // 2], blur, clamp=clamp) for res in resolutions[:-1]]
         self.convs = nn.Sequential(*blocks)
         self.stddev_group, self.stddev_feat = stddev_group, 1
-        self.final_conv = ConvLayer(c[4] + 1, c[4], 3)
+        self.final_conv = ConvLayer(c[4] + 1, c[4], 3, clamp=clamp)
         self.final_linear = nn.Sequential(EqualLinear(c[4] * 4 * 4, c[4], activation=True), EqualLinear(c[4], 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
