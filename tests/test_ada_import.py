@@ -149,7 +149,6 @@ def test_what_the_conversion_cannot_reproduce_is_refused_by_name():
     g = read_ada_snapshot(SNAPSHOT).networks["G_ema"]
     for change, named in (
         ({"c_dim": 10}, "conditional"),
-        ({"z_dim": 32}, "z has 32 dimensions and w 64"),
         ({"synthesis_kwargs": {**g.init_kwargs["synthesis_kwargs"], "architecture": "resnet"}}, "synthesis architecture"),
     ):
         other = copy.copy(g)
@@ -208,3 +207,14 @@ def test_a_clamping_discriminator_bounds_every_convolution():
     # FromRGB, then conv, downsampling conv and skip of each of the 3 blocks, then the epilogue's conv
     assert len(outputs) == 1 + 3 * 3 + 1 and all(o.abs().max() <= 0.05 for o in outputs)
     assert not torch.allclose(logits, expected["d_logits_on_img_const_psi1"], atol=1e-4)
+
+
+def test_z_may_have_other_dimensions_than_w():
+    from thisineq.models.stylegan2 import Generator, StyleGAN2Config, sample_z
+
+    config = StyleGAN2Config(size=8, style_dim=16, z_dim=24, n_mlp=2, channels={4: 8, 8: 8})
+    g = Generator(config).eval()
+    z = sample_z(g, 3, seed=0)
+    assert z.shape == (3, 24) and g.mapping(z).shape == (3, 16) and g(z).shape == (3, 3, 8, 8)
+    assert StyleGAN2Config.from_dict(config.to_dict()) == config
+    assert "z_dim" not in StyleGAN2Config(size=8, channels={4: 8, 8: 8}).to_dict()  # unset: records stay as before

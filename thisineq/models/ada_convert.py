@@ -7,9 +7,9 @@ the mapping's fully connected layers, the constant input, each block's two modul
 layers and the truncation centre; the discriminator's FromRGB, residual blocks and epilogue. The
 fixture's outputs are reproduced to about 1e-5.
 
-`conv_clamp` carries over (the project's layers clamp where StyleGAN2-ADA's do); float16 layers are
+`conv_clamp` and z_dim ≠ w_dim carry over (the project's layers clamp where StyleGAN2-ADA's do); float16 layers are
 computed in float32. What this conversion does not cover yet is refused by name rather than
-converted wrongly: conditional networks (c_dim > 0), z_dim ≠ w_dim, and architectures other than
+converted wrongly: conditional networks (c_dim > 0) and architectures other than
 StyleGAN2-ADA's defaults (skip generator, resnet discriminator).
 """
 
@@ -38,8 +38,6 @@ def ada_config(generator: NetworkRecord) -> StyleGAN2Config:
     problems = []
     if kwargs.get("c_dim", 0):
         problems.append(f"it is conditional (c_dim {kwargs['c_dim']})")
-    if kwargs.get("z_dim") != kwargs.get("w_dim"):
-        problems.append(f"z has {kwargs.get('z_dim')} dimensions and w {kwargs.get('w_dim')}")
     if synthesis.get("architecture", "skip") != "skip":
         problems.append(f"its synthesis architecture is {synthesis['architecture']!r}, not 'skip'")
     if kwargs.get("img_channels", 3) != 3:
@@ -57,6 +55,7 @@ def ada_config(generator: NetworkRecord) -> StyleGAN2Config:
         n_mlp=int(mapping.get("num_layers", 8)),
         channels=channels,
         lr_mlp=float(mapping.get("lr_multiplier", 0.01)),
+        z_dim=int(kwargs["z_dim"]) if kwargs.get("z_dim") != kwargs.get("w_dim") else None,
         conv_clamp=synthesis.get("conv_clamp"),
     )
 

@@ -13,6 +13,7 @@ Vocabulary (as in NVlabs' code): `z` input noise (B, style_dim); `w` one style v
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -46,6 +47,7 @@ class StyleGAN2Config:
     channels: dict[int, int] = option({}, "width per resolution; {} → default_channels(size): min(16384 / resolution, 512)")
     lr_mlp: float = option(0.01, "learning-rate multiplier of the mapping network")
     blur_kernel: tuple[int, ...] = option((1, 3, 3, 1), "low-pass filter for resampling")
+    z_dim: int | None = option(None, "dimension of z where it differs from w's (None: style_dim, as StyleGAN2)")
     conv_clamp: float | None = option(
         None, "clamp every convolution layer's output to ±this (StyleGAN2-ADA's conv_clamp, often 256; None: no clamp)"
     )
@@ -68,9 +70,15 @@ class StyleGAN2Config:
         d = asdict(self)
         d["channels"] = {str(k): v for k, v in self.channels.items()}
         d["blur_kernel"] = list(self.blur_kernel)
-        if d["conv_clamp"] is None:  # joined late: stored only when set, so files and run records from before stay equal
-            del d["conv_clamp"]
+        for late in ("z_dim", "conv_clamp"):  # joined late: stored only when set, so earlier files and run records stay equal
+            if d[late] is None:
+                del d[late]
         return d
+
+    @property
+    def z_size(self) -> int:
+        """Dimensions of z."""
+        return self.z_dim or self.style_dim
 
     @classmethod
     def from_dict(cls, d: dict) -> StyleGAN2Config:
@@ -280,8 +288,9 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         c, dim, blur, clamp = config.channels, config.style_dim, config.blur_kernel, config.conv_clamp
+        widths = [config.z_size] + [dim] * config.n_mlp
         self.style = nn.Sequential(
-            PixelNorm(), *[EqualLinear(dim, dim, lr_mul=config.lr_mlp, activation=True) for _ in range(config.n_mlp)]
+            PixelNorm(), *[EqualLinear(a, b, lr_mul=config.lr_mlp, activation=True) for a, b in itertools.pairwise(widths)]
         )
         self.input = ConstantInput(c[4])
         self.conv1 = StyledConv(c[4], c[4], 3, dim, blur_kernel=blur, clamp=clamp)
@@ -312,9 +321,13 @@ class Generator(nn.Module):
     def stored_noise(self) -> list[torch.Tensor]:
         return [getattr(self.noises, f"noise_{i}") for i in range(self.num_noises)]
 
+    @property
+    def z_dim(self) -> int:
+        return self.config.z_size
+
     def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
-        """z (B, style_dim) → w (B, style_dim), optionally truncated towards `w_avg`."""
-        _check_shape(z, (None, self.style_dim), "z")
+        """z (B, z_dim) → w (B, style_dim), optionally truncated towards `w_avg`."""
+        _check_shape(z, (None, self.z_dim), "z")
         w = self.style(z)
         return truncate(w, self.w_avg, truncation_psi)
 
@@ -371,10 +384,10 @@ def broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
 
 
 def sample_z(generator: Generator, n: int, seed: int | None = None) -> torch.Tensor:
-    """n input codes z (n, style_dim) ~ N(0, I) on the generator's device; a seed makes them reproducible
+    """n input codes z (n, z_dim) ~ N(0, I) on the generator's device; a seed makes them reproducible
     (the same seed always gives the same codes, whatever else drew random numbers before)."""
     rng = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-    return torch.randn(n, generator.style_dim, generator=rng).to(generator.w_avg.device)
+    return torch.randn(n, generator.z_dim, generator=rng).to(generator.w_avg.device)
 
 
 @torch.no_grad()
