@@ -218,3 +218,30 @@ def test_z_may_have_other_dimensions_than_w():
     assert z.shape == (3, 24) and g.mapping(z).shape == (3, 16) and g(z).shape == (3, 3, 8, 8)
     assert StyleGAN2Config.from_dict(config.to_dict()) == config
     assert "z_dim" not in StyleGAN2Config(size=8, channels={4: 8, 8: 8}).to_dict()  # unset: records stay as before
+
+
+@needs_fixture
+def test_thisineq_import_writes_the_projects_generator_with_a_model_card(tmp_path):
+    from thisineq.cli import main
+    from thisineq.models.stylegan2 import load_generator
+
+    expected = torch.load(FIXTURE / "expected.pt", weights_only=True)
+    assert main(["import", str(SNAPSHOT), "--out", str(tmp_path / "lab"), "--discriminator"]) == 0
+    g = load_generator(tmp_path / "lab" / "generator.pt")  # the loader every page and command uses
+    with torch.no_grad():
+        torch.testing.assert_close(g.synthesis(expected["ws_psi1"]), expected["img_const_psi1"], atol=1e-4, rtol=0)
+    card = (tmp_path / "lab" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert read_ada_snapshot(SNAPSHOT).sha256 in card and "no code stored in it was run" in card
+    assert (tmp_path / "lab" / "samples.png").stat().st_size > 0
+    record = torch.load(tmp_path / "lab" / "discriminator.pt", weights_only=True)
+    assert record["format"] == "thisineq-stylegan2-discriminator" and record["imported_from"]["sha256"] in card
+
+
+def test_thisineq_import_names_a_bad_file_and_writes_nothing(tmp_path, capsys):
+    from thisineq.cli import main
+
+    bad = tmp_path / "network-snapshot-000000.pkl"
+    bad.write_bytes(pickle.dumps({"G_ema": _Shell()}))
+    assert main(["import", str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert "not on the importer's allow-list" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -174,6 +174,21 @@ def _run_pipeline(args) -> None:
     print(f"artifact set {run_pipeline(dataclasses.replace(config, **given), args.only)}")
 
 
+def _import_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "snapshot", type=Path, help="a stylegan2-ada-pytorch network-snapshot-*.pkl (read as data: nothing in it runs)"
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder for generator.pt, samples.png and MODEL_CARD.md")
+    p.add_argument("--discriminator", action="store_true", help="also import D (discriminator.pt)")
+
+
+def _run_import(args) -> None:
+    from thisineq.models.importers import import_ada_snapshot
+
+    out = import_ada_snapshot(args.snapshot, args.out, discriminator=args.discriminator)
+    print(f"imported {args.snapshot} into {out} (see {out / 'MODEL_CARD.md'})")
+
+
 # --- the parser -----------------------------------------------------------------------------------
 
 GROUPS = {"data": "datasets: the synthetic city, and ingesting real photos", "train": "train models"}
@@ -200,6 +215,11 @@ COMMANDS = {
         _run_train_encoder,
     ),
     ("invert",): ("invert every photo of a dataset with one method (resumable)", _invert_options, _run_invert),
+    ("import",): (
+        "import a stylegan2-ada-pytorch snapshot as the project's generator, safely (no code in it runs)",
+        _import_options,
+        _run_import,
+    ),
     ("pipeline",): (
         "rebuild an artifact set from nothing, skipping steps that are current; "
         "every PipelineConfig field is an option too, overriding --config or --tiny",
