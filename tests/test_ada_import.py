@@ -245,3 +245,29 @@ def test_thisineq_import_names_a_bad_file_and_writes_nothing(tmp_path, capsys):
     assert main(["import", str(bad), "--out", str(tmp_path / "out")]) == 2
     assert "not on the importer's allow-list" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_rosinality_training_checkpoint_loads_its_g_ema_safely(tmp_path):
+    """rosinality's train.py saves {"g", "d", "g_ema", "g_optim", "d_optim", "args": Namespace, "ada_aug_p"}, which a
+    plain weights_only load refuses for the Namespace; the generator loads from it, and nothing else is let in."""
+    import argparse
+
+    from thisineq.models.stylegan2 import CheckpointError, Generator, StyleGAN2Config, load_generator
+
+    config = StyleGAN2Config(size=8, style_dim=16, n_mlp=2, channels={4: 8, 8: 8})
+    g = Generator(config)
+    checkpoint = {
+        "g": g.state_dict(),
+        "d": {},
+        "g_ema": g.state_dict(),
+        "g_optim": {},
+        "d_optim": {},
+        "args": argparse.Namespace(size=8, iter=800000, batch=16, arch="stylegan2"),
+        "ada_aug_p": 0.1,
+    }
+    torch.save(checkpoint, tmp_path / "080000.pt")
+    loaded = load_generator(tmp_path / "080000.pt")
+    assert loaded.config.size == 8 and torch.equal(loaded.style[1].weight, g.style[1].weight)
+    torch.save({"g_ema": g.state_dict(), "hook": _Shell()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="not a safe PyTorch checkpoint"):
+        load_generator(tmp_path / "evil.pt")

@@ -13,6 +13,7 @@ Vocabulary (as in NVlabs' code): `z` input noise (B, style_dim); `w` one style v
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import math
 import os
@@ -509,7 +510,10 @@ def safe_load(path: str | os.PathLike) -> dict:
     if magic not in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):  # a zip archive, or a legacy pickle
         raise CheckpointError(f"{path} is not a PyTorch checkpoint (it starts with {magic!r})")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        # rosinality's training checkpoints keep their command line as an argparse.Namespace: plain attributes, safe
+        # to rebuild, and the one thing beyond weights_only's defaults that they need.
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # unpickling refusals, truncated zips, random bytes
