@@ -189,9 +189,70 @@ def _run_import(args) -> None:
     print(f"imported {args.snapshot} into {out} (see {out / 'MODEL_CARD.md'})")
 
 
+def _export_latents_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inversions", type=Path, help="a finished inversion folder (thisineq invert, or the pipeline's)")
+    p.add_argument("--format", required=True, choices=("e4e", "restyle", "projector"), help="whose file layout to write")
+    p.add_argument("--out", type=Path, required=True, help="the file (e4e, restyle) or folder of per-photo files (projector)")
+
+
+def _run_export_latents(args) -> None:
+    from thisineq import exchange
+    from thisineq.invert.batch import load_inversions
+
+    inversions = load_inversions(args.inversions)
+    ids = [str(p) for p in inversions.photo_id]
+    if args.format == "e4e":
+        written = exchange.write_e4e_latents(inversions.ws, args.out)
+    elif args.format == "restyle":  # one iteration per photo: the folder keeps each photo's final latents
+        written = exchange.write_restyle_latents({p: ws[None] for p, ws in zip(ids, inversions.ws, strict=True)}, args.out)
+    else:
+        for photo_id, ws in zip(ids, inversions.ws, strict=True):
+            (args.out / photo_id).mkdir(parents=True, exist_ok=True)
+            exchange.write_projected_w(ws, args.out / photo_id / "projected_w.npz")
+        written = args.out
+    print(f"wrote {len(ids)} photos' latents to {written} ({args.format} layout; rows in the order of {ids[0]}, …)")
+
+
+def _export_boundaries_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("normals", type=Path, help="an artifact set's boundaries/normals.npz")
+    p.add_argument("--method", required=True, help="whose boundaries (e4e, restyle, projector)")
+    p.add_argument("--fit", default=None, help="which fit (default: the set's default, whitened W where fitted)")
+    p.add_argument("--out", type=Path, required=True, help="folder for one DOMAIN_boundary.npy per domain")
+
+
+def _run_export_boundaries(args) -> None:
+    from thisineq import exchange
+    from thisineq.latent.normals import BoundarySet
+
+    directions = BoundarySet.load(args.normals).directions(args.method, fit=args.fit)
+    if not directions:
+        raise ConfigError(f"{args.normals} has no boundaries for {args.method!r} (fit {args.fit or 'default'})")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for domain, direction in directions.items():
+        exchange.write_interfacegan_boundary(direction.normal, args.out / f"{domain}_boundary.npy")
+    print(f"wrote {', '.join(directions)} boundaries (InterFaceGAN's 1 × dim, the direction walked in W) to {args.out}")
+
+
+def _export_generator_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("generator", type=Path, help="a generator file (the project's, imported, or rosinality's)")
+    p.add_argument("--out", type=Path, required=True, help="the rosinality-layout checkpoint to write")
+
+
+def _run_export_generator(args) -> None:
+    from thisineq import exchange
+    from thisineq.models.stylegan2 import load_generator
+
+    written = exchange.write_rosinality_generator(load_generator(args.generator), args.out)
+    print(f"wrote {written}: rosinality's {{'g_ema', 'latent_avg'}}, which e4e and ReStyle load")
+
+
 # --- the parser -----------------------------------------------------------------------------------
 
-GROUPS = {"data": "datasets: the synthetic city, and ingesting real photos", "train": "train models"}
+GROUPS = {
+    "data": "datasets: the synthetic city, and ingesting real photos",
+    "train": "train models",
+    "export": "write latents, boundaries and generators in the reference tools' formats",
+}
 # command words → (help, options, run); a command's options are made only when it runs (they import its config)
 COMMANDS = {
     ("data", "synth"): (
@@ -215,6 +276,21 @@ COMMANDS = {
         _run_train_encoder,
     ),
     ("invert",): ("invert every photo of a dataset with one method (resumable)", _invert_options, _run_invert),
+    ("export", "latents"): (
+        "an inversion folder's latents as e4e's latents.pt, ReStyle's latents.npy or NVIDIA's projected_w.npz files",
+        _export_latents_options,
+        _run_export_latents,
+    ),
+    ("export", "boundaries"): (
+        "a method's boundaries as InterFaceGAN .npy files",
+        _export_boundaries_options,
+        _run_export_boundaries,
+    ),
+    ("export", "generator"): (
+        "a generator as a rosinality-layout checkpoint",
+        _export_generator_options,
+        _run_export_generator,
+    ),
     ("import",): (
         "import a stylegan2-ada-pytorch snapshot as the project's generator, safely (no code in it runs)",
         _import_options,
