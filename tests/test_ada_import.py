@@ -148,7 +148,7 @@ def test_what_the_conversion_cannot_reproduce_is_refused_by_name():
 
     g = read_ada_snapshot(SNAPSHOT).networks["G_ema"]
     for change, named in (
-        ({"c_dim": 10}, "conditional"),
+        ({"c_dim": 10, "mapping_kwargs": {"num_layers": 2, "embed_features": 32}}, "class embedding is not w's width"),
         ({"synthesis_kwargs": {**g.init_kwargs["synthesis_kwargs"], "architecture": "resnet"}}, "synthesis architecture"),
     ):
         other = copy.copy(g)
@@ -271,3 +271,47 @@ def test_a_rosinality_training_checkpoint_loads_its_g_ema_safely(tmp_path):
     torch.save({"g_ema": g.state_dict(), "hook": _Shell()}, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError, match="not a safe PyTorch checkpoint"):
         load_generator(tmp_path / "evil.pt")
+
+
+def _ada_mapping_reference(ada: dict, z: torch.Tensor, c: torch.Tensor, layers: int, lr: float = 0.01) -> torch.Tensor:
+    """StyleGAN2-ADA's conditional mapping written from its description: normalise z and the class embedding apart,
+    side by side through the fully connected layers (weights scaled by lr/√fan-in, leaky ReLU × √2)."""
+
+    def normalise(x):
+        return x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()
+
+    def dense(x, name, lr_mul, act):
+        weight = ada[f"{name}.weight"] * (lr_mul / x.shape[1] ** 0.5)
+        x = x @ weight.T + ada[f"{name}.bias"] * lr_mul
+        return torch.nn.functional.leaky_relu(x, 0.2) * 2**0.5 if act else x
+
+    x = torch.cat([normalise(z), normalise(dense(c, "mapping.embed", 1.0, False))], dim=1)
+    for i in range(layers):
+        x = dense(x, f"mapping.fc{i}", lr, True)
+    return x
+
+
+@needs_fixture
+def test_a_conditional_generator_maps_its_class_as_stylegan2_ada_does_and_draws_the_chosen_one():
+    import copy
+
+    from thisineq.models.ada_convert import UnsupportedNetworkError, ada_generator
+    from thisineq.models.ada_snapshot import NetworkRecord
+
+    g = copy.deepcopy(read_ada_snapshot(SNAPSHOT).networks["G_ema"])
+    torch.manual_seed(0)
+    mapping = g.modules["mapping"]
+    mapping.modules["embed"] = NetworkRecord(
+        "FullyConnectedLayer", "", 6, (), {}, {"weight": torch.randn(64, 5), "bias": torch.randn(64)}, {}, {}
+    )
+    mapping.modules["fc0"].parameters["weight"] = torch.randn(64, 128)  # z and the class embedding side by side
+    g.init_kwargs = {**g.init_kwargs, "c_dim": 5}
+    converted = ada_generator(g, class_index=3)
+    z, c = torch.randn(4, 64), torch.nn.functional.one_hot(torch.tensor([0, 1, 3, 4]), 5).float()
+    with torch.no_grad():
+        torch.testing.assert_close(converted.mapping(z, c=c), _ada_mapping_reference(g.state_dict(), z, c, 2), atol=1e-5, rtol=0)
+        torch.testing.assert_close(converted.mapping(z), converted.mapping(z, c=c[[2, 2, 2, 2]]))  # class 3 by default
+        assert converted(z).shape == (4, 3, 32, 32)
+    assert converted.config.c_dim == 5
+    with pytest.raises(UnsupportedNetworkError, match="class 7 is not one of this generator's 5 classes"):
+        ada_generator(g, class_index=7)

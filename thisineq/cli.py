@@ -180,12 +180,13 @@ def _import_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", type=Path, required=True, help="folder for generator.pt, samples.png and MODEL_CARD.md")
     p.add_argument("--discriminator", action="store_true", help="also import D (discriminator.pt)")
+    p.add_argument("--class", dest="class_index", type=int, default=0, help="a conditional generator's class to draw (default 0)")
 
 
 def _run_import(args) -> None:
     from thisineq.models.importers import import_ada_snapshot
 
-    out = import_ada_snapshot(args.snapshot, args.out, discriminator=args.discriminator)
+    out = import_ada_snapshot(args.snapshot, args.out, discriminator=args.discriminator, class_index=args.class_index)
     print(f"imported {args.snapshot} into {out} (see {out / 'MODEL_CARD.md'})")
 
 

@@ -7,10 +7,12 @@ the mapping's fully connected layers, the constant input, each block's two modul
 layers and the truncation centre; the discriminator's FromRGB, residual blocks and epilogue. The
 fixture's outputs are reproduced to about 1e-5.
 
-`conv_clamp` and z_dim ≠ w_dim carry over (the project's layers clamp where StyleGAN2-ADA's do); float16 layers are
+`conv_clamp`, z_dim ≠ w_dim and conditional generators carry over (the project's layers clamp where
+StyleGAN2-ADA's do; a conditional generator embeds its class as StyleGAN2-ADA's mapping does, and
+draws one chosen class wherever the project asks for images without one); float16 layers are
 computed in float32. What this conversion does not cover yet is refused by name rather than
-converted wrongly: conditional networks (c_dim > 0) and architectures other than
-StyleGAN2-ADA's defaults (skip generator, resnet discriminator).
+converted wrongly: conditional discriminators, and architectures other than StyleGAN2-ADA's
+defaults (skip generator, resnet discriminator).
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ def ada_config(generator: NetworkRecord) -> StyleGAN2Config:
         raise UnsupportedNetworkError(f"expected a Generator, got {generator.class_name}")
     mapping, synthesis = dict(kwargs.get("mapping_kwargs", {})), dict(kwargs.get("synthesis_kwargs", {}))
     problems = []
-    if kwargs.get("c_dim", 0):
-        problems.append(f"it is conditional (c_dim {kwargs['c_dim']})")
+    if kwargs.get("c_dim", 0) and mapping.get("embed_features") not in (None, kwargs.get("w_dim")):
+        problems.append("its class embedding is not w's width")
     if synthesis.get("architecture", "skip") != "skip":
         problems.append(f"its synthesis architecture is {synthesis['architecture']!r}, not 'skip'")
     if kwargs.get("img_channels", 3) != 3:
@@ -56,6 +58,7 @@ def ada_config(generator: NetworkRecord) -> StyleGAN2Config:
         channels=channels,
         lr_mlp=float(mapping.get("lr_multiplier", 0.01)),
         z_dim=int(kwargs["z_dim"]) if kwargs.get("z_dim") != kwargs.get("w_dim") else None,
+        c_dim=int(kwargs.get("c_dim", 0)),
         conv_clamp=synthesis.get("conv_clamp"),
     )
 
@@ -64,10 +67,18 @@ def _resolutions(size: int) -> list[int]:
     return [2**k for k in range(2, int(math.log2(size)) + 1)]
 
 
-def generator_weights(record: NetworkRecord, config: StyleGAN2Config) -> dict[str, torch.Tensor]:
-    """A Generator record's tensors under the project's names (the blur kernels follow from the config)."""
+def generator_weights(record: NetworkRecord, config: StyleGAN2Config, class_index: int = 0) -> dict[str, torch.Tensor]:
+    """A Generator record's tensors under the project's names (the blur kernels follow from the config); a conditional
+    one's `default_c` is the one-hot vector of `class_index`."""
     ada = record.state_dict()
     out = {"w_avg": ada["mapping.w_avg"], "input.input": ada["synthesis.b4.const"][None]}
+    if config.c_dim:
+        if not 0 <= class_index < config.c_dim:
+            raise UnsupportedNetworkError(
+                f"class {class_index} is not one of this generator's {config.c_dim} classes (0–{config.c_dim - 1})"
+            )
+        out["embed.weight"], out["embed.bias"] = ada["mapping.embed.weight"], ada["mapping.embed.bias"]
+        out["default_c"] = torch.nn.functional.one_hot(torch.tensor(class_index), config.c_dim).float()
     for i in range(config.n_mlp):
         out[f"style.{i + 1}.weight"], out[f"style.{i + 1}.bias"] = ada[f"mapping.fc{i}.weight"], ada[f"mapping.fc{i}.bias"]
 
@@ -122,11 +133,12 @@ def discriminator_weights(record: NetworkRecord, config: StyleGAN2Config) -> dic
     return {k: v.float() for k, v in out.items()}
 
 
-def ada_generator(record: NetworkRecord) -> Generator:
-    """The project's Generator with a stylegan2-ada-pytorch Generator record's weights (eval mode)."""
+def ada_generator(record: NetworkRecord, class_index: int = 0) -> Generator:
+    """The project's Generator with a stylegan2-ada-pytorch Generator record's weights (eval mode); a conditional one
+    draws class `class_index` wherever no class is given."""
     config = ada_config(record)
     generator = Generator(config)
-    load_weights(generator, {**_filters(generator), **generator_weights(record, config)})
+    load_weights(generator, {**_filters(generator), **generator_weights(record, config, class_index)})
     return generator.eval()
 
 

@@ -25,14 +25,19 @@ SAMPLE_SEED = 0
 DISCRIMINATOR_FORMAT = "thisineq-stylegan2-discriminator"
 
 
-def import_ada_snapshot(path: str | os.PathLike, out_dir: str | os.PathLike, *, discriminator: bool = False) -> Path:
-    """Write a stylegan2-ada-pytorch snapshot's G_ema (and D) in the project's format into `out_dir`; returns it."""
+def import_ada_snapshot(
+    path: str | os.PathLike, out_dir: str | os.PathLike, *, discriminator: bool = False, class_index: int = 0
+) -> Path:
+    """Write a stylegan2-ada-pytorch snapshot's G_ema (and D) in the project's format into `out_dir`; returns it.
+
+    A conditional generator draws class `class_index` wherever the project asks for images without a class.
+    """
     snapshot = read_ada_snapshot(path)
     if "G_ema" not in snapshot.networks:
         raise UnsafeSnapshotError(f"{path} holds no G_ema (found {', '.join(snapshot.networks)}): nothing to import")
     if discriminator and "D" not in snapshot.networks:
         raise UnsafeSnapshotError(f"{path} holds no D: import it without the discriminator")
-    generator = ada_generator(snapshot.networks["G_ema"])  # every check before anything is written
+    generator = ada_generator(snapshot.networks["G_ema"], class_index)  # every check before anything is written
     d = ada_discriminator(snapshot.networks["D"], generator.config) if discriminator else None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -45,7 +50,7 @@ def import_ada_snapshot(path: str | os.PathLike, out_dir: str | os.PathLike, *, 
     with atomic_path(out_dir / "samples.png") as tmp:
         image_grid(samples, 8).save(tmp, format="PNG")
     with atomic_open(out_dir / "MODEL_CARD.md", "w", encoding="utf-8") as handle:
-        handle.write(model_card(snapshot, generator.config, discriminator))
+        handle.write(model_card(snapshot, generator.config, discriminator, class_index))
     return out_dir
 
 
@@ -56,7 +61,7 @@ def save_discriminator(d: Discriminator, config: StyleGAN2Config, path: str | os
         torch.save({**record, **(extra or {})}, tmp)
 
 
-def model_card(snapshot: AdaSnapshot, config: StyleGAN2Config, discriminator: bool) -> str:
+def model_card(snapshot: AdaSnapshot, config: StyleGAN2Config, discriminator: bool, class_index: int = 0) -> str:
     g = snapshot.networks["G_ema"]
     imported = "G_ema (the generator every page uses)" + (" and D" if discriminator else "")
     arguments = {name: record.init_kwargs for name, record in snapshot.networks.items()}
@@ -64,6 +69,11 @@ def model_card(snapshot: AdaSnapshot, config: StyleGAN2Config, discriminator: bo
         f"| {name} | {record.class_name} | `{record.source_sha256}` |" for name, record in snapshot.networks.items()
     )
     clamp = f"±{config.conv_clamp:g}" if config.conv_clamp is not None else "none"
+    classes = (
+        f"\n\nConditional on {config.c_dim} classes: every page and step draws class {class_index} (`--class` at import)."
+        if config.c_dim
+        else ""
+    )
     return f"""# Model card: imported StyleGAN2-ADA generator
 
 Imported from `{snapshot.path.name}` (sha256 `{snapshot.sha256}`), a stylegan2-ada-pytorch network snapshot, by
@@ -83,7 +93,7 @@ carried also carried the source code of its module; that code was hashed, never 
 float16 resolutions computed in float32, activation clamp {clamp}; widths by resolution
 {", ".join(f"{r} px: {c}" for r, c in config.channels.items())}. Weights converted one for one into the project's
 StyleGAN2 (the layout e4e and ReStyle use); on the reference fixture the converted networks reproduce the
-original's mapping, truncation, images and discriminator logits to 1e-4.
+original's mapping, truncation, images and discriminator logits to 1e-4.{classes}
 
 ## Constructor arguments, as stored
 

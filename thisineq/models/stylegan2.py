@@ -49,6 +49,7 @@ class StyleGAN2Config:
     lr_mlp: float = option(0.01, "learning-rate multiplier of the mapping network")
     blur_kernel: tuple[int, ...] = option((1, 3, 3, 1), "low-pass filter for resampling")
     z_dim: int | None = option(None, "dimension of z where it differs from w's (None: style_dim, as StyleGAN2)")
+    c_dim: int = option(0, "classes of a conditional generator (StyleGAN2-ADA's c_dim; 0: unconditional)")
     conv_clamp: float | None = option(
         None, "clamp every convolution layer's output to ±this (StyleGAN2-ADA's conv_clamp, often 256; None: no clamp)"
     )
@@ -71,8 +72,8 @@ class StyleGAN2Config:
         d = asdict(self)
         d["channels"] = {str(k): v for k, v in self.channels.items()}
         d["blur_kernel"] = list(self.blur_kernel)
-        for late in ("z_dim", "conv_clamp"):  # joined late: stored only when set, so earlier files and run records stay equal
-            if d[late] is None:
+        for late, unset in (("z_dim", None), ("conv_clamp", None), ("c_dim", 0)):  # joined late: stored only when set,
+            if d[late] == unset:  # so that earlier files and run records stay equal
                 del d[late]
         return d
 
@@ -289,7 +290,13 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         c, dim, blur, clamp = config.channels, config.style_dim, config.blur_kernel, config.conv_clamp
-        widths = [config.z_size] + [dim] * config.n_mlp
+        # A conditional generator embeds its class (StyleGAN2-ADA: a linear layer to w's width), normalises z and the
+        # embedding apart and maps them side by side.
+        widths = [config.z_size + (dim if config.c_dim else 0)] + [dim] * config.n_mlp
+        if config.c_dim:
+            self.embed = EqualLinear(config.c_dim, dim)
+            # The class walked when none is given: every page and step asks for images without one.
+            self.register_buffer("default_c", F.one_hot(torch.tensor(0), config.c_dim).float())
         self.style = nn.Sequential(
             PixelNorm(), *[EqualLinear(a, b, lr_mul=config.lr_mlp, activation=True) for a, b in itertools.pairwise(widths)]
         )
@@ -326,10 +333,17 @@ class Generator(nn.Module):
     def z_dim(self) -> int:
         return self.config.z_size
 
-    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
-        """z (B, z_dim) → w (B, style_dim), optionally truncated towards `w_avg`."""
+    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0, c: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, z_dim) → w (B, style_dim), optionally truncated towards `w_avg`; a conditional generator maps class
+        vectors `c` (B, c_dim) beside z, `default_c` where none is given."""
         _check_shape(z, (None, self.z_dim), "z")
-        w = self.style(z)
+        if not self.config.c_dim:
+            w = self.style(z)
+        else:
+            c = self.default_c.expand(len(z), -1) if c is None else c
+            _check_shape(c, (len(z), self.config.c_dim), "c")
+            x = torch.cat([self.style[0](z), self.style[0](self.embed(c))], dim=1)
+            w = self.style[1:](x)
         return truncate(w, self.w_avg, truncation_psi)
 
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const", noise: list[torch.Tensor] | None = None) -> torch.Tensor:
