@@ -85,3 +85,13 @@ def test_a_stored_latent_becomes_a_batch_of_one(generator):
 def test_walk_params_name_each_domain():
     income, health = Direction("income", np.eye(8)[0], 1.0), Direction("health", np.eye(8)[1], 1.0)
     assert generation.walk_params([(income, 0.25), (health, -1.5)]) == {"income": 0.25, "health": -1.5}
+
+
+def test_images_are_enlarged_for_display_by_what_their_size_needs():
+    import numpy as np
+
+    from thisineq.app.generation import upscale
+
+    assert upscale(np.zeros((64, 64, 3), np.uint8)).size == (256, 256)
+    assert upscale(np.zeros((512, 512, 3), np.uint8)).size == (512, 512)  # a big generator's image as it is
+    assert upscale(np.zeros((32, 32, 3), np.uint8), scale=2).size == (64, 64)

@@ -48,9 +48,14 @@ def png_data_url(pixels: np.ndarray) -> str:
 CRISP_CSS = '<style>img[src^="data:image/png"] { image-rendering: pixelated; }</style>'
 
 
-def upscale(pixels: np.ndarray, scale: int = 4) -> Image.Image:
-    """A uint8 image (H, W, 3) enlarged by whole pixels (crisp, not blurred) for display."""
+DISPLAY_SIDE = 256  # downloads and previews are enlarged by whole pixels to at least this side
+
+
+def upscale(pixels: np.ndarray, scale: int | None = None) -> Image.Image:
+    """A uint8 image (H, W, 3) enlarged by whole pixels (crisp, not blurred) for display: by `scale`, or by what brings
+    its longer side to DISPLAY_SIDE (a 64-px image ×4; a 256-px or larger one as it is)."""
     picture = Image.fromarray(np.ascontiguousarray(pixels))
+    scale = scale or max(1, DISPLAY_SIDE // max(picture.width, picture.height))
     return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
 
 
