@@ -161,3 +161,16 @@ def test_the_crop_box_places_a_zoomed_square_and_clamps_what_is_out_of_range():
     halves[:, 100:] = (0, 0, 255)
     left, right = crop_square(halves, Crop(x=0), 32), crop_square(halves, Crop(x=1), 32)
     assert left.shape == (32, 32, 3) and left[..., 0].mean() > 250 and right[..., 2].mean() > 250
+
+
+def test_the_preview_frames_the_crop_and_dims_the_rest_and_enlarges_a_small_photo():
+    from thisineq.app.upload import PREVIEW_SIDE, framed
+    from thisineq.data.photos.upload import Crop
+
+    grey = np.full((64, 128, 3), 200, np.uint8)  # a 2:1 photo, the crop on its left half
+    preview = np.asarray(framed(grey, Crop(x=0)))
+    assert max(preview.shape[:2]) >= PREVIEW_SIDE // 2  # enlarged by whole pixels
+    side = preview.shape[0]
+    assert (preview[side // 2, side // 2] == 200).all()  # inside the crop: untouched
+    assert preview[side // 2, side + side // 2].mean() < 150  # outside: dimmed
+    assert (preview[0, side // 2] == 255).all()  # the frame's top edge

@@ -82,6 +82,10 @@ def chosen_crop(upload: UploadedPhoto, size: int) -> np.ndarray:
 def framed(image: np.ndarray, crop: Crop) -> Image.Image:
     """The whole photo, shrunk to the preview's size, with the crop drawn on it and the rest dimmed."""
     preview = Image.fromarray(image)
+    longest = max(preview.size)
+    if longest < PREVIEW_SIDE // 2:  # a small photo enlarged by whole pixels, so the crop can be seen and placed
+        factor = PREVIEW_SIDE // longest
+        preview = preview.resize((preview.width * factor, preview.height * factor), Image.Resampling.NEAREST)
     preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     scale = preview.width / image.shape[1]
     left, top, side = (round(v * scale) for v in crop_box(image.shape[1], image.shape[0], crop))
