@@ -315,3 +315,20 @@ def test_a_conditional_generator_maps_its_class_as_stylegan2_ada_does_and_draws_
     assert converted.config.c_dim == 5
     with pytest.raises(UnsupportedNetworkError, match="class 7 is not one of this generator's 5 classes"):
         ada_generator(g, class_index=7)
+
+
+def test_thisineq_import_takes_a_rosinality_training_checkpoint_with_its_discriminator(tmp_path):
+    import argparse
+
+    from thisineq.cli import main
+    from thisineq.models.stylegan2 import Discriminator, Generator, StyleGAN2Config, load_generator
+
+    config = StyleGAN2Config(size=8, style_dim=16, n_mlp=2, channels={4: 8, 8: 8})
+    g, d = Generator(config), Discriminator(config)
+    checkpoint = {"g": g.state_dict(), "d": d.state_dict(), "g_ema": g.state_dict(), "g_optim": {}, "d_optim": {}}
+    torch.save({**checkpoint, "args": argparse.Namespace(size=8, batch=4), "ada_aug_p": 0.2}, tmp_path / "010000.pt")
+    assert main(["import", str(tmp_path / "010000.pt"), "--out", str(tmp_path / "lab"), "--discriminator"]) == 0
+    assert torch.equal(load_generator(tmp_path / "lab" / "generator.pt").style[1].weight, g.style[1].weight)
+    stored = torch.load(tmp_path / "lab" / "discriminator.pt", weights_only=True)
+    assert all(torch.equal(stored["d"][k], v) for k, v in d.state_dict().items())
+    assert '"batch": 4' in (tmp_path / "lab" / "MODEL_CARD.md").read_text(encoding="utf-8")

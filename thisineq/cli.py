@@ -184,9 +184,9 @@ def _import_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run_import(args) -> None:
-    from thisineq.models.importers import import_ada_snapshot
+    from thisineq.models.importers import import_checkpoint
 
-    out = import_ada_snapshot(args.snapshot, args.out, discriminator=args.discriminator, class_index=args.class_index)
+    out = import_checkpoint(args.snapshot, args.out, discriminator=args.discriminator, class_index=args.class_index)
     print(f"imported {args.snapshot} into {out} (see {out / 'MODEL_CARD.md'})")
 
 
@@ -293,7 +293,7 @@ COMMANDS = {
         _run_export_generator,
     ),
     ("import",): (
-        "import a stylegan2-ada-pytorch snapshot as the project's generator, safely (no code in it runs)",
+        "import a stylegan2-ada-pytorch snapshot or rosinality checkpoint as the project's generator, safely",
         _import_options,
         _run_import,
     ),

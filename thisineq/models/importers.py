@@ -1,4 +1,5 @@
-"""Bringing a lab's own model in: a stylegan2-ada-pytorch snapshot written as the project's checkpoint, with a model card.
+"""Bringing a lab's own model in: a stylegan2-ada-pytorch snapshot (or a rosinality training checkpoint) written as the
+project's checkpoint, with a model card.
 
 `import_ada_snapshot` reads the snapshot as data (`ada_snapshot`: nothing stored in it runs),
 converts G_ema (and D where asked) into the project's StyleGAN2 (`ada_convert`) and writes, each
@@ -9,6 +10,7 @@ imported, the constructor arguments and the hash of the code the snapshot carrie
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,7 +21,16 @@ from thisineq.images import image_grid
 from thisineq.io import atomic_open, atomic_path
 from thisineq.models.ada_convert import ada_discriminator, ada_generator
 from thisineq.models.ada_snapshot import AdaSnapshot, UnsafeSnapshotError, read_ada_snapshot
-from thisineq.models.stylegan2 import Discriminator, StyleGAN2Config, sample_z, save_generator
+from thisineq.models.stylegan2 import (
+    CheckpointError,
+    Discriminator,
+    StyleGAN2Config,
+    load_rosinality,
+    load_weights,
+    safe_load,
+    sample_z,
+    save_generator,
+)
 
 SAMPLE_SEED = 0
 DISCRIMINATOR_FORMAT = "thisineq-stylegan2-discriminator"
@@ -104,3 +115,58 @@ original's mapping, truncation, images and discriminator logits to 1e-4.{classes
 Training data as the snapshot records it: `{json.dumps(snapshot.extras.get("training_set_kwargs"), default=str)}`.
 `samples.png`: 16 samples at truncation ψ 0.7 (seed {SAMPLE_SEED}).
 """
+
+
+def import_checkpoint(
+    path: str | os.PathLike, out_dir: str | os.PathLike, *, discriminator: bool = False, class_index: int = 0
+) -> Path:
+    """`thisineq import`: a stylegan2-ada-pytorch snapshot (a pickle) or a rosinality checkpoint (a torch zip), by content."""
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+    if magic == b"PK":
+        return import_rosinality_checkpoint(path, out_dir, discriminator=discriminator)
+    return import_ada_snapshot(path, out_dir, discriminator=discriminator, class_index=class_index)
+
+
+def import_rosinality_checkpoint(path: str | os.PathLike, out_dir: str | os.PathLike, *, discriminator: bool = False) -> Path:
+    """A rosinality checkpoint's g_ema (and, from a training checkpoint, d) in the project's format, read safely."""
+    generator = load_rosinality(path)  # weights_only, with argparse.Namespace the one addition
+    checkpoint = safe_load(path)
+    d = None
+    if discriminator:
+        if "d" not in checkpoint:
+            raise CheckpointError(f"{path} holds no discriminator ('d'): import it without --discriminator")
+        d = Discriminator(generator.config)
+        load_weights(d, checkpoint["d"])
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    source = {"file": Path(path).name, "sha256": digest, "format": "rosinality checkpoint"}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_generator(generator, out_dir / "generator.pt", extra={"imported_from": source})
+    if d is not None:
+        save_discriminator(d, generator.config, out_dir / "discriminator.pt", extra={"imported_from": source})
+    with torch.no_grad():
+        samples = generator(sample_z(generator, 16, seed=SAMPLE_SEED), truncation_psi=0.7)
+    with atomic_path(out_dir / "samples.png") as tmp:
+        image_grid(samples, 8).save(tmp, format="PNG")
+    args = checkpoint.get("args")
+    arguments = json.dumps(vars(args), indent=2, default=str) if args is not None else "(none stored)"
+    config = generator.config
+    with atomic_open(out_dir / "MODEL_CARD.md", "w", encoding="utf-8") as handle:
+        handle.write(
+            f"""# Model card: imported rosinality StyleGAN2
+
+Imported from `{Path(path).name}` (sha256 `{digest}`), a rosinality stylegan2-pytorch checkpoint, by `thisineq import`,
+read with torch's weights-only loader. Imported: g_ema{" and d" if d is not None else ""}.
+
+{config.size}×{config.size} px, w {config.style_dim} dimensions, {config.n_mlp} mapping layers; widths by resolution
+{", ".join(f"{r} px: {c}" for r, c in config.channels.items())}.
+
+Training arguments, as stored:
+
+```json
+{arguments}
+```
+"""
+        )
+    return out_dir
