@@ -3,9 +3,15 @@
     python scripts/compare_recipes.py train --recipe projected --minutes 90   # one recipe, resumable
     python scripts/compare_recipes.py report --out docs/recipes               # score every snapshot, write the report
 
-Each recipe trains on this machine's cores alone (run one at a time: a second run would halve both
-clocks). Runs live in --runs (default data/recipes); the report (a table every --every minutes,
-side-by-side sample grids, the targets) is small enough to commit.
+Each recipe trains on the cores it is given: alone on the machine, or — for two recipes at once at equal
+compute — each pinned to its own core with one thread:
+
+    OMP_NUM_THREADS=1 taskset -c 0 python scripts/compare_recipes.py --runs data/recipes/compare train --recipe stylegan2-bf16 &
+    OMP_NUM_THREADS=1 taskset -c 1 python scripts/compare_recipes.py --runs data/recipes/compare train --recipe stylegan2+projected &
+
+Every run records its cores and threads as it starts (conditions.json), and the report says them. Runs live in
+--runs (default data/recipes); the report (a table every --every minutes, side-by-side sample grids, the
+targets, the conditions) is small enough to commit.
 """
 
 from __future__ import annotations

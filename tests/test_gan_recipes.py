@@ -209,3 +209,13 @@ def test_the_range_penalty_counts_only_what_leaves_the_image_range():
     assert g_range_penalty(torch.tensor([[3.0, -2.0, 0.5, 0.0]])) == pytest.approx((4 + 1) / 4)
     assert GANTrainConfig(dataset="d", run_dir="r", discriminator="projected").resolved_range_weight == 1.0
     assert GANTrainConfig(dataset="d", run_dir="r").resolved_range_weight == 0.0
+
+
+def test_a_recipe_run_records_its_cores_and_threads_and_the_report_says_them(tmp_path):
+    from thisineq.pipeline.recipes import conditions_text, record_conditions
+
+    recorded = record_conditions(tmp_path / "stylegan2")
+    assert recorded["torch_threads"] == torch.get_num_threads() and recorded["cpu_count"] >= 1
+    text = conditions_text(tmp_path, ["stylegan2", "projected"])
+    assert f"{recorded['torch_threads']} torch thread(s)" in text
+    assert "- projected: no record of its cores and threads" in text

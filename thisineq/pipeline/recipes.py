@@ -16,17 +16,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from PIL import Image
 
 from thisineq.io import atomic_open, atomic_path, write_json
 from thisineq.models.stylegan2 import StyleGAN2Config, safe_load
 from thisineq.pipeline.gan_quality import QualityJudge, generator_quality
 from thisineq.pipeline.headline import GAN_TARGETS
+from thisineq.training.export import hardware_description
 from thisineq.training.gan import train_gan
 from thisineq.training.recipes import recipe_config
 from thisineq.training.run import RUN_CONFIG, RunFolder
 
 SCORES = "quality.jsonl"  # per run folder: one line of scores per snapshot
+CONDITIONS = "conditions.json"  # per run folder: the cores and threads it trained on
 GRID_ROW = 8  # samples per recipe in the side-by-side grids
 
 
@@ -34,6 +37,7 @@ def train_recipe(
     name: str, folder: str | os.PathLike, *, dataset: str, model: StyleGAN2Config, minutes: float, every: float, seed: int = 0
 ) -> Path:
     """Train recipe `name` in `folder`/`name` for `minutes` of wall time, with snapshots every `every` minutes."""
+    record_conditions(Path(folder) / name)
     config = recipe_config(
         name,
         dataset=str(dataset),
@@ -47,6 +51,19 @@ def train_recipe(
         seed=seed,
     )
     return train_gan(config)
+
+
+def record_conditions(run_dir: str | os.PathLike) -> dict:
+    """What this process trains on — cores it may use, torch's threads, the machine — written beside the run."""
+    conditions = {
+        "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "hardware": hardware_description(),
+    }
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    write_json(Path(run_dir) / CONDITIONS, conditions)
+    return conditions
 
 
 def score_snapshots(run_dir: str | os.PathLike, judge: QualityJudge, *, log=print) -> pd.DataFrame:
@@ -87,7 +104,7 @@ def write_report(table: pd.DataFrame, folder: str | os.PathLike, out: str | os.P
     with atomic_open(out / "recipes.csv", "w", encoding="utf-8", newline="") as handle:
         table.to_csv(handle, index=False, float_format="%.4g")
     with atomic_open(out / "recipes.md", "w", encoding="utf-8") as handle:
-        handle.write(markdown_table(table))
+        handle.write(markdown_table(table) + "\n" + conditions_text(folder, list(table["recipe"].unique())))
     snapshots = {recipe: RunFolder(Path(folder) / recipe, {}).snapshots() for recipe in table["recipe"].unique()}
     for minutes, rows in table.groupby("minutes"):
         seconds = round(minutes * 60)
@@ -109,6 +126,23 @@ HEADLINE = [
     "factor_wasserstein_max",
     "type_share_gap",
 ]
+
+
+def conditions_text(folder: str | os.PathLike, recipes: list[str]) -> str:
+    """Each run's cores and threads, as recorded when it started (runs that kept no record are said to have none)."""
+    lines = ["Conditions (recorded as each run started):", ""]
+    for recipe in recipes:
+        path = Path(folder) / recipe / CONDITIONS
+        if not path.is_file():
+            lines.append(f"- {recipe}: no record of its cores and threads")
+            continue
+        c = json.loads(path.read_text(encoding="utf-8"))
+        cores = c["cpu_affinity"]
+        lines.append(
+            f"- {recipe}: {len(cores) if cores else '?'} of {c['cpu_count']} cores ({cores}), {c['torch_threads']} torch "
+            f"thread(s); {c['hardware']}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def markdown_table(table: pd.DataFrame) -> str:
