@@ -421,3 +421,21 @@ def test_every_widget_is_keyed_by_what_it_controls():
             if called and not any(k.arg == "key" for k in node.keywords):
                 unkeyed.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.func.attr}")
     assert not unkeyed, unkeyed
+
+
+def test_the_kiosk_honours_the_set_in_its_url(tmp_path, monkeypatch):
+    from thisineq.artifacts import demo_set
+
+    demo = demo_set().root.resolve()
+    monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
+    (tmp_path / "demo").symlink_to(demo)
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "city").symlink_to(demo / "city")
+    at = AppTest.from_file(str(ROOT / "app_pages/kiosk.py"), default_timeout=60)
+    at.query_params["set"] = "bare"
+    at.run()
+    assert any("No generator in the bare artifact set" in i.value for i in at.info)  # the URL's set, not the demo
+    at = AppTest.from_file(str(ROOT / "app_pages/kiosk.py"), default_timeout=60)
+    at.query_params["set"] = "elsewhere"
+    at.run()
+    assert at.error and "elsewhere" in at.error[0].value and "demo, bare" in at.error[0].value  # the demo first
