@@ -90,3 +90,45 @@ def test_impossible_batch_settings_are_named_and_write_nothing(setup, tmp_path, 
     root, dataset = setup
     assert main(invert_args(root, dataset, tmp_path / "x", *flags)) == 2
     assert named in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_shards_on_several_machines_give_the_single_process_result(setup, tmp_path):
+    root, dataset = setup
+    run(root, dataset, tmp_path / "one")
+    whole = load_inversions(tmp_path / "one")
+    sharded = tmp_path / "sharded"
+    assert main(invert_args(root, dataset, sharded, "--chunk", "8", "--shard", "1/2")) == 0
+    assert not (sharded / "latents.npz").exists()  # chunk 0 and 2 are the other shard's: nothing merged yet
+    assert sorted(p.name for p in (sharded / "parts").glob("part_*.npz")) == ["part_00001.npz"]
+    assert main(invert_args(root, dataset, sharded, "--chunk", "8", "--shard", "0/2")) == 0  # the last one merges
+    merged = load_inversions(sharded)
+    assert list(merged.photo_id) == list(whole.photo_id) and np.allclose(merged.ws, whole.ws, atol=1e-6)
+
+
+def test_a_folder_of_another_inversions_parts_is_not_mixed_in(setup, tmp_path):
+    root, dataset = setup
+    out = tmp_path / "e4e"
+    assert main(invert_args(root, dataset, out, "--chunk", "8", "--shard", "0/2")) == 0
+    assert main(invert_args(root, dataset, out, "--chunk", "4")) == 2  # other chunks: parts that do not fit
+    assert main(invert_args(root, dataset, out, "--chunk", "8", "--shard", "2/2")) == 2  # no such shard
+
+
+@pytest.mark.slow
+def test_under_torchrun_two_processes_give_the_single_process_result(setup, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, dataset = setup
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.is_file() and not shutil.which("torchrun"):
+        pytest.skip("torchrun is not installed beside this Python")
+    run(root, dataset, tmp_path / "one")
+    command = [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "thisineq.cli"]
+    command += invert_args(root, dataset, tmp_path / "two", "--chunk", "8")
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    one, two = load_inversions(tmp_path / "one"), load_inversions(tmp_path / "two")
+    assert list(two.photo_id) == list(one.photo_id) and np.allclose(two.ws, one.ws, atol=1e-6)

@@ -137,6 +137,21 @@ def _invert_options(p: argparse.ArgumentParser) -> None:
         help="LPIPS network the projector and the hybrid minimise (default: InversionModels.load's, vgg as in StyleGAN2-ADA's projector)",
     )
     add_options(p, BatchInversionConfig, flags={"projector_steps": "steps"})
+    p.add_argument(
+        "--shard",
+        help="K/N: invert only every N-th chunk from the K-th (N machines sharing --out; the last to finish merges); "
+        "under torchrun each process takes its rank's share by itself",
+    )
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard takes K/N (e.g. 0/4), got {text!r}") from None
+    return k, n
 
 
 def _run_invert(args) -> None:
@@ -151,7 +166,8 @@ def _run_invert(args) -> None:
     lpips = ({"lpips_net": args.lpips} if args.lpips else {}) if method.optimises else {"lpips_net": None}
     models = InversionModels.load(args.generator, e4e=args.e4e, restyle=args.restyle, **lpips)
     sources = {"generator": args.generator, **{k: v for k, v in (("e4e", args.e4e), ("restyle", args.restyle)) if v}}
-    print(f"wrote {invert_dataset(args.dataset, models, args.out, config, sources=sources)}")
+    done = invert_dataset(args.dataset, models, args.out, config, sources=sources, shard=_parse_shard(args.shard))
+    print(f"wrote {done}" if done else f"this shard is done; {args.out} is merged when the last shard finishes")
 
 
 def _pipeline_options(p: argparse.ArgumentParser) -> None:

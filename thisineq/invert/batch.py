@@ -10,10 +10,15 @@ An inversion folder (one per method) holds:
 | `inversion.json` | method, generator and encoder hashes, counts, settings |
 
 Work is done in chunks written to `parts/` as it goes: a killed run resumes from the last chunk.
+Chunks shard across processes or machines that share the folder: under `torchrun` each process
+takes every WORLD_SIZE-th chunk and rank 0 merges once all are done; by hand, `shard=(k, n)` on n
+machines (`thisineq invert --shard k/n`), and whichever finishes last merges. `parts/plan.json`
+(the photos, method and settings) keeps every shard and every resumed run inverting the same plan.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -74,29 +79,82 @@ def invert_dataset(
     *,
     sources: dict[str, str | os.PathLike] | None = None,
     progress: bool = True,
-) -> Path:
-    """Invert the dataset's photos into `out_dir`; resumes from finished chunks. Returns out_dir."""
+    shard: tuple[int, int] | None = None,
+) -> Path | None:
+    """Invert the dataset's photos into `out_dir`; resumes from finished chunks.
+
+    `shard=(k, n)`: invert only chunks k, k + n, …; under torchrun (WORLD_SIZE > 1) the process's rank
+    and the world size are the shard. Returns out_dir once the folder is complete (merged), None when
+    this shard is done but others are not yet.
+    """
     from thisineq.data.dataset import load_dataset
     from thisineq.metrics.lpips import LPIPS
 
+    rank, world, distributed = _shard(shard)
     data = load_dataset(dataset_root)
     photos = photos_to_invert(data.photos, config)
     images = data.images()
     out_dir = Path(out_dir)
     parts = out_dir / "parts"
     parts.mkdir(parents=True, exist_ok=True)
-    perceptual = LPIPS("alex")
     chunks = [photos.iloc[i : i + config.chunk] for i in range(0, len(photos), config.chunk)]
-    bar = tqdm(total=len(photos), desc=f"inverting ({config.method})", unit="photo", disable=not progress)
-    for k, chunk in enumerate(chunks):
+    _check_plan(parts / "plan.json", config, photos.index)
+    perceptual = LPIPS("alex")
+    mine = [k for k in range(len(chunks)) if k % world == rank]
+    bar = tqdm(total=sum(len(chunks[k]) for k in mine), desc=f"inverting ({config.method})", unit="photo", disable=not progress)
+    for k in mine:
         part = parts / f"part_{k:05d}.npz"
         if not part.is_file():
-            _invert_chunk(chunk, images, models, perceptual, config, part)
-        bar.update(len(chunk))
+            _invert_chunk(chunks[k], images, models, perceptual, config, part)
+        bar.update(len(chunks[k]))
     bar.close()
+    if distributed:
+        import torch.distributed as dist
+
+        dist.barrier()  # every rank's chunks are written
+        if rank != 0:
+            return None
+    if not all((parts / f"part_{k:05d}.npz").is_file() for k in range(len(chunks))):
+        return None  # other shards are still at work: the last to finish merges
     _merge(parts, len(chunks), out_dir)
     write_json(out_dir / "inversion.json", _record(config, len(photos), models, sources or {}))
     return out_dir
+
+
+def _shard(shard: tuple[int, int] | None) -> tuple[int, int, bool]:
+    """(rank, world size, whether under torch.distributed): torchrun's, else `shard`'s, else (0, 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+        return dist.get_rank(), dist.get_world_size(), True
+    if shard is None:
+        return 0, 1, False
+    k, n = shard
+    if not (n >= 1 and 0 <= k < n):
+        raise ConfigError(f"a shard is k/n with 0 ≤ k < n, got {k}/{n}")
+    return k, n, False
+
+
+def _check_plan(path: Path, config: BatchInversionConfig, photo_ids: pd.Index) -> None:
+    """Write the folder's plan, or check that this run follows it: other photos or settings would mix two inversions."""
+    plan = {
+        "method": config.method,
+        "settings": asdict(config),
+        "photos": len(photo_ids),
+        "photo_ids_sha256": hashlib.sha256("\n".join(map(str, photo_ids)).encode("utf-8")).hexdigest(),
+    }
+    if not path.is_file():
+        write_json(path, plan)  # shards starting together write the same plan; the rename is atomic
+    found = json.loads(path.read_text(encoding="utf-8"))
+    if found != json.loads(json.dumps(plan)):
+        differs = sorted(k for k in plan if found.get(k) != json.loads(json.dumps(plan))[k])
+        raise ConfigError(
+            f"{path.parent.parent} holds parts of another inversion ({', '.join(differs)} differ): "
+            "use its settings, or another --out, or remove its parts/ folder"
+        )
 
 
 def photos_to_invert(photos: pd.DataFrame, config: BatchInversionConfig) -> pd.DataFrame:
