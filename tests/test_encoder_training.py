@@ -79,3 +79,29 @@ def test_a_generator_file_is_not_an_encoder(setup):
 def test_impossible_encoder_training_is_named_when_configured(change, named):
     with pytest.raises(ValueError, match=re.escape(named)):
         EncoderTrainConfig(kind="restyle", generator="g.pt", dataset="d", run_dir="r", **change)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["e4e", "restyle"])
+def test_encoder_training_runs_data_parallel_under_torchrun(setup, kind, tmp_path):
+    """Two CPU processes (gloo), each half of every batch: the run finishes, rank 0 writes it, and it learned."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, dataset = setup
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.is_file():
+        pytest.skip("torchrun is not installed beside this Python")
+    run = tmp_path / kind
+    options = ["--kind", kind, "--generator", str(root / "g.pt"), "--dataset", str(dataset), "--run-dir", str(run)]
+    options += "--steps 3 --batch 4 --lambda-lpips 0 --encoder-widths 8 16 16 32 --iterations 2".split()
+    options += "--unlock-every 1 --checkpoint-every 1 --sample-every 3".split()
+    command = [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "thisineq.cli", "train", "encoder", *options]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    checkpoint = torch.load(run / CHECKPOINT, weights_only=True)
+    assert checkpoint["step"] == 3 and load_encoder(run / ENCODER)[2]["step"] == 3
+    losses = [line for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    assert losses  # rank 0 logged

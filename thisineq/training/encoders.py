@@ -114,6 +114,13 @@ class EncoderTrainState:
     critic_optimizer: torch.optim.Optimizer | None = None
     perceptual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # LPIPS (None when its weight is 0)
     step: int = 0
+    model: nn.Module | None = None  # the encoder as a step calls it (None: `encoder`); DDP-wrapped under torchrun
+    critic_model: nn.Module | None = None  # likewise e4e's critic
+    processes: int = 1  # processes sharing each batch
+
+    def __post_init__(self):
+        self.model = self.model or self.encoder
+        self.critic_model = self.critic_model or self.critic
 
     @property
     def device(self) -> torch.device:
@@ -189,9 +196,10 @@ def gan_samples(generator: Generator, n: int) -> tuple[torch.Tensor, torch.Tenso
 def train_step(state: EncoderTrainState, config: EncoderTrainConfig, bank: ImageBank) -> dict:
     """One update on a batch of real photos (the first `real_fraction`) and GAN samples. Returns the losses."""
     state.encoder.train()
-    n_real = round(config.batch * config.real_fraction)
+    per_process = config.batch // state.processes
+    n_real = round(per_process * config.real_fraction)
     real = bank.batch(n_real, state.device)
-    fake, ws_fake = gan_samples(state.generator, config.batch - n_real)
+    fake, ws_fake = gan_samples(state.generator, per_process - n_real)
     target = torch.cat([real, fake])
     if config.kind == "e4e":
         state.encoder.set_stage(state.step // config.unlock_every)
@@ -207,7 +215,7 @@ def _critic_update(state: EncoderTrainState, target: torch.Tensor) -> None:
     with torch.no_grad():
         w_real = sample_w(state.generator, target.shape[0])
         w_fake = state.encoder(target)[:, 0]
-    loss = F.softplus(-state.critic(w_real)).mean() + F.softplus(state.critic(w_fake)).mean()
+    loss = F.softplus(-state.critic_model(w_real)).mean() + F.softplus(state.critic_model(w_fake)).mean()
     state.critic_optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.critic_optimizer.step()
@@ -216,7 +224,7 @@ def _critic_update(state: EncoderTrainState, target: torch.Tensor) -> None:
 def _e4e_update(state: EncoderTrainState, config: EncoderTrainConfig, target: torch.Tensor, ws_fake: torch.Tensor) -> dict:
     if state.critic is not None:
         _critic_update(state, target)
-    ws = state.encoder(target)
+    ws = state.model(target)
     loss = reconstruction_loss(state.generator.synthesis(ws), target, state.perceptual, config)
     logs = {"reconstruction": loss.item()}
     n_real = len(target) - len(ws_fake)
@@ -224,7 +232,9 @@ def _e4e_update(state: EncoderTrainState, config: EncoderTrainConfig, target: to
         loss = loss + config.lambda_latent * latent_loss(ws[n_real:], ws_fake)
     loss = loss + config.lambda_offset * offset_penalty(ws)
     if state.critic is not None:
+        state.critic.requires_grad_(False)  # the encoder's turn: the critic only judges
         loss = loss + config.lambda_adversarial * F.softplus(-state.critic(ws[:, 0])).mean()
+        state.critic.requires_grad_(True)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
@@ -234,7 +244,7 @@ def _e4e_update(state: EncoderTrainState, config: EncoderTrainConfig, target: to
 def _restyle_update(state: EncoderTrainState, config: EncoderTrainConfig, target: torch.Tensor, ws_fake: torch.Tensor) -> dict:
     state.optimizer.zero_grad(set_to_none=True)
     n_real, total = len(target) - len(ws_fake), 0.0
-    for ws, recon in restyle_invert(state.encoder, state.generator, target, config.restyle_iterations):
+    for ws, recon in restyle_invert(state.model, state.generator, target, config.restyle_iterations):
         loss = reconstruction_loss(recon, target, state.perceptual, config)
         if len(ws_fake):
             loss = loss + config.lambda_latent * latent_loss(ws[n_real:], ws_fake)
@@ -256,11 +266,33 @@ def _sample_grid(state: EncoderTrainState, kind: str, bank: ImageBank, path: Pat
 # --- the run ----------------------------------------------------------------------------------------
 
 
+def _distribute(state: EncoderTrainState, world: int, device: torch.device) -> None:
+    """Wrap the encoder (and critic) in DistributedDataParallel; each process trains on batch / world images."""
+    ids = [device.index] if device.type == "cuda" else None
+    # e4e's locked layers leave some offsets unused until they unlock.
+    state.model = nn.parallel.DistributedDataParallel(state.encoder, device_ids=ids, find_unused_parameters=True)
+    if state.critic is not None:
+        state.critic_model = nn.parallel.DistributedDataParallel(state.critic, device_ids=ids)
+    state.processes = world
+
+
 def train_encoder(config: EncoderTrainConfig, *, progress: bool = True, device: str | None = None) -> Path:
-    """Train (or resume) an encoder in `config.run_dir` until `config.steps`. Returns the run folder."""
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    """Train (or resume) an encoder in `config.run_dir` until `config.steps`; under torchrun, data-parallel (each process
+    a share of every batch, rank 0 writing). Returns the run folder."""
+    import os
+
+    import torch.distributed as dist
+
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = device == "cuda" or (device is None and torch.cuda.is_available())
+    device = torch.device("cuda", local_rank) if cuda and world > 1 else torch.device(device or ("cuda" if cuda else "cpu"))
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if config.batch % world:
+        raise ConfigError(f"batch {config.batch} does not split over {world} processes")
     run = RunFolder(config.run_dir, config.to_dict())
-    run.claim()
+    run.claim(write=rank == 0)
     torch.manual_seed(config.seed)
     generator = load_generator(config.generator).to(device).requires_grad_(False)
     generator_sha = sha256_file(config.generator)
@@ -268,13 +300,20 @@ def train_encoder(config: EncoderTrainConfig, *, progress: bool = True, device: 
     bank = ImageBank(config.dataset, generator.config.size, split="train")
     if run.has_checkpoint():
         restore(state, run.load_checkpoint())
-    bar = tqdm(total=config.steps, initial=state.step, desc=f"training {config.kind}", unit="step", disable=not progress)
+    if world > 1:
+        torch.manual_seed(config.seed + 1000 * rank + state.step)  # each process draws its own photos and samples
+        _distribute(state, world, device)
+    bar = tqdm(
+        total=config.steps, initial=state.step, desc=f"training {config.kind}", unit="step", disable=not progress or rank != 0
+    )
     started = time.perf_counter()
     while state.step < config.steps:
         logs = train_step(state, config, bank)
         bar.update()
         bar.set_postfix(loss=f"{logs['loss']:.4f}")
         step, done = state.step, state.step == config.steps
+        if rank != 0:
+            continue
         if step % 50 == 0 or done:
             run.log({"step": step, "seconds": round(time.perf_counter() - started, 1), **logs})
         if step % config.checkpoint_every == 0 or done:
@@ -283,4 +322,7 @@ def train_encoder(config: EncoderTrainConfig, *, progress: bool = True, device: 
         if step % config.sample_every == 0 or done:
             _sample_grid(state, config.kind, bank, run.sample_path(step))
     bar.close()
+    if world > 1:
+        dist.barrier()  # rank 0's last checkpoint is on disk before any process returns
+        dist.destroy_process_group()
     return run.path
