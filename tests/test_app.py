@@ -439,3 +439,32 @@ def test_the_kiosk_honours_the_set_in_its_url(tmp_path, monkeypatch):
     at.query_params["set"] = "elsewhere"
     at.run()
     assert at.error and "elsewhere" in at.error[0].value and "demo, bare" in at.error[0].value  # the demo first
+
+
+def test_the_generator_page_works_for_a_larger_generator(tmp_path, monkeypatch):
+    """A lab's 128-px generator (no boundaries yet) on the generator page: images at its size, nothing assumes 64 px."""
+    import base64
+    import io
+
+    import torch
+    from PIL import Image
+
+    from thisineq.artifacts import demo_set
+    from thisineq.models.stylegan2 import Generator, StyleGAN2Config, save_generator
+
+    demo = demo_set().root.resolve()
+    monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
+    (tmp_path / "big" / "gan").mkdir(parents=True)
+    (tmp_path / "big" / "city").symlink_to(demo / "city")
+    torch.manual_seed(0)
+    config = StyleGAN2Config(size=128, style_dim=32, n_mlp=2, channels={4: 32, 8: 32, 16: 16, 32: 16, 64: 8, 128: 8})
+    save_generator(Generator(config), tmp_path / "big" / "gan" / "generator.pt")
+    at = AppTest.from_file(str(ROOT / "app_pages/generator.py"), default_timeout=60)
+    at.session_state["chosen_artifact_set"] = "big"
+    at.run()
+    assert not at.exception
+    urls = [img.url for image in at.get("image") for img in image.proto.imgs]
+    assert len(urls) == 2
+    for url in urls:
+        with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
+            assert image.size == (128, 128)

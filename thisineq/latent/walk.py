@@ -90,7 +90,9 @@ def walk_grid(
         images.append(rows_images)
         latents.append(rows_latents)
         labels += [f"{label} · {d.name}" if len(sources) > 1 else d.name for d in directions]
-    grid = image_grid(torch.cat(images), row_labels=labels, column_labels=step_labels(list(steps)), scale=2)
+    tiles = torch.cat(images)
+    scale = max(1, 128 // tiles.shape[-1])  # a 64-px image's tile is doubled; a 256-px or larger one kept as it is
+    grid = image_grid(tiles, row_labels=labels, column_labels=step_labels(list(steps)), scale=scale)
     return grid, torch.stack(latents).numpy().astype(np.float32)
 
 
