@@ -132,3 +132,15 @@ def test_under_torchrun_two_processes_give_the_single_process_result(setup, tmp_
     assert finished.returncode == 0, finished.stderr[-2000:]
     one, two = load_inversions(tmp_path / "one"), load_inversions(tmp_path / "two")
     assert list(two.photo_id) == list(one.photo_id) and np.allclose(two.ws, one.ws, atol=1e-6)
+
+
+def test_a_dataset_cached_at_another_size_is_named_with_the_fix(setup, tmp_path, capsys):
+    root, dataset = setup
+    big = Generator(StyleGAN2Config(size=64, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8, 32: 8, 64: 8}))
+    save_generator(big, tmp_path / "g64.pt")
+    args = ["invert", "--method", "e4e", "--dataset", str(dataset), "--generator", str(tmp_path / "g64.pt")]
+    encoder = E4EEncoder(EncoderConfig.for_generator(big, widths=(8, 8, 16, 16)), big.w_avg)
+    save_encoder(encoder, "e4e", tmp_path / "e4e64.pt", generator_sha256="-", step=0)
+    assert main([*args, "--e4e", str(tmp_path / "e4e64.pt"), "--out", str(tmp_path / "out")]) == 2
+    assert "caches 32-px images but the generator makes 64-px ones" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -200,7 +200,7 @@ def test_the_image_bank_draws_one_split_and_refuses_another_size(dataset):
     batch = every.batch(5, "cpu", xflip=True)
     assert batch.shape == (5, 3, 32, 32) and batch.min() >= -1 and batch.max() <= 1
     assert torch.equal(train.evenly_spaced(8), train.evenly_spaced(8)) and len(train.evenly_spaced(8)) == 8
-    with pytest.raises(ConfigError, match="caches 32 px images; the generator makes 64 px"):
+    with pytest.raises(ConfigError, match="caches 32-px images but the generator makes 64-px ones: ingest the photos again"):
         ImageBank(dataset, 64)
 
 

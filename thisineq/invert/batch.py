@@ -92,6 +92,12 @@ def invert_dataset(
 
     rank, world, distributed = _shard(shard)
     data = load_dataset(dataset_root)
+    size = models.generator.config.size
+    if data.image_size != size:
+        raise ConfigError(
+            f"dataset {dataset_root} caches {data.image_size}-px images but the generator makes {size}-px ones: "
+            f"ingest the photos again with `thisineq data ingest … --size {size}`"
+        )
     photos = photos_to_invert(data.photos, config)
     images = data.images()
     out_dir = Path(out_dir)

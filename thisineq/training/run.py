@@ -106,7 +106,10 @@ class ImageBank:
 
         data = load_dataset(dataset_root)
         if data.image_size != size:
-            raise ConfigError(f"dataset {dataset_root} caches {data.image_size} px images; the generator makes {size} px")
+            raise ConfigError(
+                f"dataset {dataset_root} caches {data.image_size}-px images but the generator makes {size}-px ones: "
+                f"ingest the photos again with `thisineq data ingest … --size {size}`"
+            )
         images = data.images()
         if split is not None:
             images = images[np.sort(data.photos.loc[data.photos["split"] == split, "cache_index"].to_numpy())]
