@@ -15,6 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from thisineq.app import generation
+from thisineq.app.jobs import JobStopped
 from thisineq.artifacts import demo_set
 from thisineq.invert.batch import load_inversions
 
@@ -227,3 +228,19 @@ def test_kiosk_runs_without_a_sidebar_and_drifts_through_every_domain():
     assert max(income) == 2.5 and min(income) == -2.5 and all(v["health"] == 0 for _, v in ticks[:8])
     assert max(values["health"] for _, values in ticks[8:16]) == 2.5
     assert all(abs(v / 0.25 - round(v / 0.25)) < 1e-9 for _, values in ticks for v in values.values())
+
+
+@pytest.mark.slow
+def test_a_new_photo_stops_the_old_ones_optimiser():
+    at = app("app_pages/upload.py")
+    at.file_uploader(key="upload_file").set_value(("grey.png", png(np.full((64, 64, 3), 120, np.uint8)), "image/png")).run()
+    at.radio(key="upload_method").set_value("projector").run()
+    at.select_slider(key="upload_steps_projector").set_value(1000).run()
+    at.button(key="upload_start").click().run()
+    job = at.session_state["upload_job"]["job"]
+    other = png(np.full((64, 64, 3), 30, np.uint8))
+    at.file_uploader(key="upload_file").set_value(("dark.png", other, "image/png")).run()
+    assert not at.exception and "upload_job" not in at.session_state
+    assert job.stop.is_set()
+    with pytest.raises(JobStopped):  # it ends at its next step, its partial result discarded
+        job.future.result(timeout=120)

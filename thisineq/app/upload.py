@@ -49,6 +49,7 @@ def checked_upload(uploaded, size: int) -> dict | None:
     if current is None or current["digest"] != digest:
         st.session_state.pop(state.UPLOAD_CURRENT, None)
         st.session_state[state.UPLOAD_RESULTS] = {}
+        abandon_job()  # its photo is gone
         try:
             photo = read_upload(data, uploaded.name, size)
         except PhotoReadError as error:
@@ -119,6 +120,7 @@ def inverted_ws(photo: np.ndarray, method: str, models: InversionModels, where) 
     if results.get("crop") != digest:
         results.clear()
         results["crop"] = digest
+        abandon_job()  # an inversion of the old crop is of no use any more
     if method in results:
         return results[method]
     if methods.method(method).optimises:
@@ -161,6 +163,14 @@ def optimised_ws(photo: np.ndarray, crop: str, method: str, models: InversionMod
     job = queue.submit(owner, f"{label} inversion ({steps} steps)", work)
     st.session_state[state.UPLOAD_JOB] = {"job": job, "method": method, "crop": crop}
     return follow_job(queue, st.session_state[state.UPLOAD_JOB], where)
+
+
+def abandon_job() -> None:
+    """Stop this session's optimiser job, if any, and forget it (its photo or crop changed)."""
+    running = st.session_state.pop(state.UPLOAD_JOB, None)
+    if running is not None:
+        job_queue().stop(running["job"])
+        job_queue().forget(running["job"])
 
 
 def follow_job(queue: JobQueue, running: dict, where) -> np.ndarray | None:
