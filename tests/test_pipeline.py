@@ -275,3 +275,15 @@ def test_the_gan_step_trains_its_recipe_on_a_wall_time_budget(tmp_path):
     assert run["precision"] == "bf16" and run["max_minutes"] == 0.1
     steps = torch.load(tmp_path / "out" / "gan" / "generator.pt", weights_only=True)["step"]
     assert 0 < steps < 10**6  # the clock ended it
+
+
+def test_bringing_your_own_leaves_out_the_synthetic_steps_and_names_what_is_missing(tmp_path):
+    config = PipelineConfig(out=str(tmp_path / "mylab"), work=str(tmp_path / "work"), bring_your_own=True)
+    pipeline = Pipeline(config, progress=False)
+    names = [step.name for step in pipeline.steps()]
+    assert not {"city", "demo_city", "gan", "oracle", "gan_quality", "known_answer"} & set(names)
+    assert {"encoder_e4e", "invert_e4e", "boundaries", "walks", "headline"} <= set(names)
+    assert pipeline.paths.train_dataset == pipeline.paths.demo_dataset  # the encoders train on the lab's own photos
+    with pytest.raises(ConfigError, match=r"lacks a dataset \(`thisineq data ingest .* and a generator \(`thisineq import"):
+        pipeline.run()
+    assert not (tmp_path / "work").exists()

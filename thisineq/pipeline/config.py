@@ -19,6 +19,12 @@ class PipelineConfig:
     """Sizes and lengths of every step; `tiny()` makes a run that finishes in minutes."""
 
     out: str = option("artifacts/demo", "the artifact set")
+    bring_your_own: bool = option(
+        False,
+        "build from the dataset and generator already in the set (OUT/city/dataset from `thisineq data ingest`, "
+        "OUT/gan/generator.pt from `thisineq import`) instead of the synthetic city and a GAN trained here; "
+        "the synthetic city's known-answer steps are left out",
+    )
     work: str = option("data/pipeline", "training data and run folders (not committed)")
     seed: int = option(0, "seed of the cities, the GAN, the W samples and the balanced subsets")
     train_photos: int = option(12000, "photos of the GAN's training city")

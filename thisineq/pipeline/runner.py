@@ -49,9 +49,22 @@ class Pipeline:
         unknown = [name for name in only or [] if name not in {step.name for step in steps}]
         if unknown:
             raise ConfigError(f"no pipeline step named {', '.join(unknown)}; the steps: {', '.join(s.name for s in steps)}")
+        self._check_own_inputs()
         for step in steps:
             if not only or step.name in only:
                 self._run_step(step)
+
+    def _check_own_inputs(self) -> None:
+        """Bringing your own: the dataset and generator must be in the set already; say how to put them there."""
+        if not self.config.bring_your_own:
+            return
+        out, missing = Path(self.config.out), []
+        if not (self.paths.artifacts.dataset / "dataset.json").is_file():
+            missing.append(f"a dataset (`thisineq data ingest … --out {out / 'city' / 'dataset'}`)")
+        if not self.paths.generator.is_file():
+            missing.append(f"a generator (`thisineq import SNAPSHOT --out {out / 'gan'}`)")
+        if missing:
+            raise ConfigError(f"bring_your_own builds from what is in {out}, which lacks {' and '.join(missing)}")
 
     def _run_step(self, step: Step) -> None:
         if self.is_current(step):

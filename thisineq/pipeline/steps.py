@@ -37,6 +37,11 @@ class Step:
     wanted: Callable[[PipelineConfig], bool] = lambda config: True  # whether a run with this config has the step
 
 
+def _synthetic(config: PipelineConfig) -> bool:
+    """Steps of the synthetic city only: building it and its GAN, and the known answer it makes possible."""
+    return not config.bring_your_own
+
+
 def _city_settings(config: PipelineConfig, photos: int) -> dict:
     settings = {"photos": photos, "areas": config.areas, "size": config.size, "seed": config.seed}
     # Area style joined the fingerprint late: it counts only when set, so that cities built before stay current.
@@ -121,6 +126,7 @@ STEPS: tuple[Step, ...] = (
         inputs=lambda paths: [],
         outputs=lambda paths: [paths.train_dataset / "dataset.json"],
         settings=lambda config: _city_settings(config, config.train_photos),
+        wanted=_synthetic,
     ),
     Step(
         "demo_city",
@@ -129,6 +135,7 @@ STEPS: tuple[Step, ...] = (
         outputs=lambda paths: [paths.demo_dataset / "dataset.json"],
         settings=lambda config: _city_settings(config, config.demo_photos),
         artifact="city",
+        wanted=_synthetic,
     ),
     Step(
         "gan",
@@ -137,6 +144,7 @@ STEPS: tuple[Step, ...] = (
         outputs=lambda paths: [paths.generator],
         settings=_gan_settings,
         artifact="gan",
+        wanted=_synthetic,
     ),
     *(_encoder_step(kind) for kind in methods.ENCODERS),
     *(_inversion_step(method) for method in methods.NAMES),
@@ -205,7 +213,8 @@ STEPS: tuple[Step, ...] = (
         inputs=lambda paths: [paths.train_dataset / "dataset.json", paths.train_dataset.parent / GROUND_TRUTH],
         outputs=lambda paths: _oracles(paths),
         settings=lambda config: {"epochs": config.oracle_epochs, "seeds": config.oracle_seeds},
-        artifact="known_answer",  # the oracles are what the benchmark reads with; they are not committed themselves
+        artifact="known_answer",  # the oracles are what the benchmark reads with; they are not committed themselves,
+        wanted=_synthetic,
     ),
     Step(
         "gan_quality",
@@ -218,6 +227,7 @@ STEPS: tuple[Step, ...] = (
             "targets": {name: (t.sense, t.bound) for name, t in headline.GAN_TARGETS.items()},
         },
         artifact="gan/quality",
+        wanted=_synthetic,
     ),
     Step(
         "control_city",
@@ -226,6 +236,7 @@ STEPS: tuple[Step, ...] = (
         outputs=lambda paths: [known_answer.control_city(paths) / "dataset" / "dataset.json"],
         settings=lambda config: _city_settings(config, config.control_photos) | {"independent_domains": True},
         artifact="known_answer",
+        wanted=_synthetic,
     ),
     Step(
         "invert_control",
@@ -237,6 +248,7 @@ STEPS: tuple[Step, ...] = (
         outputs=lambda paths: [known_answer.control_inversion(paths, m) / "inversion.json" for m in paths.config.control_methods],
         settings=lambda config: {"methods": config.control_methods},
         artifact="known_answer",
+        wanted=_synthetic,
     ),
     Step(
         "known_answer_control",
@@ -248,6 +260,7 @@ STEPS: tuple[Step, ...] = (
         outputs=lambda paths: [paths.artifacts.known_answer / "control_table.csv"],
         settings=_known_answer_settings,
         artifact="known_answer",
+        wanted=_synthetic,
     ),
     Step(
         "known_answer",
@@ -265,6 +278,7 @@ STEPS: tuple[Step, ...] = (
         ],
         settings=_known_answer_settings,
         artifact="known_answer",
+        wanted=_synthetic,
     ),
     Step(
         "headline",

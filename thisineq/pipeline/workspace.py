@@ -36,7 +36,8 @@ class Workspace:
 
     @property
     def train_dataset(self) -> Path:
-        return self.work / "city" / "dataset"
+        """The photos the encoders train on: the synthetic training city, or a lab's own dataset in the set."""
+        return self.artifacts.dataset if self.config.bring_your_own else self.work / "city" / "dataset"
 
     @property
     def demo_dataset(self) -> Path:
