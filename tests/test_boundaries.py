@@ -252,3 +252,20 @@ def test_partial_effects_separate_correlated_domains():
     assert class_means @ d_health > 0.5 * np.linalg.norm(class_means)  # the class difference mixes both
     with pytest.raises(ValueError, match="collinear"):
         partial_effects(X, pd.DataFrame({"income": income, "copy": income}))
+
+
+def test_inner_folds_that_could_not_fit_are_left_out_of_the_choice_of_c():
+    from thisineq.latent.boundaries import _simplest_within_one_se
+
+    results = {
+        "mean_test_score": [np.nan, np.nan],  # sklearn's means: one failed fold makes every mean NaN
+        "std_test_score": [np.nan, np.nan],
+        "split0_test_score": [0.8, 0.6],
+        "split1_test_score": [np.nan, np.nan],  # this inner fold's training part held one class
+        "split2_test_score": [0.7, 0.9],
+        "param_svm__C": [0.01, 1.0],
+    }
+    assert _simplest_within_one_se(results) == 0  # 0.75 and 0.75: the smaller C
+    results["split0_test_score"] = results["split2_test_score"] = [np.nan, np.nan]
+    with pytest.raises(ConfigError, match="no inner cross-validation fold could fit a boundary"):
+        _simplest_within_one_se(results)

@@ -208,8 +208,31 @@ def _simplest_within_one_se(cv_results: dict) -> int:
     raised the split-half cosine of the whitened normals from 0.33–0.43 (C = 1) to 0.71–0.82 (C = 0.01),
     while F1 stays within the noise of the best."""
     means = np.asarray(cv_results["mean_test_score"], np.float64)
-    folds = sum(1 for key in cv_results if key.startswith("split") and key.endswith("_test_score"))
-    errors = np.asarray(cv_results["std_test_score"], np.float64) / np.sqrt(max(folds, 1))
+    scores = np.stack(
+        [
+            np.asarray(cv_results[key], np.float64)
+            for key in sorted(cv_results)
+            if key.startswith("split") and key.endswith("_test_score")
+        ],
+        axis=1,
+    )
+    errors = np.asarray(cv_results["std_test_score"], np.float64) / np.sqrt(max(scores.shape[1], 1))
+    # A fold whose training part held one class (a small dataset's grouped folds) failed, and sklearn's mean over
+    # the folds is NaN for every setting: such settings are scored on the folds that fitted.
+    finite = np.isfinite(scores)
+    fitted = finite.sum(axis=1)
+    redo = ~np.isfinite(means) & (fitted > 0)
+    if redo.any():
+        kept = np.where(finite, scores, 0.0)
+        partial = kept.sum(axis=1) / np.maximum(fitted, 1)
+        spread = np.sqrt(np.where(finite, (scores - partial[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(fitted, 1))
+        means = np.where(redo, partial, means)
+        errors = np.where(redo, spread / np.sqrt(np.maximum(fitted, 1)), errors)
+    if not np.isfinite(means).any():
+        raise ConfigError(
+            "no inner cross-validation fold could fit a boundary (each left one class out of its training photos): "
+            "too few labelled photos, or too few areas, per class"
+        )
     best = int(np.nanargmax(means))
     eligible = np.flatnonzero(means >= means[best] - errors[best])
     counts = cv_results.get("param_axes__n_axes", [None] * len(means))

@@ -224,7 +224,10 @@ def _table_rows(
     splits = _splits(subset, blocks)
     if subset.too_few:
         return [{**head, "split": split, "n": len(subset.y), "note": subset.too_few} for split in splits]
-    chosen = chosen_c(subset.X, subset.y, subset.groups, seed=seed, **boundary)
+    try:
+        chosen = chosen_c(subset.X, subset.y, subset.groups, seed=seed, **boundary)
+    except ConfigError as error:  # e.g. no inner fold with both classes: a small dataset's rows say so
+        return [{**head, "split": split, "n": len(subset.y), "note": str(error)} for split in splits]
     rows = []
     for split, options in splits.items():
         row = {**head, "split": split, **chosen}
@@ -232,7 +235,11 @@ def _table_rows(
         if note:
             rows.append({**row, "n": len(subset.y), "note": note})
             continue
-        evaluation = evaluate(subset.X, subset.y, subset.groups, n_boot=n_boot, seed=seed, **options, **boundary)
+        try:
+            evaluation = evaluate(subset.X, subset.y, subset.groups, n_boot=n_boot, seed=seed, **options, **boundary)
+        except ConfigError as error:
+            rows.append({**row, "n": len(subset.y), "note": str(error)})
+            continue
         rows.append({**row, **evaluation.row()})
     return rows
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from thisineq.data.synth.city import COMPONENT_KEYS
+from thisineq.errors import ConfigError
 from thisineq.invert.batch import load_inversions
 from thisineq.io import atomic_open, write_json
 from thisineq.latent.boundaries import LatentBoundary, cosine_matrix, normal_stability, partial_effects, principal_axes
@@ -165,7 +166,11 @@ def fit_method(
             log(f"  {method}/{domain}: no boundary, {subset.too_few}")
             continue
         log(f"  {method}/{domain}: {len(subset.y)} labelled photos")
-        fit = fit_domain(domain, subset, latents, settings, _table_scores(table, method, domain, definition), layered)
+        try:
+            fit = fit_domain(domain, subset, latents, settings, _table_scores(table, method, domain, definition), layered)
+        except ConfigError as error:  # too few photos or areas per class for its cross-validation
+            log(f"  {method}/{domain}: no boundary, {error}")
+            continue
         if domain in partials:
             fit.directions["partial"] = partials[domain]
             fit.record["fits"]["partial"] = {"sigma_w": partials[domain].sigma, "photos": len(latents)}
