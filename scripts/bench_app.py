@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from thisineq.app.serve import IDLE, chromium_path, running_app, wait_for_app
+from thisineq.app.widgets import method_label
 from thisineq.artifacts import REPO_ROOT, demo_set
 
 LONDON = REPO_ROOT.parent / "shared" / "data" / "london"
@@ -77,6 +78,7 @@ def text_page_load(page, url: str) -> float:
     return time.perf_counter() - start
 
 
+RAMP_SECONDS = 3.0  # between the load scenario's sessions starting
 UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 DOWNLOAD = '[data-testid="stMain"] [data-testid="stDownloadButton"]'
 
@@ -100,7 +102,7 @@ def inversion_in_app(page, url: str, photo: Path, method_label: str) -> float:
     page.locator(UPLOAD_INPUT).set_input_files(str(photo))
     page.wait_for_selector('[data-testid="stMain"] [role="radiogroup"]', timeout=60000)
     wait_for_app(page)
-    page.get_by_role("radio", name=method_label).check(force=True)
+    page.get_by_role("radio", name=method_label, exact=True).check(force=True)
     button = page.get_by_role("button", name=f"Invert with the {method_label}")
     button.wait_for(timeout=60000)
     start = time.perf_counter()
@@ -162,8 +164,9 @@ def slider_session(url: str, executable: str, seconds: float, results: dict, nam
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         try:
-            page.goto(f"{url}/generator?seed={seed}")
-            wait_for_app(page, timeout_ms=120000)
+            # Ten headless browsers starting at once on two cores take their time: the load is what follows.
+            page.goto(f"{url}/generator?seed={seed}", timeout=180000)
+            wait_for_app(page, timeout_ms=180000)
             slider, end, k = page.locator(SLIDER).first, time.monotonic() + seconds, 0
             while time.monotonic() < end:
                 before = page.locator(IMAGES).nth(1).get_attribute("src")
@@ -199,7 +202,9 @@ def hybrid_session(url: str, executable: str, photo: Path, until: threading.Even
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         try:
             while not until.is_set():
-                runs.append(inversion_in_app(browser.new_page(viewport={"width": 1280, "height": 900}), url, photo, "hybrid"))
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                runs.append(inversion_in_app(page, url, photo, method_label("hybrid")))
+                page.close()  # one session at a time, as one visitor inverting again and again
         finally:
             browser.close()
     results["hybrid"] = runs
@@ -217,6 +222,7 @@ def load_scenario(url: str, executable: str, sessions: int, seconds: float, phot
         threads.append(threading.Thread(target=hybrid_session, args=(url, executable, photo, stop, results)))
     for thread in threads:
         thread.start()
+        time.sleep(RAMP_SECONDS)  # visitors arrive one after another, as they would
     for thread in threads[:sessions]:
         thread.join()
     stop.set()
@@ -284,7 +290,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "demo").symlink_to(demo_set().root.resolve())
-        london = args.boundaries.is_file() and args.imd.is_file()
+        london = "map" not in args.skip and args.boundaries.is_file() and args.imd.is_file()
         if london:
             print(f"building a London set: {args.photos} synthetic photos on the {args.boundaries.name} LSOAs …")
             build_london_set(root, args.boundaries, args.imd, args.photos)
@@ -304,7 +310,8 @@ def main() -> None:
             print(f"for scale, the demo's map ({demo_areas()} areas) is drawn after {drawn:.2f} s")
             if "inversion" not in args.skip:
                 photo = bench_photo(root / "held-out.png")
-                for method, label, steps in (("hybrid", "hybrid", 100), ("projector", "projector", 500)):
+                for method, steps in (("hybrid", 100), ("projector", 500)):
+                    label = method_label(method)
                     in_app = inversion_in_app(browser.new_page(viewport={"width": 1280, "height": 900}), url, photo, label)
                     direct = inversion_in_library(photo, method, steps)
                     print(

@@ -332,3 +332,9 @@ def test_thisineq_import_takes_a_rosinality_training_checkpoint_with_its_discrim
     stored = torch.load(tmp_path / "lab" / "discriminator.pt", weights_only=True)
     assert all(torch.equal(stored["d"][k], v) for k, v in d.state_dict().items())
     assert '"batch": 4' in (tmp_path / "lab" / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
+def test_the_import_draws_fewer_card_samples_for_larger_generators():
+    from thisineq.models.importers import sample_count
+
+    assert [sample_count(size) for size in (32, 64, 128, 256, 512, 1024)] == [16, 16, 16, 4, 1, 1]

@@ -56,13 +56,24 @@ def import_ada_snapshot(
     save_generator(generator, out_dir / "generator.pt", extra={"imported_from": source})
     if d is not None:
         save_discriminator(d, generator.config, out_dir / "discriminator.pt", extra={"imported_from": source})
-    with torch.no_grad():
-        samples = generator(sample_z(generator, 16, seed=SAMPLE_SEED), truncation_psi=0.7)
-    with atomic_path(out_dir / "samples.png") as tmp:
-        image_grid(samples, 8).save(tmp, format="PNG")
+    write_samples(generator, out_dir / "samples.png")
     with atomic_open(out_dir / "MODEL_CARD.md", "w", encoding="utf-8") as handle:
         handle.write(model_card(snapshot, generator.config, discriminator, class_index))
     return out_dir
+
+
+def sample_count(size: int) -> int:
+    """Samples for the card: 16 up to 128 px, fewer above (a 512-px image takes seconds on a CPU; the import should not)."""
+    return max(1, min(16, 16 * 128 * 128 // (size * size)))
+
+
+def write_samples(generator, path: Path) -> None:
+    """`sample_count` samples at truncation ψ 0.7 (seed SAMPLE_SEED) as one PNG, atomically."""
+    n = sample_count(generator.config.size)
+    with torch.no_grad():
+        samples = generator(sample_z(generator, n, seed=SAMPLE_SEED), truncation_psi=0.7)
+    with atomic_path(path) as tmp:
+        image_grid(samples, min(n, 8)).save(tmp, format="PNG")
 
 
 def save_discriminator(d: Discriminator, config: StyleGAN2Config, path: str | os.PathLike, *, extra: dict | None = None) -> None:
@@ -113,7 +124,7 @@ original's mapping, truncation, images and discriminator logits to 1e-4.{classes
 ```
 
 Training data as the snapshot records it: `{json.dumps(snapshot.extras.get("training_set_kwargs"), default=str)}`.
-`samples.png`: 16 samples at truncation ψ 0.7 (seed {SAMPLE_SEED}).
+`samples.png`: {sample_count(config.size)} sample(s) at truncation ψ 0.7 (seed {SAMPLE_SEED}).
 """
 
 
@@ -145,10 +156,7 @@ def import_rosinality_checkpoint(path: str | os.PathLike, out_dir: str | os.Path
     save_generator(generator, out_dir / "generator.pt", extra={"imported_from": source})
     if d is not None:
         save_discriminator(d, generator.config, out_dir / "discriminator.pt", extra={"imported_from": source})
-    with torch.no_grad():
-        samples = generator(sample_z(generator, 16, seed=SAMPLE_SEED), truncation_psi=0.7)
-    with atomic_path(out_dir / "samples.png") as tmp:
-        image_grid(samples, 8).save(tmp, format="PNG")
+    write_samples(generator, out_dir / "samples.png")
     args = checkpoint.get("args")
     arguments = json.dumps(vars(args), indent=2, default=str) if args is not None else "(none stored)"
     config = generator.config
