@@ -10,7 +10,6 @@ imported, the constructor arguments and the hash of the code the snapshot carrie
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,15 +17,15 @@ from pathlib import Path
 import torch
 
 from thisineq.images import image_grid
-from thisineq.io import atomic_open, atomic_path
+from thisineq.io import atomic_open, atomic_path, sha256_file
 from thisineq.models.ada_convert import ada_discriminator, ada_generator
 from thisineq.models.ada_snapshot import AdaSnapshot, UnsafeSnapshotError, read_ada_snapshot
 from thisineq.models.stylegan2 import (
     CheckpointError,
     Discriminator,
     StyleGAN2Config,
-    load_rosinality,
     load_weights,
+    rosinality_generator,
     safe_load,
     sample_z,
     save_generator,
@@ -141,15 +140,15 @@ def import_checkpoint(
 
 def import_rosinality_checkpoint(path: str | os.PathLike, out_dir: str | os.PathLike, *, discriminator: bool = False) -> Path:
     """A rosinality checkpoint's g_ema (and, from a training checkpoint, d) in the project's format, read safely."""
-    generator = load_rosinality(path)  # weights_only, with argparse.Namespace the one addition
-    checkpoint = safe_load(path)
+    checkpoint = safe_load(path)  # weights_only, with argparse.Namespace the one addition
+    generator = rosinality_generator(checkpoint, path)
     d = None
     if discriminator:
         if "d" not in checkpoint:
             raise CheckpointError(f"{path} holds no discriminator ('d'): import it without --discriminator")
         d = Discriminator(generator.config)
         load_weights(d, checkpoint["d"])
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = sha256_file(path)
     source = {"file": Path(path).name, "sha256": digest, "format": "rosinality checkpoint"}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -593,7 +593,11 @@ def load_weights(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
 
 def load_rosinality(path: str | os.PathLike) -> Generator:
     """Load a rosinality/e4e/ReStyle checkpoint `{"g_ema": state_dict, "latent_avg": …}`."""
-    checkpoint = safe_load(path)
+    return rosinality_generator(safe_load(path), path)
+
+
+def rosinality_generator(checkpoint: dict, path: str | os.PathLike) -> Generator:
+    """The generator of a rosinality-format checkpoint already loaded (by `safe_load`) from `path`."""
     if "g_ema" not in checkpoint:
         raise CheckpointError(
             f"{path} has no 'g_ema' entry (keys: {sorted(checkpoint)[:8]}); is it a rosinality-format checkpoint?"
