@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -110,6 +113,25 @@ def test_two_recipes_train_on_the_clock_and_are_reported_side_by_side(dataset, v
     assert (tmp_path / "report" / "recipes.csv").is_file() and "| projected |" in (tmp_path / "report" / "recipes.md").read_text()
     with Image.open(tmp_path / "report" / "samples_wall_000001s.png") as grid:  # 1 s: the first snapshot of both runs
         assert grid.size[0] == 8 * grid.size[1] // 2  # one row of 8 samples per recipe
+
+    # The run folders go (a move to a new machine); a recipe trained afterwards joins the same report.
+    first = pd.read_csv(tmp_path / "report" / "recipes.csv")
+    shutil.rmtree(tmp_path / "runs")
+    train_recipe("stylegan2-bf16", tmp_path / "runs", dataset=str(dataset), model=TINY, minutes=1.5 * second, every=second)
+    write_report(
+        comparison_table(tmp_path / "runs", QualityJudge.for_dataset(dataset, n=25), log=lambda _: None),
+        tmp_path / "runs",
+        tmp_path / "report",
+    )
+    merged = pd.read_csv(tmp_path / "report" / "recipes.csv")
+    assert set(merged["recipe"]) == {"stylegan2", "projected", "stylegan2-bf16"}
+    pd.testing.assert_frame_equal(merged[merged["recipe"] != "stylegan2-bf16"].reset_index(drop=True), first)
+    text = (tmp_path / "report" / "recipes.md").read_text()
+    assert "- projected: 2 of" in text or "- projected: 1 of" in text  # the gone run's conditions are kept
+    assert (merged["recipe"] == "stylegan2-bf16").any()
+    for seconds, rows in merged.groupby((merged["minutes"] * 60).round()):  # every time: kept rows and the new one's
+        with Image.open(tmp_path / "report" / f"samples_wall_{int(seconds):06d}s.png") as grid:
+            assert grid.size[1] == len(rows) * grid.size[0] // 8
 
 
 def test_on_photos_the_vgg_space_puts_a_second_half_at_the_floor_and_blurred_photos_off_the_manifold(vgg_weights):

@@ -212,10 +212,10 @@ def test_the_range_penalty_counts_only_what_leaves_the_image_range():
 
 
 def test_a_recipe_run_records_its_cores_and_threads_and_the_report_says_them(tmp_path):
-    from thisineq.pipeline.recipes import conditions_text, record_conditions
+    from thisineq.pipeline.recipes import conditions_line, conditions_text, record_conditions
 
     recorded = record_conditions(tmp_path / "stylegan2")
     assert recorded["torch_threads"] == torch.get_num_threads() and recorded["cpu_count"] >= 1
-    text = conditions_text(tmp_path, ["stylegan2", "projected"])
+    text = conditions_text({r: conditions_line(tmp_path, r) for r in ("stylegan2", "projected")})
     assert f"{recorded['torch_threads']} torch thread(s)" in text
     assert "- projected: no record of its cores and threads" in text

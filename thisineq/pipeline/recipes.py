@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,11 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from thisineq.hardware import hardware_description, native_bf16
 from thisineq.io import atomic_open, atomic_path, write_json
 from thisineq.models.stylegan2 import StyleGAN2Config, safe_load
 from thisineq.pipeline.gan_quality import QualityJudge, generator_quality
 from thisineq.pipeline.headline import GAN_TARGETS
-from thisineq.training.export import hardware_description
 from thisineq.training.gan import train_gan
 from thisineq.training.recipes import recipe_config
 from thisineq.training.run import RUN_CONFIG, RunFolder
@@ -59,6 +60,7 @@ def record_conditions(run_dir: str | os.PathLike) -> dict:
         "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "native_bf16": native_bf16("cpu"),
         "hardware": hardware_description(),
     }
     Path(run_dir).mkdir(parents=True, exist_ok=True)
@@ -98,21 +100,84 @@ def comparison_table(folder: str | os.PathLike, judge: QualityJudge, *, log=prin
 
 
 def write_report(table: pd.DataFrame, folder: str | os.PathLike, out: str | os.PathLike) -> None:
-    """recipes.csv, recipes.md (the headline columns against their targets) and one side-by-side grid per snapshot time."""
+    """recipes.csv, recipes.md (the headline columns against their targets) and one side-by-side grid per snapshot time.
+
+    Run folders do not survive a move to a new machine, but their report does: recipes an earlier report in `out`
+    holds and `folder` no longer does keep their rows, grid rows and conditions, so a recipe trained later joins the
+    same table.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_report(out, exclude=set(table["recipe"]))
+    table = pd.concat([earlier.table, table], ignore_index=True) if len(earlier.table) else table
+    conditions = {
+        **earlier.conditions,
+        **{r: conditions_line(folder, r) for r in table["recipe"].unique() if r not in earlier.conditions},
+    }
     with atomic_open(out / "recipes.csv", "w", encoding="utf-8", newline="") as handle:
         table.to_csv(handle, index=False, float_format="%.4g")
     with atomic_open(out / "recipes.md", "w", encoding="utf-8") as handle:
-        handle.write(markdown_table(table) + "\n" + conditions_text(folder, list(table["recipe"].unique())))
-    snapshots = {recipe: RunFolder(Path(folder) / recipe, {}).snapshots() for recipe in table["recipe"].unique()}
-    for minutes, rows in table.groupby("minutes"):
-        seconds = round(minutes * 60)
-        grids = {r: snapshots[r].get(seconds) for r in rows["recipe"]}
-        side_by_side(
-            {r: p.with_suffix(".png") for r, p in grids.items() if p is not None}, out / f"samples_wall_{seconds:06d}s.png"
-        )
+        handle.write(markdown_table(table) + "\n" + conditions_text(conditions))
+    write_json(out / CONDITIONS, conditions)
+    snapshots = {r: RunFolder(Path(folder) / r, {}).snapshots() for r in table["recipe"].unique() if r not in earlier.conditions}
+    for seconds, rows in table.groupby(snapshot_seconds(table), sort=True):
+        grid_rows = {}
+        for recipe in rows["recipe"]:
+            if recipe in earlier.grid_rows.get(seconds, {}):
+                grid_rows[recipe] = earlier.grid_rows[seconds][recipe]
+            elif snapshots.get(recipe, {}).get(seconds) is not None:
+                grid_rows[recipe] = first_grid_row(snapshots[recipe][seconds].with_suffix(".png"))
+        if grid_rows:
+            with atomic_path(out / f"samples_wall_{seconds:06d}s.png") as tmp:
+                Image.fromarray(np.concatenate(list(grid_rows.values()), axis=0)).save(tmp, format="PNG")
     write_json(out / "targets.json", {name: {"sense": t.sense, "bound": t.bound} for name, t in GAN_TARGETS.items()})
+
+
+def snapshot_seconds(table: pd.DataFrame) -> pd.Series:
+    """Each row's snapshot time in whole seconds (a report's minutes are rounded, a fresh table's are not)."""
+    return (table["minutes"] * 60).round().astype(int)
+
+
+@dataclass
+class EarlierReport:
+    """What an earlier report says of recipes whose run folders are gone."""
+
+    table: pd.DataFrame
+    conditions: dict[str, str]  # recipe → its conditions line
+    grid_rows: dict[int, dict[str, np.ndarray]]  # snapshot second → recipe → its row of samples
+
+
+def earlier_report(out: Path, exclude: set[str]) -> EarlierReport:
+    """The rows, conditions and grid rows of the report in `out` for recipes not in `exclude` (empty if none)."""
+    path = out / "recipes.csv"
+    if not path.is_file():
+        return EarlierReport(pd.DataFrame(), {}, {})
+    every = pd.read_csv(path)
+    conditions = _earlier_conditions(out, list(every["recipe"].unique()))
+    grid_rows: dict[int, dict[str, np.ndarray]] = {}
+    for seconds, rows in every.groupby(snapshot_seconds(every), sort=True):
+        grid = out / f"samples_wall_{seconds:06d}s.png"
+        if not grid.is_file():
+            continue
+        with Image.open(grid) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        side = pixels.shape[0] // len(rows)  # one row per recipe, in the table's order
+        grid_rows[seconds] = {r: pixels[i * side : (i + 1) * side] for i, r in enumerate(rows["recipe"]) if r not in exclude}
+    kept = every[~every["recipe"].isin(exclude)].reset_index(drop=True)
+    return EarlierReport(kept, {r: c for r, c in conditions.items() if r not in exclude}, grid_rows)
+
+
+def _earlier_conditions(out: Path, recipes: list[str]) -> dict[str, str]:
+    """Each recipe's conditions line from an earlier report (its conditions.json, or the lines of its recipes.md)."""
+    if (out / CONDITIONS).is_file():
+        return json.loads((out / CONDITIONS).read_text(encoding="utf-8"))
+    text = (out / "recipes.md").read_text(encoding="utf-8") if (out / "recipes.md").is_file() else ""
+    lines = {
+        line[2:].split(": ", 1)[0]: line[2:].split(": ", 1)[1]
+        for line in text.splitlines()
+        if line.startswith("- ") and ": " in line
+    }
+    return {r: lines.get(r, "no record of its cores and threads") for r in recipes}
 
 
 HEADLINE = [
@@ -128,20 +193,23 @@ HEADLINE = [
 ]
 
 
-def conditions_text(folder: str | os.PathLike, recipes: list[str]) -> str:
-    """Each run's cores and threads, as recorded when it started (runs that kept no record are said to have none)."""
+def conditions_line(folder: str | os.PathLike, recipe: str) -> str:
+    """A run's cores and threads, as recorded when it started (a run that kept no record is said to have none)."""
+    path = Path(folder) / recipe / CONDITIONS
+    if not path.is_file():
+        return "no record of its cores and threads"
+    c = json.loads(path.read_text(encoding="utf-8"))
+    cores = c["cpu_affinity"]
+    return (
+        f"{len(cores) if cores else '?'} of {c['cpu_count']} cores ({cores}), {c['torch_threads']} torch thread(s); "
+        f"{c['hardware']}"
+    )
+
+
+def conditions_text(conditions: dict[str, str]) -> str:
+    """The report's paragraph of conditions, one line per recipe."""
     lines = ["Conditions (recorded as each run started):", ""]
-    for recipe in recipes:
-        path = Path(folder) / recipe / CONDITIONS
-        if not path.is_file():
-            lines.append(f"- {recipe}: no record of its cores and threads")
-            continue
-        c = json.loads(path.read_text(encoding="utf-8"))
-        cores = c["cpu_affinity"]
-        lines.append(
-            f"- {recipe}: {len(cores) if cores else '?'} of {c['cpu_count']} cores ({cores}), {c['torch_threads']} torch "
-            f"thread(s); {c['hardware']}"
-        )
+    lines += [f"- {recipe}: {line}" for recipe, line in conditions.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -155,16 +223,11 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def side_by_side(grids: dict[str, Path], path: Path) -> None:
-    """The first row of each recipe's sample grid, one recipe per row (the same z in every row)."""
-    rows = []
-    for grid_path in grids.values():
-        with Image.open(grid_path) as grid:
-            side = grid.width // GRID_ROW
-            rows.append(np.asarray(grid.convert("RGB").crop((0, 0, grid.width, side))))
-    if rows:
-        with atomic_path(path) as tmp:
-            Image.fromarray(np.concatenate(rows, axis=0)).save(tmp, format="PNG")
+def first_grid_row(grid_path: Path) -> np.ndarray:
+    """The first row of a run's sample grid (the same z in every run)."""
+    with Image.open(grid_path) as grid:
+        side = grid.width // GRID_ROW
+        return np.asarray(grid.convert("RGB").crop((0, 0, grid.width, side)))
 
 
 def _read_lines(path: Path) -> list[dict]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import platform
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from thisineq.hardware import hardware_description
 from thisineq.images import to_tensor
 from thisineq.io import atomic_open, write_json
 from thisineq.models.stylegan2 import float16, load_generator, safe_load, sample_z, save_generator
@@ -18,22 +18,6 @@ from thisineq.training.gan import GENERATOR, generate, metric_history
 from thisineq.training.run import CHECKPOINT, LOG, RUN_CONFIG, save_grid
 
 EXPORT_SEED = 2024  # the z of an exported generator's samples.png
-
-
-def hardware_description() -> str:
-    """The CPU (and GPU, if any) this process runs on, for model cards."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{cpu}, {os.cpu_count()} logical cores, PyTorch {torch.__version__}"
-    if torch.cuda.is_available():
-        text += f"; GPU: {torch.cuda.get_device_name(0)}"
-    return text
 
 
 def export_gan(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, rebuild: str, trained_on: str | None = None) -> Path:

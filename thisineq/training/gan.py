@@ -12,7 +12,8 @@
 All keep lazy path-length regularisation of G, style mixing, differentiable augmentation of
 everything D sees, an EMA generator with ramp-up, and Adam with the lazy-regularisation correction;
 `precision="bf16"` runs G's and D's forward passes under bfloat16 autocast (the regularisers stay
-in float32). A run folder (`RunFolder`) holds the latest checkpoint (written
+in float32); `precision="auto"` does so only where the device computes bfloat16 in hardware
+(`thisineq.hardware.native_bf16`): elsewhere autocast emulates it, many times slower than float32. A run folder (`RunFolder`) holds the latest checkpoint (written
 atomically; a run killed at any moment resumes from it with the same random state, and it keeps
 the quality metric's trajectory), the EMA generator, sample grids and a JSON-lines log of the
 losses. Under `torchrun` it trains with DistributedDataParallel.
@@ -24,6 +25,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from tqdm.auto import tqdm
 
 from thisineq.config import option
 from thisineq.errors import ConfigError
+from thisineq.hardware import native_bf16
 from thisineq.io import atomic_open, atomic_path
 from thisineq.models.projected import (
     PixelAndProjectedDiscriminator,
@@ -63,7 +66,7 @@ from thisineq.training.run import CHECKPOINT, ImageBank, RunFolder, save_grid, s
 DISCRIMINATORS = ("stylegan2", "projected", "stylegan2+projected")
 BOTH = "stylegan2+projected"
 AnyDiscriminator = Discriminator | ProjectedDiscriminator | PixelAndProjectedDiscriminator
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 GENERATOR = "generator.pt"  # the EMA generator, in the run folder
 SAMPLE_SEED = 123  # the z of every sample grid: the same images, step after step
 METRIC_SEED = 7  # the z the quality metric generates from
@@ -79,7 +82,12 @@ class GANTrainConfig:
     discriminator: str = option("stylegan2", "the discriminator and its loss", choices=DISCRIMINATORS)
     projected: ProjectedConfig = option(help="shape of a projected discriminator", default_factory=ProjectedConfig)
     projected_weight: float = option(1.0, "under stylegan2+projected, the weight of the projected D's loss in G's")
-    precision: str = option("fp32", "forward passes of G and D in float32 or under bfloat16 autocast", choices=PRECISIONS)
+    precision: str = option(
+        "fp32",
+        "forward passes of G and D in float32, under bfloat16 autocast, or (auto) in bfloat16 where the device computes it "
+        "natively",
+        choices=PRECISIONS,
+    )
     steps: int = option(20000, "total optimisation steps of G (and of D); raise it to train a finished run on")
     batch: int = option(16, "images per step, over all processes")
     lr: float = option(0.0025, "Adam learning rate of G and D (the mapping network's: × lr_mlp)")
@@ -483,9 +491,14 @@ def _fakes(state: TrainState, config: GANTrainConfig, n: int):
     return state.g_step(z1, z2, mixing_cut(n, g.num_ws, config.style_mixing, state.device))
 
 
+def uses_bf16(config: GANTrainConfig, device: torch.device) -> bool:
+    """Whether the run's forward passes run under bfloat16 autocast on `device`."""
+    return config.precision == "bf16" or (config.precision == "auto" and native_bf16(device))
+
+
 def _autocast(state: TrainState, config: GANTrainConfig):
     """bfloat16 autocast of the forward passes where the run asks for it (a no-op context otherwise)."""
-    return torch.autocast(state.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    return torch.autocast(state.device.type, dtype=torch.bfloat16, enabled=uses_bf16(config, state.device))
 
 
 def _d_loss(config: GANTrainConfig, real_pred, fake_pred) -> torch.Tensor:
@@ -641,6 +654,12 @@ def train_gan(config: GANTrainConfig, *, progress: bool = True) -> Path:
         raise ConfigError(f"batch {config.batch} does not split over {world} processes")
     run = RunFolder(config.run_dir, config.to_dict(), may_change=("steps", "device", "max_minutes"))
     run.claim(write=rank == 0)
+    if config.precision == "bf16" and not native_bf16(device) and rank == 0:
+        warnings.warn(
+            f"this {device.type} has no native bfloat16, so bf16 autocast is emulated and each step will be many times "
+            "slower than in float32; precision 'auto' uses bfloat16 only where it is native",
+            stacklevel=2,
+        )
 
     bank = ImageBank(config.dataset, config.model.size)
     state = new_state(config, device)
