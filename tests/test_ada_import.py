@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from thisineq.models.ada_snapshot import UnsafeSnapshotError, read_ada_snapshot
+from thisineq.models.stylegan2 import minibatch_stddev
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stylegan2-ada-pytorch-32"
 SNAPSHOT = FIXTURE / "network-snapshot-000100.pkl"
@@ -235,6 +236,11 @@ def test_thisineq_import_writes_the_projects_generator_with_a_model_card(tmp_pat
     assert (tmp_path / "lab" / "samples.png").stat().st_size > 0
     record = torch.load(tmp_path / "lab" / "discriminator.pt", weights_only=True)
     assert record["format"] == "thisineq-stylegan2-discriminator" and record["imported_from"]["sha256"] in card
+    from thisineq.models.importers import load_saved_discriminator
+
+    d = load_saved_discriminator(tmp_path / "lab" / "discriminator.pt")  # the realism scorer's loader
+    with torch.no_grad():
+        torch.testing.assert_close(d(expected["img_const_psi1"]), expected["d_logits_on_img_const_psi1"], atol=1e-4, rtol=0)
 
 
 def test_thisineq_import_names_a_bad_file_and_writes_nothing(tmp_path, capsys):
@@ -315,6 +321,67 @@ def test_a_conditional_generator_maps_its_class_as_stylegan2_ada_does_and_draws_
     assert converted.config.c_dim == 5
     with pytest.raises(UnsupportedNetworkError, match="class 7 is not one of this generator's 5 classes"):
         ada_generator(g, class_index=7)
+
+
+def _ada_class_map_reference(ada: dict, c: torch.Tensor, layers: int, lr: float = 0.01) -> torch.Tensor:
+    """StyleGAN2-ADA's discriminator mapping written from its description: no z, the class embedding normalised,
+    then the fully connected layers (weights scaled by lr/√fan-in, leaky ReLU × √2)."""
+
+    def dense(x, name, lr_mul, act):
+        x = x @ (ada[f"{name}.weight"] * (lr_mul / x.shape[1] ** 0.5)).T + ada[f"{name}.bias"] * lr_mul
+        return torch.nn.functional.leaky_relu(x, 0.2) * 2**0.5 if act else x
+
+    x = dense(c, "mapping.embed", 1.0, False)
+    x = x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()
+    for i in range(layers):
+        x = dense(x, f"mapping.fc{i}", lr, True)
+    return x
+
+
+@needs_fixture
+def test_a_conditional_discriminator_projects_onto_its_class_map_as_stylegan2_ada_does(tmp_path):
+    """The epilogue's output becomes a cmap_dim vector, scored by its projection on the mapped class (÷ √cmap_dim)."""
+    import copy
+
+    from thisineq.models.ada_convert import UnsupportedNetworkError, ada_config, ada_discriminator
+    from thisineq.models.ada_snapshot import NetworkRecord
+    from thisineq.models.importers import load_saved_discriminator, save_discriminator
+
+    snapshot = read_ada_snapshot(SNAPSHOT)
+    config = ada_config(snapshot.networks["G_ema"])
+    plain = ada_discriminator(snapshot.networks["D"], config)
+    d = copy.deepcopy(snapshot.networks["D"])
+    torch.manual_seed(0)
+    cmap, layers, classes = 16, 3, 4
+
+    def fc(rows, cols):
+        return NetworkRecord(
+            "FullyConnectedLayer", "", 6, (), {}, {"weight": torch.randn(rows, cols), "bias": torch.randn(rows)}, {}, {}
+        )
+
+    d.modules["mapping"] = NetworkRecord(
+        "MappingNetwork", "", 6, (), {}, {}, {}, {"embed": fc(cmap, classes), **{f"fc{i}": fc(cmap, cmap) for i in range(layers)}}
+    )
+    d.modules["b4"].modules["out"] = fc(cmap, config.channels[4])
+    d.init_kwargs = {**d.init_kwargs, "c_dim": classes, "cmap_dim": cmap, "mapping_kwargs": {"num_layers": layers}}
+    converted = ada_discriminator(d, config, class_index=2)
+    ada = d.state_dict()
+    images = torch.randn(4, 3, 32, 32)
+    c = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 3]), classes).float()
+    with torch.no_grad():
+        # The unconditional part (checked against the reference above) up to the epilogue's hidden layer.
+        hidden = plain.final_linear[0](plain.final_conv(minibatch_stddev(plain.convs(images), plain.stddev_group)).flatten(1))
+        out = hidden @ (ada["b4.out.weight"] / config.channels[4] ** 0.5).T + ada["b4.out.bias"]
+        expected = (out * _ada_class_map_reference(ada, c, layers)).sum(1, keepdim=True) / cmap**0.5
+        torch.testing.assert_close(converted(images, c), expected, atol=1e-4, rtol=0)
+        torch.testing.assert_close(converted(images), converted(images, c[[2, 2, 2, 2]]))  # class 2 by default
+        save_discriminator(converted, tmp_path / "d.pt")
+        torch.testing.assert_close(load_saved_discriminator(tmp_path / "d.pt")(images, c), expected, atol=1e-4, rtol=0)
+    with pytest.raises(UnsupportedNetworkError, match="class 4 is not one of this discriminator's 4 classes"):
+        ada_discriminator(d, config, class_index=4)
+    d.init_kwargs = {**d.init_kwargs, "mapping_kwargs": {"num_layers": layers, "layer_features": 32}}
+    with pytest.raises(UnsupportedNetworkError, match="class mapping's widths"):
+        ada_discriminator(d, config)
 
 
 def test_thisineq_import_takes_a_rosinality_training_checkpoint_with_its_discriminator(tmp_path):

@@ -9,10 +9,11 @@ fixture's outputs are reproduced to about 1e-5.
 
 `conv_clamp`, z_dim ≠ w_dim and conditional generators carry over (the project's layers clamp where
 StyleGAN2-ADA's do; a conditional generator embeds its class as StyleGAN2-ADA's mapping does, and
-draws one chosen class wherever the project asks for images without one); float16 layers are
-computed in float32. What this conversion does not cover yet is refused by name rather than
-converted wrongly: conditional discriminators, and architectures other than StyleGAN2-ADA's
-defaults (skip generator, resnet discriminator).
+draws one chosen class wherever the project asks for images without one; a conditional
+discriminator maps its class to a projection vector as StyleGAN2-ADA's does, and judges the same
+class by default); float16 layers are computed in float32. What this conversion does not cover is
+refused by name rather than converted wrongly: architectures other than StyleGAN2-ADA's defaults
+(skip generator, resnet discriminator), other mapping widths or activations.
 """
 
 from __future__ import annotations
@@ -112,7 +113,12 @@ def discriminator_weights(record: NetworkRecord, config: StyleGAN2Config) -> dic
     kwargs = record.init_kwargs
     problems = []
     if kwargs.get("c_dim", 0):
-        problems.append(f"it is conditional (c_dim {kwargs['c_dim']})")
+        mapping = dict(kwargs.get("mapping_kwargs", {}))
+        cmap = kwargs.get("cmap_dim") or config.channels[4]
+        if any(mapping.get(k) not in (None, cmap) for k in ("embed_features", "layer_features")):
+            problems.append("its class mapping's widths are not its projection's")
+        if mapping.get("activation", "lrelu") != "lrelu":
+            problems.append(f"its class mapping's activation is {mapping['activation']!r}, not 'lrelu'")
     if kwargs.get("architecture", "resnet") != "resnet":
         problems.append(f"its architecture is {kwargs['architecture']!r}, not 'resnet'")
     epilogue = dict(kwargs.get("epilogue_kwargs", {}))
@@ -130,7 +136,18 @@ def discriminator_weights(record: NetworkRecord, config: StyleGAN2Config) -> dic
     out["final_conv.0.weight"], out["final_conv.1.bias"] = ada["b4.conv.weight"], ada["b4.conv.bias"]
     out["final_linear.0.weight"], out["final_linear.0.bias"] = ada["b4.fc.weight"], ada["b4.fc.bias"]
     out["final_linear.1.weight"], out["final_linear.1.bias"] = ada["b4.out.weight"], ada["b4.out.bias"]
+    if kwargs.get("c_dim", 0):
+        out["embed.weight"], out["embed.bias"] = ada["mapping.embed.weight"], ada["mapping.embed.bias"]
+        for i in range(_mapping_layers(kwargs)):
+            out[f"mapping.{i + 1}.weight"], out[f"mapping.{i + 1}.bias"] = (
+                ada[f"mapping.fc{i}.weight"],
+                ada[f"mapping.fc{i}.bias"],
+            )
     return {k: v.float() for k, v in out.items()}
+
+
+def _mapping_layers(kwargs: dict) -> int:
+    return int(dict(kwargs.get("mapping_kwargs", {})).get("num_layers", 8))  # MappingNetwork's default depth
 
 
 def ada_generator(record: NetworkRecord, class_index: int = 0) -> Generator:
@@ -142,14 +159,31 @@ def ada_generator(record: NetworkRecord, class_index: int = 0) -> Generator:
     return generator.eval()
 
 
-def ada_discriminator(record: NetworkRecord, config: StyleGAN2Config) -> Discriminator:
-    """The project's Discriminator with a stylegan2-ada-pytorch Discriminator record's weights (eval mode).
+def ada_discriminator(record: NetworkRecord, config: StyleGAN2Config, class_index: int = 0) -> Discriminator:
+    """The project's Discriminator with a stylegan2-ada-pytorch Discriminator record's weights (eval mode); a
+    conditional one judges class `class_index` wherever no class is given.
 
     `config`: the generator's (`ada_config`); the discriminator's widths must match it, its clamp is its own.
     """
-    mbstd = int(dict(record.init_kwargs.get("epilogue_kwargs", {})).get("mbstd_group_size", 4))
-    discriminator = Discriminator(replace(config, conv_clamp=record.init_kwargs.get("conv_clamp")), stddev_group=mbstd)
-    load_weights(discriminator, {**_filters(discriminator), **discriminator_weights(record, config)})
+    kwargs = record.init_kwargs
+    mbstd = int(dict(kwargs.get("epilogue_kwargs", {})).get("mbstd_group_size", 4))
+    c_dim = int(kwargs.get("c_dim", 0))
+    conditioning = {}
+    if c_dim:
+        if not 0 <= class_index < c_dim:
+            raise UnsupportedNetworkError(f"class {class_index} is not one of this discriminator's {c_dim} classes")
+        mapping = dict(kwargs.get("mapping_kwargs", {}))
+        conditioning = {
+            "c_dim": c_dim,
+            "cmap_dim": kwargs.get("cmap_dim") or config.channels[4],
+            "mapping_layers": _mapping_layers(kwargs),
+            "mapping_lr": float(mapping.get("lr_multiplier", 0.01)),
+        }
+    discriminator = Discriminator(replace(config, conv_clamp=kwargs.get("conv_clamp")), stddev_group=mbstd, **conditioning)
+    weights = discriminator_weights(record, config)
+    if c_dim:
+        weights["default_c"] = torch.nn.functional.one_hot(torch.tensor(class_index), c_dim).float()
+    load_weights(discriminator, {**_filters(discriminator), **weights})
     return discriminator.eval()
 
 

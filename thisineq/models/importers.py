@@ -48,13 +48,13 @@ def import_ada_snapshot(
     if discriminator and "D" not in snapshot.networks:
         raise UnsafeSnapshotError(f"{path} holds no D: import it without the discriminator")
     generator = ada_generator(snapshot.networks["G_ema"], class_index)  # every check before anything is written
-    d = ada_discriminator(snapshot.networks["D"], generator.config) if discriminator else None
+    d = ada_discriminator(snapshot.networks["D"], generator.config, class_index) if discriminator else None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     source = {"file": Path(path).name, "sha256": snapshot.sha256, "format": "stylegan2-ada-pytorch snapshot"}
     save_generator(generator, out_dir / "generator.pt", extra={"imported_from": source})
     if d is not None:
-        save_discriminator(d, generator.config, out_dir / "discriminator.pt", extra={"imported_from": source})
+        save_discriminator(d, out_dir / "discriminator.pt", extra={"imported_from": source})
     write_samples(generator, out_dir / "samples.png")
     with atomic_open(out_dir / "MODEL_CARD.md", "w", encoding="utf-8") as handle:
         handle.write(model_card(snapshot, generator.config, discriminator, class_index))
@@ -75,11 +75,29 @@ def write_samples(generator, path: Path) -> None:
         image_grid(samples, min(n, 8)).save(tmp, format="PNG")
 
 
-def save_discriminator(d: Discriminator, config: StyleGAN2Config, path: str | os.PathLike, *, extra: dict | None = None) -> None:
-    """A discriminator in the project's format: state dict, plain config and its minibatch group, atomically."""
-    record = {"format": DISCRIMINATOR_FORMAT, "config": config.to_dict(), "stddev_group": d.stddev_group, "d": d.state_dict()}
+def save_discriminator(d: Discriminator, path: str | os.PathLike, *, extra: dict | None = None) -> None:
+    """A discriminator in the project's format: state dict, its plain config (its own clamp), minibatch group and
+    conditioning, atomically."""
+    record = {
+        "format": DISCRIMINATOR_FORMAT,
+        "config": d.config.to_dict(),
+        "stddev_group": d.stddev_group,
+        "conditioning": d.conditioning(),
+        "d": d.state_dict(),
+    }
     with atomic_path(path) as tmp:
         torch.save({**record, **(extra or {})}, tmp)
+
+
+def load_saved_discriminator(path: str | os.PathLike) -> Discriminator:
+    """A discriminator `save_discriminator` wrote (`thisineq import --discriminator`), safely loaded, in eval mode."""
+    record = safe_load(path)
+    if record.get("format") != DISCRIMINATOR_FORMAT:
+        raise CheckpointError(f"{path} is not a discriminator written by thisineq import (format {record.get('format')!r})")
+    config = StyleGAN2Config.from_dict(record["config"])
+    d = Discriminator(config, int(record["stddev_group"]), **record.get("conditioning", {}))
+    load_weights(d, record["d"])
+    return d.eval().requires_grad_(False)
 
 
 def model_card(snapshot: AdaSnapshot, config: StyleGAN2Config, discriminator: bool, class_index: int = 0) -> str:
@@ -154,7 +172,7 @@ def import_rosinality_checkpoint(path: str | os.PathLike, out_dir: str | os.Path
     out_dir.mkdir(parents=True, exist_ok=True)
     save_generator(generator, out_dir / "generator.pt", extra={"imported_from": source})
     if d is not None:
-        save_discriminator(d, generator.config, out_dir / "discriminator.pt", extra={"imported_from": source})
+        save_discriminator(d, out_dir / "discriminator.pt", extra={"imported_from": source})
     write_samples(generator, out_dir / "samples.png")
     args = checkpoint.get("args")
     arguments = json.dumps(vars(args), indent=2, default=str) if args is not None else "(none stored)"

@@ -476,10 +476,26 @@ class ResBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Residual StyleGAN2 discriminator with a minibatch standard-deviation layer."""
+    """Residual StyleGAN2 discriminator with a minibatch standard-deviation layer.
 
-    def __init__(self, config: StyleGAN2Config, stddev_group: int = 4):
+    A conditional one (StyleGAN2-ADA's, `c_dim` > 0) maps its class vector c through a mapping network
+    (embedding, normalisation, `mapping_layers` fully connected layers) to `cmap_dim` values, and scores
+    the projection of its last features onto them; without c it judges `default_c`, the class the
+    generator draws.
+    """
+
+    def __init__(
+        self,
+        config: StyleGAN2Config,
+        stddev_group: int = 4,
+        *,
+        c_dim: int = 0,
+        cmap_dim: int | None = None,
+        mapping_layers: int = 8,
+        mapping_lr: float = 0.01,
+    ):
         super().__init__()
+        self.config = config
         c, blur, clamp = config.channels, config.blur_kernel, config.conv_clamp
         resolutions = _resolutions(config.size)[::-1]
         # StyleGAN2-ADA clamps a residual block's halves at ±clamp·√½ after scaling each by √½: the same as clamping
@@ -489,13 +505,40 @@ class Discriminator(nn.Module):
         self.convs = nn.Sequential(*blocks)
         self.stddev_group, self.stddev_feat = stddev_group, 1
         self.final_conv = ConvLayer(c[4] + 1, c[4], 3, clamp=clamp)
-        self.final_linear = nn.Sequential(EqualLinear(c[4] * 4 * 4, c[4], activation=True), EqualLinear(c[4], 1))
+        self.c_dim, self.cmap_dim = c_dim, (cmap_dim or c[4]) if c_dim else 0
+        self.mapping_layers, self.mapping_lr = mapping_layers, mapping_lr
+        if c_dim:
+            self.embed = EqualLinear(c_dim, self.cmap_dim)
+            widths = [self.cmap_dim] * (mapping_layers + 1)
+            self.mapping = nn.Sequential(
+                PixelNorm(), *[EqualLinear(a, b, lr_mul=mapping_lr, activation=True) for a, b in itertools.pairwise(widths)]
+            )
+            self.register_buffer("default_c", F.one_hot(torch.tensor(0), c_dim).float())
+        self.final_linear = nn.Sequential(
+            EqualLinear(c[4] * 4 * 4, c[4], activation=True), EqualLinear(c[4], self.cmap_dim if c_dim else 1)
+        )
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images (B, 3, size, size) → logits (B, 1)."""
+    def conditioning(self) -> dict:
+        """The constructor's conditioning arguments (empty for an unconditional D), for saving beside the weights."""
+        if not self.c_dim:
+            return {}
+        return {
+            "c_dim": self.c_dim,
+            "cmap_dim": self.cmap_dim,
+            "mapping_layers": self.mapping_layers,
+            "mapping_lr": self.mapping_lr,
+        }
+
+    def forward(self, images: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """images (B, 3, size, size) [and, for a conditional D, class vectors c (B, c_dim)] → logits (B, 1)."""
         out = minibatch_stddev(self.convs(images), self.stddev_group, self.stddev_feat)
-        out = self.final_conv(out)
-        return self.final_linear(out.flatten(1))
+        out = self.final_linear(self.final_conv(out).flatten(1))
+        if not self.c_dim:
+            return out
+        c = self.default_c.expand(len(images), -1) if c is None else c
+        _check_shape(c, (len(images), self.c_dim), "c")
+        cmap = self.mapping(self.embed(c))
+        return (out * cmap).sum(1, keepdim=True) / math.sqrt(self.cmap_dim)
 
 
 def minibatch_stddev(x: torch.Tensor, group_size: int, num_features: int = 1) -> torch.Tensor:
