@@ -9,6 +9,9 @@ compute — each pinned to its own core with one thread:
     OMP_NUM_THREADS=1 taskset -c 0 python scripts/compare_recipes.py --runs data/recipes/compare train --recipe stylegan2-bf16 &
     OMP_NUM_THREADS=1 taskset -c 1 python scripts/compare_recipes.py --runs data/recipes/compare train --recipe stylegan2+projected &
 
+With --score each snapshot is scored as it is taken, off the training clock (the run stops at each snapshot
+time, is scored and resumes exactly), so the report needs no scoring pass afterwards.
+
 Every run records its cores and threads as it starts (conditions.json), and the report says them. Runs live in
 --runs (default data/recipes); the report (a table every --every minutes, side-by-side sample grids, the
 targets, the conditions) is small enough to commit.
@@ -39,6 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     train.add_argument("--recipe", required=True, choices=sorted(RECIPES))
     train.add_argument("--minutes", type=float, default=90.0, help="training wall time")
     train.add_argument("--every", type=float, default=10.0, help="minutes between snapshots")
+    train.add_argument(
+        "--score", action="store_true", help="score each snapshot as it is taken, off the clock (the report then only reads)"
+    )
+    train.add_argument("--oracle", type=Path, default=DEFAULT_ORACLE, help="the city's factor oracle (skipped if absent)")
+    train.add_argument("--samples", type=int, default=2000, help="images per side of every comparison")
     report = commands.add_parser("report", help="score every snapshot and write the comparison")
     report.add_argument("--out", type=Path, default=Path("docs/recipes"))
     report.add_argument("--oracle", type=Path, default=DEFAULT_ORACLE, help="the city's factor oracle (skipped if absent)")
@@ -53,8 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pipeline = PipelineConfig()
     if args.command == "train":
+        judge = QualityJudge.for_dataset(args.dataset, n=args.samples, oracle=args.oracle) if args.score else None
         train_recipe(
-            args.recipe, args.runs, dataset=args.dataset, model=gan_model(pipeline), minutes=args.minutes, every=args.every
+            args.recipe,
+            args.runs,
+            dataset=args.dataset,
+            model=gan_model(pipeline),
+            minutes=args.minutes,
+            every=args.every,
+            judge=judge,
         )
         return 0
     judge = QualityJudge.for_dataset(args.dataset, n=args.samples, oracle=args.oracle)

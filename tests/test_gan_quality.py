@@ -134,6 +134,31 @@ def test_two_recipes_train_on_the_clock_and_are_reported_side_by_side(dataset, v
             assert grid.size[1] == len(rows) * grid.size[0] // 8
 
 
+@pytest.mark.slow
+def test_a_run_scored_as_it_trains_scores_every_snapshot_off_the_clock(dataset, vgg_weights, tmp_path):
+    import json
+    import time
+
+    from thisineq.models.stylegan2 import safe_load
+    from thisineq.pipeline.gan_quality import QualityJudge
+    from thisineq.pipeline.recipes import SCORES, comparison_table, train_recipe
+
+    judge, second, said = QualityJudge.for_dataset(dataset, n=25), 1 / 60, []
+    started = time.perf_counter()
+    train_recipe(
+        "stylegan2", tmp_path, dataset=str(dataset), model=TINY, minutes=3 * second, every=second, judge=judge, log=said.append
+    )
+    elapsed = time.perf_counter() - started
+    snapshots = RunFolder(tmp_path / "stylegan2", {}).snapshots()
+    scored = [json.loads(line)["seconds"] for line in (tmp_path / "stylegan2" / SCORES).read_text().splitlines()]
+    assert list(snapshots) and sorted(scored) == list(snapshots) and len(said) == len(snapshots)
+    wall = safe_load(tmp_path / "stylegan2" / "checkpoint.pt")["wall_seconds"]
+    assert 3 <= wall < elapsed  # the clock ran 3 s of training; the scoring (and restarts) stayed off it
+    said.clear()
+    table = comparison_table(tmp_path, judge, log=said.append)
+    assert not said and len(table) == len(snapshots)  # nothing left to score
+
+
 def test_on_photos_the_vgg_space_puts_a_second_half_at_the_floor_and_blurred_photos_off_the_manifold(vgg_weights):
     """Real behaviour on the demo's photos: the measure a GAN is judged by tells sharp renders from blurred ones."""
     import torch.nn.functional as F

@@ -11,6 +11,7 @@ row of samples from each recipe (the same z).
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,23 +36,42 @@ GRID_ROW = 8  # samples per recipe in the side-by-side grids
 
 
 def train_recipe(
-    name: str, folder: str | os.PathLike, *, dataset: str, model: StyleGAN2Config, minutes: float, every: float, seed: int = 0
+    name: str,
+    folder: str | os.PathLike,
+    *,
+    dataset: str,
+    model: StyleGAN2Config,
+    minutes: float,
+    every: float,
+    seed: int = 0,
+    judge: QualityJudge | None = None,
+    log=print,
 ) -> Path:
-    """Train recipe `name` in `folder`/`name` for `minutes` of wall time, with snapshots every `every` minutes."""
+    """Train recipe `name` in `folder`/`name` for `minutes` of wall time, with snapshots every `every` minutes.
+
+    With a `judge`, each snapshot is scored as soon as it is taken, off the training clock: the run trains
+    to the next snapshot time, stops, is scored, and resumes from its checkpoint (exactly, random state
+    and all). When training ends, the comparison needs no scoring pass of its own.
+    """
     record_conditions(Path(folder) / name)
-    config = recipe_config(
-        name,
-        dataset=str(dataset),
-        run_dir=str(Path(folder) / name),
-        model=model,
-        steps=10**9,  # the clock ends the run
-        max_minutes=minutes,
-        snapshot_minutes=every,
-        metric_every=0,  # scored afterwards, off the clock
-        sample_every=10**9,
-        seed=seed,
-    )
-    return train_gan(config)
+    stops = [minutes] if judge is None else [min(k * every, minutes) for k in range(1, math.ceil(minutes / every) + 1)]
+    for stop in stops:
+        config = recipe_config(
+            name,
+            dataset=str(dataset),
+            run_dir=str(Path(folder) / name),
+            model=model,
+            steps=10**9,  # the clock ends the run
+            max_minutes=stop,
+            snapshot_minutes=every,
+            metric_every=0,  # scored off the clock
+            sample_every=10**9,
+            seed=seed,
+        )
+        train_gan(config)
+        if judge is not None:
+            score_snapshots(Path(folder) / name, judge, log=log)
+    return Path(folder) / name
 
 
 def record_conditions(run_dir: str | os.PathLike) -> dict:

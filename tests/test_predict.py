@@ -1,0 +1,143 @@
+"""Decile prediction from image features (Suel et al.): the binomial link, the ordinal model, folds, measures, cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from thisineq.data.synth import city
+from thisineq.data.synth.build import SynthConfig, build_city_dataset
+from thisineq.errors import ConfigError
+from thisineq.predict.evaluate import (
+    fold_assignments,
+    location_ids,
+    lsoa_measures,
+    lsoa_predictions,
+    out_of_fold_predictions,
+)
+from thisineq.predict.ordinal import OrdinalDecileRegressor, binomial_log_probabilities
+
+
+def test_the_binomial_link_sums_to_one_and_moves_every_decile_up_as_the_score_rises():
+    scores = torch.linspace(-6, 6, 49)
+    p = binomial_log_probabilities(scores).exp()
+    torch.testing.assert_close(p.sum(-1), torch.ones(49), atol=1e-5, rtol=0)
+    cdf = p.cumsum(-1)[:, :-1]  # P(decile ≤ k): falls for every k as the score rises (first-order dominance)
+    assert (cdf[1:] <= cdf[:-1] + 1e-7).all()
+    expected = (p * torch.arange(1, 11)).sum(-1)
+    assert (expected.diff() > 0).all() and expected[0] < 1.1 and expected[-1] > 9.9
+    torch.testing.assert_close(p[24], torch.distributions.Binomial(9, probs=torch.tensor(0.5)).log_prob(torch.arange(10.0)).exp())
+
+
+def _areas(n_lsoas=60, photos_per_location=2, locations_per_lsoa=4, noise=1.0, seed=0):
+    """Photos whose features carry their LSOA's decile linearly (plus noise), a few photos per location."""
+    rng = np.random.default_rng(seed)
+    rows, features = [], []
+    for a in range(n_lsoas):
+        decile = a % 10 + 1
+        for loc in range(locations_per_lsoa):
+            lat, lon = 51 + a / 100 + loc / 1e4, -0.1
+            for _ in range(photos_per_location):
+                rows.append({"lsoa_code": f"E{a:08d}", "lat": lat, "lon": lon, "income_decile": decile})
+                signal = (decile - 5.5) / 3
+                features.append(np.r_[signal + noise * rng.normal(), rng.normal(size=7)])
+    return pd.DataFrame(rows), np.array(features)
+
+
+def test_the_ordinal_model_recovers_deciles_the_features_carry_and_not_from_noise():
+    photos, features = _areas()
+    model = OrdinalDecileRegressor(hidden=(16,), steps=600, seed=0)
+    for grouping in ("stratified", "lsoa"):
+        predicted = out_of_fold_predictions(features, photos, "income", grouping=grouping, folds=5, estimator=model)
+        measures = lsoa_measures(lsoa_predictions(photos, predicted, "income"))
+        assert measures.kendall_tau > 0.6 and measures.within_one > 0.6 and measures.n_lsoas == 60
+    shuffled = features[np.random.default_rng(1).permutation(len(features))]
+    noise = lsoa_measures(
+        lsoa_predictions(photos, out_of_fold_predictions(shuffled, photos, "income", grouping="lsoa", estimator=model), "income")
+    )
+    assert abs(noise.kendall_tau) < 0.25
+
+
+def test_a_locations_photos_share_one_score_and_the_probabilities_are_a_distribution():
+    photos, features = _areas(n_lsoas=20)
+    locations = location_ids(photos)
+    model = OrdinalDecileRegressor(hidden=(8,), steps=20).fit(features, photos["income_decile"], locations)
+    scores = model.decision_function(features, locations)
+    assert np.allclose(scores[0::2], scores[1::2])  # two photos per location
+    proba = model.predict_proba(features, locations)
+    assert proba.shape == (len(photos), 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    assert np.all((model.predict(features) >= 1) & (model.predict(features) <= 10))
+
+
+def test_folds_keep_a_location_together_and_lsoa_folds_keep_an_area_on_one_side():
+    photos, _ = _areas()
+    deciles = photos["income_decile"].to_numpy()
+    stratified = fold_assignments(photos, deciles, grouping="stratified", folds=5, seed=0)
+    assert pd.Series(stratified).groupby(location_ids(photos)).nunique().max() == 1
+    grouped = fold_assignments(photos, deciles, grouping="lsoa", folds=5, seed=0)
+    assert pd.Series(grouped).groupby(photos["lsoa_code"].to_numpy()).nunique().max() == 1
+    assert set(grouped) == set(range(5))
+    with pytest.raises(ConfigError, match="fold grouping 'district'"):
+        fold_assignments(photos, deciles, grouping="district", folds=5, seed=0)
+
+
+def test_bad_input_is_named():
+    model = OrdinalDecileRegressor(steps=5)
+    with pytest.raises(ConfigError, match="whole numbers from 1 to 10"):
+        model.fit(np.zeros((3, 2)), [0, 5, 11])
+    with pytest.raises(ConfigError, match="NaN"):
+        model.fit(np.array([[np.nan, 1.0]]), [3])
+    model.fit(np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 10 + 1)
+    with pytest.raises(ConfigError, match="fitted on 2"):
+        model.predict(np.zeros((1, 3)))
+
+
+def test_the_extremes_are_counted_and_the_measures_read_lsoas_not_photos():
+    table = pd.DataFrame(
+        {"true": [1, 1, 10, 5, 10], "predicted": [9.7, 1.2, 1.4, 5.0, 9.6], "predicted_decile": [10, 1, 1, 5, 10]},
+        index=list("abcde"),
+    )
+    measures = lsoa_measures(table)
+    assert (measures.extremes_1_as_10, measures.extremes_10_as_1, measures.n_lsoas) == (1, 1, 5)
+    assert measures.within_one == pytest.approx(3 / 5)
+
+
+class _CountingNetwork(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.images = 0
+
+    def forward(self, images):
+        self.images += len(images)
+        return images.mean(dim=(2, 3))
+
+
+def test_features_are_cached_with_the_dataset_resumed_by_block_and_recomputed_for_other_photos(tmp_path, monkeypatch):
+    from thisineq.data.dataset import load_dataset
+    from thisineq.predict import features as cache
+
+    root = build_city_dataset(
+        tmp_path / "city", SynthConfig(n_photos=40, size=32, city=city.CityConfig(n_lsoas=10, seed=2)), workers=1, progress=False
+    )
+    monkeypatch.setattr(cache, "BLOCK", 16)
+    dataset = load_dataset(root)
+    network = _CountingNetwork()
+    first = cache.photo_features(dataset, "efficientnet", network=network, progress=False, log=lambda _: None)
+    assert first.shape == (40, 3) and network.images == 40
+    again = cache.photo_features(dataset, "efficientnet", network=network, progress=False, log=lambda _: None)
+    assert network.images == 40 and np.array_equal(first, again)  # read from the cache
+    (root / "features" / "efficientnet.npy").unlink()  # as if stopped after two of three blocks:
+    blocks = root / "features" / "efficientnet.blocks"
+    blocks.mkdir()
+    (blocks / "key").write_text(cache.photo_set_key(dataset, "efficientnet"))
+    for start in (0, 16):
+        np.save(blocks / f"{start:08d}.npy", first[start : start + 16].astype(np.float16))
+    cache.photo_features(dataset, "efficientnet", network=network, progress=False, log=lambda _: None)
+    assert network.images == 40 + 8  # only the last block computed
+    dataset.photos.loc[dataset.photos.index[0], "sha256"] = "0" * 64  # another photo set: computed again
+    cache.photo_features(dataset, "efficientnet", network=network, progress=False, log=lambda _: None)
+    assert network.images == 40 + 8 + 40
+    with pytest.raises(ConfigError, match="unknown feature backbone 'resnet'"):
+        cache.feature_network("resnet")
