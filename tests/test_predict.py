@@ -141,3 +141,80 @@ def test_features_are_cached_with_the_dataset_resumed_by_block_and_recomputed_fo
     assert network.images == 40 + 8 + 40
     with pytest.raises(ConfigError, match="unknown feature backbone 'resnet'"):
         cache.feature_network("resnet")
+
+
+def test_thisineq_predict_trains_resumes_and_scores_another_dataset(tmp_path, monkeypatch):
+    from thisineq.cli import main
+    from thisineq.predict import features as cache
+    from thisineq.predict.run import load_predictor
+
+    monkeypatch.setattr(cache, "feature_network", lambda backbone: _CountingNetwork())  # cheap features, same path
+    cities = {
+        name: build_city_dataset(
+            tmp_path / name,
+            SynthConfig(n_photos=80, size=32, city=city.CityConfig(n_lsoas=20, seed=seed)),
+            workers=1,
+            progress=False,
+        )
+        for name, seed in (("lab", 3), ("other", 5))
+    }
+    out = tmp_path / "predict"
+    arguments = ["predict", "train", "--dataset", str(cities["lab"]), "--out", str(out), "--domains", "income", "health"]
+    assert main([*arguments, "--folds", "2", "--steps", "30", "--hidden", "8"]) == 0
+    measures = pd.read_csv(out / "measures.csv")
+    assert set(zip(measures["domain"], measures["grouping"], strict=True)) == {
+        (d, g) for d in ("income", "health") for g in ("stratified", "lsoa")
+    }
+    assert measures["n_lsoas"].eq(20).all() and measures["within_one"].between(0, 1).all()
+    predictions = pd.read_csv(out / "predictions.csv", dtype={"photo_id": str})
+    assert len(predictions) == 4 * 80 and predictions["predicted"].between(1, 10).all()
+    stamp = (out / "parts" / "income-lsoa.csv").stat().st_mtime_ns
+    assert main([*arguments, "--folds", "2", "--steps", "30", "--hidden", "8"]) == 0
+    assert (out / "parts" / "income-lsoa.csv").stat().st_mtime_ns == stamp  # finished parts are kept
+    assert main([*arguments, "--folds", "3", "--steps", "30", "--hidden", "8"]) == 0
+    assert (out / "parts" / "income-lsoa.csv").stat().st_mtime_ns != stamp  # other settings: done again
+    predictor = load_predictor(out / "predictor.pt")
+    assert set(predictor.models) == {"income", "health"} and predictor.backbone == "efficientnet"
+    assert (
+        main(
+            [
+                "predict",
+                "score",
+                "--predictor",
+                str(out / "predictor.pt"),
+                "--dataset",
+                str(cities["other"]),
+                "--out",
+                str(tmp_path / "s.csv"),
+            ]
+        )
+        == 0
+    )
+    scores = pd.read_csv(tmp_path / "s.csv", dtype={"photo_id": str})
+    assert len(scores) == 80 and {"photo_id", "lsoa_code", "income", "health"} <= set(scores.columns)
+
+
+def test_thisineq_predict_names_bad_input(tmp_path, capsys):
+    from thisineq.cli import main
+
+    assert main(["predict", "train", "--dataset", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a thisineq dataset" in capsys.readouterr().err
+    assert main(["predict", "train", "--dataset", str(tmp_path), "--out", str(tmp_path / "o"), "--domains", "wealth"]) == 2
+    assert "unknown IoD2019 domain 'wealth'" in capsys.readouterr().err
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    assert (
+        main(
+            [
+                "predict",
+                "score",
+                "--predictor",
+                str(tmp_path / "junk.pt"),
+                "--dataset",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "s.csv"),
+            ]
+        )
+        == 2
+    )
+    assert "not a PyTorch checkpoint" in capsys.readouterr().err and not (tmp_path / "s.csv").exists()

@@ -206,6 +206,32 @@ def _run_import(args) -> None:
     print(f"imported {args.snapshot} into {out} (see {out / 'MODEL_CARD.md'})")
 
 
+def _predict_train_options(p: argparse.ArgumentParser) -> None:
+    from thisineq.predict.run import PredictConfig
+
+    add_options(p, PredictConfig)
+
+
+def _run_predict_train(args) -> None:
+    from thisineq.predict.run import PredictConfig, train_predictors
+
+    out = train_predictors(from_options(PredictConfig, args))
+    print((out / "measures.csv").read_text(encoding="utf-8"))
+    print(f"predictions, measures and predictor.pt in {out}")
+
+
+def _predict_score_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--predictor", type=Path, required=True, help="a predictor.pt from `thisineq predict train`")
+    p.add_argument("--dataset", type=Path, required=True, help="the dataset whose photos to score")
+    p.add_argument("--out", type=Path, required=True, help="the CSV to write (photo, LSOA, expected decile per domain)")
+
+
+def _run_predict_score(args) -> None:
+    from thisineq.predict.run import score_dataset
+
+    print(f"scores in {score_dataset(args.predictor, args.dataset, args.out)}")
+
+
 def _export_latents_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("inversions", type=Path, help="a finished inversion folder (thisineq invert, or the pipeline's)")
     p.add_argument("--format", required=True, choices=("e4e", "restyle", "projector"), help="whose file layout to write")
@@ -269,6 +295,7 @@ GROUPS = {
     "data": "datasets: the synthetic city, and ingesting real photos",
     "train": "train models",
     "export": "write latents, boundaries and generators in the reference tools' formats",
+    "predict": "the image side: deprivation deciles predicted from photos (Suel et al.)",
 }
 # command words → (help, options, run); a command's options are made only when it runs (they import its config)
 COMMANDS = {
@@ -307,6 +334,16 @@ COMMANDS = {
         "a generator as a rosinality-layout checkpoint",
         _export_generator_options,
         _run_export_generator,
+    ),
+    ("predict", "train"): (
+        "cross-validate decile prediction from photo features and fit a predictor per domain",
+        _predict_train_options,
+        _run_predict_train,
+    ),
+    ("predict", "score"): (
+        "score every photo of a dataset with a fitted predictor (per photo, with its LSOA)",
+        _predict_score_options,
+        _run_predict_score,
     ),
     ("import",): (
         "import a stylegan2-ada-pytorch snapshot or rosinality checkpoint as the project's generator, safely",

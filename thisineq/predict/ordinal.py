@@ -56,7 +56,7 @@ class DenseStack(nn.Module):
 
 
 @dataclass
-class _Standardiser:
+class Standardiser:
     mean: np.ndarray
     scale: np.ndarray
 
@@ -97,7 +97,7 @@ class OrdinalDecileRegressor(BaseEstimator, RegressorMixin):
         target[index] = y - 1  # a location's photos share its decile
         generator = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
-        self.standardise_ = _Standardiser(X.mean(0), X.std(0) + 1e-6)
+        self.standardise_ = Standardiser(X.mean(0), X.std(0) + 1e-6)
         self.net_ = DenseStack(X.shape[1], tuple(self.hidden), self.dropout)
         features, index_t, target_t = self.standardise_(X), torch.from_numpy(index), torch.from_numpy(target)
         photos_of = [np.flatnonzero(index == i) for i in range(n_locations)]
