@@ -1,0 +1,100 @@
+"""Pairwise perception: votes in the Place Pulse layout, the synthetic crowd, the ranker and its baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from thisineq.perception.ranker import (
+    PairwiseRanker,
+    bradley_terry,
+    cross_fitted_bradley_terry_accuracy,
+    image_split,
+    pairwise_accuracy,
+)
+from thisineq.perception.simulate import QUESTIONS, ceiling_accuracy, perception_scores, simulate_votes
+from thisineq.perception.votes import VotesError, check_votes, problems_summary, read_votes
+
+
+def _photos(n=6):
+    return pd.DataFrame({"image": [f"photos/{i:06d}.png" for i in range(1, n + 1)]}, index=[f"{i:06d}" for i in range(1, n + 1)])
+
+
+def test_votes_in_place_pulse_spelling_are_read_and_every_unusable_vote_is_reported_with_its_reason(tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text(
+        "left_id,right_id,winner,study_id\n"
+        "000001,000002,left,safer\n"  # ids
+        "000003.png,photos/000004.png,Equal,safer\n"  # file names, any case of winner
+        "000001,000099,right,safer\n"  # an image not in the collection
+        "000005,000005,left,safer\n"  # against itself
+        "000002,000003,draw,safer\n"  # not a winner
+        "000077,000088,left,safer\n"
+    )
+    votes = read_votes(path)
+    usable, problems = check_votes(votes, _photos())
+    assert usable[["left", "right", "winner"]].values.tolist() == [["000001", "000002", "left"], ["000003", "000004", "equal"]]
+    assert problems.set_index("row")["problem"].to_dict() == {
+        4: "right image is not in the collection",
+        5: "an image against itself",
+        6: "winner is not left, right or equal",
+        7: "neither image is in the collection",
+    }
+    assert problems_summary(problems, len(votes)).startswith("4 of 6 votes left out: ")
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(VotesError, match="no column left, right, winner, question"):
+        read_votes(tmp_path / "bad.csv")
+
+
+def _linear_votes(n_items=400, n_votes=6000, dims=6, seed=0):
+    """Votes of a crowd whose hidden score is a known linear function of the features, with noise and ties."""
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n_items, dims))
+    hidden = features @ rng.normal(size=dims)
+    hidden = (hidden - hidden.mean()) / hidden.std()
+    left = rng.integers(n_items, size=n_votes)
+    right = (left + rng.integers(1, n_items, size=n_votes)) % n_items
+    noise = rng.normal(0, 0.5, size=(2, n_votes))
+    impression = (hidden[left] + noise[0]) - (hidden[right] + noise[1])
+    winner = np.where(np.abs(impression) < 0.25, "equal", np.where(impression > 0, "left", "right"))
+    return features, hidden, left, right, winner
+
+
+def test_the_ranker_learns_a_known_linear_score_from_votes_with_ties_on_photos_it_never_saw():
+    features, hidden, left, right, winner = _linear_votes()
+    held_out = image_split(len(features), 0.25, seed=1)
+    train = ~held_out[left] & ~held_out[right]
+    test = held_out[left] & held_out[right]
+    assert 0.1 < np.mean(winner == "equal") < 0.4
+    ranker = PairwiseRanker(hidden=32, steps=1500, seed=0).fit(features, left[train], right[train], winner[train])
+    scores = ranker.decision_function(features)
+    accuracy = pairwise_accuracy(scores, left[test], right[test], winner[test])
+    ceiling = pairwise_accuracy(hidden, left[test], right[test], winner[test])
+    baseline = cross_fitted_bradley_terry_accuracy(len(features), left[test], right[test], winner[test])
+    assert accuracy > ceiling - 0.03 and accuracy > baseline
+    assert stats.spearmanr(scores[held_out], hidden[held_out]).statistic > 0.95
+
+
+def test_bradley_terry_recovers_strengths_from_many_votes_and_leaves_unvoted_photos_at_zero():
+    features, hidden, left, right, winner = _linear_votes(n_items=50, n_votes=8000)
+    theta = bradley_terry(51, left, right, winner)  # item 50 has no votes
+    assert stats.spearmanr(theta[:50], hidden).statistic > 0.95 and theta[50] == 0
+    assert pairwise_accuracy(np.zeros(51), left, right, winner) == 0.5
+
+
+def test_the_synthetic_crowd_votes_from_the_hidden_factors_with_ties_and_a_ceiling_below_one():
+    rng = np.random.default_rng(0)
+    columns = sorted({f for weights in QUESTIONS.values() for f in weights})
+    factors = pd.DataFrame(rng.random((300, len(columns))), columns=columns, index=[f"{i:06d}" for i in range(300)])
+    votes = simulate_votes(factors, pd.Series(factors.index), 5000, seed=3)
+    assert set(votes["question"]) == set(QUESTIONS) and (votes["left"] != votes["right"]).all()
+    assert 0.1 < np.mean(votes["winner"] == "equal") < 0.35
+    for question in QUESTIONS:
+        hidden = pd.Series(perception_scores(factors, question), index=factors.index)
+        assert hidden.std(ddof=0) == pytest.approx(1.0)
+        ceiling = ceiling_accuracy(votes[votes["question"] == question], hidden)
+        assert 0.75 < ceiling < 0.97  # the voters' noise costs some decisive votes
+    again = simulate_votes(factors, pd.Series(factors.index), 5000, seed=3)
+    pd.testing.assert_frame_equal(votes, again)
