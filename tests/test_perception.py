@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from thisineq.data.synth.crowd import QUESTIONS, ceiling_accuracy, perception_scores, simulate_votes
+from thisineq.data.votes import VotesError, check_votes, problems_summary, read_votes
 from thisineq.perception.ranker import (
     PairwiseRanker,
     bradley_terry,
@@ -14,8 +16,6 @@ from thisineq.perception.ranker import (
     image_split,
     pairwise_accuracy,
 )
-from thisineq.perception.simulate import QUESTIONS, ceiling_accuracy, perception_scores, simulate_votes
-from thisineq.perception.votes import VotesError, check_votes, problems_summary, read_votes
 
 
 def _photos(n=6):
@@ -98,3 +98,43 @@ def test_the_synthetic_crowd_votes_from_the_hidden_factors_with_ties_and_a_ceili
         assert 0.75 < ceiling < 0.97  # the voters' noise costs some decisive votes
     again = simulate_votes(factors, pd.Series(factors.index), 5000, seed=3)
     pd.testing.assert_frame_equal(votes, again)
+
+
+def test_a_synthetic_city_with_votes_ingests_them_by_photo_id_and_names_votes_for_missing_photos(tmp_path, capsys):
+    import shutil
+
+    from thisineq.cli import main
+    from thisineq.data.dataset import load_dataset
+
+    arguments = ["data", "synth", "--out", str(tmp_path / "city"), "--photos", "40", "--size", "32", "--areas", "10"]
+    assert main([*arguments, "--votes", "300", "--workers", "1"]) == 0
+    dataset = load_dataset(tmp_path / "city" / "dataset")
+    votes = dataset.votes()
+    assert len(votes) == 300 and set(votes["left"]) <= set(dataset.photos.index) and set(votes["question"]) == set(QUESTIONS)
+    assert dataset.manifest["counts"]["votes"]["usable"] == 300
+    # The same collection with two photos gone, and a votes file that still names them:
+    city = tmp_path / "city"
+    meta = pd.read_csv(city / "metadata.csv")
+    meta.iloc[2:].to_csv(tmp_path / "fewer.csv", index=False)
+    gone = set(meta["image"].iloc[:2])
+    raw = pd.read_csv(city / "votes.csv")
+    named = raw["left"].isin(gone) | raw["right"].isin(gone)
+    ingest = [
+        "data",
+        "ingest",
+        "--photos",
+        str(city),
+        "--meta",
+        str(tmp_path / "fewer.csv"),
+        "--imd",
+        str(city / "synthetic_deciles_file2.csv"),
+    ]
+    ingest += ["--boundaries", str(city / "lsoa_boundaries.geojson"), "--out", str(tmp_path / "fewer"), "--size", "32"]
+    assert main([*ingest, "--votes", str(city / "votes.csv"), "--workers", "1"]) == 0
+    assert f"votes: {300 - named.sum()} of 300 usable" in capsys.readouterr().out
+    problems = pd.read_csv(tmp_path / "fewer" / "vote_problems.csv")
+    assert len(problems) == named.sum() > 0 and problems["problem"].str.contains("not in the collection").all()
+    (tmp_path / "broken.csv").write_text("left,right\nx,y\n")
+    shutil.rmtree(tmp_path / "fewer")
+    assert main([*ingest, "--votes", str(tmp_path / "broken.csv"), "--workers", "1"]) == 2
+    assert "no column winner, question" in capsys.readouterr().err and not (tmp_path / "fewer").exists()

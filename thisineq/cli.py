@@ -49,15 +49,20 @@ def _ingest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--imd", type=Path, required=True, help="IoD2019 File 2 or File 7 (CSV or XLSX)")
     p.add_argument("--boundaries", type=Path, required=True, help="LSOA boundaries (shapefile, GeoJSON or GeoPackage)")
     p.add_argument("--out", type=Path, required=True, help="dataset folder to write")
+    p.add_argument("--votes", type=Path, help="pairwise crowd votes (Place Pulse layout: left, right, winner, question)")
     add_options(p, IngestConfig, flags={"split_seed": "seed"})
 
 
 def _run_ingest(args) -> None:
     from thisineq.data.dataset import IngestConfig, ingest, load_dataset
 
-    out = ingest(args.photos, args.meta, args.imd, args.boundaries, args.out, from_options(IngestConfig, args))
+    out = ingest(args.photos, args.meta, args.imd, args.boundaries, args.out, from_options(IngestConfig, args), votes=args.votes)
     counts = load_dataset(out).manifest["counts"]
     print(f"wrote {out}: {counts['photos_usable']} of {counts['photos_listed']} photos usable")
+    if "votes" in counts:
+        votes = counts["votes"]
+        why = "; ".join(f"{n:,} {problem}" for problem, n in votes["problems"].items())
+        print(f"votes: {votes['usable']:,} of {votes['listed']:,} usable" + (f" ({why}: see vote_problems.csv)" if why else ""))
     for problem, n in counts["problems"].items():
         print(f"  {n} {problem} (listed in {out / 'problems.csv'})")
 

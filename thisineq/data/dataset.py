@@ -39,6 +39,8 @@ MANIFEST = "dataset.json"
 PHOTOS = "photos.csv"
 PROBLEMS = "problems.csv"
 LSOAS = "lsoas.csv"
+VOTES = "votes.csv"
+VOTE_PROBLEMS = "vote_problems.csv"
 WEB_BOUNDARIES = "lsoas.geojson"
 CARD_NAMES = ("DATASET_CARD.md", "README.md")
 
@@ -77,9 +79,17 @@ def ingest(
     out_dir: str | os.PathLike,
     config: IngestConfig = IngestConfig(),
     *,
+    votes: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> Path:
-    """Build a dataset folder from raw inputs; rerunning resumes the image cache. Returns out_dir."""
+    """Build a dataset folder from raw inputs; rerunning resumes the image cache. Returns out_dir.
+
+    `votes`: pairwise crowd votes in the Place Pulse layout (`thisineq.data.votes`), kept as votes.csv
+    with photo ids; votes naming photos the dataset lacks go to vote_problems.csv with their reason.
+    """
+    from thisineq.data.votes import read_votes
+
+    raw_votes = read_votes(votes) if votes is not None else None  # a bad file stops the ingest before it writes
     from thisineq.data.geo import read_boundaries, write_web_geojson
     from thisineq.data.imd import read_iod
     from thisineq.data.photos.checks import check_files
@@ -112,9 +122,27 @@ def ingest(
             handle.write(card.read_text(encoding="utf-8"))
     counts = _counts(meta, photos, problems, lsoas)
     sources = {"metadata": metadata, "imd": imd, "boundaries": boundaries}
+    if raw_votes is not None:
+        counts["votes"] = _write_votes(raw_votes, photos, out_dir)
+        sources["votes"] = votes
     manifest = _manifest(out_dir, photos_dir, card, config, photos, lsoas, counts, sources)
     write_json(out_dir / MANIFEST, manifest)
     return out_dir
+
+
+def _write_votes(raw_votes: pd.DataFrame, photos: pd.DataFrame, out_dir: Path) -> dict:
+    """votes.csv (usable, by photo id) and vote_problems.csv; their counts for the manifest."""
+    from thisineq.data.votes import check_votes
+
+    usable, problems = check_votes(raw_votes, photos.set_index("photo_id") if "photo_id" in photos else photos)
+    _write_csv(out_dir / VOTES, usable)
+    _write_csv(out_dir / VOTE_PROBLEMS, problems)
+    return {
+        "listed": int(len(raw_votes)),
+        "usable": int(len(usable)),
+        "questions": {str(k): int(v) for k, v in usable["question"].value_counts().items()},
+        "problems": {str(k): int(v) for k, v in problems["problem"].value_counts().items()},
+    }
 
 
 def _manifest(
@@ -368,6 +396,11 @@ class Dataset:
 
     def problems(self) -> pd.DataFrame:
         return pd.read_csv(self.root / PROBLEMS, dtype={"photo_id": str})
+
+    def votes(self) -> pd.DataFrame | None:
+        """The crowd votes ingested with the photos (row, left, right, winner, question; photo ids), or None."""
+        path = self.root / VOTES
+        return pd.read_csv(path, dtype={"left": str, "right": str}, keep_default_na=False) if path.is_file() else None
 
 
 def load_dataset(root: str | os.PathLike) -> Dataset:

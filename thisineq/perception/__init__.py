@@ -1,6 +1,6 @@
-"""Pairwise perception (Place Pulse; Dubey et al. 2016): crowd votes between two photos, and scores learned from them.
+"""Pairwise perception (Place Pulse; Dubey et al. 2016): scores learned from crowd votes between two photos.
 
-`votes` reads and checks votes in the Place Pulse 2.0 layout; `simulate` makes a synthetic crowd's
-votes from the synthetic city's hidden factors (a known answer); `ranker` learns one score per photo
-from image features and the votes, beside a Bradley–Terry score from the votes alone.
+The votes themselves are data (`thisineq.data.votes` reads and checks them; `thisineq.data.synth.crowd`
+simulates a crowd for the synthetic city); `ranker` learns one score per photo from image features
+and the votes, beside a Bradley–Terry score from the votes alone.
 """

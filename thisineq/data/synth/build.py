@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from thisineq.config import option
 from thisineq.data.dataset import MAX_SIZE, MIN_SIZE
 from thisineq.data.synth import city as city_mod
+from thisineq.data.synth.crowd import simulate_votes
 from thisineq.data.synth.links import PHOTO_NOISE, factor_table, links_markdown, scene
 from thisineq.data.synth.render import SceneFactors, plan_scene, render
 from thisineq.errors import ConfigError
@@ -34,6 +35,7 @@ METADATA = "metadata.csv"
 IOD_FILE = "synthetic_deciles_file2.csv"
 BOUNDARIES = "lsoa_boundaries.geojson"
 GROUND_TRUTH = "ground_truth.csv"
+VOTES = "votes.csv"  # the simulated crowd's, when asked for
 CARD = "DATASET_CARD.md"
 CONTACT_SHEET = "contact_sheet.png"
 CONFIG = "city.json"
@@ -50,6 +52,7 @@ class SynthConfig:
     # Kept variance: the factors' marginals and their links to the area variables do not change.
     area_style: float = option(0.0, "share (0–1) of that departure, and of the facade hue, common to all photos of an area")
     city: city_mod.CityConfig = option(help="the city's areas and their hidden variables", default_factory=city_mod.CityConfig)
+    votes: int = option(0, "simulated crowd votes between random pairs of photos, Place Pulse layout (votes.csv; 0: none)")
 
     def __post_init__(self):
         if self.n_photos < 1:
@@ -58,6 +61,8 @@ class SynthConfig:
             raise ConfigError(f"size must be within {MIN_SIZE}–{MAX_SIZE} pixels, got {self.size}")
         if self.image_format not in ("png", "jpg"):
             raise ConfigError(f"image_format must be 'png' or 'jpg', got {self.image_format!r}")
+        if self.votes < 0:
+            raise ConfigError(f"votes must be at least 0, got {self.votes}")
         if not 0 <= self.area_style <= 1:
             raise ConfigError(f"area_style must be within 0–1 (a share of the photos' variation), got {self.area_style}")
 
@@ -234,6 +239,10 @@ def build_city(
         ).to_file(tmp, driver="GeoJSON", layer="lsoa_boundaries", COORDINATE_PRECISION=6, RFC7946="YES")
     with atomic_open(out_dir / GROUND_TRUTH, "w", encoding="utf-8", newline="") as handle:
         ground_truth(photos).to_csv(handle, index=False, float_format="%.5f")
+    if config.votes:
+        votes = simulate_votes(photos, photos["image"], config.votes, seed=config.city.seed)
+        with atomic_open(out_dir / VOTES, "w", encoding="utf-8", newline="") as handle:
+            votes.to_csv(handle, index=False)
     with atomic_path(out_dir / CONTACT_SHEET) as tmp:
         contact_sheet(out_dir, photos).save(tmp, format="PNG")
     with atomic_open(out_dir / CARD, "w", encoding="utf-8") as handle:
@@ -335,5 +344,6 @@ def build_city_dataset(out_dir: str | os.PathLike, config: SynthConfig = SynthCo
         boundaries=city / BOUNDARIES,
         out_dir=city / "dataset",
         config=IngestConfig(size=config.size, workers=options.get("workers", 2)),
+        votes=city / VOTES if config.votes else None,
         progress=options.get("progress", True),
     )

@@ -59,6 +59,7 @@ def check_votes(votes: pd.DataFrame, photos: pd.DataFrame) -> tuple[pd.DataFrame
     """(usable votes with photo ids, problems: the rest with a reason each), both keeping the file's row number."""
     keys = image_keys(photos)
     table = votes.assign(row=range(2, len(votes) + 2))  # the file's line number (after the header)
+
     def photo_of(name: str) -> str | None:  # as written, else by its file name (a vote may carry another folder)
         return keys.get(name) or keys.get(Path(name.replace("\\", "/")).name)
 
