@@ -138,3 +138,50 @@ def test_a_synthetic_city_with_votes_ingests_them_by_photo_id_and_names_votes_fo
     shutil.rmtree(tmp_path / "fewer")
     assert main([*ingest, "--votes", str(tmp_path / "broken.csv"), "--workers", "1"]) == 2
     assert "no column winner, question" in capsys.readouterr().err and not (tmp_path / "fewer").exists()
+
+
+def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_out_votes(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from thisineq.cli import main
+    from thisineq.predict import features as cache
+
+    class MeanColour(torch.nn.Module):  # cheap features on the real path
+        def forward(self, images):
+            return torch.cat([images.mean(dim=(2, 3)), images.std(dim=(2, 3))], dim=1)
+
+    monkeypatch.setattr(cache, "feature_network", lambda backbone: MeanColour())
+    city = tmp_path / "city"
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(city),
+                "--photos",
+                "120",
+                "--size",
+                "32",
+                "--areas",
+                "12",
+                "--votes",
+                "2000",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    out = tmp_path / "rank"
+    arguments = ["predict", "rank", "--dataset", str(city / "dataset"), "--out", str(out), "--steps", "200"]
+    assert main([*arguments, "--truth", str(city / "ground_truth.csv")]) == 0
+    ranking = pd.read_csv(out / "ranking.csv")
+    assert set(ranking["question"]) == set(QUESTIONS) and (ranking["votes_test"] > 0).all()
+    assert ranking[["ranker_accuracy", "baseline_accuracy", "ceiling_accuracy"]].apply(lambda c: c.between(0, 1)).all().all()
+    scores = pd.read_csv(out / "perception_scores.csv", dtype={"photo_id": str})
+    assert len(scores) == 120 and set(QUESTIONS) <= set(scores.columns)
+    correlations = pd.read_csv(out / "correlations.csv")
+    assert {"income", "health"} <= set(correlations["domain"]) and correlations["spearman"].between(-1, 1).all()
+    assert main([*arguments, "--questions", "happier"]) == 2
+    assert "no votes ask happier" in capsys.readouterr().err

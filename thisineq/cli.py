@@ -237,6 +237,20 @@ def _run_predict_score(args) -> None:
     print(f"scores in {score_dataset(args.predictor, args.dataset, args.out)}")
 
 
+def _predict_rank_options(p: argparse.ArgumentParser) -> None:
+    from thisineq.perception.run import RankConfig
+
+    add_options(p, RankConfig)
+
+
+def _run_predict_rank(args) -> None:
+    from thisineq.perception.run import RankConfig, train_rankers
+
+    out = train_rankers(from_options(RankConfig, args))
+    print((out / "ranking.csv").read_text(encoding="utf-8"))
+    print(f"scores, held-out accuracies, correlations and ranker.pt in {out}")
+
+
 def _export_latents_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("inversions", type=Path, help="a finished inversion folder (thisineq invert, or the pipeline's)")
     p.add_argument("--format", required=True, choices=("e4e", "restyle", "projector"), help="whose file layout to write")
@@ -349,6 +363,11 @@ COMMANDS = {
         "score every photo of a dataset with a fitted predictor (per photo, with its LSOA)",
         _predict_score_options,
         _run_predict_score,
+    ),
+    ("predict", "rank"): (
+        "learn perception scores for every photo from the dataset's crowd votes (Place Pulse)",
+        _predict_rank_options,
+        _run_predict_rank,
     ),
     ("import",): (
         "import a stylegan2-ada-pytorch snapshot or rosinality checkpoint as the project's generator, safely",

@@ -49,7 +49,7 @@ class PairwiseRanker(BaseEstimator):
 
     def fit(self, features: np.ndarray, left, right, winner) -> PairwiseRanker:
         features = np.asarray(features, dtype=np.float64)
-        left, right, outcome = np.asarray(left), np.asarray(right), outcome_codes(winner)
+        left, right, outcome = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64), outcome_codes(winner)
         if not len(outcome):
             raise ConfigError("no votes to learn from")
         torch.manual_seed(self.seed)

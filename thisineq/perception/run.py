@@ -1,0 +1,142 @@
+"""`thisineq predict rank`: perception scores for every photo from a dataset's crowd votes.
+
+Per question: photos are split so that no held-out photo appears in a training vote; the ranker
+learns from the training votes and is judged on the held-out ones (pairwise accuracy on decisive
+votes) beside the votes-only Bradley–Terry baseline and, for the synthetic city, the ceiling the
+crowd's noise allows. A ranker fitted on every vote then scores every photo; scores are averaged
+per LSOA and correlated (Spearman) with each domain's decile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from thisineq.config import option
+from thisineq.data.dataset import load_dataset
+from thisineq.data.domains import DOMAIN_KEYS
+from thisineq.data.synth.crowd import ceiling_accuracy, perception_scores
+from thisineq.errors import ConfigError
+from thisineq.io import atomic_open, atomic_path
+from thisineq.perception.ranker import PairwiseRanker, cross_fitted_bradley_terry_accuracy, image_split, pairwise_accuracy
+from thisineq.predict.features import BACKBONES, photo_features
+
+RANKER = "ranker.pt"
+
+
+@dataclass
+class RankConfig:
+    """What `thisineq predict rank` fits and how it is checked."""
+
+    dataset: str = option(help="dataset folder with crowd votes (`thisineq data ingest --votes`, `data synth --votes`)")
+    out: str = option(help="folder for the scores, the held-out accuracies and ranker.pt")
+    backbone: str = option("efficientnet", "image features the ranker reads", choices=BACKBONES)
+    questions: tuple[str, ...] = option((), "study questions to rank (default: every question the votes ask)")
+    test_share: float = option(0.2, "share of photos held out: their votes judge the ranker")
+    steps: int = option(2000, "Adam updates per ranker")
+    hidden: int = option(64, "width of the ranker's hidden layer")
+    truth: str = option("", "a synthetic city's ground_truth.csv: adds the ceiling and the recovery of its hidden scores")
+    seed: int = option(0, "seed of the split and the rankers")
+
+    def __post_init__(self):
+        self.questions = tuple(self.questions)
+        if not 0 < self.test_share < 1:
+            raise ConfigError(f"test_share must be between 0 and 1, got {self.test_share}")
+
+    def ranker(self) -> PairwiseRanker:
+        return PairwiseRanker(hidden=self.hidden, steps=self.steps, seed=self.seed)
+
+
+def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Path:
+    dataset = load_dataset(config.dataset)
+    votes = dataset.votes()
+    if votes is None or votes.empty:
+        raise ConfigError(f"{config.dataset} has no crowd votes: ingest them with `thisineq data ingest --votes FILE`")
+    questions = config.questions or tuple(sorted(votes["question"].unique()))
+    unknown = set(questions) - set(votes["question"])
+    if unknown:
+        raise ConfigError(
+            f"no votes ask {', '.join(sorted(unknown))}; the votes ask {', '.join(sorted(votes['question'].unique()))}"
+        )
+    photos = dataset.photos.sort_values("cache_index")
+    row_of = pd.Series(np.arange(len(photos)), index=photos.index)
+    features = photo_features(dataset, config.backbone, progress=progress, log=log)
+    truth = pd.read_csv(config.truth, dtype={"photo_id": str}).set_index("photo_id") if config.truth else None
+    held_out = image_split(len(photos), config.test_share, config.seed)
+    results, scores, rankers = [], {}, {}
+    for question in questions:
+        asked = votes[votes["question"] == question]
+        left, right, winner = row_of[asked["left"]].to_numpy(), row_of[asked["right"]].to_numpy(), asked["winner"].to_numpy()
+        train, test = ~held_out[left] & ~held_out[right], held_out[left] & held_out[right]
+        log(f"ranking {question}: {train.sum():,} training votes, {test.sum():,} held-out votes")
+        ranker = config.ranker().fit(features, left[train], right[train], winner[train])
+        row = {
+            "question": question,
+            "votes_train": int(train.sum()),
+            "votes_test": int(test.sum()),
+            "ranker_accuracy": pairwise_accuracy(ranker.decision_function(features), left[test], right[test], winner[test]),
+            "baseline_accuracy": cross_fitted_bradley_terry_accuracy(
+                len(photos), left[test], right[test], winner[test], seed=config.seed
+            ),
+        }
+        rankers[question] = config.ranker().fit(features, left, right, winner)
+        scores[question] = rankers[question].decision_function(features)
+        if truth is not None:
+            hidden = pd.Series(perception_scores(truth.loc[photos.index], question), index=photos.index)
+            row["ceiling_accuracy"] = ceiling_accuracy(asked[test], hidden)
+            row["hidden_spearman_held_out"] = float(
+                stats.spearmanr(ranker.decision_function(features)[held_out], hidden[held_out]).statistic
+            )
+        results.append(row)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    per_photo = pd.DataFrame({"photo_id": photos.index, "lsoa_code": photos["lsoa_code"].to_numpy(), **scores})
+    per_lsoa = per_photo.groupby("lsoa_code")[list(questions)].mean().join(dataset.lsoas.filter(like="_decile"))
+    correlations = [
+        {
+            "question": q,
+            "domain": d,
+            "spearman": float(stats.spearmanr(per_lsoa[q], per_lsoa[f"{d}_decile"]).statistic),
+            "n_lsoas": len(per_lsoa),
+        }
+        for q in questions
+        for d in DOMAIN_KEYS
+        if f"{d}_decile" in per_lsoa and per_lsoa[f"{d}_decile"].nunique() > 1
+    ]
+    for name, frame in (
+        ("ranking.csv", pd.DataFrame(results)),
+        ("perception_scores.csv", per_photo),
+        ("perception_lsoa.csv", per_lsoa.reset_index()),
+        ("correlations.csv", pd.DataFrame(correlations)),
+    ):
+        with atomic_open(out / name, "w", encoding="utf-8", newline="") as handle:
+            frame.to_csv(handle, index=False, float_format="%.5g")
+    save_rankers(rankers, out / RANKER, backbone=config.backbone, settings=asdict(config))
+    return out
+
+
+def save_rankers(rankers: dict[str, PairwiseRanker], path: str | os.PathLike, *, backbone: str, settings: dict) -> None:
+    record = {
+        "format": "thisineq-perception-ranker",
+        "backbone": backbone,
+        "settings": json.dumps(settings),
+        "rankers": {
+            q: {
+                "hidden": r.hidden,
+                "in_features": r.n_features_in_,
+                "mean": torch.from_numpy(r.standardise_.mean),
+                "scale": torch.from_numpy(r.standardise_.scale),
+                "net": r.net_.state_dict(),
+            }
+            for q, r in rankers.items()
+        },
+    }
+    with atomic_path(path) as tmp:
+        torch.save(record, tmp)
