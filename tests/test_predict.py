@@ -192,6 +192,15 @@ def test_thisineq_predict_trains_resumes_and_scores_another_dataset(tmp_path, mo
     )
     scores = pd.read_csv(tmp_path / "s.csv", dtype={"photo_id": str})
     assert len(scores) == 80 and {"photo_id", "lsoa_code", "income", "health"} <= set(scores.columns)
+    # Images scored directly (as the pages will score edited ones) read as the cached photos do, each its own location.
+    from thisineq.data.dataset import load_dataset
+    from thisineq.images import from_uint8
+
+    other = load_dataset(cities["other"])
+    images = from_uint8(torch.from_numpy(np.array(other.images()[:10])).permute(0, 3, 1, 2))
+    direct = predictor.score_images(images, _CountingNetwork())
+    cached = predictor.predict(cache.photo_features(other, "efficientnet", progress=False, log=lambda _: None)[:10])
+    np.testing.assert_allclose(direct.to_numpy(), cached.to_numpy(), atol=1e-5)
 
 
 def test_thisineq_predict_names_bad_input(tmp_path, capsys):

@@ -30,7 +30,7 @@ from thisineq.predict.evaluate import (
     lsoa_predictions,
     out_of_fold_predictions,
 )
-from thisineq.predict.features import BACKBONES, photo_features
+from thisineq.predict.features import BACKBONES, feature_network, photo_features
 from thisineq.predict.ordinal import DenseStack, OrdinalDecileRegressor, Standardiser
 
 PREDICTOR = "predictor.pt"
@@ -140,6 +140,16 @@ class DecilePredictor:
     def predict(self, features: np.ndarray, locations: np.ndarray | None = None) -> pd.DataFrame:
         """Expected decile per photo (rows) and domain (columns)."""
         return pd.DataFrame({key: m.predict(features, locations) for key, m in self.models.items()})
+
+    @torch.inference_mode()
+    def score_images(self, images: torch.Tensor, network: torch.nn.Module | None = None) -> pd.DataFrame:
+        """Expected decile per image (B, 3, H, W in [-1, 1]; generated or edited ones too), each its own location.
+
+        `network`: the backbone's feature network, if the caller keeps one loaded (`feature_network(self.backbone)`).
+        """
+        network = network if network is not None else feature_network(self.backbone)
+        features = network(images.float()).float().numpy().astype(np.float16)  # as the cache stores them
+        return self.predict(features.astype(np.float64))
 
 
 def load_predictor(path: str | os.PathLike) -> DecilePredictor:
