@@ -4,7 +4,7 @@ A small synthetic city is rendered at each size, and a generator and encoders of
 px the default widths) are made with random weights: throughput depends on the shapes, not on what the
 networks learned. The optimisers run a few steps and are scaled to their default steps per photo.
 
-    python scripts/bench_batch_inversion.py [--photos 64] [--sizes 64 256]
+    python scripts/bench_batch_inversion.py [--photos 64] [--sizes 64 256] [--methods e4e restyle projector hybrid]
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=64)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores, PyTorch {torch.__version__}; {args.photos} photos per run, chunks of 8")
     for size in args.sizes:
@@ -77,7 +78,7 @@ def main() -> None:
             config = SynthConfig(n_photos=args.photos, size=size, city=city.CityConfig(n_lsoas=20, seed=1))
             dataset = build_city_dataset(folder / "city", config, workers=2, progress=False)
             paths = models(folder, size)
-            for method, settings in METHODS.items():
+            for method, settings in ((m, METHODS[m]) for m in args.methods):
                 row = []
                 for processes in (1, 2):
                     seconds = invert(folder, dataset, paths, method, processes)
@@ -85,7 +86,9 @@ def main() -> None:
                     steps = settings.get("steps") or settings.get("hybrid-steps")
                     if steps:  # scaled to the default step count, the optimisation dominating
                         rate *= steps / DEFAULT_STEPS[method]
-                    row.append(f"{processes} process{'es' if processes > 1 else ''}: {rate:.2f} photos/s")
+                    row.append(
+                        f"{processes} process{'es' if processes > 1 else ''}: {rate:.3g} photos/s ({1 / rate:.3g} s/photo)"
+                    )
                 scaled = " (scaled to its default steps)" if method in DEFAULT_STEPS else ""
                 print(f"{size} px, {method}{scaled}: " + "; ".join(row))
 
