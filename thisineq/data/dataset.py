@@ -134,7 +134,7 @@ def _write_votes(raw_votes: pd.DataFrame, photos: pd.DataFrame, out_dir: Path) -
     """votes.csv (usable, by photo id) and vote_problems.csv; their counts for the manifest."""
     from thisineq.data.votes import check_votes
 
-    usable, problems = check_votes(raw_votes, photos.set_index("photo_id") if "photo_id" in photos else photos)
+    usable, problems = check_votes(raw_votes, photos.set_index("photo_id"))
     _write_csv(out_dir / VOTES, usable)
     _write_csv(out_dir / VOTE_PROBLEMS, problems)
     return {

@@ -27,6 +27,7 @@ from thisineq.errors import ConfigError
 from thisineq.io import atomic_open, atomic_path
 from thisineq.perception.ranker import PairwiseRanker, cross_fitted_bradley_terry_accuracy, image_split, pairwise_accuracy
 from thisineq.predict.features import BACKBONES, photo_features
+from thisineq.predict.ordinal import fitted_state
 
 RANKER = "ranker.pt"
 
@@ -76,12 +77,12 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
         left, right, winner = row_of[asked["left"]].to_numpy(), row_of[asked["right"]].to_numpy(), asked["winner"].to_numpy()
         train, test = ~held_out[left] & ~held_out[right], held_out[left] & held_out[right]
         log(f"ranking {question}: {train.sum():,} training votes, {test.sum():,} held-out votes")
-        ranker = config.ranker().fit(features, left[train], right[train], winner[train])
+        held_out_scores = config.ranker().fit(features, left[train], right[train], winner[train]).decision_function(features)
         row = {
             "question": question,
             "votes_train": int(train.sum()),
             "votes_test": int(test.sum()),
-            "ranker_accuracy": pairwise_accuracy(ranker.decision_function(features), left[test], right[test], winner[test]),
+            "ranker_accuracy": pairwise_accuracy(held_out_scores, left[test], right[test], winner[test]),
             "baseline_accuracy": cross_fitted_bradley_terry_accuracy(
                 len(photos), left[test], right[test], winner[test], seed=config.seed
             ),
@@ -91,9 +92,7 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
         if truth is not None:
             hidden = pd.Series(perception_scores(truth.loc[photos.index], question), index=photos.index)
             row["ceiling_accuracy"] = ceiling_accuracy(asked[test], hidden)
-            row["hidden_spearman_held_out"] = float(
-                stats.spearmanr(ranker.decision_function(features)[held_out], hidden[held_out]).statistic
-            )
+            row["hidden_spearman_held_out"] = float(stats.spearmanr(held_out_scores[held_out], hidden[held_out]).statistic)
         results.append(row)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -127,16 +126,7 @@ def save_rankers(rankers: dict[str, PairwiseRanker], path: str | os.PathLike, *,
         "format": "thisineq-perception-ranker",
         "backbone": backbone,
         "settings": json.dumps(settings),
-        "rankers": {
-            q: {
-                "hidden": r.hidden,
-                "in_features": r.n_features_in_,
-                "mean": torch.from_numpy(r.standardise_.mean),
-                "scale": torch.from_numpy(r.standardise_.scale),
-                "net": r.net_.state_dict(),
-            }
-            for q, r in rankers.items()
-        },
+        "rankers": {q: {"hidden": r.hidden, **fitted_state(r)} for q, r in rankers.items()},
     }
     with atomic_path(path) as tmp:
         torch.save(record, tmp)

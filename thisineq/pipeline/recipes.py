@@ -192,11 +192,7 @@ def _earlier_conditions(out: Path, recipes: list[str]) -> dict[str, str]:
     if (out / CONDITIONS).is_file():
         return json.loads((out / CONDITIONS).read_text(encoding="utf-8"))
     text = (out / "recipes.md").read_text(encoding="utf-8") if (out / "recipes.md").is_file() else ""
-    lines = {
-        line[2:].split(": ", 1)[0]: line[2:].split(": ", 1)[1]
-        for line in text.splitlines()
-        if line.startswith("- ") and ": " in line
-    }
+    lines = dict(line[2:].split(": ", 1) for line in text.splitlines() if line.startswith("- ") and ": " in line)
     return {r: lines.get(r, "no record of its cores and threads") for r in recipes}
 
 

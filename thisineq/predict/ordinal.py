@@ -64,6 +64,16 @@ class Standardiser:
         return torch.from_numpy(((x - self.mean) / self.scale).astype(np.float32))
 
 
+def fitted_state(model) -> dict:
+    """A fitted model's standardiser and network as tensors and plain values (what its saved record keeps)."""
+    return {
+        "in_features": model.n_features_in_,
+        "mean": torch.from_numpy(model.standardise_.mean),
+        "scale": torch.from_numpy(model.standardise_.scale),
+        "net": model.net_.state_dict(),
+    }
+
+
 class OrdinalDecileRegressor(BaseEstimator, RegressorMixin):
     """Suel et al.'s model as a scikit-learn estimator: fit(X, deciles, locations=…), predict → expected decile.
 
@@ -100,7 +110,8 @@ class OrdinalDecileRegressor(BaseEstimator, RegressorMixin):
         self.standardise_ = Standardiser(X.mean(0), X.std(0) + 1e-6)
         self.net_ = DenseStack(X.shape[1], tuple(self.hidden), self.dropout)
         features, index_t, target_t = self.standardise_(X), torch.from_numpy(index), torch.from_numpy(target)
-        photos_of = [np.flatnonzero(index == i) for i in range(n_locations)]
+        order = np.argsort(index, kind="stable")
+        photos_of = np.split(order, np.cumsum(np.bincount(index, minlength=n_locations))[:-1])
         optimiser = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         self.net_.train()
         step = 0

@@ -31,7 +31,7 @@ from thisineq.predict.evaluate import (
     out_of_fold_predictions,
 )
 from thisineq.predict.features import BACKBONES, feature_network, photo_features
-from thisineq.predict.ordinal import DenseStack, OrdinalDecileRegressor, Standardiser
+from thisineq.predict.ordinal import DenseStack, OrdinalDecileRegressor, Standardiser, fitted_state
 
 PREDICTOR = "predictor.pt"
 PREDICTOR_FORMAT = "thisineq-decile-predictor"
@@ -114,17 +114,7 @@ def save_predictor(models: dict[str, OrdinalDecileRegressor], path: str | os.Pat
         "format": PREDICTOR_FORMAT,
         "backbone": backbone,
         "settings": json.dumps(settings),
-        "models": {
-            key: {
-                "hidden": list(m.hidden),
-                "dropout": m.dropout,
-                "in_features": m.n_features_in_,
-                "mean": torch.from_numpy(m.standardise_.mean),
-                "scale": torch.from_numpy(m.standardise_.scale),
-                "net": m.net_.state_dict(),
-            }
-            for key, m in models.items()
-        },
+        "models": {key: {"hidden": list(m.hidden), "dropout": m.dropout, **fitted_state(m)} for key, m in models.items()},
     }
     with atomic_path(path) as tmp:
         torch.save(record, tmp)

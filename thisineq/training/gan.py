@@ -13,10 +13,10 @@ All keep lazy path-length regularisation of G, style mixing, differentiable augm
 everything D sees, an EMA generator with ramp-up, and Adam with the lazy-regularisation correction;
 `precision="bf16"` runs G's and D's forward passes under bfloat16 autocast (the regularisers stay
 in float32); `precision="auto"` does so only where the device computes bfloat16 in hardware
-(`thisineq.hardware.native_bf16`): elsewhere autocast emulates it, many times slower than float32. A run folder (`RunFolder`) holds the latest checkpoint (written
-atomically; a run killed at any moment resumes from it with the same random state, and it keeps
-the quality metric's trajectory), the EMA generator, sample grids and a JSON-lines log of the
-losses. Under `torchrun` it trains with DistributedDataParallel.
+(`thisineq.hardware.native_bf16`): elsewhere autocast emulates it, many times slower than float32.
+A run folder (`RunFolder`) holds the latest checkpoint (written atomically; a run killed at any
+moment resumes from it with the same random state, and it keeps the quality metric's trajectory),
+the EMA generator, sample grids and a JSON-lines log of the losses. Under `torchrun` it trains with DistributedDataParallel.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ def perception_scores(factors: pd.DataFrame, question: str) -> np.ndarray:
     missing = [f for f in weights if f not in factors]
     if missing:
         raise ConfigError(f"the factors table has no {', '.join(missing)} column(s)")
-    z = (factors[list(weights)] - factors[list(weights)].mean()) / factors[list(weights)].std(ddof=0).replace(0, 1)
+    used = factors[list(weights)]
+    z = (used - used.mean()) / used.std(ddof=0).replace(0, 1)
     score = z.to_numpy() @ np.array(list(weights.values()))
     return (score - score.mean()) / (score.std() or 1.0)
 
