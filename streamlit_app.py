@@ -15,6 +15,7 @@ pages = {
         st.Page("app_pages/map.py", title="Map", icon=":material/map:"),
         st.Page("app_pages/metrics.py", title="Metrics", icon=":material/analytics:"),
         st.Page("app_pages/walks.py", title="Walk matrix", icon=":material/grid_view:"),
+        st.Page("app_pages/predictions.py", title="Predictions", icon=":material/query_stats:"),
         st.Page("app_pages/upload.py", title="Your photo", icon=":material/add_a_photo:"),
     ],
     "More": [

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from thisineq.app import generation, state, widgets
+from thisineq.app import generation, readings, state, widgets
 from thisineq.invert import methods
 
 st.title("Generator")
@@ -52,7 +52,20 @@ if found is None:
     ws = generation.seed_ws(generator, st.session_state[state.SEED], st.session_state[state.PSI])
 else:
     ws = generation.ws_tensor(found)
-original = generation.png_data_url(generation.synthesise(generator, ws))
+original_pixels = generation.synthesise(generator, ws)
+original = generation.png_data_url(original_pixels)
+reader = state.image_reader(artifact_root)
+with st.sidebar:
+    reading = st.toggle(
+        "Read with the image models",
+        value=reader is not None,
+        key=state.GENERATOR_READ,
+        disabled=reader is None,
+        help="re-score every image with the decile predictor and perception ranker, which never saw the latent space"
+        if reader is not None
+        else "no image-side models in this artifact set: `thisineq pipeline --only predict crowd perception` builds them",
+    )
+before = readings.read_pixels(reader, [original_pixels]).iloc[0] if reading and reader is not None else None
 
 
 @st.fragment
@@ -66,6 +79,9 @@ def walk() -> None:
     columns[-2].image(original, caption="inversion" if photo_id else "original", width="stretch")
     edited = generation.synthesise(generator, ws, moves)
     columns[-1].image(generation.png_data_url(edited), caption="edited", width="stretch")
+    if before is not None:
+        columns[-2].caption(readings.readings_line(reader, before))
+        columns[-1].caption(readings.readings_line(reader, readings.read_pixels(reader, [edited]).iloc[0], before))
     widgets.download_png(edited, "thisineq-edit.png", key=state.GENERATOR_DOWNLOAD)
     source = {"photo": photo_id} if photo_id else {"seed": st.session_state[state.SEED], "psi": st.session_state[state.PSI]}
     if page.artifacts.name != "demo":

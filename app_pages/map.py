@@ -19,16 +19,41 @@ outlined = st.toggle(
     key=state.MAP_OUTLINES,
     help="thin borders between LSOAs; on a machine without a graphics card they make a city-wide map several times slower to draw",
 )
+perception = state.csv_table(str(page.artifacts.perception / "perception_lsoa.csv"))
+ranking = state.csv_table(str(page.artifacts.perception / "ranking.csv"))
+questions = [str(q) for q in ranking["question"]] if perception is not None and ranking is not None else []
+question = st.sidebar.selectbox(
+    "Perception layer",
+    ["", *questions],
+    key=state.MAP_PERCEPTION,
+    format_func=lambda q: f"which looks {q}?" if q else "none",
+    disabled=not questions,
+    help="the crowd-trained ranker's score of each area's photos, beside the deciles"
+    if questions
+    else "no perception scores in this artifact set: `thisineq pipeline --only crowd perception` builds them",
+)
 geojson = state.web_geojson(root)
+view = pdk.ViewState(**maps.initial_view(photos, geojson))
 layers = [maps.choropleth_layer(maps.coloured_geojson(geojson, lsoas[f"{domain_key}_decile"]), outlined=outlined)]
 if show_photos:
     layers.append(maps.photo_layer(maps.photo_points(photos, domain_key)))
-deck = maps.CompactDeck(
-    layers=layers,
-    initial_view_state=pdk.ViewState(**maps.initial_view(photos, geojson)),
-    tooltip=maps.decile_tooltip(domain(domain_key).label),
-)
-event = st.pydeck_chart(deck, height=560, on_select="rerun", selection_mode="single-object", key=state.MAP_SELECTION)
+deck = maps.CompactDeck(layers=layers, initial_view_state=view, tooltip=maps.decile_tooltip(domain(domain_key).label))
+where = st.columns(2) if question else [st]
+event = where[0].pydeck_chart(deck, height=560, on_select="rerun", selection_mode="single-object", key=state.MAP_SELECTION)
+if question:
+    scores = perception.set_index("lsoa_code")[question]
+    perceived = maps.CompactDeck(
+        layers=[maps.choropleth_layer(maps.coloured_geojson(geojson, maps.score_deciles(scores)), outlined=outlined)],
+        initial_view_state=view,
+        tooltip=maps.decile_tooltip(f"'{question}' perception"),
+    )
+    where[1].pydeck_chart(perceived, height=560, key=state.MAP_PERCEPTION_DECK)
+    rho = perception[question].corr(perception[f"{domain_key}_decile"], method="spearman")
+    where[1].caption(
+        f"Which looks {question}? The areas' mean perception score as deciles among the areas (1: looks least {question}). "
+        f"Spearman ρ with the {domain(domain_key).label.lower()} decile over {len(perception):,} areas: {rho:.2f}. "
+        + ("The votes are a simulated crowd's (synthetic)." if manifest.get("synthetic") else "")
+    )
 st.markdown(maps.legend_markdown(bool(manifest.get("synthetic"))), unsafe_allow_html=True)
 st.caption("Click an area to list its photos, or a photo to open it below.")
 

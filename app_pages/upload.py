@@ -53,4 +53,5 @@ ws = upload.inverted_ws(photo, method, models, st.container())
 if ws is None:
     st.stop()  # an optimiser waits for its button or its job
 record = state.json_record(str(page.artifacts.boundaries_record))
-upload.walk_and_download(photo, method, ws, models, normals, (page.photos, page.inversions, record))
+reader = state.image_reader(str(page.artifacts.root))
+upload.walk_and_download(photo, method, ws, models, normals, (page.photos, page.inversions, record), reader)

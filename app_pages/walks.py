@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from thisineq.app import generation, state, widgets
+from thisineq.app import charts, generation, readings, state, widgets
 from thisineq.data.domains import domain
 from thisineq.latent.normals import FIT_LABELS
 from thisineq.latent.walk import walk_grid
@@ -64,6 +64,24 @@ st.image(
     grid,
     caption=f"rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the direction walked; {where} moved; {fitted}",
 )
+reader = state.image_reader(artifact_root)
+if (
+    reader is not None
+    and reader.domains
+    and st.toggle(
+        "Read the walks with the image models",
+        value=True,
+        key=state.WALKS_READ,
+        help="the decile predictor, which never saw the latent space, reads every image of the grid",
+    )
+):
+    grid_readings = readings.read_latent_grid(reader, generator, latents, list(sources), chosen, steps)
+    curves = readings.own_domain_curves(grid_readings)
+    st.altair_chart(charts.walk_readings(curves, "What the decile predictor reads along each walk"), width="stretch")
+    st.caption(
+        "Each walked domain's own predicted decile (the expected decile of the image, 1 most deprived) at every step. "
+        "A walk towards privilege should raise it; `scripts/bench_walk_readings.py` counts how often it does over many photos."
+    )
 left, right = st.columns(2)
 left.download_button(
     "Download the grid (PNG)",

@@ -14,7 +14,7 @@ import pytest
 
 from thisineq.app.serve import chromium_path, running_app, wait_for_app
 
-PAGES = ["", "generator", "map", "metrics", "walks", "upload", "dataset", "kiosk", "about"]
+PAGES = ["", "generator", "map", "metrics", "walks", "predictions", "upload", "dataset", "kiosk", "about"]
 # What shows that a page has drawn: its title, or the kiosk's image, or the map's canvas (a deck the
 # browser refuses to draw leaves an error box where the canvas would be).
 READY = {"kiosk": '[data-testid="stMain"] [data-testid="stImage"] img', "map": '[data-testid="stDeckGlJsonChart"] canvas'}

@@ -116,3 +116,50 @@ def test_table1_display_puts_each_interval_in_one_cell():
     assert list(shown["domain"]) == ["Income", "Income", "Health"]
     noted = tables.table1_display(table1().assign(note=[None, None, "only 3 deprived and 12 privileged photos"]))
     assert list(noted["why no score"]) == ["", "", "only 3 deprived and 12 privileged photos"]
+
+
+def test_the_prediction_scatter_draws_one_point_per_area_with_the_diagonal_on_the_decile_scale():
+    lsoa = pd.DataFrame({"lsoa_code": ["a", "b", "c"], "true": [1, 5, 10], "predicted": [2.5, 5.1, 8.0], "photos": 3})
+    spec = charts.prediction_scatter(lsoa, "income").to_dict()
+    points, diagonal = spec["layer"]
+    assert len(spec["datasets"][points["data"]["name"]]) == 3 and len(spec["datasets"][diagonal["data"]["name"]]) == 2
+    assert points["encoding"]["y"]["field"] == "predicted" and points["encoding"]["y"]["scale"]["domain"] == [0.5, 10.5]
+    assert points["encoding"]["color"]["scale"]["range"] == maps.decile_hex()
+
+
+def test_walk_readings_give_each_reading_its_panel_and_each_image_its_line():
+    readings = pd.DataFrame(
+        {
+            "image": ["seed 0"] * 3 + ["seed 1"] * 3,
+            "step": [-1, 0, 1] * 2,
+            "reading": "Income: predicted decile",
+            "value": range(6),
+        }
+    )
+    spec, rows = drawn(charts.walk_readings(readings, "walks"))
+    assert len(rows) == 6 and spec["encoding"]["facet"]["field"] == "reading" and spec["encoding"]["color"]["field"] == "image"
+    assert spec["resolve"]["scale"]["y"] == "independent"
+
+
+def test_area_scores_become_deciles_among_the_areas_lowest_first():
+    scores = pd.Series(np.arange(20.0)[::-1], index=[f"a{i}" for i in range(20)])
+    deciles = maps.score_deciles(scores)
+    assert deciles["a19"] == 1 and deciles["a0"] == 10 and (deciles.value_counts() == 2).all()
+
+
+def test_the_image_rows_sit_beside_the_boundaries_fitted_on_the_same_photos():
+    latent = pd.DataFrame(
+        {
+            "domain": ["income", "income", "income", "health", "health", "health"],
+            "method": ["e4e", "restyle", "projector"] * 2,
+            "classes": "ranks 20%",
+            "n": [200, 200, 30, 180, 180, 30],
+        }
+    )
+    images = pd.DataFrame({"domain": ["income", "health"], "method": "images (VGG16)", "classes": "ranks 20%", "n": [200, 180]})
+    same = tables.same_photos(latent, images)
+    assert same == ["e4e", "restyle"]  # the projector was fitted on other photos
+    beside = tables.beside_table1(latent, images, same)
+    assert list(beside["domain"]) == ["income"] * 3 + ["health"] * 3
+    assert list(beside["method"]) == ["e4e", "restyle", "images (VGG16)"] * 2
+    assert tables.same_photos(latent.assign(n=latent["n"] + 1), images) == []

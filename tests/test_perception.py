@@ -185,3 +185,29 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     assert {"income", "health"} <= set(correlations["domain"]) and correlations["spearman"].between(-1, 1).all()
     assert main([*arguments, "--questions", "happier"]) == 2
     assert "no votes ask happier" in capsys.readouterr().err
+    # The saved rankers score as the fitted ones did (float16 weights: within a hair), images as their cached photos.
+    from thisineq.data.dataset import load_dataset
+    from thisineq.images import from_uint8
+    from thisineq.perception.run import load_rankers
+
+    rankers = load_rankers(out / "ranker.pt")
+    assert set(rankers.rankers) == set(QUESTIONS) and rankers.backbone == "efficientnet"
+    dataset = load_dataset(city / "dataset")
+    features = cache.photo_features(dataset, "efficientnet", progress=False, log=lambda _: None)
+    reloaded = rankers.predict(features)
+    order = dataset.photos.sort_values("cache_index").index
+    fitted = scores.set_index("photo_id").loc[order, list(QUESTIONS)].reset_index(drop=True)
+    for question in QUESTIONS:
+        assert stats.spearmanr(reloaded[question], fitted[question]).statistic > 0.999
+    images = from_uint8(torch.from_numpy(np.array(dataset.images()[:5])).permute(0, 3, 1, 2))
+    np.testing.assert_allclose(rankers.score_images(images, MeanColour()).to_numpy(), reloaded.iloc[:5].to_numpy(), atol=1e-5)
+    # A votes file of its own, some of whose votes name photos the dataset lacks: those are counted, the rest ranked.
+    votes = pd.read_csv(city / "dataset" / "votes.csv", dtype=str).iloc[:1500][["left", "right", "winner", "question"]]
+    votes.loc[:9, "left"] = "nowhere.png"
+    votes.to_csv(tmp_path / "mine.csv", index=False)
+    assert main([*arguments[:-2], "--steps", "50", "--votes", str(tmp_path / "mine.csv"), "--out", str(tmp_path / "own")]) == 0
+    assert "10 of 1,500 votes left out: 10 left image is not in the collection" in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "own" / "ranking.csv")["votes_train"].sum() < ranking["votes_train"].sum()
+    (tmp_path / "none.csv").write_text("left,right,winner,question\nnowhere.png,elsewhere.png,left,safer\n", encoding="utf-8")
+    assert main([*arguments[:-2], "--votes", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o2")]) == 2
+    assert "no vote in" in capsys.readouterr().err and not (tmp_path / "o2").exists()

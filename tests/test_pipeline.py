@@ -91,6 +91,22 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert list(compared["method"]) == ["e4e", "restyle", "projector", "hybrid"]
     assert compared[["mse", "lpips", "seconds_per_photo", "latent_error"]].notna().all().all()
     assert compared.set_index("method").loc[["e4e", "hybrid"], "lec"].notna().all()  # e4e's boundaries exist even when tiny
+    # The image side: decile prediction judged beside Table 1 on the boundaries' photos, and the crowd's perception.
+    measures = pd.read_csv(out / "predict" / "measures.csv")
+    assert set(measures["domain"]) == set(config.domains) and set(measures["grouping"]) == {"stratified", "lsoa"}
+    beside = pd.read_csv(out / "predict" / "table1.csv")
+    assert set(beside["method"]) == {"images (VGG16)"} and list(dict.fromkeys(beside["classes"])) == list(
+        dict.fromkeys(table["classes"])
+    )
+    e4e_rows = table[(table["method"] == "e4e") & (table["split"] == "by LSOA")]
+    same_photos = beside.merge(e4e_rows, on=["domain", "classes"], suffixes=("", "_e4e")).dropna(subset=["roc_auc"])
+    assert len(same_photos) and (same_photos["n"] == same_photos["n_e4e"]).all()  # the boundaries' labelled photos
+    lsoa = pd.read_csv(out / "predict" / "lsoa.csv")
+    assert lsoa["predicted"].between(1, 10).all() and lsoa["true"].between(1, 10).all()
+    ranking = pd.read_csv(out / "perception" / "ranking.csv")
+    assert set(ranking["question"]) == {"wealthier", "safer", "livelier"} and ranking["ceiling_accuracy"].notna().all()
+    assert {"wealthier", "safer", "livelier"} <= set(pd.read_csv(out / "perception" / "perception_lsoa.csv").columns)
+    assert not list((out / "predict").glob("predictions*")) and not list((out / "perception").glob("perception_scores*"))
     rerun = []
     Pipeline(config, progress=False, log=rerun.append).run()
     assert rerun == [f"[{step.name}] current, skipped" for step in STEPS]
@@ -99,7 +115,8 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     table.write_text(table.read_text(encoding="utf-8").replace(",train,", ",val,", 1), encoding="utf-8")
     pipeline = Pipeline(config, progress=False)
     stale = {step.name for step in pipeline.steps() if not pipeline.is_current(step)}
-    assert stale == {"boundaries", "figures", "known_answer"}  # Fig. 3 and the truth profiles label those photos too
+    # Fig. 3, the truth profiles and the image side label those photos too.
+    assert stale == {"boundaries", "figures", "known_answer", "predict", "crowd", "perception"}
 
 
 def test_every_step_is_declared_once_with_its_files_and_settings():
@@ -282,7 +299,8 @@ def test_bringing_your_own_leaves_out_the_synthetic_steps_and_names_what_is_miss
     pipeline = Pipeline(config, progress=False)
     names = [step.name for step in pipeline.steps()]
     assert not {"city", "demo_city", "gan", "oracle", "gan_quality", "known_answer"} & set(names)
-    assert {"encoder_e4e", "invert_e4e", "boundaries", "walks", "headline"} <= set(names)
+    assert {"encoder_e4e", "invert_e4e", "boundaries", "walks", "predict", "headline"} <= set(names)
+    assert not {"crowd", "perception"} & set(names)  # a lab without crowd votes has no perception step
     assert pipeline.paths.train_dataset == pipeline.paths.demo_dataset  # the encoders train on the lab's own photos
     with pytest.raises(ConfigError, match=r"lacks a dataset \(`thisineq data ingest .* and a generator \(`thisineq import"):
         pipeline.run()

@@ -227,3 +227,48 @@ def test_thisineq_predict_names_bad_input(tmp_path, capsys):
         == 2
     )
     assert "not a PyTorch checkpoint" in capsys.readouterr().err and not (tmp_path / "s.csv").exists()
+
+
+class _BrightnessGenerator:
+    """A stand-in generator whose image is grey at the level of the code's first value: walking that axis brightens it."""
+
+    def synthesis(self, ws):
+        return torch.tanh(ws[:, 0, 0]).view(-1, 1, 1, 1).expand(-1, 3, 8, 8)
+
+
+def test_walk_readings_follow_what_the_predictor_reads_and_agreement_has_the_walks_sign():
+    from thisineq.app.readings import read_latent_grid, readings_line
+    from thisineq.latent.normals import Direction
+    from thisineq.predict.reader import ImageReader, walk_agreement, walk_readings
+    from thisineq.predict.run import DecilePredictor
+
+    rng = np.random.default_rng(0)
+    brightness = rng.uniform(-1, 1, 600)
+    features = np.repeat(brightness[:, None], 3, axis=1)  # what _CountingNetwork reads: the mean colour
+    deciles = np.clip(np.ceil((brightness + 1) * 5), 1, 10).astype(int)  # brighter reads as more privileged
+    model = OrdinalDecileRegressor(hidden=(8,), steps=300).fit(features, deciles)
+    reader = ImageReader(DecilePredictor("efficientnet", {"income": model}), None, None, {"efficientnet": _CountingNetwork()})
+    codes = torch.from_numpy(rng.uniform(-0.5, 0.5, (6, 4, 5))).float()
+    up = Direction("income", np.eye(5)[0], 0.2)
+    readings = walk_readings(reader, _BrightnessGenerator(), codes, up, [-2, -1, 0, 1, 2], batch=4)
+    assert len(readings) == 6 * 5 and list(readings.columns) == ["image", "step", "income"]
+    towards = walk_agreement(readings, "income")
+    assert len(towards) == 6 and (towards["spearman"] > 0.9).all() and (towards["change"] > 0).all()
+    down = walk_agreement(
+        walk_readings(reader, _BrightnessGenerator(), codes, Direction("income", -np.eye(5)[0], 0.2), [-1, 0, 1]), "income"
+    )
+    assert (down["spearman"] < 0).all()
+    flat = walk_agreement(
+        walk_readings(reader, _BrightnessGenerator(), codes, Direction("income", np.eye(5)[1], 0.2), [-1, 1]), "income"
+    )
+    assert flat["spearman"].isna().all() and np.allclose(flat["change"], 0)  # an axis the image ignores moves nothing
+    # A walk matrix's latents (sources, domains, steps, num_ws, D) read image by image, labelled by source and step.
+    grid_latents = torch.stack(
+        [torch.stack([codes[:2] + a * 0.2 * torch.from_numpy(np.eye(5)[0]).float() for a in (-1, 0, 1)], 1)], 1
+    )
+    grid = read_latent_grid(reader, _BrightnessGenerator(), grid_latents.numpy(), ["seed 0", "seed 1"], ["income"], [-1, 0, 1])
+    assert (
+        list(grid["source"]) == ["seed 0"] * 3 + ["seed 1"] * 3 and grid.groupby("source")["income"].is_monotonic_increasing.all()
+    )
+    line = readings_line(reader, grid.iloc[2], grid.iloc[0])
+    assert line.startswith("predicted deciles: income ") and "(+" in line

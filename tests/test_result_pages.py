@@ -244,3 +244,49 @@ def test_a_new_photo_stops_the_old_ones_optimiser():
     assert job.stop.is_set()
     with pytest.raises(JobStopped):  # it ends at its next step, its partial result discarded
         job.future.result(timeout=120)
+
+
+def readings_lines(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if c.value.startswith("predicted deciles:")]
+
+
+def test_the_generator_reads_its_images_with_the_image_models(e4e_photo):
+    at = app("app_pages/generator.py", photo=e4e_photo, method="e4e")
+    before, edited = readings_lines(at)
+    assert "income" in before and "looks (percentile of the photos): " in before
+    assert "(+0.0)" in edited or "(-0.0)" in edited  # every slider at 0: the edit reads as the inversion
+    at.slider(key="generator_slider_income").set_value(3.0).run()
+    assert not at.exception
+    moved = readings_lines(at)
+    assert moved[0] == before and moved[1] != edited  # the walked image reads differently, the inversion as before
+    at.toggle(key="generator_read").set_value(False).run()
+    assert not at.exception and not readings_lines(at)
+
+
+def test_the_walk_matrix_draws_what_the_predictor_reads_along_each_walk():
+    at = app("app_pages/walks.py")
+    charts = at.get("arrow_vega_lite_chart")
+    assert len(charts) == 1 and "predicted decile" in charts[0].proto.spec
+    at.toggle(key="walks_read").set_value(False).run()
+    assert not at.exception and not at.get("arrow_vega_lite_chart")
+
+
+def test_the_predictions_page_maps_true_and_predicted_deciles_beside_table1():
+    at = app("app_pages/predictions.py")
+    assert len(at.get("deck_gl_json_chart")) == 2
+    measures, beside = (frame.value for frame in at.dataframe)
+    assert set(measures["grouping"]) == {"grouped by LSOA", "stratified over locations"}
+    assert measures["kendall_tau"].between(-1, 1).all()
+    assert set(beside["method"]) == {"e4e", "restyle", "images (VGG16)"}  # the optimisers were fitted on other photos
+    assert beside["roc_auc"].str.match(r"^\d\.\d\d \[\d\.\d\d–\d\.\d\d\]$").all()
+    at.selectbox(key="predict_domain").set_value("health").run()
+    at.radio(key="predict_grouping").set_value("stratified").run()
+    assert not at.exception and any("Health" in md.value for md in at.markdown)
+
+
+def test_the_map_shows_a_perception_layer_beside_the_deciles():
+    at = app("app_pages/map.py")
+    assert len(at.get("deck_gl_json_chart")) == 1
+    at.selectbox(key="map_perception").set_value("wealthier").run()
+    assert not at.exception and len(at.get("deck_gl_json_chart")) == 2
+    assert any("Which looks wealthier?" in c.value and "Spearman ρ" in c.value for c in at.caption)

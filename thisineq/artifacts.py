@@ -100,6 +100,16 @@ class ArtifactSet:
         return self.root / "known_answer"
 
     @property
+    def predict(self) -> Path:
+        """Decile prediction from photos (Suel et al.): `measures.csv`, `lsoa.csv`, `table1.csv` beside the boundaries' and `predictor.pt`."""
+        return self.root / "predict"
+
+    @property
+    def perception(self) -> Path:
+        """Perception ranking from crowd votes: `ranking.csv`, `perception_lsoa.csv`, `correlations.csv` and `ranker.pt`."""
+        return self.root / "perception"
+
+    @property
     def figures(self) -> Path:
         """The paper's Fig. 3 per method and domain: latents by decile (PNG, and the coordinates plotted as gzipped CSV)."""
         return self.root / "figures"

@@ -153,3 +153,46 @@ def stability_points(visibility: pd.DataFrame) -> alt.Chart:
             tooltip=["method", "domain", "fit", "measure", alt.Tooltip("value:Q", format=".3f")],
         )
     )
+
+
+def prediction_scatter(lsoa: pd.DataFrame, title: str) -> alt.LayerChart:
+    """Each LSOA's mean predicted decile against its true one (columns lsoa_code, true, predicted), with the diagonal."""
+    colours = alt.Scale(domain=list(range(1, 11)), range=decile_hex())
+    axis = alt.Scale(domain=[0.5, 10.5])
+    points = (
+        alt.Chart(lsoa[["lsoa_code", "true", "predicted"]], title=title)
+        .transform_calculate(jittered="datum.true + (random() - 0.5) * 0.5")  # areas of one decile spread out, not stacked
+        .mark_circle(size=30, opacity=0.7)
+        .encode(
+            x=alt.X("jittered:Q", title="true decile (jittered)", scale=axis),
+            y=alt.Y("predicted:Q", title="predicted decile (mean of the area's photos)", scale=axis),
+            color=alt.Color("true:O", scale=colours, title=DECILE_TITLE),
+            tooltip=[
+                alt.Tooltip("lsoa_code:N", title="LSOA"),
+                alt.Tooltip("true:O", title="true decile"),
+                alt.Tooltip("predicted:Q", title="predicted", format=".2f"),
+            ],
+        )
+    )
+    diagonal = (
+        alt.Chart(pd.DataFrame({"x": [1, 10], "y": [1, 10]})).mark_line(color="grey", strokeDash=[4, 4]).encode(x="x", y="y")
+    )
+    return points + diagonal
+
+
+def walk_readings(readings: pd.DataFrame, title: str) -> alt.Chart:
+    """What the image models read along walks (columns step, reading, value, and image where several are walked)."""
+    colour = alt.Color("image:N", title="image") if "image" in readings else alt.value("#4c78a8")
+    return (
+        alt.Chart(readings, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("step:Q", title="walk step (σ of W along the normal)"),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            color=colour,
+            facet=alt.Facet("reading:N", columns=3, title=None),
+            tooltip=["reading", alt.Tooltip("step:Q", format="+.1f"), alt.Tooltip("value:Q", format=".2f")],
+        )
+        .resolve_scale(y="independent")
+        .properties(width=220, height=160)
+    )

@@ -223,3 +223,9 @@ def _jsonable(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def score_deciles(scores: pd.Series) -> pd.Series:
+    """Continuous area scores (by lsoa_code) as deciles among the areas, 1 lowest, for the decile palette."""
+    ranks = scores.rank(method="first")
+    return pd.Series(np.ceil(10 * ranks / len(scores)).clip(1, 10).astype(int), index=scores.index) if len(scores) else scores

@@ -33,6 +33,7 @@ START = "generator_start"
 PHOTO = "generator_photo"
 GENERATOR_SLIDERS = "generator_slider_"  # + domain
 GENERATOR_DOWNLOAD = "generator_download_png"
+GENERATOR_READ = "generator_read"  # re-score the images with the image-side models
 
 DATASET_DOMAIN = "dataset_domain"
 
@@ -43,6 +44,14 @@ MAP_PHOTO = "map_photo"
 MAP_SELECTION = "map_selection"  # the deck's click selection (a widget)
 MAP_CLICKED = "map_clicked"  # the last click acted on: a click moves the photo and area once, not on every rerun
 MAP_AREA = "map_area"  # the lsoa_code whose photos are listed (None: every photo)
+MAP_PERCEPTION = "map_perception"  # the perception question shown beside the deciles ("": none)
+MAP_PERCEPTION_DECK = "map_perception_deck"
+
+PREDICT_DOMAIN = "predict_domain"
+PREDICT_GROUPING = "predict_grouping"
+PREDICT_CLASSES = "predict_classes"
+PREDICT_TRUE_MAP = "predict_true_map"
+PREDICT_MAP = "predict_map"
 
 METRICS_SPLIT = "metrics_split"
 METRICS_CLASSES = "metrics_classes"
@@ -63,6 +72,7 @@ WALKS_RANGE = "walks_range"
 WALKS_LAYERS = "walks_layers"
 WALKS_DOWNLOAD_PNG = "walks_download_png"
 WALKS_DOWNLOAD_LATENTS = "walks_download_latents"
+WALKS_READ = "walks_read"
 
 UPLOAD_FILE = "upload_file"
 UPLOAD_CURRENT = "upload_current"  # {"digest", "name", "upload": UploadedPhoto} of the checked upload
@@ -81,6 +91,7 @@ UPLOAD_FIT = "upload_fit"
 UPLOAD_SLIDERS = "upload_slider_"  # + domain
 UPLOAD_DOWNLOAD_PNG = "upload_download_png"
 UPLOAD_DOWNLOAD_LATENT = "upload_download_latent"
+UPLOAD_READ = "upload_read"
 
 KIOSK_TOUCHED = "kiosk_touched"  # time.time() of the last touch
 KIOSK_TICK = "kiosk_tick"  # drift ticks since then
@@ -310,6 +321,14 @@ def inversion_sets(artifact_root: str) -> dict:
     return {
         m: load_inversions(artifacts.inversion(m)) for m in methods.NAMES if (artifacts.inversion(m) / "inversion.json").is_file()
     }
+
+
+@st.cache_resource(show_spinner="Loading the image models…")
+def image_reader(artifact_root: str):
+    """The set's decile predictor and perception ranker with their feature networks (None where it has neither)."""
+    from thisineq.predict.reader import load_image_reader
+
+    return load_image_reader(ArtifactSet(Path(artifact_root)))
 
 
 @st.cache_data(show_spinner=False)

@@ -73,3 +73,23 @@ def headline_display(record: dict) -> pd.DataFrame:
         verdict.get(m, "no target" if t is None else "not measured") for m, t in zip(frame["met"], frame["target"], strict=True)
     ]
     return frame[["area", "figure", "value", "target", "verdict"]]
+
+
+def same_photos(table1: pd.DataFrame, image_rows: pd.DataFrame) -> list[str]:
+    """The boundary methods of Table 1 (one split) judged on the same labelled photos as the image rows: equal n throughout."""
+    keys = ["domain", "classes"]
+    wanted = image_rows.dropna(subset=["n"]).set_index(keys)["n"]
+    same = []
+    for method, rows in table1.groupby("method", sort=False):
+        counts = rows.set_index(keys)["n"].reindex(wanted.index)
+        if len(wanted) and counts.notna().all() and (counts == wanted).all():
+            same.append(str(method))
+    return same
+
+
+def beside_table1(table1: pd.DataFrame, image_rows: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Table 1's rows of `methods` and the image rows, for the image rows' class definitions, domain by domain."""
+    latent = table1[table1["method"].isin(methods) & table1["classes"].isin(set(image_rows["classes"]))]
+    combined = pd.concat([latent, image_rows], ignore_index=True)
+    order = {key: i for i, key in enumerate(dict.fromkeys(image_rows["domain"]))}
+    return combined.sort_values("domain", key=lambda d: d.map(order), kind="stable").reset_index(drop=True)

@@ -14,13 +14,14 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from thisineq.app import generation, state, widgets
+from thisineq.app import generation, readings, state, widgets
 from thisineq.app.jobs import Job, JobQueue, JobStopped, apply_thread_budget
 from thisineq.data.photos import PhotoReadError
 from thisineq.data.photos.upload import Crop, UploadedPhoto, crop_box, crop_square, read_upload
 from thisineq.invert import methods
 from thisineq.invert.api import InversionModels, invert_image
 from thisineq.latent.normals import BoundarySet
+from thisineq.predict.reader import ImageReader
 
 OPTIMISATION_STEPS = (100, 250, 500, 1000)
 PREVIEW_SIDE = 480  # the long side of the framed preview, in pixels
@@ -208,11 +209,18 @@ def _progress(queue: JobQueue, job: Job) -> None:
 
 
 def walk_and_download(
-    photo: np.ndarray, method: str, ws: np.ndarray, models: InversionModels, normals: BoundarySet, missing_context: tuple
+    photo: np.ndarray,
+    method: str,
+    ws: np.ndarray,
+    models: InversionModels,
+    normals: BoundarySet,
+    missing_context: tuple,
+    reader: ImageReader | None = None,
 ) -> None:
     """The boundary toggles and sliders, the crop beside its inversion and the edit, and the two downloads.
 
     `missing_context`: (photos, inversions, boundaries record), for saying why a domain has no boundary.
+    `reader`: the set's image-side models; under each image, what they read in it.
     """
     fit, walk = widgets.boundary_choice(normals, method, state.UPLOAD_FIT, state.UPLOAD_WALK)
     directions = normals.directions(method, fit=fit, walk=walk) if fit else {}
@@ -230,6 +238,16 @@ def walk_and_download(
         generation.png_data_url(reconstruction), caption=f"inversion ({widgets.method_label(method)})", width="stretch"
     )
     columns[2].image(generation.png_data_url(edited), caption="edited", width="stretch")
+    if reader is not None and st.toggle(
+        "Read with the image models",
+        value=True,
+        key=state.UPLOAD_READ,
+        help="the decile predictor and perception ranker, which never saw the latent space, read each image",
+    ):
+        yours, inverted, walked = (row for _, row in readings.read_pixels(reader, [photo, reconstruction, edited]).iterrows())
+        columns[0].caption(readings.readings_line(reader, yours))
+        columns[1].caption(readings.readings_line(reader, inverted))
+        columns[2].caption(readings.readings_line(reader, walked, inverted))
     left, right = st.columns(2)
     widgets.download_png(edited, "my-street-edited.png", key=state.UPLOAD_DOWNLOAD_PNG, where=left)
     right.download_button(

@@ -86,6 +86,20 @@ def evaluate(
     X, y = np.asarray(X, np.float64), np.asarray(y).astype(int)
     fold_groups = None if not grouped else folds_by if folds_by is not None else groups
     score = _out_of_fold_scores(X, y, fold_groups, n_splits, seed, boundary)
+    return evaluate_scores(y, score, groups, grouped=grouped, bootstrap=bootstrap, n_boot=n_boot, seed=seed)
+
+
+def evaluate_scores(
+    y, score, groups=None, *, grouped: bool, bootstrap: str = "area", n_boot: int = 1000, seed: int = 0
+) -> Evaluation:
+    """Table 1's scores and bootstrap intervals of out-of-fold decision scores (> 0: privileged) made elsewhere.
+
+    `grouped` records whether the folds that made `score` kept each LSOA on one side; another model's
+    out-of-fold scores of the same photos (an image-side predictor's) are then judged exactly as a boundary's.
+    """
+    if bootstrap not in BOOTSTRAPS:
+        raise ConfigError(f"the bootstrap resamples one of {', '.join(BOOTSTRAPS)}, got {bootstrap!r}")
+    y, score = np.asarray(y).astype(int), np.asarray(score, np.float64)
     resampled = bootstrap if groups is not None else "photo"
     clusters = np.unique(np.asarray(groups), return_inverse=True)[1] if resampled == "area" else np.arange(len(y))
     intervals = _bootstrap_intervals(y, score, clusters.ravel(), n_boot, seed)

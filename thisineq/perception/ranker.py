@@ -30,6 +30,11 @@ def outcome_codes(winner) -> np.ndarray:
     return np.array([OUTCOMES[w] for w in winner], dtype=np.float32)
 
 
+def ranker_network(in_features: int, hidden: int) -> nn.Module:
+    """Standardised features (B, D) → (B, 1) scores: the two dense layers of the Siamese ranker."""
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+
 class PairwiseRanker(BaseEstimator):
     """fit(features, left, right, winner) with left/right row indices into `features`; decision_function → scores."""
 
@@ -56,7 +61,7 @@ class PairwiseRanker(BaseEstimator):
         generator = torch.Generator().manual_seed(self.seed)
         self.standardise_ = Standardiser(features.mean(0), features.std(0) + 1e-6)
         x = self.standardise_(features)
-        self.net_ = nn.Sequential(nn.Linear(x.shape[1], self.hidden), nn.ReLU(), nn.Linear(self.hidden, 1))
+        self.net_ = ranker_network(x.shape[1], self.hidden)
         optimiser = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         left_t, right_t, outcome_t = torch.from_numpy(left), torch.from_numpy(right), torch.from_numpy(outcome)
         for _ in range(self.steps):

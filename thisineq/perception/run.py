@@ -20,16 +20,25 @@ import torch
 from scipy import stats
 
 from thisineq.config import option
-from thisineq.data.dataset import load_dataset
+from thisineq.data.dataset import Dataset, load_dataset
 from thisineq.data.domains import DOMAIN_KEYS
 from thisineq.data.synth.crowd import ceiling_accuracy, perception_scores
+from thisineq.data.votes import check_votes, problems_summary, read_votes
 from thisineq.errors import ConfigError
 from thisineq.io import atomic_open, atomic_path
-from thisineq.perception.ranker import PairwiseRanker, cross_fitted_bradley_terry_accuracy, image_split, pairwise_accuracy
-from thisineq.predict.features import BACKBONES, photo_features
-from thisineq.predict.ordinal import fitted_state
+from thisineq.models.stylegan2 import CheckpointError, safe_load
+from thisineq.perception.ranker import (
+    PairwiseRanker,
+    cross_fitted_bradley_terry_accuracy,
+    image_split,
+    pairwise_accuracy,
+    ranker_network,
+)
+from thisineq.predict.features import BACKBONES, feature_network, photo_features
+from thisineq.predict.ordinal import Standardiser, fitted_state, restore_network
 
 RANKER = "ranker.pt"
+RANKER_FORMAT = "thisineq-perception-ranker"
 
 
 @dataclass
@@ -44,6 +53,7 @@ class RankConfig:
     steps: int = option(2000, "Adam updates per ranker")
     hidden: int = option(64, "width of the ranker's hidden layer")
     truth: str = option("", "a synthetic city's ground_truth.csv: adds the ceiling and the recovery of its hidden scores")
+    votes: str = option("", "a votes file (Place Pulse layout) to rank from instead of the dataset's own votes")
     seed: int = option(0, "seed of the split and the rankers")
 
     def __post_init__(self):
@@ -57,9 +67,7 @@ class RankConfig:
 
 def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Path:
     dataset = load_dataset(config.dataset)
-    votes = dataset.votes()
-    if votes is None or votes.empty:
-        raise ConfigError(f"{config.dataset} has no crowd votes: ingest them with `thisineq data ingest --votes FILE`")
+    votes = _votes(config, dataset, log)
     questions = config.questions or tuple(sorted(votes["question"].unique()))
     unknown = set(questions) - set(votes["question"])
     if unknown:
@@ -121,12 +129,62 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
     return out
 
 
+def _votes(config: RankConfig, dataset: Dataset, log) -> pd.DataFrame:
+    """The usable votes (photo ids): from `config.votes` checked against the photos, or the dataset's own."""
+    if config.votes:
+        usable, problems = check_votes(read_votes(config.votes), dataset.photos)
+        if len(problems):
+            log(f"{config.votes}: {problems_summary(problems, len(usable) + len(problems))}")
+        if usable.empty:
+            raise ConfigError(f"no vote in {config.votes} names two photos of {config.dataset}")
+        return usable
+    votes = dataset.votes()
+    if votes is None or votes.empty:
+        raise ConfigError(f"{config.dataset} has no crowd votes: ingest them with `thisineq data ingest --votes FILE`")
+    return votes
+
+
 def save_rankers(rankers: dict[str, PairwiseRanker], path: str | os.PathLike, *, backbone: str, settings: dict) -> None:
     record = {
-        "format": "thisineq-perception-ranker",
+        "format": RANKER_FORMAT,
         "backbone": backbone,
         "settings": json.dumps(settings),
         "rankers": {q: {"hidden": r.hidden, **fitted_state(r)} for q, r in rankers.items()},
     }
     with atomic_path(path) as tmp:
         torch.save(record, tmp)
+
+
+@dataclass
+class PerceptionRanker:
+    """Fitted rankers by study question and the backbone whose features they read."""
+
+    backbone: str
+    rankers: dict[str, PairwiseRanker]
+
+    def predict(self, features: np.ndarray) -> pd.DataFrame:
+        """Perception score per photo (rows) and question (columns), on the scale of the dataset's photos."""
+        return pd.DataFrame({q: r.decision_function(features) for q, r in self.rankers.items()})
+
+    @torch.inference_mode()
+    def score_images(self, images: torch.Tensor, network: torch.nn.Module | None = None) -> pd.DataFrame:
+        """Scores of images (B, 3, H, W in [-1, 1]; generated or edited ones too), read as the cached photos are."""
+        network = network if network is not None else feature_network(self.backbone)
+        features = network(images.float()).float().numpy().astype(np.float16)  # as the cache stores them
+        return self.predict(features.astype(np.float64))
+
+
+def load_rankers(path: str | os.PathLike) -> PerceptionRanker:
+    """A `ranker.pt`, loaded safely (weights only)."""
+    record = safe_load(path)
+    if record.get("format") != RANKER_FORMAT:
+        raise CheckpointError(f"{path} is not a thisineq perception ranker (format {record.get('format')!r})")
+    rankers = {}
+    for question, stored in record["rankers"].items():
+        ranker = PairwiseRanker(hidden=int(stored["hidden"]))
+        width = int(stored["in_features"])
+        ranker.net_ = restore_network(ranker_network(width, ranker.hidden), stored["net"])
+        ranker.standardise_ = Standardiser(stored["mean"].numpy(), stored["scale"].numpy())
+        ranker.n_features_in_ = width
+        rankers[str(question)] = ranker
+    return PerceptionRanker(str(record["backbone"]), rankers)

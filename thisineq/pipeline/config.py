@@ -9,6 +9,7 @@ from thisineq.config import load_config, option
 from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.errors import ConfigError
 from thisineq.models.encoders import BACKBONES as ENCODER_BACKBONES
+from thisineq.predict.features import BACKBONES as IMAGE_BACKBONES
 
 HELD_OUT = ("val", "test")  # splits never seen by the encoders
 NOT_COUNTS = ("seed", "gan_metric_every", "area_style")  # numeric settings that may be 0
@@ -98,6 +99,12 @@ class PipelineConfig:
     )
     known_answer_labelled_share: float = option(0.3, "InterFaceGAN control: share of GAN samples labelled in each class")
     control_photos: int = option(3000, "photos of the positive-control city (independent domains)")
+    image_backbone: str = option(
+        "vgg", "features the image-side models read: VGG16 (Suel et al.'s family) or EfficientNet-Lite0", choices=IMAGE_BACKBONES
+    )
+    predict_hidden: tuple[int, ...] = option((128, 32), "widths of the decile predictor's dense stack (float16: ~0.3 MB/domain)")
+    image_steps: int = option(2000, "Adam updates of each image-side model (decile predictor and perception ranker)")
+    crowd_votes: int = option(100000, "simulated crowd votes on the synthetic training city, over its three questions")
     control_methods: tuple[str, ...] = option(("e4e",), "encoders that invert the positive-control city")
 
     def __post_init__(self):
@@ -154,6 +161,9 @@ class PipelineConfig:
             known_answer_random_sources=4,
             known_answer_gan_samples=300,
             control_photos=160,
+            predict_hidden=(8,),
+            image_steps=20,
+            crowd_votes=3000,
         )
 
 
@@ -199,8 +209,9 @@ def _unknown_recipe(config: PipelineConfig) -> str | None:
 
 
 def _unknown_backbone(config: PipelineConfig) -> str | None:
-    if config.encoder_backbone not in ENCODER_BACKBONES:
-        return f"encoder_backbone must be one of {', '.join(ENCODER_BACKBONES)}, got {config.encoder_backbone!r}"
+    for name, choices in (("encoder_backbone", ENCODER_BACKBONES), ("image_backbone", IMAGE_BACKBONES)):
+        if getattr(config, name) not in choices:
+            return f"{name} must be one of {', '.join(choices)}, got {getattr(config, name)!r}"
     return None
 
 

@@ -12,11 +12,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from thisineq.data.dataset import PHOTOS
+from thisineq.artifacts import ArtifactSet
+from thisineq.data.dataset import PHOTOS, VOTES
 from thisineq.data.synth.build import GROUND_TRUTH
+from thisineq.data.synth.crowd import QUESTIONS, TIE_MARGIN, VOTER_NOISE
 from thisineq.invert import methods
 from thisineq.latent.boundaries import DEFAULT_CS
-from thisineq.pipeline import boundaries, gan_quality, headline, invert, known_answer, train, walks
+from thisineq.pipeline import boundaries, gan_quality, headline, image_side, invert, known_answer, train, walks
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.pipeline.workspace import Workspace
 
@@ -279,6 +281,50 @@ STEPS: tuple[Step, ...] = (
         settings=_known_answer_settings,
         artifact="known_answer",
         wanted=_synthetic,
+    ),
+    Step(
+        "predict",
+        image_side.predict_deciles,
+        inputs=lambda paths: [paths.train_dataset / "dataset.json", paths.train_dataset / PHOTOS],
+        outputs=lambda paths: [paths.artifacts.predict / name for name in image_side.PREDICT_FILES],
+        settings=lambda config: {
+            "backbone": config.image_backbone,
+            "hidden": config.predict_hidden,
+            "steps": config.image_steps,
+            "domains": config.domains,
+            "table1": {
+                "classes": config.boundary_classes,
+                "photos": config.boundary_photos,
+                "bootstrap": config.boundary_bootstrap,
+            },
+            "seed": config.seed,
+        },
+        artifact="predict",
+    ),
+    Step(
+        "crowd",
+        image_side.simulate_crowd,
+        inputs=lambda paths: [paths.train_dataset / PHOTOS, paths.train_dataset.parent / GROUND_TRUTH],
+        outputs=lambda paths: [image_side.crowd_votes_path(paths)],
+        settings=lambda config: {
+            "votes": config.crowd_votes,
+            "seed": config.seed,
+            "crowd": {"questions": QUESTIONS, "noise": VOTER_NOISE, "tie_margin": TIE_MARGIN},
+        },
+        artifact="perception",  # the votes are what the rankers learn from; they are not committed themselves
+        wanted=_synthetic,
+    ),
+    Step(
+        "perception",
+        image_side.rank_perception,
+        inputs=lambda paths: (
+            [paths.train_dataset / "dataset.json", paths.train_dataset / PHOTOS, image_side.votes_source(paths)]
+            + ([] if paths.config.bring_your_own else [paths.train_dataset.parent / GROUND_TRUTH])
+        ),
+        outputs=lambda paths: [paths.artifacts.perception / name for name in image_side.PERCEPTION_FILES],
+        settings=lambda config: {"backbone": config.image_backbone, "steps": config.image_steps, "seed": config.seed},
+        artifact="perception",
+        wanted=lambda config: not config.bring_your_own or (ArtifactSet(Path(config.out)).dataset / VOTES).is_file(),
     ),
     Step(
         "headline",

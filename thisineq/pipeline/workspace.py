@@ -101,6 +101,10 @@ class Workspace:
         tables = [self.demo_dataset / PHOTOS]
         return tables + ([self.train_dataset / PHOTOS] if self.config.boundary_photos is not None else [])
 
+    def training_photos(self) -> pd.DataFrame:
+        """The training city's photos with their areas' ranks: what the image side learns from."""
+        return _with_ranks(load_dataset(self.train_dataset))
+
     def labelled_photos(self) -> pd.DataFrame:
         """The photos table the boundary sets are labelled from: the demo's, and the training city's where it was inverted.
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import special
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
@@ -65,13 +66,23 @@ class Standardiser:
 
 
 def fitted_state(model) -> dict:
-    """A fitted model's standardiser and network as tensors and plain values (what its saved record keeps)."""
+    """A fitted model's standardiser and network as tensors and plain values (what its saved record keeps).
+
+    The network's weights are kept in float16: half the bytes of a committed artifact set, and a change
+    in the expected decile far below what the model can tell apart.
+    """
     return {
         "in_features": model.n_features_in_,
         "mean": torch.from_numpy(model.standardise_.mean),
         "scale": torch.from_numpy(model.standardise_.scale),
-        "net": model.net_.state_dict(),
+        "net": {name: value.half() for name, value in model.net_.state_dict().items()},
     }
+
+
+def restore_network(net: torch.nn.Module, state: dict) -> torch.nn.Module:
+    """`net` with the weights of a saved `fitted_state` (float16 or float32), in float32, ready to score."""
+    net.load_state_dict({name: value.float() for name, value in state.items()})
+    return net.eval()
 
 
 class OrdinalDecileRegressor(BaseEstimator, RegressorMixin):
@@ -144,7 +155,7 @@ class OrdinalDecileRegressor(BaseEstimator, RegressorMixin):
 
     def predict(self, X: np.ndarray, locations: np.ndarray | None = None) -> np.ndarray:
         """The expected decile, 1 + 9·σ(score): continuous, so rankings and means keep their resolution."""
-        return 1 + (N_DECILES - 1) / (1 + np.exp(-self.decision_function(X, locations)))
+        return 1 + (N_DECILES - 1) * special.expit(self.decision_function(X, locations))
 
 
 def _location_means(values: torch.Tensor, index: torch.Tensor, n_locations: int) -> torch.Tensor:

@@ -31,7 +31,7 @@ from thisineq.predict.evaluate import (
     out_of_fold_predictions,
 )
 from thisineq.predict.features import BACKBONES, feature_network, photo_features
-from thisineq.predict.ordinal import DenseStack, OrdinalDecileRegressor, Standardiser, fitted_state
+from thisineq.predict.ordinal import DenseStack, OrdinalDecileRegressor, Standardiser, fitted_state, restore_network
 
 PREDICTOR = "predictor.pt"
 PREDICTOR_FORMAT = "thisineq-decile-predictor"
@@ -150,9 +150,9 @@ def load_predictor(path: str | os.PathLike) -> DecilePredictor:
     models = {}
     for key, stored in record["models"].items():
         model = OrdinalDecileRegressor(hidden=tuple(stored["hidden"]), dropout=stored["dropout"])
-        model.net_ = DenseStack(int(stored["in_features"]), tuple(stored["hidden"]), stored["dropout"])
-        model.net_.load_state_dict(stored["net"])
-        model.net_.eval()
+        model.net_ = restore_network(
+            DenseStack(int(stored["in_features"]), tuple(stored["hidden"]), stored["dropout"]), stored["net"]
+        )
         model.standardise_ = Standardiser(stored["mean"].numpy(), stored["scale"].numpy())
         model.n_features_in_ = int(stored["in_features"])
         models[key] = model

@@ -1,0 +1,98 @@
+"""Predictions: deciles read from the photos themselves (Suel et al.), beside the latent boundaries' Table 1."""
+
+import pydeck as pdk
+import streamlit as st
+
+from thisineq.app import charts, maps, state, tables, widgets
+from thisineq.data.domains import domain
+
+GROUPINGS = {"lsoa": "grouped by LSOA", "stratified": "stratified over locations"}
+MEASURE_COLUMNS = {
+    "grouping": st.column_config.TextColumn("folds"),
+    "kendall_tau": st.column_config.NumberColumn("Kendall τ ↑", format="%.3f"),
+    "pearson_r": st.column_config.NumberColumn("Pearson r ↑", format="%.3f"),
+    "within_one": st.column_config.NumberColumn("within ±1 decile ↑", format="percent"),
+    "extremes_1_as_10": st.column_config.NumberColumn("decile 1 read as 10", help="LSOAs of decile 1 predicted as 10"),
+    "extremes_10_as_1": st.column_config.NumberColumn("decile 10 read as 1", help="LSOAs of decile 10 predicted as 1"),
+    "n_lsoas": st.column_config.NumberColumn("LSOAs"),
+}
+
+st.title("Predictions from photos")
+page = state.open_dataset_page()
+folder = page.artifacts.predict
+measures = state.csv_table(str(folder / "measures.csv"))
+lsoa = state.csv_table(str(folder / "lsoa.csv"))
+if measures is None or lsoa is None:
+    st.info("No decile predictions in this artifact set yet: `thisineq pipeline --only predict` builds them.")
+    st.stop()
+st.markdown(
+    "A model that never sees the GAN reads each photo's deprivation decile from image features alone: an ImageNet "
+    "backbone, a dense stack shared by the photos of a location, and one score per location turned into a distribution "
+    "over the ten deciles (Suel et al. 2019). Every prediction here is out of fold: the photo's area was not in the "
+    "folds the model learned from."
+)
+
+domains = list(dict.fromkeys(measures["domain"]))
+left, right = st.columns(2)
+domain_key = widgets.domain_selectbox(domains, key=state.PREDICT_DOMAIN, where=left)
+grouping = right.radio(
+    "Folds",
+    [g for g in GROUPINGS if g in set(measures["grouping"])],
+    horizontal=True,
+    key=state.PREDICT_GROUPING,
+    format_func=GROUPINGS.get,
+    help="grouped by LSOA: no area on both sides (stricter); stratified: locations split in balance over the deciles",
+)
+label = domain(domain_key).label
+shown = lsoa[(lsoa["domain"] == domain_key) & (lsoa["grouping"] == grouping)].set_index("lsoa_code")
+
+geojson = state.web_geojson(page.root)
+view = pdk.ViewState(**maps.initial_view(page.photos, geojson))
+outlined = len(shown) <= maps.OUTLINE_LIMIT
+maps_shown = (
+    ("True deciles", shown["true"], state.PREDICT_TRUE_MAP),
+    ("Predicted from photos", shown["predicted_decile"], state.PREDICT_MAP),
+)
+for column, (title, deciles, key) in zip(st.columns(2), maps_shown, strict=True):
+    column.markdown(f"**{title}** — {label}")
+    deck = maps.CompactDeck(
+        layers=[maps.choropleth_layer(maps.coloured_geojson(geojson, deciles), outlined=outlined)],
+        initial_view_state=view,
+        tooltip=maps.decile_tooltip(label),
+    )
+    column.pydeck_chart(deck, height=380, key=key)
+st.markdown(maps.legend_markdown(bool(page.manifest.get("synthetic"))), unsafe_allow_html=True)
+st.caption("Grey areas have no photo. A predicted decile is the rounded mean of the expected deciles of the area's photos.")
+
+st.subheader("How well the photos tell the deciles apart")
+left, right = st.columns([3, 2])
+rows = measures[measures["domain"] == domain_key].drop(columns="domain").assign(grouping=lambda t: t["grouping"].map(GROUPINGS))
+left.dataframe(rows, hide_index=True, width="stretch", column_config=MEASURE_COLUMNS)
+left.caption(
+    "Per LSOA, as Suel et al. report: Kendall τ and Pearson r of the mean prediction with the true decile, the share of "
+    "areas within one decile, and the extremes confused."
+)
+right.altair_chart(charts.prediction_scatter(shown.reset_index(), f"{label}: areas, predicted against true"), width="stretch")
+
+st.subheader("Beside Table 1: the same photos, judged the same way")
+beside = state.csv_table(str(folder / "table1.csv"))
+table1 = state.csv_table(str(page.artifacts.boundaries / "table1.csv"))
+if beside is None:
+    st.info("No Table 1 rows for the image side: `thisineq pipeline --only predict` writes them.")
+else:
+    definitions = list(dict.fromkeys(beside["classes"]))
+    classes = st.radio("Classes", definitions, horizontal=True, key=state.PREDICT_CLASSES) if len(definitions) > 1 else None
+    images = beside[beside["classes"] == classes] if classes else beside
+    latent = table1[(table1["split"] == "by LSOA")] if table1 is not None else beside.iloc[:0]
+    same = tables.same_photos(latent, images)
+    st.dataframe(tables.table1_display(tables.beside_table1(latent, images, same)), hide_index=True, width="stretch")
+    st.caption(
+        "Rows of the latent SVMs (Table 1, folds by LSOA) and of the image predictor on the very photos each boundary was "
+        "fitted on: the same balanced labelled subset, a decision score (the expected decile minus 5.5), and intervals "
+        "that resample LSOAs. The image predictor's folds are its own five LSOA-grouped folds. "
+        + (
+            f"Boundaries fitted on these photos: {', '.join(same)}; the optimisers' (fitted on the held-out demo photos) are left out."
+            if same
+            else "No boundary of this set was fitted on these photos."
+        )
+    )

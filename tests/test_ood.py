@@ -1,0 +1,101 @@
+"""Out-of-distribution bands: calibrated on held-out codes, monotone in a walk's length, explained in words, saved safely."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thisineq.errors import ThisIneqError
+from thisineq.latent.normals import Direction
+from thisineq.latent.ood import BANDS, OODConfig, SupportModel, calibrate, detection_rates, fit_support, moved, unsupported_edits
+from thisineq.latent.wspace import WSpace
+
+DIM = 12
+
+
+def _world(seed=0, n_photos=1200):
+    """A W of 12 dimensions, photos' codes narrower and shifted in it, two correlated domains read off two axes."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(DIM, DIM)) / np.sqrt(DIM)
+    w_samples = rng.normal(size=(20000, DIM)) @ mixing.T
+    wspace = WSpace.from_samples(w_samples[:10000])
+    latent = rng.normal(size=n_photos)  # deprivation, shared by both domains
+    codes = 0.3 * rng.normal(size=(n_photos, DIM)) @ mixing.T + 0.2
+    codes[:, 0] += 0.5 * (latent + 0.5 * rng.normal(size=n_photos))
+    codes[:, 1] += 0.5 * (latent + 0.5 * rng.normal(size=n_photos))
+    deciles = pd.DataFrame(
+        {
+            "income": np.clip(np.ceil(5.5 + 2 * codes[:, 0]), 1, 10).astype(int),
+            "health": np.clip(np.ceil(5.5 + 2 * codes[:, 1]), 1, 10).astype(int),
+        }
+    )
+    normals = {"income": np.eye(DIM)[0], "health": np.eye(DIM)[1]}
+    directions = {k: Direction(k, n, wspace.spread(n)) for k, n in normals.items()}
+    areas = deciles.groupby(np.arange(n_photos) // 4).first()
+    return wspace, w_samples[10000:], codes, deciles, normals, directions, areas
+
+
+@pytest.fixture(scope="module")
+def calibrated():
+    wspace, w_samples, codes, deciles, normals, directions, areas = _world()
+    fitted, held_out = codes[:600], codes[600:]
+    model = fit_support(wspace, fitted, deciles.iloc[:600], normals, areas)
+    record = calibrate(model, held_out[:, None].repeat(3, axis=1), w_samples, OODConfig())
+    return model, record, held_out, directions
+
+
+def test_held_out_photos_and_generator_samples_are_typical_at_the_calibrated_rates(calibrated):
+    model, record, held_out, _ = calibrated
+    assert record["false_alarms"]["photos"]["codes"] == 300 and record["false_alarms"]["w"]["codes"] == 5000
+    for reference in ("photos", "w"):
+        assert record["false_alarms"][reference]["unsupported"] <= 0.02
+        assert record["false_alarms"][reference]["unusual_or_worse"] <= 0.15
+    thresholds = record["thresholds"]["photos"]["domains"]
+    assert thresholds["unusual"] < thresholds["unsupported"]
+
+
+def test_the_band_never_improves_as_a_walk_goes_further(calibrated):
+    model, _, held_out, directions = calibrated
+    levels = np.stack(
+        [
+            model.scores(moved(held_out[:100, None], [(directions["income"], alpha)]))["band"].map(BANDS.index).to_numpy()
+            for alpha in (0, 1, 2, 4, 6, 8)
+        ]
+    )
+    assert (np.diff(levels, axis=0) >= 0).mean() > 0.97  # per photo, almost every longer step is as bad or worse
+    assert levels[0].mean() < 0.2 and (levels[-1] == 2).all()
+
+
+def test_known_unsupported_edits_are_flagged_and_explained(calibrated):
+    model, _, held_out, directions = calibrated
+    edits = unsupported_edits(held_out[:200, None], directions)
+    assert set(edits) == {
+        "income +6σ",
+        "income -6σ",
+        "health +6σ",
+        "health -6σ",
+        "income +3σ, health -3σ",
+        "income -3σ, health +3σ",
+    }
+    rates = detection_rates(model, edits).set_index("edit")
+    assert (rates.loc[["income +6σ", "health -6σ"], "unsupported"] == 1).all()
+    assert (rates.loc[["income +3σ, health -3σ", "income -3σ, health +3σ"], "unsupported"] >= 0.9).all()  # no photo combines them
+    scores = model.scores(edits["income +6σ"][:3])
+    reasons = model.reasons(scores)
+    assert all("income" in r and "than any photo in the data" in r for r in reasons)
+    # Milder opposed pushes stay within each domain's range but leave the photos' joint spread; the areas are counted.
+    milder = unsupported_edits(held_out[:200, None], directions, opposed=1.0)["income +1σ, health -1σ"]
+    opposed = model.reasons(model.scores(milder))
+    assert any("outside the photos' joint spread" in r and r.endswith("of 300)") for r in opposed)
+    assert (model.reasons(model.scores(held_out[:50, None]))[lambda r: r != ""].str.len() > 10).all()
+
+
+def test_a_support_model_round_trips_through_its_file_and_a_foreign_file_is_named(calibrated, tmp_path):
+    model, _, held_out, _ = calibrated
+    model.save(tmp_path / "ood.npz")
+    again = SupportModel.load(tmp_path / "ood.npz")
+    pd.testing.assert_frame_equal(again.scores(held_out[:20]), model.scores(held_out[:20]))
+    np.savez(tmp_path / "other.npz", weights=np.zeros(3))
+    with pytest.raises(ThisIneqError, match="not a support model"):
+        SupportModel.load(tmp_path / "other.npz")
