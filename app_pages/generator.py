@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from thisineq.app import generation, readings, state, widgets
+from thisineq import provenance
+from thisineq.app import exports, generation, readings, state, widgets
+from thisineq.app import support as support_ui
 from thisineq.invert import methods
 
 st.title("Generator")
@@ -37,6 +39,15 @@ with st.sidebar:
         state.keep_choice(state.PHOTO, photo_ids, params.get("photo"))
         st.selectbox("Photo (type to search)", photo_ids, key=state.PHOTO, help="the photos that the chosen method inverted")
     fit, walk_kind = widgets.boundary_choice(normals, method, state.FIT, state.WALK)
+    st.file_uploader(
+        "Open an exported image's view",
+        type=["png", "json"],
+        key=state.GENERATOR_PROVENANCE,
+        on_change=state.open_provenance_file,
+        help="a PNG downloaded here (or its provenance JSON): the page draws the same image again",
+    )
+    if st.session_state.get(state.GENERATOR_PROVENANCE_ERROR):
+        st.error(st.session_state[state.GENERATOR_PROVENANCE_ERROR])
 
 directions = normals.directions(method, fit=fit, walk=walk_kind) if fit else {}
 if not directions:
@@ -79,17 +90,40 @@ def walk() -> None:
     columns[-2].image(original, caption="inversion" if photo_id else "original", width="stretch")
     edited = generation.synthesise(generator, ws, moves)
     columns[-1].image(generation.png_data_url(edited), caption="edited", width="stretch")
+    support = state.support_model(artifact_root, methods.method(method).walks if method else None)
+    band = None
+    if support is not None:
+        band, reason = support_ui.band_of(support, ws, moves)
+        support_ui.show_band(columns[-1], band, reason)
     if before is not None:
         columns[-2].caption(readings.readings_line(reader, before))
         columns[-1].caption(readings.readings_line(reader, readings.read_pixels(reader, [edited]).iloc[0], before))
-    widgets.download_png(edited, "thisineq-edit.png", key=state.GENERATOR_DOWNLOAD)
     source = {"photo": photo_id} if photo_id else {"seed": st.session_state[state.SEED], "psi": st.session_state[state.PSI]}
     if page.artifacts.name != "demo":
         source["set"] = page.artifacts.name
     if method:
         source["method"] = method
     boundaries = {"fit": fit, "walk": walk_kind} if fit else {}
-    st.query_params.from_dict(source | boundaries | generation.walk_params(moves))
+    view = source | boundaries | generation.walk_params(moves)
+    made = provenance.record(
+        image="edited photo" if photo_id else "generated image",
+        artifact_set=page.artifacts.name,
+        files=state.file_hashes(exports.generator_files(page.artifacts, method, from_photo=bool(photo_id))),
+        view=view,
+        band=band,
+        synthetic=bool(page.manifest.get("synthetic")),
+    )
+    left, right = st.columns(2)
+    widgets.download_png(edited, "thisineq-edit.png", key=state.GENERATOR_DOWNLOAD, where=left, provenance=made)
+    right.download_button(
+        "Its provenance (JSON)",
+        provenance.sidecar_bytes(made),
+        file_name="thisineq-edit.json",
+        mime="application/json",
+        key=state.GENERATOR_SIDECAR,
+        help="how the image was made; the PNG carries the same record inside it (`thisineq provenance FILE` prints it)",
+    )
+    st.query_params.from_dict(view)
 
 
 walk()

@@ -6,10 +6,12 @@ import time
 import streamlit as st
 
 from thisineq.app import generation, state, widgets
+from thisineq.app import support as support_ui
 from thisineq.invert import methods
 
 IDLE_SECONDS = 20.0  # untouched this long, the kiosk starts drifting
 TICK_SECONDS = 1.0
+PSI = 0.8  # the stand's truncation: typical images
 KIOSK_CSS = """
 <style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header, [data-testid="stToolbar"] {display: none !important;}
@@ -29,6 +31,7 @@ generator, normals = page.generator, page.normals
 method = next((m for m in methods.NAMES if m in normals.methods()), None)  # the registry's first: e4e where fitted
 # An exhibition stand shows the set's default boundaries (whitened W where fitted: walks one can see).
 directions = normals.directions(method, fit=None) if method else {}
+support = state.support_model(str(page.artifacts.root), method)
 st.session_state.setdefault(state.KIOSK_TOUCHED, time.time())
 st.session_state.setdefault(state.KIOSK_TICK, 0)
 st.session_state.setdefault(state.KIOSK_SEED, 0)
@@ -58,10 +61,12 @@ def stand() -> None:
     """The image and its sliders, redrawn every tick; untouched for a while, it drifts."""
     idle = time.time() - st.session_state[state.KIOSK_TOUCHED] > IDLE_SECONDS
     seed = st.session_state[state.KIOSK_SEED]
-    if idle:  # drift: move the sliders before they are drawn
+    if idle:  # drift: move the sliders before they are drawn, never into an edit the data does not support
         st.session_state[state.KIOSK_TICK] += 1
         moved_on, values = generation.drift(st.session_state[state.KIOSK_TICK], list(directions))
         seed += moved_on
+        if support is not None:
+            values = support_ui.supported_values(support, generation.seed_ws(generator, seed, PSI), directions, values)
         set_sliders(values)
     picture, controls = st.columns([3, 2], vertical_alignment="center")
     with controls:
@@ -71,8 +76,11 @@ def stand() -> None:
         moves = widgets.domain_sliders(directions, state.KIOSK_SLIDERS, short_labels=True, on_change=touched)
         st.button("New image", on_click=next_image, icon=":material/casino:", key=state.KIOSK_NEXT)
         st.caption("left: deprived · right: privileged" + (" · drifting — touch a slider to take over" if idle else ""))
-    ws = generation.seed_ws(generator, seed, 0.8)
+    ws = generation.seed_ws(generator, seed, PSI)
     picture.image(generation.png_data_url(generation.synthesise(generator, ws, moves)), width="stretch")
+    if support is not None:
+        band, reason = support_ui.band_of(support, ws, moves)
+        support_ui.show_band(picture, band, reason)
 
 
 stand()

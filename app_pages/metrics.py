@@ -3,7 +3,8 @@ similarities, inversion quality, the known-answer benchmark."""
 
 import streamlit as st
 
-from thisineq.app import charts, latent_views, state, tables, widgets
+from thisineq import provenance
+from thisineq.app import charts, exports, latent_views, state, tables, widgets
 from thisineq.invert import methods
 from thisineq.latent import figures
 from thisineq.latent.normals import FIT_LABELS
@@ -146,6 +147,24 @@ def fig3_section(page: state.PageData) -> None:
         title = figures.view_title(points, view.name)
         chart = charts.decile_scatter(shown, title, view.x_title, view.y_title, legend=view is views[-1])
         column.altair_chart(chart, width="stretch")
+    made = provenance.record(
+        image="Fig. 3",
+        artifact_set=page.artifacts.name,
+        files=state.file_hashes(exports.generator_files(page.artifacts, method, from_photo=True)),
+        view={"method": method, "domain": domain_key},
+        band=None,
+        synthetic=bool(page.manifest.get("synthetic")),
+    )
+    widgets.publication_downloads(
+        lambda: figures.fig3_figure(
+            points,
+            figures.fig3_title(method, domain_key, int((points["view"] == "supervised").sum())),
+            "synthetic city: no real place" if page.manifest.get("synthetic") else None,
+        ),
+        f"fig3-{method}-{domain_key}",
+        made,
+        key=state.METRICS_PUBLICATION,
+    )
     fitted = ((state.json_record(str(page.artifacts.boundaries_record)) or {}).get("fitted_on") or {}).get(method, {})
     on = f" (its boundary was fitted on {fitted['photos']:,} inverted photos)" if "photos" in fitted else ""
     drawn = (state.json_record(str(page.artifacts.figures / "figures.json")) or {}).get("space")

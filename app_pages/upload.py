@@ -8,6 +8,7 @@ import streamlit as st
 
 from thisineq.app import state, upload, widgets
 from thisineq.data.photos import MAX_UPLOAD_BYTES
+from thisineq.invert import methods
 
 st.title("Invert your photo")
 page = state.open_generator_page()
@@ -53,5 +54,17 @@ ws = upload.inverted_ws(photo, method, models, st.container())
 if ws is None:
     st.stop()  # an optimiser waits for its button or its job
 record = state.json_record(str(page.artifacts.boundaries_record))
-reader = state.image_reader(str(page.artifacts.root))
-upload.walk_and_download(photo, method, ws, models, normals, (page.photos, page.inversions, record), reader)
+artifact_root = str(page.artifacts.root)
+reader = state.image_reader(artifact_root)
+support = state.support_model(artifact_root, methods.method(method).walks)
+upload.walk_and_download(
+    photo,
+    method,
+    ws,
+    models,
+    normals,
+    (page.photos, page.inversions, record),
+    reader,
+    support,
+    synthetic=bool(page.manifest.get("synthetic")),
+)

@@ -3,10 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from thisineq.app import charts, generation, readings, state, widgets
+from thisineq import provenance
+from thisineq.app import charts, exports, generation, readings, state, widgets
+from thisineq.app import support as support_ui
 from thisineq.data.domains import domain
+from thisineq.invert import methods
+from thisineq.latent import figures
 from thisineq.latent.normals import FIT_LABELS
-from thisineq.latent.walk import walk_grid
+from thisineq.latent.walk import walk_grid, walk_tiles
 
 MAX_PHOTOS, MAX_SEEDS = 8, 8  # per grid: more rows would not be readable
 
@@ -64,6 +68,15 @@ st.image(
     grid,
     caption=f"rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the direction walked; {where} moved; {fitted}",
 )
+support = state.support_model(artifact_root, methods.method(method).walks if method else None)
+if support is not None:
+    marks = support_ui.grid_marks(support, latents, list(sources), chosen, steps)
+    st.dataframe(marks, width="stretch", key=state.WALKS_BANDS)
+    unsupported = int((marks == support_ui.BAND_MARKS["unsupported"]).to_numpy().sum())
+    st.caption(
+        f"Support of each cell: ✓ typical, ! unusual, ✗ unsupported ({unsupported} of {marks.size} cells) — how far its code "
+        "lies from both the generator's W and the inverted photos' codes, calibrated on held-out photos."
+    )
 reader = state.image_reader(artifact_root)
 if (
     reader is not None
@@ -82,10 +95,28 @@ if (
         "Each walked domain's own predicted decile (the expected decile of the image, 1 most deprived) at every step. "
         "A walk towards privilege should raise it; `scripts/bench_walk_readings.py` counts how often it does over many photos."
     )
+made = provenance.record(
+    image="walk matrix",
+    artifact_set=page.artifacts.name,
+    files=state.file_hashes(exports.generator_files(page.artifacts, method, from_photo=bool(photos))),
+    view={
+        "method": method,
+        "fit": fit,
+        "walk": walk_kind,
+        "domains": ",".join(chosen),
+        "photos": ",".join(photos),
+        "seeds": ",".join(str(s) for s in seeds[:MAX_SEEDS]),
+        "psi": psi,
+        "steps": ",".join(f"{s:g}" for s in steps),
+        "layers": f"{first}-{last}",
+    },
+    band=None,
+    synthetic=bool(page.manifest.get("synthetic")),
+)
 left, right = st.columns(2)
 left.download_button(
     "Download the grid (PNG)",
-    generation.png_bytes(grid),
+    provenance.png_bytes(grid, made),
     file_name="walk-matrix.png",
     mime="image/png",
     key=state.WALKS_DOWNLOAD_PNG,
@@ -97,4 +128,18 @@ right.download_button(
     mime="application/octet-stream",
     help=f"float32 array (sources, domains, steps, num_ws, style_dim) = {latents.shape}",
     key=state.WALKS_DOWNLOAD_LATENTS,
+)
+st.markdown("**For a paper** — labelled axes, each image pixel for pixel, the provenance inside the file")
+rows = [f"{s} · {domain(d).label}" if len(sources) > 1 else domain(d).label for s in sources for d in chosen]
+widgets.publication_downloads(
+    lambda: figures.walk_matrix_figure(
+        walk_tiles(generator, latents),
+        rows,
+        steps,
+        f"What the model associates with deprivation — {widgets.method_label(method)} boundaries",
+        "synthetic city: no real place" if page.manifest.get("synthetic") else None,
+    ),
+    "walk-matrix",
+    made,
+    key=state.WALKS_PUBLICATION,
 )

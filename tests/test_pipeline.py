@@ -91,6 +91,10 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert list(compared["method"]) == ["e4e", "restyle", "projector", "hybrid"]
     assert compared[["mse", "lpips", "seconds_per_photo", "latent_error"]].notna().all().all()
     assert compared.set_index("method").loc[["e4e", "hybrid"], "lec"].notna().all()  # e4e's boundaries exist even when tiny
+    # Out-of-distribution bands per walked method, with their false alarms and the known-unsupported edits they flag.
+    support = json.loads((out / "boundaries" / "ood.json").read_text(encoding="utf-8"))
+    assert {"e4e", "restyle"} <= set(support) and (out / "boundaries" / "ood_e4e.npz").is_file()
+    assert 0 <= support["e4e"]["false_alarms"]["photos"]["unsupported"] <= 1 and support["e4e"]["known_unsupported"]
     # The image side: decile prediction judged beside Table 1 on the boundaries' photos, and the crowd's perception.
     measures = pd.read_csv(out / "predict" / "measures.csv")
     assert set(measures["domain"]) == set(config.domains) and set(measures["grouping"]) == {"stratified", "lsoa"}
@@ -116,7 +120,7 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     pipeline = Pipeline(config, progress=False)
     stale = {step.name for step in pipeline.steps() if not pipeline.is_current(step)}
     # Fig. 3, the truth profiles and the image side label those photos too.
-    assert stale == {"boundaries", "figures", "known_answer", "predict", "crowd", "perception"}
+    assert stale == {"boundaries", "support", "figures", "known_answer", "predict", "crowd", "perception"}
 
 
 def test_every_step_is_declared_once_with_its_files_and_settings():
@@ -138,7 +142,7 @@ def test_every_step_is_declared_once_with_its_files_and_settings():
 def test_the_rebuild_commands_name_the_steps_that_build_each_folder():
     commands = rebuild_commands()
     assert commands["inversions"] == "thisineq pipeline --only invert_e4e invert_restyle invert_projector invert_hybrid"
-    assert commands["boundaries"] == "thisineq pipeline --only invert_city_e4e invert_city_restyle boundaries"
+    assert commands["boundaries"] == "thisineq pipeline --only invert_city_e4e invert_city_restyle boundaries support"
     assert all(
         REBUILD_COMMANDS[f"demo/{folder}"] == command for folder, command in commands.items() if folder not in ("city", "gan")
     )

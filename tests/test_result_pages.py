@@ -290,3 +290,45 @@ def test_the_map_shows_a_perception_layer_beside_the_deciles():
     at.selectbox(key="map_perception").set_value("wealthier").run()
     assert not at.exception and len(at.get("deck_gl_json_chart")) == 2
     assert any("Which looks wealthier?" in c.value and "Spearman ρ" in c.value for c in at.caption)
+
+
+def badges(at: AppTest) -> list[str]:
+    return (
+        [b.proto.body for b in at.get("badge")] if at.get("badge") else [m.value for m in at.markdown if ":material/" in m.value]
+    )
+
+
+def test_an_edit_carries_its_support_band_and_a_walk_far_out_is_unsupported_with_a_reason(e4e_photo):
+    at = app("app_pages/generator.py", photo=e4e_photo, method="e4e")
+    assert any("typical" in b or "unusual" in b for b in badges(at))  # a held-out photo's own code
+    at.slider(key="generator_slider_income").set_value(3.0).run()
+    at.slider(key="generator_slider_health").set_value(-3.0).run()
+    assert not at.exception and any("unsupported" in b for b in badges(at))
+    assert any(" sd " in c.value and ("than any photo" in c.value or "joint spread" in c.value) for c in at.caption)
+
+
+def test_the_walk_matrix_marks_each_cells_support():
+    at = app("app_pages/walks.py")
+    marks = next(frame.value for frame in at.dataframe if "+3.0σ" in frame.value.columns)
+    assert set(np.unique(marks.to_numpy())) <= {"✓", "!", "✗"} and marks.shape == (9, 7)  # 2 photos + 1 seed, 3 domains
+    assert (marks["0"] != "✗").all()  # an unedited code is never unsupported…
+    assert (marks["+3.0σ"] != "✓").sum() >= (marks["+1.0σ"] != "✓").sum()  # …and walking further never looks better
+
+
+def test_the_kiosk_never_drifts_into_an_unsupported_edit():
+    from thisineq.app import support as support_ui
+    from thisineq.latent.normals import BoundarySet
+    from thisineq.latent.ood import SupportModel
+    from thisineq.models.stylegan2 import load_generator
+
+    demo = demo_set()
+    model = SupportModel.load(demo.boundaries / "ood_e4e.npz")
+    directions = BoundarySet.load(demo.normals).directions("e4e")
+    generator = load_generator(demo.generator)
+    for seed in range(4):
+        ws = generation.seed_ws(generator, seed, 0.8)
+        for tick in range(0, 72, 6):
+            _, values = generation.drift(tick, list(directions), amplitude=6.0)
+            kept = support_ui.supported_values(model, ws, directions, values)
+            assert support_ui.band_of(model, ws, [(directions[k], v) for k, v in kept.items() if v])[0] != "unsupported"
+            assert all(abs(kept[k]) <= abs(v) and kept[k] * v >= 0 for k, v in values.items())  # drawn back, never flipped

@@ -211,6 +211,18 @@ def _run_import(args) -> None:
     print(f"imported {args.snapshot} into {out} (see {out / 'MODEL_CARD.md'})")
 
 
+def _provenance_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, help="a PNG exported by thisineq (or its JSON sidecar)")
+    p.add_argument("--json", action="store_true", help="print the record as JSON instead of in words")
+
+
+def _run_provenance(args) -> None:
+    from thisineq.provenance import describe, read_provenance, sidecar_bytes
+
+    found = read_provenance(args.file)
+    print(sidecar_bytes(found).decode("utf-8").rstrip() if args.json else describe(found))
+
+
 def _predict_train_options(p: argparse.ArgumentParser) -> None:
     from thisineq.predict.run import PredictConfig
 
@@ -373,6 +385,11 @@ COMMANDS = {
         "import a stylegan2-ada-pytorch snapshot or rosinality checkpoint as the project's generator, safely",
         _import_options,
         _run_import,
+    ),
+    ("provenance",): (
+        "print how an exported PNG was made (the provenance it carries)",
+        _provenance_options,
+        _run_provenance,
     ),
     ("pipeline",): (
         "rebuild an artifact set from nothing, skipping steps that are current; "

@@ -34,6 +34,9 @@ PHOTO = "generator_photo"
 GENERATOR_SLIDERS = "generator_slider_"  # + domain
 GENERATOR_DOWNLOAD = "generator_download_png"
 GENERATOR_READ = "generator_read"  # re-score the images with the image-side models
+GENERATOR_PROVENANCE = "generator_provenance"  # an exported PNG (or its JSON) whose view to open
+GENERATOR_PROVENANCE_ERROR = "generator_provenance_error"
+GENERATOR_SIDECAR = "generator_download_json"
 
 DATASET_DOMAIN = "dataset_domain"
 
@@ -73,6 +76,9 @@ WALKS_LAYERS = "walks_layers"
 WALKS_DOWNLOAD_PNG = "walks_download_png"
 WALKS_DOWNLOAD_LATENTS = "walks_download_latents"
 WALKS_READ = "walks_read"
+WALKS_BANDS = "walks_bands"
+WALKS_PUBLICATION = "walks_publication"  # + _pdf, _svg, _png
+METRICS_PUBLICATION = "metrics_publication"
 
 UPLOAD_FILE = "upload_file"
 UPLOAD_CURRENT = "upload_current"  # {"digest", "name", "upload": UploadedPhoto} of the checked upload
@@ -116,6 +122,46 @@ def generator_from_url(params, method_options: list[str], photos_inverted: bool)
     st.session_state.setdefault(METHOD, wanted if wanted in method_options else next(iter(method_options), None))
     st.session_state.setdefault(FIT, params.get("fit"))  # checked against the set's fits by `widgets.boundary_choice`
     st.session_state.setdefault(WALK, params.get("walk"))
+
+
+def open_provenance_file() -> None:
+    """The uploader's callback: open the view an exported image records (its URL parameters, the page's choices forgotten)."""
+    from thisineq.provenance import ProvenanceError, read_provenance
+
+    uploaded = st.session_state.get(GENERATOR_PROVENANCE)
+    st.session_state[GENERATOR_PROVENANCE_ERROR] = None
+    if uploaded is None:
+        return
+    try:
+        view = read_provenance(uploaded.getvalue(), name=uploaded.name)["view"]
+    except ProvenanceError as error:
+        st.session_state[GENERATOR_PROVENANCE_ERROR] = str(error)
+        return
+    for key in [
+        START,
+        SEED,
+        PSI,
+        METHOD,
+        FIT,
+        WALK,
+        PHOTO,
+        *(k for k in st.session_state if str(k).startswith(GENERATOR_SLIDERS)),
+    ]:
+        st.session_state.pop(key, None)
+    st.query_params.from_dict({key: str(value) for key, value in view.items()})
+
+
+@st.cache_data(show_spinner=False)
+def file_sha256(path: str, modified: float) -> str:
+    """A file's sha256, cached until it changes (`modified`: its mtime)."""
+    from thisineq.io import sha256_file
+
+    return sha256_file(path)
+
+
+def file_hashes(files: dict[str, Path]) -> dict[str, str]:
+    """sha256 by role of the files that exist (generator, encoder, boundaries, inversion) for a provenance record."""
+    return {role: file_sha256(str(path), path.stat().st_mtime) for role, path in files.items() if path.is_file()}
 
 
 def keep_choice(key: str, choices: list[str], wanted: str | None) -> None:
@@ -321,6 +367,15 @@ def inversion_sets(artifact_root: str) -> dict:
     return {
         m: load_inversions(artifacts.inversion(m)) for m in methods.NAMES if (artifacts.inversion(m) / "inversion.json").is_file()
     }
+
+
+@st.cache_resource(show_spinner=False)
+def support_model(artifact_root: str, method: str | None):
+    """The out-of-distribution bands of a method's edits (`thisineq pipeline --only support`), or None where not built."""
+    from thisineq.latent.ood import SupportModel
+
+    path = ArtifactSet(Path(artifact_root)).boundaries / f"ood_{method}.npz"
+    return SupportModel.load(path) if method and path.is_file() else None
 
 
 @st.cache_resource(show_spinner="Loading the image models…")

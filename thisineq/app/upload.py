@@ -14,13 +14,16 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
 
+from thisineq import provenance
 from thisineq.app import generation, readings, state, widgets
+from thisineq.app import support as support_ui
 from thisineq.app.jobs import Job, JobQueue, JobStopped, apply_thread_budget
 from thisineq.data.photos import PhotoReadError
 from thisineq.data.photos.upload import Crop, UploadedPhoto, crop_box, crop_square, read_upload
 from thisineq.invert import methods
 from thisineq.invert.api import InversionModels, invert_image
 from thisineq.latent.normals import BoundarySet
+from thisineq.latent.ood import SupportModel
 from thisineq.predict.reader import ImageReader
 
 OPTIMISATION_STEPS = (100, 250, 500, 1000)
@@ -216,11 +219,15 @@ def walk_and_download(
     normals: BoundarySet,
     missing_context: tuple,
     reader: ImageReader | None = None,
+    support: SupportModel | None = None,
+    synthetic: bool = False,
 ) -> None:
     """The boundary toggles and sliders, the crop beside its inversion and the edit, and the two downloads.
 
     `missing_context`: (photos, inversions, boundaries record), for saying why a domain has no boundary.
     `reader`: the set's image-side models; under each image, what they read in it.
+    `support`: the method's out-of-distribution bands; beside the edit, its band and why.
+    `synthetic`: whether the set's model learned synthetic data (the exported image's provenance says so).
     """
     fit, walk = widgets.boundary_choice(normals, method, state.UPLOAD_FIT, state.UPLOAD_WALK)
     directions = normals.directions(method, fit=fit, walk=walk) if fit else {}
@@ -238,6 +245,10 @@ def walk_and_download(
         generation.png_data_url(reconstruction), caption=f"inversion ({widgets.method_label(method)})", width="stretch"
     )
     columns[2].image(generation.png_data_url(edited), caption="edited", width="stretch")
+    band = None
+    if support is not None:
+        band, reason = support_ui.band_of(support, latent, moves)
+        support_ui.show_band(columns[2], band, reason)
     if reader is not None and st.toggle(
         "Read with the image models",
         value=True,
@@ -249,7 +260,15 @@ def walk_and_download(
         columns[1].caption(readings.readings_line(reader, inverted))
         columns[2].caption(readings.readings_line(reader, walked, inverted))
     left, right = st.columns(2)
-    widgets.download_png(edited, "my-street-edited.png", key=state.UPLOAD_DOWNLOAD_PNG, where=left)
+    made = provenance.record(
+        image="edited upload",
+        artifact_set=str(st.session_state.get(state.CHOSEN_SET, "")),
+        files={"uploaded crop": hashlib.sha256(np.ascontiguousarray(photo).tobytes()).hexdigest()},
+        view={"method": method, "fit": fit, "walk": walk} | generation.walk_params(moves),
+        band=band,
+        synthetic=synthetic,
+    )
+    widgets.download_png(edited, "my-street-edited.png", key=state.UPLOAD_DOWNLOAD_PNG, where=left, provenance=made)
     right.download_button(
         "Download the latent (.npy)",
         generation.npy_bytes(ws),

@@ -126,8 +126,49 @@ def domain_selectbox(domains: list[str], *, key: str, where=st, **kwargs) -> str
     return where.selectbox("Domain", domains, key=key, format_func=lambda k: domain(k).label, **kwargs)
 
 
-def download_png(pixels, file_name: str, *, key: str, label: str = "Download the edited image (PNG)", where=st) -> None:
-    """A download button for a uint8 image (H, W, 3), enlarged crisply; the PNG is made only when it is clicked."""
-    where.download_button(
-        label, lambda: png_bytes(upscale(pixels)), file_name=file_name, mime="image/png", on_click="ignore", key=key
-    )
+def download_png(
+    pixels,
+    file_name: str,
+    *,
+    key: str,
+    label: str = "Download the edited image (PNG)",
+    where=st,
+    provenance: dict | None = None,
+) -> None:
+    """A download button for a uint8 image (H, W, 3), enlarged crisply, carrying its provenance where given; the PNG is
+    made only when it is clicked."""
+    from thisineq.provenance import png_bytes as png_with_provenance
+
+    def made() -> bytes:
+        return png_with_provenance(upscale(pixels), provenance) if provenance else png_bytes(upscale(pixels))
+
+    where.download_button(label, made, file_name=file_name, mime="image/png", on_click="ignore", key=key)
+
+
+def publication_downloads(make_figure, stem: str, provenance: dict, *, key: str, where=st) -> None:
+    """Three download buttons — vector PDF, SVG and a 300-dpi PNG — for a figure made only when one is clicked.
+
+    `make_figure`: () → matplotlib Figure. Each file carries `provenance` (the PNG as its own chunk, the vector files
+    in their metadata).
+    """
+    import io
+
+    from PIL import Image
+
+    from thisineq import provenance as records
+    from thisineq.latent.figures import PUBLICATION_DPI, PUBLICATION_FORMATS, publication_bytes
+
+    described = records.sidecar_bytes(provenance).decode("utf-8")
+
+    def made(fmt: str):
+        def data() -> bytes:
+            rendered = publication_bytes(make_figure(), fmt, described)
+            return records.png_bytes(Image.open(io.BytesIO(rendered)), provenance) if fmt == "png" else rendered
+
+        return data
+
+    labels = {"pdf": "PDF (vector)", "svg": "SVG (vector)", "png": f"PNG ({PUBLICATION_DPI} dpi)"}
+    for column, (fmt, mime) in zip(where.columns(len(PUBLICATION_FORMATS)), PUBLICATION_FORMATS.items(), strict=True):
+        column.download_button(
+            labels[fmt], made(fmt), file_name=f"{stem}.{fmt}", mime=mime, on_click="ignore", key=f"{key}_{fmt}"
+        )

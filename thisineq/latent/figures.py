@@ -223,3 +223,46 @@ def write_fig3(
     with atomic_open(csv, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
         handle.write(points.to_csv(index=False, float_format="%.5g").encode("utf-8"))
     return [png, csv]
+
+
+# --- publication figures ---------------------------------------------------------------------------
+
+PUBLICATION_FORMATS = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
+PUBLICATION_DPI = 300
+
+
+def walk_matrix_figure(
+    tiles: np.ndarray, row_labels: list[str], steps: list[float], title: str, footer: str | None = None
+) -> Figure:
+    """A walk matrix for print: tiles (rows, steps, H, W, 3) uint8 with labelled axes, each tile drawn pixel for pixel."""
+    rows, columns = tiles.shape[:2]
+    figure = Figure(figsize=(1.1 * columns + 2.2, 1.1 * rows + 1.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = np.atleast_2d(figure.subplots(rows, columns, squeeze=False))
+    for r in range(rows):
+        for c in range(columns):
+            ax = axes[r, c]
+            ax.imshow(tiles[r, c], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == rows - 1:
+                ax.set_xlabel(f"{steps[c]:+.1f}σ" if steps[c] else "0", fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=8, rotation=0, ha="right", va="center")
+    figure.supxlabel("walk step, in σ of the generator's W along the normal (deprived ← → privileged)", fontsize=9)
+    figure.suptitle(title, fontsize=11)
+    if footer:
+        figure.text(0.99, 0.005, footer, ha="right", va="bottom", fontsize=8, color="0.35")
+    return figure
+
+
+def publication_bytes(figure: Figure, fmt: str, description: str = "") -> bytes:
+    """The figure as vector PDF or SVG, or a 300-dpi PNG; `description` goes into the file's own metadata."""
+    import io
+
+    if fmt not in PUBLICATION_FORMATS:
+        raise ValueError(f"a publication figure is one of {', '.join(PUBLICATION_FORMATS)}, got {fmt!r}")
+    metadata = {"pdf": {"Subject": description}, "svg": {"Description": description}, "png": {"Description": description}}[fmt]
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, dpi=PUBLICATION_DPI, metadata=metadata if description else None)
+    return buffer.getvalue()

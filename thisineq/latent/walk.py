@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from thisineq.images import image_grid
+from thisineq.images import image_grid, to_uint8
 from thisineq.latent.normals import Direction
 from thisineq.models.stylegan2 import Generator, sample_ws
 
@@ -94,6 +94,15 @@ def walk_grid(
     scale = max(1, 128 // tiles.shape[-1])  # a 64-px image's tile is doubled; a 256-px or larger one kept as it is
     grid = image_grid(tiles, row_labels=labels, column_labels=step_labels(list(steps)), scale=scale)
     return grid, torch.stack(latents).numpy().astype(np.float32)
+
+
+@torch.inference_mode()
+def walk_tiles(generator: Generator, latents: np.ndarray, batch: int = 32) -> np.ndarray:
+    """A walk matrix's images from its latents (sources, directions, steps, num_ws, D): uint8 (rows, steps, H, W, 3)."""
+    sources, directions, steps = latents.shape[:3]
+    flat = torch.from_numpy(np.asarray(latents, np.float32).reshape(-1, *latents.shape[-2:]))
+    tiles = to_uint8(torch.cat([generator.synthesis(flat[i : i + batch]) for i in range(0, len(flat), batch)]))
+    return tiles.reshape(sources * directions, steps, *tiles.shape[1:])
 
 
 def step_labels(steps: list[float]) -> list[str]:

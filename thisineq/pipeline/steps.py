@@ -18,7 +18,8 @@ from thisineq.data.synth.build import GROUND_TRUTH
 from thisineq.data.synth.crowd import QUESTIONS, TIE_MARGIN, VOTER_NOISE
 from thisineq.invert import methods
 from thisineq.latent.boundaries import DEFAULT_CS
-from thisineq.pipeline import boundaries, gan_quality, headline, image_side, invert, known_answer, train, walks
+from thisineq.latent.ood import OODConfig
+from thisineq.pipeline import boundaries, gan_quality, headline, image_side, invert, known_answer, support, train, walks
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.pipeline.workspace import Workspace
 
@@ -169,6 +170,18 @@ STEPS: tuple[Step, ...] = (
             **({"per_layer": True} if config.boundary_per_layer else {}),
             "fits": "whitened, standardised, principal, partial",
         },
+        artifact="boundaries",
+    ),
+    Step(
+        "support",
+        support.support_models,
+        inputs=lambda paths: (
+            [paths.generator, paths.artifacts.normals]
+            + [folder / "latents.npz" for folder in paths.boundary_latents().values()]
+            + paths.photo_tables()
+        ),
+        outputs=lambda paths: [paths.artifacts.boundaries / "ood.json"],
+        settings=lambda config: {"ood": asdict(OODConfig(seed=config.seed)), "edits": {"far": 6.0, "opposed": 3.0}},
         artifact="boundaries",
     ),
     Step(
