@@ -211,6 +211,37 @@ def _run_import(args) -> None:
     print(f"imported {args.snapshot} into {out} (see {out / 'MODEL_CARD.md'})")
 
 
+def _export_site_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="artifact_set", default="demo", help="an artifact set: its name under artifacts/, or its folder")
+    p.add_argument("--out", type=Path, required=True, help="the site's folder (written whole, or not at all)")
+    p.add_argument("--streets", type=int, default=60, help="streets shown: inverted held-out photos, then seeds")
+    p.add_argument("--method", default="", help="whose inversions and boundaries (default: the set's first walked method)")
+    p.add_argument("--quality", type=int, default=90, help="WebP quality (100: lossless)")
+    p.add_argument("--workers", type=int, default=2, help="threads writing images")
+
+
+def _run_export_site(args) -> None:
+    from thisineq.artifacts import artifacts_root
+    from thisineq.exhibition.site import SiteConfig, export_site
+
+    folder = Path(args.artifact_set)
+    if not folder.is_dir():
+        folder = artifacts_root() / args.artifact_set
+    config = SiteConfig(
+        artifact_set=str(folder),
+        out=str(args.out),
+        streets=args.streets,
+        method=args.method,
+        quality=args.quality,
+        workers=args.workers,
+    )
+    report = export_site(config)
+    print(
+        f"wrote {report.folder}: {report.images:,} images of {args.streets} streets, {report.bytes / 2**20:.1f} MB, "
+        f"in {report.seconds:.0f} s ({report.unsupported:,} images marked unsupported); open {report.folder / 'index.html'}"
+    )
+
+
 def _provenance_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, help="a PNG exported by thisineq (or its JSON sidecar)")
     p.add_argument("--json", action="store_true", help="print the record as JSON instead of in words")
@@ -325,7 +356,7 @@ def _run_export_generator(args) -> None:
 GROUPS = {
     "data": "datasets: the synthetic city, and ingesting real photos",
     "train": "train models",
-    "export": "write latents, boundaries and generators in the reference tools' formats",
+    "export": "write latents, boundaries and generators in the reference tools' formats, or an exhibition site",
     "predict": "the image side: deprivation deciles predicted from photos (Suel et al.)",
 }
 # command words → (help, options, run); a command's options are made only when it runs (they import its config)
@@ -360,6 +391,11 @@ COMMANDS = {
         "a method's boundaries as InterFaceGAN .npy files",
         _export_boundaries_options,
         _run_export_boundaries,
+    ),
+    ("export", "site"): (
+        "a static exhibition site (no server, no network): precomputed images by slider value, a kiosk, an About page",
+        _export_site_options,
+        _run_export_site,
     ),
     ("export", "generator"): (
         "a generator as a rosinality-layout checkpoint",
