@@ -48,7 +48,7 @@ def main() -> int:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto((report.folder / "index.html").as_uri() + "?street=0")
+        page.goto((report.folder.resolve() / "index.html").as_uri() + "?street=0")
         page.wait_for_selector("#street-image")
         times = [page.evaluate(MOVE, ["slider-income", i % 13]) for i in range(1, args.moves + 1)]
         browser.close()
