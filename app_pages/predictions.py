@@ -10,11 +10,30 @@ GROUPINGS = {"lsoa": "grouped by LSOA", "stratified": "stratified over locations
 MEASURE_COLUMNS = {
     "grouping": st.column_config.TextColumn("folds"),
     "kendall_tau": st.column_config.NumberColumn("Kendall τ ↑", format="%.3f"),
+    "ceiling_kendall_tau": st.column_config.NumberColumn(
+        "τ ceiling",
+        format="%.3f",
+        help="the same model, linear, reading the synthetic city's true visual factors instead of the image: "
+        "what no image model can beat",
+    ),
     "pearson_r": st.column_config.NumberColumn("Pearson r ↑", format="%.3f"),
     "within_one": st.column_config.NumberColumn("within ±1 decile ↑", format="percent"),
     "extremes_1_as_10": st.column_config.NumberColumn("decile 1 read as 10", help="LSOAs of decile 1 predicted as 10"),
     "extremes_10_as_1": st.column_config.NumberColumn("decile 10 read as 1", help="LSOAs of decile 10 predicted as 1"),
     "n_lsoas": st.column_config.NumberColumn("LSOAs"),
+}
+RANKING_COLUMNS = {
+    "question": st.column_config.TextColumn("which looks …?"),
+    "votes_train": st.column_config.NumberColumn("training votes"),
+    "votes_test": st.column_config.NumberColumn("held-out votes"),
+    "ranker_accuracy": st.column_config.NumberColumn(
+        "ranker ↑", format="%.3f", help="share of decisive held-out votes it gets right"
+    ),
+    "baseline_accuracy": st.column_config.NumberColumn("Bradley–Terry", format="%.3f", help="scores from the votes alone"),
+    "ceiling_accuracy": st.column_config.NumberColumn(
+        "ceiling", format="%.3f", help="the noise-free hidden scores: the most the crowd's noise allows"
+    ),
+    "hidden_spearman_held_out": st.column_config.NumberColumn("ρ with the hidden score", format="%.3f"),
 }
 
 st.title("Predictions from photos")
@@ -96,3 +115,25 @@ else:
             else "No boundary of this set was fitted on these photos."
         )
     )
+
+st.subheader("Perception from crowd votes (Place Pulse)")
+ranking = state.csv_table(str(page.artifacts.perception / "ranking.csv"))
+correlations = state.csv_table(str(page.artifacts.perception / "correlations.csv"))
+if ranking is None or correlations is None:
+    st.info(
+        "No perception scores in this artifact set: `thisineq pipeline --only crowd perception` builds them from crowd votes."
+    )
+else:
+    left, right = st.columns([3, 2])
+    left.dataframe(ranking, hide_index=True, width="stretch", column_config=RANKING_COLUMNS)
+    left.caption(
+        "A Siamese ranker on the same image features learns each question from pairwise votes; it is judged on votes "
+        "between photos it never saw, beside Bradley–Terry scores from the votes alone"
+        + (" and the ceiling the simulated crowd's own noise allows." if "ceiling_accuracy" in ranking else ".")
+        + (" The votes are a simulated crowd's (synthetic)." if page.manifest.get("synthetic") else "")
+    )
+    matrix = correlations.assign(domain=correlations["domain"].map(lambda k: domain(k).label)).pivot(
+        index="question", columns="domain", values="spearman"
+    )
+    right.altair_chart(charts.correlation_heatmap(matrix), width="stretch")
+    right.caption("Spearman ρ between each area's mean perception score and its decile (10 = least deprived).")

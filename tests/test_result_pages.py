@@ -274,7 +274,8 @@ def test_the_walk_matrix_draws_what_the_predictor_reads_along_each_walk():
 def test_the_predictions_page_maps_true_and_predicted_deciles_beside_table1():
     at = app("app_pages/predictions.py")
     assert len(at.get("deck_gl_json_chart")) == 2
-    measures, beside = (frame.value for frame in at.dataframe)
+    measures, beside, ranking = (frame.value for frame in at.dataframe)
+    assert set(ranking["question"]) == {"wealthier", "safer", "livelier"} and ranking["ranker_accuracy"].between(0.5, 1).all()
     assert set(measures["grouping"]) == {"grouped by LSOA", "stratified over locations"}
     assert measures["kendall_tau"].between(-1, 1).all()
     assert set(beside["method"]) == {"e4e", "restyle", "images (VGG16)"}  # the optimisers were fitted on other photos

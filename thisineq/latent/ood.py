@@ -37,6 +37,7 @@ BANDS = ("typical", "unusual", "unsupported")
 REFERENCES = ("w", "photos")
 DISTANCES = ("atypicality", "domains")
 REFERENCE_LABELS = {"w": "the generator's W", "photos": "the inverted photos' codes"}
+RANK = 32  # axes each reference keeps (a set's files stay small; a few hundred codes estimate no more)
 
 
 @dataclass
@@ -58,29 +59,70 @@ class OODConfig:
 
 @dataclass(frozen=True)
 class Gaussian:
-    """A mean (D,) and precision (D, D): `atypicality` is the squared Mahalanobis distance per dimension."""
+    """A Gaussian kept by its `rank` widest axes and one variance for every other direction (probabilistic PCA).
 
-    mean: np.ndarray
-    precision: np.ndarray
+    A few hundred photos' codes cannot estimate 256 × 256 covariances, and a set's files must stay small:
+    the axes that matter and one residual variance do both. `atypicality` is the squared Mahalanobis
+    distance per dimension under it (its own samples average about 1).
+    """
+
+    mean: np.ndarray  # (D,)
+    axes: np.ndarray  # (k, D) orthonormal, widest first
+    variances: np.ndarray  # (k,) along each axis
+    residual: float  # along every direction orthogonal to the axes
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> Gaussian:
-        """Ledoit–Wolf shrinkage, so that a few hundred photos in 256 dimensions still give a usable precision."""
-        from sklearn.covariance import LedoitWolf
-
+    def fit(cls, x: np.ndarray, rank: int = RANK) -> Gaussian:
         x = np.asarray(x, np.float64)
         if x.ndim != 2 or len(x) < 3:
             raise ConfigError(f"a distribution needs at least 3 codes (n, D), got shape {x.shape}")
-        estimate = LedoitWolf().fit(x)
-        return cls(estimate.location_, estimate.precision_)
+        centred = x - x.mean(axis=0)
+        _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+        return cls._of_spectrum(x.mean(axis=0), singular**2 / (len(x) - 1), vt, rank)
 
     @classmethod
-    def of(cls, mean: np.ndarray, cov: np.ndarray) -> Gaussian:
-        return cls(np.asarray(mean, np.float64), np.linalg.pinv(np.asarray(cov, np.float64), hermitian=True))
+    def of(cls, mean: np.ndarray, cov: np.ndarray, rank: int = RANK) -> Gaussian:
+        values, vectors = np.linalg.eigh(np.asarray(cov, np.float64))
+        return cls._of_spectrum(np.asarray(mean, np.float64), values[::-1], vectors[:, ::-1].T, rank)
+
+    @classmethod
+    def _of_spectrum(cls, mean: np.ndarray, values: np.ndarray, vectors: np.ndarray, rank: int) -> Gaussian:
+        dim = len(mean)
+        values = np.clip(values, 0, None)
+        k = min(rank, dim, int(np.sum(values > values.max() * 1e-10)))
+        rest = dim - k
+        residual = float((values.sum() - values[:k].sum()) / rest) if rest else 0.0
+        floor = values.max() * 1e-6  # a direction no sample moved along is narrow, not infinitely so
+        return cls(mean, vectors[:k], np.maximum(values[:k], floor), max(residual, floor) if rest else 0.0)
 
     def atypicality(self, x: np.ndarray) -> np.ndarray:
         centred = np.asarray(x, np.float64) - self.mean
-        return np.einsum("nd,de,ne->n", centred, self.precision, centred) / len(self.mean)
+        along = centred @ self.axes.T
+        distance = np.sum(along**2 / self.variances, axis=1)
+        if self.residual:
+            distance += (np.sum(centred**2, axis=1) - np.sum(along**2, axis=1)) / self.residual
+        return distance / len(self.mean)
+
+    def covariance(self) -> np.ndarray:
+        dim = len(self.mean)
+        return (self.axes.T * self.variances) @ self.axes + self.residual * (np.eye(dim) - self.axes.T @ self.axes)
+
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {
+            f"{prefix}/mean": self.mean.astype(np.float32),
+            f"{prefix}/axes": self.axes.astype(np.float32),
+            f"{prefix}/variances": self.variances,
+            f"{prefix}/residual": np.array(self.residual),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str) -> Gaussian:
+        return cls(
+            arrays[f"{prefix}/mean"].astype(np.float64),
+            arrays[f"{prefix}/axes"].astype(np.float64),
+            arrays[f"{prefix}/variances"].astype(np.float64),
+            float(arrays[f"{prefix}/residual"]),
+        )
 
 
 @dataclass
@@ -211,7 +253,7 @@ class SupportModel:
         """The two domains whose coordinates together lie furthest out among the photos' (their 2-D Mahalanobis distance)."""
         mean, spread = self.photo_coordinates
         offset = np.array([row[f"z_{k}"] for k in self.domains]) * spread
-        cov = np.linalg.pinv(self.references["photos"].coordinates.precision, hermitian=True)
+        cov = self.references["photos"].coordinates.covariance()
         pairs = [(i, j) for i in range(len(self.domains)) for j in range(i + 1, len(self.domains))]
         distance = [offset[[i, j]] @ np.linalg.pinv(cov[np.ix_([i, j], [i, j])]) @ offset[[i, j]] for i, j in pairs]
         i, j = pairs[int(np.argmax(distance))]
@@ -229,12 +271,7 @@ class SupportModel:
             "area_deciles": self.area_deciles,
         }
         for name, reference in self.references.items():
-            arrays |= {
-                f"{name}/codes/mean": reference.codes.mean,
-                f"{name}/codes/precision": reference.codes.precision,
-                f"{name}/coordinates/mean": reference.coordinates.mean,
-                f"{name}/coordinates/precision": reference.coordinates.precision,
-            }
+            arrays |= reference.codes.to_arrays(f"{name}/codes") | reference.coordinates.to_arrays(f"{name}/coordinates")
             arrays |= {f"{name}/thresholds/{d}": np.array(t) for d, t in reference.thresholds.items()}
         return arrays
 
@@ -250,8 +287,8 @@ class SupportModel:
                 a = {key: archive[key] for key in archive.files}
             references = {
                 name: Reference(
-                    Gaussian(a[f"{name}/codes/mean"], a[f"{name}/codes/precision"]),
-                    Gaussian(a[f"{name}/coordinates/mean"], a[f"{name}/coordinates/precision"]),
+                    Gaussian.from_arrays(a, f"{name}/codes"),
+                    Gaussian.from_arrays(a, f"{name}/coordinates"),
                     {d: tuple(float(v) for v in a[f"{name}/thresholds/{d}"]) for d in DISTANCES if f"{name}/thresholds/{d}" in a},
                 )
                 for name in REFERENCES

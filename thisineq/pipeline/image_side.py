@@ -19,11 +19,13 @@ import pandas as pd
 from thisineq.data.dataset import load_dataset
 from thisineq.data.synth.build import GROUND_TRUTH
 from thisineq.data.synth.crowd import QUESTIONS, simulate_votes
+from thisineq.data.synth.links import LINKS
 from thisineq.io import atomic_open
 from thisineq.latent.labels import CLASS_DEFINITIONS, labelled_subset
 from thisineq.latent.table1 import evaluate_scores
 from thisineq.perception.run import RANKER, RankConfig, train_rankers
-from thisineq.predict.evaluate import lsoa_predictions
+from thisineq.predict.evaluate import GROUPINGS, lsoa_measures, lsoa_predictions, out_of_fold_predictions
+from thisineq.predict.ordinal import OrdinalDecileRegressor
 from thisineq.predict.reader import PHOTO_QUANTILES, photo_quantiles
 from thisineq.predict.run import PREDICTOR, PredictConfig, train_predictors
 
@@ -76,6 +78,11 @@ def predict_deciles(p: Pipeline) -> None:
     train_predictors(config, progress=p.progress, log=p.log)
     photos = paths.training_photos()
     predictions = pd.read_csv(work / "predictions.csv", dtype={"photo_id": str})
+    truth = paths.train_dataset.parent / GROUND_TRUTH
+    if not c.bring_your_own and truth.is_file():
+        p.log("  the ceiling: the same model, linear, on the photos' true factors")
+        measures = pd.read_csv(work / "measures.csv")
+        _write_csv(work / "measures.csv", measures.merge(ceiling_measures(photos, truth, c.domains, c.seed), how="left"))
     _write_csv(work / "lsoa.csv", lsoa_table(photos, predictions))
     _write_csv(work / "table1.csv", table1_rows(photos, predictions, paths))
     _publish(work, paths.artifacts.predict, PREDICT_FILES)
@@ -100,6 +107,22 @@ def rank_perception(p: Pipeline) -> None:
     scores = pd.read_csv(work / "perception_scores.csv", dtype={"photo_id": str})
     _write_csv(work / PHOTO_QUANTILES, photo_quantiles(scores, list(ranking["question"])))
     _publish(work, paths.artifacts.perception, PERCEPTION_FILES)
+
+
+def ceiling_measures(photos: pd.DataFrame, truth_path: Path, domains, seed: int) -> pd.DataFrame:
+    """Per domain and fold kind, the LSOA-level Kendall τ a linear ordinal model reaches from the photos' true visual
+    factors (the synthetic city's known answer): what no image model can beat."""
+    order = photos.sort_values("cache_index")
+    truth = pd.read_csv(truth_path, dtype={"photo_id": str}).set_index("photo_id")
+    factors = truth.loc[order.index, list(LINKS)].to_numpy()
+    rows = []
+    for key in domains:
+        for grouping in GROUPINGS:
+            linear = OrdinalDecileRegressor(hidden=(), dropout=0.0, seed=seed)
+            predicted = out_of_fold_predictions(factors, order, key, grouping=grouping, seed=seed, estimator=linear)
+            tau = lsoa_measures(lsoa_predictions(order, predicted, key)).kendall_tau
+            rows.append({"domain": key, "grouping": grouping, "ceiling_kendall_tau": tau})
+    return pd.DataFrame(rows)
 
 
 def lsoa_table(photos: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:

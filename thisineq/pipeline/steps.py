@@ -310,6 +310,7 @@ STEPS: tuple[Step, ...] = (
                 "photos": config.boundary_photos,
                 "bootstrap": config.boundary_bootstrap,
             },
+            "ceiling": "linear ordinal model on the true factors (synthetic cities)",
             "seed": config.seed,
         },
         artifact="predict",
