@@ -66,6 +66,7 @@ def stand() -> None:
         moved_on, values = generation.drift(st.session_state[state.KIOSK_TICK], list(directions))
         seed += moved_on
         if support is not None:
+            seed = support_ui.supported_seed(support, generator, seed, PSI)
             values = support_ui.supported_values(support, generation.seed_ws(generator, seed, PSI), directions, values)
         set_sliders(values)
     picture, controls = st.columns([3, 2], vertical_alignment="center")
@@ -76,6 +77,8 @@ def stand() -> None:
         moves = widgets.domain_sliders(directions, state.KIOSK_SLIDERS, short_labels=True, on_change=touched)
         st.button("New image", on_click=next_image, icon=":material/casino:", key=state.KIOSK_NEXT)
         st.caption("left: deprived · right: privileged" + (" · drifting — touch a slider to take over" if idle else ""))
+    if support is not None:
+        seed = support_ui.supported_seed(support, generator, seed, PSI)
     ws = generation.seed_ws(generator, seed, PSI)
     picture.image(generation.png_data_url(generation.synthesise(generator, ws, moves)), width="stretch")
     if support is not None:

@@ -56,3 +56,13 @@ def show_band(where, band: str, reason: str) -> None:
     where.badge(band, color=colour, icon=icon, help=BAND_HELP)
     if reason:
         where.caption(reason[0].upper() + reason[1:])
+
+
+def supported_seed(model: SupportModel, generator, seed: int, psi: float, tries: int = 50) -> int:
+    """The first seed from `seed` on whose own image is not unsupported (a rare seed is; the kiosk shows the next)."""
+    from thisineq.app.generation import seed_ws
+
+    for candidate in range(seed, seed + tries):
+        if band_of(model, seed_ws(generator, candidate, psi))[0] != "unsupported":
+            return candidate
+    return seed
