@@ -81,9 +81,9 @@ def stand() -> None:
         seed = support_ui.supported_seed(support, generator, seed, PSI)
     ws = generation.seed_ws(generator, seed, PSI)
     picture.image(generation.png_data_url(generation.synthesise(generator, ws, moves)), width="stretch")
-    if support is not None:
+    if support is not None:  # beside the sliders: under the picture it would push the stand past one screen
         band, reason = support_ui.band_of(support, ws, moves)
-        support_ui.show_band(picture, band, reason)
+        support_ui.show_band(controls, band, reason)
 
 
 stand()
