@@ -8,6 +8,7 @@ import torch
 
 from thisineq.data.domains import domain
 from thisineq.images import from_uint8
+from thisineq.latent.walk import synthesise_latents
 from thisineq.predict.reader import ImageReader
 
 
@@ -24,10 +25,7 @@ def read_latent_grid(
 
     One row per image: source, walked domain, step, then the readings.
     """
-    flat = torch.from_numpy(latents.reshape(-1, *latents.shape[-2:]))
-    with torch.inference_mode():
-        images = torch.cat([generator.synthesis(flat[i : i + 32]) for i in range(0, len(flat), 32)]).clamp(-1, 1)
-    readings = reader.read(images)
+    readings = reader.read(synthesise_latents(generator, latents).clamp(-1, 1))
     index = pd.MultiIndex.from_product([sources, domains, list(steps)], names=["source", "walked", "step"])
     return pd.concat([index.to_frame(index=False), readings], axis=1)
 

@@ -100,9 +100,15 @@ def walk_grid(
 def walk_tiles(generator: Generator, latents: np.ndarray, batch: int = 32) -> np.ndarray:
     """A walk matrix's images from its latents (sources, directions, steps, num_ws, D): uint8 (rows, steps, H, W, 3)."""
     sources, directions, steps = latents.shape[:3]
-    flat = torch.from_numpy(np.asarray(latents, np.float32).reshape(-1, *latents.shape[-2:]))
-    tiles = to_uint8(torch.cat([generator.synthesis(flat[i : i + batch]) for i in range(0, len(flat), batch)]))
+    tiles = to_uint8(synthesise_latents(generator, latents, batch))
     return tiles.reshape(sources * directions, steps, *tiles.shape[1:])
+
+
+@torch.inference_mode()
+def synthesise_latents(generator: Generator, latents: np.ndarray, batch: int = 32) -> torch.Tensor:
+    """Images in [-1, 1] (N, 3, H, W) of latents (…, num_ws, D) in any leading shape (a walk matrix's), in batches."""
+    flat = torch.from_numpy(np.asarray(latents, np.float32).reshape(-1, *np.shape(latents)[-2:]))
+    return torch.cat([generator.synthesis(flat[i : i + batch]) for i in range(0, len(flat), batch)])
 
 
 def step_labels(steps: list[float]) -> list[str]:

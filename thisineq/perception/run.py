@@ -34,7 +34,7 @@ from thisineq.perception.ranker import (
     pairwise_accuracy,
     ranker_network,
 )
-from thisineq.predict.features import BACKBONES, feature_network, photo_features
+from thisineq.predict.features import BACKBONES, feature_network, image_features, photo_features
 from thisineq.predict.ordinal import Standardiser, fitted_state, restore_network
 
 RANKER = "ranker.pt"
@@ -169,9 +169,7 @@ class PerceptionRanker:
     @torch.inference_mode()
     def score_images(self, images: torch.Tensor, network: torch.nn.Module | None = None) -> pd.DataFrame:
         """Scores of images (B, 3, H, W in [-1, 1]; generated or edited ones too), read as the cached photos are."""
-        network = network if network is not None else feature_network(self.backbone)
-        features = network(images.float()).float().numpy().astype(np.float16)  # as the cache stores them
-        return self.predict(features.astype(np.float64))
+        return self.predict(image_features(images, network if network is not None else feature_network(self.backbone)))
 
 
 def load_rankers(path: str | os.PathLike) -> PerceptionRanker:

@@ -43,6 +43,13 @@ def feature_network(backbone: str) -> nn.Module:
     raise ConfigError(f"unknown feature backbone {backbone!r}; choose from {', '.join(BACKBONES)}")
 
 
+@torch.inference_mode()
+def image_features(images: torch.Tensor, network: nn.Module) -> np.ndarray:
+    """Features of images (B, 3, H, W in [-1, 1]; generated or edited ones too), rounded to float16 as the cache
+    stores photos', so that an image reads exactly as its cached photo would. Float64, for the fitted models."""
+    return network(images.float()).float().numpy().astype(np.float16).astype(np.float64)
+
+
 def photo_set_key(dataset: Dataset, backbone: str) -> str:
     """What the cached features depend on: the photos (their hashes, in cache order), the image size, the backbone."""
     order = dataset.photos.sort_values("cache_index")

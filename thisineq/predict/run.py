@@ -30,7 +30,7 @@ from thisineq.predict.evaluate import (
     lsoa_predictions,
     out_of_fold_predictions,
 )
-from thisineq.predict.features import BACKBONES, feature_network, photo_features
+from thisineq.predict.features import BACKBONES, feature_network, image_features, photo_features
 from thisineq.predict.ordinal import DenseStack, OrdinalDecileRegressor, Standardiser, fitted_state, restore_network
 
 PREDICTOR = "predictor.pt"
@@ -137,9 +137,7 @@ class DecilePredictor:
 
         `network`: the backbone's feature network, if the caller keeps one loaded (`feature_network(self.backbone)`).
         """
-        network = network if network is not None else feature_network(self.backbone)
-        features = network(images.float()).float().numpy().astype(np.float16)  # as the cache stores them
-        return self.predict(features.astype(np.float64))
+        return self.predict(image_features(images, network if network is not None else feature_network(self.backbone)))
 
 
 def load_predictor(path: str | os.PathLike) -> DecilePredictor:
