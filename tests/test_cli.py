@@ -193,11 +193,13 @@ def test_pipeline_options_override_the_config_they_start_from(tmp_path, monkeypa
     import thisineq.pipeline
 
     ran = []
-    monkeypatch.setattr(thisineq.pipeline, "run_pipeline", lambda config, only: ran.append((config, only)) or config.out)
+    monkeypatch.setattr(
+        thisineq.pipeline, "run_pipeline", lambda config, only, lanes: ran.append((config, only, lanes)) or config.out
+    )
     out, work = str(tmp_path / "set"), str(tmp_path / "work")
     assert main(["pipeline", "--tiny", "--out", out, "--work", work, "--encoder-steps", "2", "--walk-steps", "-1", "1"]) == 0
-    assert ran[-1] == (replace(PipelineConfig.tiny(out=out, work=work), encoder_steps=2, walk_steps=(-1.0, 1.0)), None)
-    assert main(["pipeline", "--only", "gan"]) == 0 and ran[-1] == (PipelineConfig(), ["gan"])
+    assert ran[-1] == (replace(PipelineConfig.tiny(out=out, work=work), encoder_steps=2, walk_steps=(-1.0, 1.0)), None, 1)
+    assert main(["pipeline", "--only", "gan", "--lanes", "2"]) == 0 and ran[-1] == (PipelineConfig(), ["gan"], 2)
 
 
 @pytest.mark.slow

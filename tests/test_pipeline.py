@@ -285,7 +285,7 @@ def test_per_layer_codes_give_a_layers_boundary_that_moves_each_layer_its_own_wa
 
 
 def test_the_gan_step_trains_its_recipe_on_a_wall_time_budget(tmp_path):
-    from thisineq.pipeline.steps import _gan_settings
+    from thisineq.pipeline.train import gan_settings as _gan_settings
     from thisineq.training.run import RUN_CONFIG
 
     assert set(_gan_settings(PipelineConfig())) == {"channels", "style_dim", "steps"}  # what built the committed GAN
@@ -297,6 +297,38 @@ def test_the_gan_step_trains_its_recipe_on_a_wall_time_budget(tmp_path):
     assert run["precision"] == "auto" and run["max_minutes"] == 0.1
     steps = torch.load(tmp_path / "out" / "gan" / "generator.pt", weights_only=True)["step"]
     assert 0 < steps < 10**6  # the clock ended it
+
+
+def test_a_later_sitting_takes_the_finished_gan_of_an_earlier_one_once_its_settings_match(tmp_path):
+    from thisineq.errors import MissingFileError
+
+    first = PipelineConfig.tiny(out=str(tmp_path / "first"), work=str(tmp_path / "work1"))
+    Pipeline(first, progress=False).run(["city", "gan"])
+    trained = tmp_path / "first" / "gan"
+    sitting = json.loads((trained / "sitting.json").read_text(encoding="utf-8"))
+    assert sitting["seconds"] > 0 and sitting["gan"]["steps"] == first.gan_steps
+    # The second sitting: a fresh work folder and set, the GAN taken, not trained.
+    later = PipelineConfig(**{**first.__dict__, "out": str(tmp_path / "later"), "work": str(tmp_path / "work2")})
+    later = PipelineConfig(**{**later.__dict__, "gan_from": str(trained)})
+    messages = []
+    Pipeline(later, progress=False, log=messages.append).run(["gan"])
+    taken = tmp_path / "later" / "gan"
+    for name in ("generator.pt", "metrics.json", "MODEL_CARD.md", "sitting.json"):
+        assert (taken / name).read_bytes() == (trained / name).read_bytes(), name
+    assert (taken / "samples.png").is_file() and not (tmp_path / "work2" / "runs").exists()  # nothing trained
+    assert json.loads((tmp_path / "later" / "pipeline_times.json").read_text(encoding="utf-8"))["gan"] == sitting["seconds"]
+    assert any("earlier sitting" in m for m in messages)
+    rerun = []
+    Pipeline(later, progress=False, log=rerun.append).run(["gan"])
+    assert rerun == ["[gan] current, skipped"]
+    # Other settings, or a folder no pipeline finished, are refused by name.
+    other = PipelineConfig(**{**later.__dict__, "out": str(tmp_path / "other"), "gan_steps": first.gan_steps + 1})
+    with pytest.raises(ConfigError, match=r"other settings \(gan steps: 6 there, 7 here\)"):
+        Pipeline(other, progress=False).run(["gan"])
+    (tmp_path / "bare").mkdir()
+    bare = PipelineConfig(**{**later.__dict__, "out": str(tmp_path / "other"), "gan_from": str(tmp_path / "bare")})
+    with pytest.raises(MissingFileError, match="sitting.json is missing"):
+        Pipeline(bare, progress=False).run(["gan"])
 
 
 def test_bringing_your_own_leaves_out_the_synthetic_steps_and_names_what_is_missing(tmp_path):

@@ -181,6 +181,12 @@ def _pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="JSON file of PipelineConfig fields (default: the demo's settings)")
     p.add_argument("--tiny", action="store_true", help="a minutes-long run with tiny models (for tests and trying it out)")
     p.add_argument("--only", nargs="*", help="run only these steps")
+    p.add_argument(
+        "--lanes",
+        type=int,
+        default=1,
+        help="run independent steps side by side in this many processes, the cores shared among them (default: 1, in order)",
+    )
     add_options(p, PipelineConfig, overrides=True)
 
 
@@ -192,7 +198,7 @@ def _run_pipeline(args) -> None:
         config = PipelineConfig.tiny(out=given.pop("out", "artifacts/tiny"), work=given.pop("work", "data/tiny"))
     else:
         config = PipelineConfig.from_json(args.config) if args.config else PipelineConfig()
-    print(f"artifact set {run_pipeline(dataclasses.replace(config, **given), args.only)}")
+    print(f"artifact set {run_pipeline(dataclasses.replace(config, **given), args.only, lanes=args.lanes)}")
 
 
 def _import_options(p: argparse.ArgumentParser) -> None:

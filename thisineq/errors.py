@@ -24,3 +24,7 @@ class UnknownKeyError(ConfigError, KeyError):
 
 class MissingFileError(ThisIneqError, FileNotFoundError):
     """An input file or folder that does not exist (a FileNotFoundError too)."""
+
+
+class StepError(ThisIneqError, RuntimeError):
+    """A pipeline step that failed in a process of its own (its log, named in the message, says why)."""

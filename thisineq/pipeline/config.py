@@ -41,6 +41,11 @@ class PipelineConfig:
     gan_steps: int = option(100000, "GAN training steps (unless `gan_minutes` sets a wall-time budget)")
     gan_recipe: str = option("stylegan2", "the GAN's training recipe (`thisineq.training.recipes`)")
     gan_minutes: float | None = option(None, "train the GAN for this many minutes of wall time instead of `gan_steps`")
+    gan_from: str | None = option(
+        None,
+        "the gan folder of a set this pipeline built in an earlier sitting (a finished GAN with its sitting.json): the gan "
+        "step takes it, once its settings are checked, instead of training; for a rebuild that spans two sittings",
+    )
     gan_metric_every: int = option(1000, "steps between the GAN's quality measurements (0: never)")
     encoder_steps: int = option(2000, "e4e training steps; a CPU budget (the references train for 100k+ steps on GPUs)")
     restyle_steps: int = option(500, "ReStyle training steps; each runs `restyle_train_iterations` generator passes")

@@ -1,7 +1,10 @@
-"""The runner: each stale step of `STEPS` in order, its fingerprint recorded in `pipeline.json` when it finishes."""
+"""The runner: each stale step of `STEPS` in order (or in lanes, side by side), its fingerprint recorded in
+`pipeline.json` when it finishes."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import time
@@ -9,7 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from thisineq.errors import ConfigError
-from thisineq.io import sha256_file, write_json
+from thisineq.io import atomic_open, sha256_file, write_json
+from thisineq.pipeline import schedule
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.pipeline.steps import STEPS, Step
 from thisineq.pipeline.workspace import Workspace
@@ -40,19 +44,41 @@ class Pipeline:
 
     def is_current(self, step: Step) -> bool:
         """Whether `step` finished with today's settings and inputs, and its outputs are still there."""
-        recorded = self._state().get(step.name) == self.fingerprint(step)
-        return recorded and all(path.exists() for path in step.outputs(self.paths))
+        if not all(path.exists() for path in step.outputs(self.paths)):
+            return False
+        if not all(path.exists() for path in step.inputs(self.paths)):  # a step before it has yet to write them
+            return False
+        return self._state().get(step.name) == self.fingerprint(step)
 
-    def run(self, only: list[str] | None = None) -> None:
-        """Run every stale step in order (or just the named ones)."""
+    def run(self, only: list[str] | None = None, lanes: int = 1) -> None:
+        """Run every stale step in order (or just the named ones); with `lanes` > 1, independent steps side by side."""
         steps = self.steps()
         unknown = [name for name in only or [] if name not in {step.name for step in steps}]
         if unknown:
             raise ConfigError(f"no pipeline step named {', '.join(unknown)}; the steps: {', '.join(s.name for s in steps)}")
+        if lanes < 1:
+            raise ConfigError(f"lanes must be 1 or more, got {lanes}")
         self._check_own_inputs()
-        for step in steps:
-            if not only or step.name in only:
+        chosen = [step for step in steps if not only or step.name in only]
+        if lanes == 1:
+            for step in chosen:
                 self._run_step(step)
+            return
+        config_file = self.paths.work / "logs" / "pipeline_config.json"  # what each step's process reads
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(config_file, "w", encoding="utf-8") as handle:
+            handle.write(schedule.config_json(self.config))
+        logs = config_file.parent
+        by_name = {step.name: step for step in steps}
+        schedule.run_in_lanes(
+            [step.name for step in chosen],
+            schedule.dependencies(steps, self.paths),
+            schedule.lanes_of(lanes),
+            schedule.step_process(self, config_file),
+            log=self.log,
+            failure_hint=lambda failed: "see " + ", ".join(str(logs / f"{name}.log") for name in failed),
+            is_current=lambda name: self.is_current(by_name[name]),
+        )
 
     def _check_own_inputs(self) -> None:
         """Bringing your own: the dataset and generator must be in the set already; say how to put them there."""
@@ -72,14 +98,26 @@ class Pipeline:
             return
         self.log(f"[{step.name}] running")
         started = time.perf_counter()
-        step.run(self)
-        seconds = time.perf_counter() - started
+        carried = step.run(self)  # a step that took its work from an earlier sitting says how long that took
+        seconds = time.perf_counter() - started if carried is None else carried
         self.log(f"[{step.name}] done in {seconds:.0f} s")
-        write_json(self.paths.state, self._state() | {step.name: self.fingerprint(step)})
-        if step.name != "headline":  # the headline reports the others' times: its own would change its input
-            write_json(
-                self.paths.artifacts.pipeline_times, _read(self.paths.artifacts.pipeline_times) | {step.name: round(seconds, 1)}
-            )
+        with self._records_locked():  # steps in other lanes may finish at the same moment
+            write_json(self.paths.state, self._state() | {step.name: self.fingerprint(step)})
+            if step.name != "headline":  # the headline reports the others' times: its own would change its input
+                times = self.paths.artifacts.pipeline_times
+                write_json(times, _read(times) | {step.name: round(seconds, 1)})
+
+    @contextlib.contextmanager
+    def _records_locked(self):
+        """Hold the lock on `pipeline.json` and `pipeline_times.json` while one step updates them."""
+        self.paths.work.mkdir(parents=True, exist_ok=True)
+        self.paths.state.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.work / ".pipeline.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _state(self) -> dict:
         """Each step's fingerprint when it last finished."""
@@ -90,7 +128,8 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def run_pipeline(config: PipelineConfig, only: list[str] | None = None, *, progress: bool = True) -> Path:
-    """Run the stale steps of `config`'s pipeline (or just the named ones); returns the artifact set's folder."""
-    Pipeline(config, progress=progress).run(only)
+def run_pipeline(config: PipelineConfig, only: list[str] | None = None, *, progress: bool = True, lanes: int = 1) -> Path:
+    """Run the stale steps of `config`'s pipeline (or just the named ones), in `lanes` side by side; returns the
+    artifact set's folder."""
+    Pipeline(config, progress=progress).run(only, lanes)
     return Path(config.out)

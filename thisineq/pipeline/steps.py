@@ -38,25 +38,14 @@ class Step:
     settings: Callable[[PipelineConfig], dict]  # the settings its fingerprint covers
     artifact: str | None = None  # the folder of the artifact set it builds (for its manifest entries' rebuild command)
     wanted: Callable[[PipelineConfig], bool] = lambda config: True  # whether a run with this config has the step
+    # Steps whose files it reads beyond its inputs (models it only times or draws with, a cache it shares), for running
+    # in lanes; "*": every other step's.
+    after: tuple[str, ...] = ()
 
 
 def _synthetic(config: PipelineConfig) -> bool:
     """Steps of the synthetic city only: building it and its GAN, and the known answer it makes possible."""
     return not config.bring_your_own
-
-
-def _city_settings(config: PipelineConfig, photos: int) -> dict:
-    settings = {"photos": photos, "areas": config.areas, "size": config.size, "seed": config.seed}
-    # Area style joined the fingerprint late: it counts only when set, so that cities built before stay current.
-    return settings | ({"area_style": config.area_style} if config.area_style else {})
-
-
-def _gan_settings(config: PipelineConfig) -> dict:
-    settings = {"channels": config.gan_channels, "style_dim": config.gan_style_dim, "steps": config.gan_steps}
-    # Mapping depth, recipe and wall-time budget joined the fingerprint late: each counts only when it differs from what
-    # the GANs trained before used, so that they stay current.
-    late = {"n_mlp": (config.gan_n_mlp, 4), "recipe": (config.gan_recipe, "stylegan2"), "minutes": (config.gan_minutes, None)}
-    return settings | {key: value for key, (value, before) in late.items() if value != before}
 
 
 def _encoder_settings(config: PipelineConfig, kind: str) -> dict:
@@ -128,7 +117,7 @@ STEPS: tuple[Step, ...] = (
         train.build_training_city,
         inputs=lambda paths: [],
         outputs=lambda paths: [paths.train_dataset / "dataset.json"],
-        settings=lambda config: _city_settings(config, config.train_photos),
+        settings=lambda config: train.city_settings(config, config.train_photos),
         wanted=_synthetic,
     ),
     Step(
@@ -136,16 +125,18 @@ STEPS: tuple[Step, ...] = (
         train.build_demo_city,
         inputs=lambda paths: [],
         outputs=lambda paths: [paths.demo_dataset / "dataset.json"],
-        settings=lambda config: _city_settings(config, config.demo_photos),
+        settings=lambda config: train.city_settings(config, config.demo_photos),
         artifact="city",
         wanted=_synthetic,
     ),
     Step(
         "gan",
         train.train_demo_gan,
-        inputs=lambda paths: [paths.train_dataset / "dataset.json"],
+        inputs=lambda paths: [
+            Path(paths.config.gan_from) / "generator.pt" if paths.config.gan_from else paths.train_dataset / "dataset.json"
+        ],
         outputs=lambda paths: [paths.generator],
-        settings=_gan_settings,
+        settings=train.gan_settings,
         artifact="gan",
         wanted=_synthetic,
     ),
@@ -193,6 +184,7 @@ STEPS: tuple[Step, ...] = (
         outputs=lambda paths: [paths.artifacts.comparison],
         settings=lambda config: asdict(invert.comparison_config(config)),
         artifact="inversions/comparison",
+        after=("gan", *(f"encoder_{kind}" for kind in methods.ENCODERS)),  # it times the models, and reads D's realism
     ),
     Step(
         "figures",
@@ -221,6 +213,7 @@ STEPS: tuple[Step, ...] = (
             "projector": _inversion_settings(config),
         },
         artifact="walks",
+        after=tuple(f"encoder_{kind}" for kind in methods.ENCODERS),  # the random walks' sources are encoded
     ),
     Step(
         "oracle",
@@ -249,7 +242,7 @@ STEPS: tuple[Step, ...] = (
         known_answer.build_control_city,
         inputs=lambda paths: [],
         outputs=lambda paths: [known_answer.control_city(paths) / "dataset" / "dataset.json"],
-        settings=lambda config: _city_settings(config, config.control_photos) | {"independent_domains": True},
+        settings=lambda config: train.city_settings(config, config.control_photos) | {"independent_domains": True},
         artifact="known_answer",
         wanted=_synthetic,
     ),
@@ -338,6 +331,7 @@ STEPS: tuple[Step, ...] = (
         outputs=lambda paths: [paths.artifacts.perception / name for name in image_side.PERCEPTION_FILES],
         settings=lambda config: {"backbone": config.image_backbone, "steps": config.image_steps, "seed": config.seed},
         artifact="perception",
+        after=("predict",),  # the photos' features, cached in the dataset by whichever reads them first
         wanted=lambda config: not config.bring_your_own or (ArtifactSet(Path(config.out)).dataset / VOTES).is_file(),
     ),
     Step(
@@ -347,6 +341,7 @@ STEPS: tuple[Step, ...] = (
         outputs=lambda paths: [paths.artifacts.headline],
         settings=lambda config: {"schema": headline.SCHEMA},
         artifact="headline",
+        after=("*",),
     ),
 )
 

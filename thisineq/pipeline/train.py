@@ -10,12 +10,35 @@ from typing import TYPE_CHECKING
 
 from thisineq.data.synth.build import SynthConfig, build_city_dataset, same_city
 from thisineq.data.synth.city import CityConfig
-from thisineq.models.stylegan2 import StyleGAN2Config
+from thisineq.errors import ConfigError, MissingFileError
+from thisineq.io import atomic_path, write_json
+from thisineq.models.stylegan2 import StyleGAN2Config, load_generator, safe_load, sample_z
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.training.encoders import EncoderTrainConfig, train_encoder
-from thisineq.training.export import export_encoder, export_gan
-from thisineq.training.gan import train_gan
+from thisineq.training.export import EXPORT_SEED, export_encoder, export_gan
+from thisineq.training.gan import CHECKPOINT, generate, train_gan
 from thisineq.training.recipes import recipe_config
+from thisineq.training.run import save_grid
+
+SITTING = "sitting.json"  # beside an exported GAN: the settings it was trained with, and its seconds
+HANDED_OVER = ("generator.pt", "metrics.json", "MODEL_CARD.md", SITTING)  # what a later sitting takes (samples are redrawn)
+
+
+def city_settings(config: PipelineConfig, photos: int) -> dict:
+    """The settings a city's fingerprint covers."""
+    settings = {"photos": photos, "areas": config.areas, "size": config.size, "seed": config.seed}
+    # Area style joined the fingerprint late: it counts only when set, so that cities built before stay current.
+    return settings | ({"area_style": config.area_style} if config.area_style else {})
+
+
+def gan_settings(config: PipelineConfig) -> dict:
+    """The settings the GAN's fingerprint covers."""
+    settings = {"channels": config.gan_channels, "style_dim": config.gan_style_dim, "steps": config.gan_steps}
+    # Mapping depth, recipe and wall-time budget joined the fingerprint late: each counts only when it differs from what
+    # the GANs trained before used, so that they stay current.
+    late = {"n_mlp": (config.gan_n_mlp, 4), "recipe": (config.gan_recipe, "stylegan2"), "minutes": (config.gan_minutes, None)}
+    return settings | {key: value for key, (value, before) in late.items() if value != before}
+
 
 if TYPE_CHECKING:
     from thisineq.pipeline.runner import Pipeline
@@ -52,9 +75,14 @@ def gan_model(config: PipelineConfig) -> StyleGAN2Config:
     return StyleGAN2Config(size=config.size, style_dim=config.gan_style_dim, n_mlp=config.gan_n_mlp, channels=channels)
 
 
-def train_demo_gan(p: Pipeline) -> None:
+def train_demo_gan(p: Pipeline) -> float | None:
     """Train the GAN on the training city with the config's recipe (for `gan_steps`, or `gan_minutes` of wall time) and
-    export its EMA generator into the artifact set."""
+    export its EMA generator into the artifact set; or, with `gan_from`, take the one an earlier sitting trained.
+
+    Returns the seconds to record for the step where they are not this call's (a GAN from an earlier sitting).
+    """
+    if p.config.gan_from:
+        return take_finished_gan(p)
     c, run = p.config, p.paths.run_dir("gan")
     config = recipe_config(
         c.gan_recipe,
@@ -68,6 +96,46 @@ def train_demo_gan(p: Pipeline) -> None:
     )
     train_gan(config, progress=p.progress)
     export_gan(run, p.paths.generator.parent, rebuild=f"thisineq pipeline (step gan) with {asdict(c)}")
+    record_sitting(p.paths.generator.parent, c, float(safe_load(run / CHECKPOINT)["wall_seconds"]))
+    return None
+
+
+def record_sitting(folder: Path, config: PipelineConfig, seconds: float) -> None:
+    """`sitting.json` beside an exported GAN: what a later sitting checks before taking it (`gan_from`)."""
+    record = {"gan": gan_settings(config), "city": city_settings(config, config.train_photos), "seconds": round(seconds, 1)}
+    write_json(folder / SITTING, {"format": "thisineq-gan-sitting", **json.loads(json.dumps(record))})
+
+
+def take_finished_gan(p: Pipeline) -> float:
+    """Copy the finished GAN of an earlier sitting (`gan_from`) into the set, after checking it was trained with
+    today's city and GAN settings; redraw its samples. Returns the seconds it trained for."""
+    c, source = p.config, Path(p.config.gan_from)
+    if not (source / SITTING).is_file():
+        raise MissingFileError(
+            f"gan_from: {source} holds no GAN a pipeline finished ({SITTING} is missing); "
+            "it takes the gan folder of an artifact set the pipeline built"
+        )
+    record = json.loads((source / SITTING).read_text(encoding="utf-8"))
+    wanted = json.loads(json.dumps({"gan": gan_settings(c), "city": city_settings(c, c.train_photos)}))
+    changes = [
+        f"{part} {key}: {record.get(part, {}).get(key)} there, {value} here"
+        for part, settings in wanted.items()
+        for key, value in settings.items()
+        if record.get(part, {}).get(key) != value
+    ]
+    if changes:
+        raise ConfigError(f"gan_from: {source} was trained with other settings ({'; '.join(changes)}); give the same ones")
+    generator = load_generator(source / "generator.pt")
+    if generator.config != gan_model(c):
+        raise ConfigError(f"gan_from: {source}/generator.pt is not the generator these settings make ({generator.config})")
+    folder = p.paths.generator.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in HANDED_OVER:
+        with atomic_path(folder / name) as tmp:
+            shutil.copyfile(source / name, tmp)
+    save_grid(generate(generator, sample_z(generator, 64, seed=EXPORT_SEED)), folder / "samples.png")
+    p.log(f"  took the GAN trained in an earlier sitting ({record['seconds'] / 60:.0f} min) from {source}")
+    return float(record["seconds"])
 
 
 def encoder_steps(config: PipelineConfig, kind: str) -> int:
