@@ -75,6 +75,22 @@ def test_the_headline_reads_each_source_and_judges_each_target(small_set):
     assert not any(f["area"] == "known answer" for f in record["figures"])  # no summary.json: left out, not invented
 
 
+def test_steps_side_by_side_count_once_and_the_time_between_sittings_not_at_all(small_set):
+    from thisineq.pipeline.headline import busy_seconds
+
+    assert busy_seconds([[0, 10], [5, 20], [30, 40], [32, 35]]) == 30 and busy_seconds([]) == 0
+    day = 86400.0  # the GAN trained in one sitting; the city was rebuilt and the encoder trained beside it a day later
+    spans = {"gan": [0.0, 5400.0], "city": [day, day + 600], "encoder_e4e": [day + 300, day + 1500]}
+    (small_set.root / "pipeline_spans.json").write_text(json.dumps(spans), encoding="utf-8")
+    (small_set.root / "pipeline_times.json").write_text(
+        json.dumps({name: end - start for name, (start, end) in spans.items()}), encoding="utf-8"
+    )
+    by_name = {f["figure"]: f for f in headline(small_set, steps=["gan", "city", "encoder_e4e"])["figures"]}
+    ran = by_name["minutes in which a step ran (steps side by side counted once)"]
+    assert ran["value"] == (5400 + 1500) / 60 and ran["target"] == "≤ 150" and ran["met"] is True
+    assert by_name["minutes of every step, added up"]["value"] == (5400 + 600 + 1200) / 60
+
+
 def test_check_headline_names_what_is_wrong():
     good = {
         "schema": SCHEMA,

@@ -66,6 +66,11 @@ class ArtifactSet:
         """Seconds each pipeline step took when it last ran."""
         return self.root / "pipeline_times.json"
 
+    @property
+    def pipeline_spans(self) -> Path:
+        """When each pipeline step last ran: [start, end] in seconds since the epoch (steps in lanes overlap)."""
+        return self.root / "pipeline_spans.json"
+
     def encoder(self, kind: str) -> Path:
         """A trained inversion encoder, "e4e" or "restyle" (see `thisineq.models.encoders.save_encoder`)."""
         return self.root / "encoders" / f"{kind}.pt"
@@ -155,6 +160,7 @@ BUILT_OUTSIDE_THE_PIPELINE: dict[str, str] = {
         "--only city gan && cp data/rebuild/set/gan/{generator.pt,metrics.json,MODEL_CARD.md,sitting.json} artifacts/handoff/gan/"
     ),
     "demo/pipeline_times.json": "thisineq pipeline (written by every step)",
+    "demo/pipeline_spans.json": "thisineq pipeline (written by every step)",
 }
 
 

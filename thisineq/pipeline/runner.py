@@ -97,15 +97,17 @@ class Pipeline:
             self.log(f"[{step.name}] current, skipped")
             return
         self.log(f"[{step.name}] running")
-        started = time.perf_counter()
-        carried = step.run(self)  # a step that took its work from an earlier sitting says how long that took
-        seconds = time.perf_counter() - started if carried is None else carried
+        started = time.time()
+        carried = step.run(self)  # a step that took its work from an earlier sitting gives that work's (start, end)
+        span = (started, time.time()) if carried is None else carried
+        seconds = span[1] - span[0]
         self.log(f"[{step.name}] done in {seconds:.0f} s")
         with self._records_locked():  # steps in other lanes may finish at the same moment
             write_json(self.paths.state, self._state() | {step.name: self.fingerprint(step)})
             if step.name != "headline":  # the headline reports the others' times: its own would change its input
-                times = self.paths.artifacts.pipeline_times
+                times, spans = self.paths.artifacts.pipeline_times, self.paths.artifacts.pipeline_spans
                 write_json(times, _read(times) | {step.name: round(seconds, 1)})
+                write_json(spans, _read(spans) | {step.name: [round(span[0], 1), round(span[1], 1)]})
 
     @contextlib.contextmanager
     def _records_locked(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,11 +13,11 @@ from thisineq.data.synth.build import SynthConfig, build_city_dataset, same_city
 from thisineq.data.synth.city import CityConfig
 from thisineq.errors import ConfigError, MissingFileError
 from thisineq.io import atomic_path, write_json
-from thisineq.models.stylegan2 import StyleGAN2Config, load_generator, safe_load, sample_z
+from thisineq.models.stylegan2 import StyleGAN2Config, load_generator, sample_z
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.training.encoders import EncoderTrainConfig, train_encoder
 from thisineq.training.export import EXPORT_SEED, export_encoder, export_gan
-from thisineq.training.gan import CHECKPOINT, generate, train_gan
+from thisineq.training.gan import generate, train_gan
 from thisineq.training.recipes import recipe_config
 from thisineq.training.run import save_grid
 
@@ -75,11 +76,11 @@ def gan_model(config: PipelineConfig) -> StyleGAN2Config:
     return StyleGAN2Config(size=config.size, style_dim=config.gan_style_dim, n_mlp=config.gan_n_mlp, channels=channels)
 
 
-def train_demo_gan(p: Pipeline) -> float | None:
+def train_demo_gan(p: Pipeline) -> tuple[float, float] | None:
     """Train the GAN on the training city with the config's recipe (for `gan_steps`, or `gan_minutes` of wall time) and
     export its EMA generator into the artifact set; or, with `gan_from`, take the one an earlier sitting trained.
 
-    Returns the seconds to record for the step where they are not this call's (a GAN from an earlier sitting).
+    Returns the span to record for the step where it is not this call's (a GAN from an earlier sitting).
     """
     if p.config.gan_from:
         return take_finished_gan(p)
@@ -94,21 +95,28 @@ def train_demo_gan(p: Pipeline) -> float | None:
         metric_every=c.gan_metric_every,
         seed=c.seed,
     )
+    started = time.time()
     train_gan(config, progress=p.progress)
     export_gan(run, p.paths.generator.parent, rebuild=f"thisineq pipeline (step gan) with {asdict(c)}")
-    record_sitting(p.paths.generator.parent, c, float(safe_load(run / CHECKPOINT)["wall_seconds"]))
+    record_sitting(p.paths.generator.parent, c, (started, time.time()))
     return None
 
 
-def record_sitting(folder: Path, config: PipelineConfig, seconds: float) -> None:
-    """`sitting.json` beside an exported GAN: what a later sitting checks before taking it (`gan_from`)."""
-    record = {"gan": gan_settings(config), "city": city_settings(config, config.train_photos), "seconds": round(seconds, 1)}
+def record_sitting(folder: Path, config: PipelineConfig, span: tuple[float, float]) -> None:
+    """`sitting.json` beside an exported GAN: what a later sitting checks before taking it (`gan_from`), and when the
+    step ran (seconds since the epoch)."""
+    record = {
+        "gan": gan_settings(config),
+        "city": city_settings(config, config.train_photos),
+        "span": [round(span[0], 1), round(span[1], 1)],
+        "seconds": round(span[1] - span[0], 1),
+    }
     write_json(folder / SITTING, {"format": "thisineq-gan-sitting", **json.loads(json.dumps(record))})
 
 
-def take_finished_gan(p: Pipeline) -> float:
+def take_finished_gan(p: Pipeline) -> tuple[float, float]:
     """Copy the finished GAN of an earlier sitting (`gan_from`) into the set, after checking it was trained with
-    today's city and GAN settings; redraw its samples. Returns the seconds it trained for."""
+    today's city and GAN settings; redraw its samples. Returns when its step ran then."""
     c, source = p.config, Path(p.config.gan_from)
     if not (source / SITTING).is_file():
         raise MissingFileError(
@@ -135,7 +143,7 @@ def take_finished_gan(p: Pipeline) -> float:
             shutil.copyfile(source / name, tmp)
     save_grid(generate(generator, sample_z(generator, 64, seed=EXPORT_SEED)), folder / "samples.png")
     p.log(f"  took the GAN trained in an earlier sitting ({record['seconds'] / 60:.0f} min) from {source}")
-    return float(record["seconds"])
+    return float(record["span"][0]), float(record["span"][1])
 
 
 def encoder_steps(config: PipelineConfig, kind: str) -> int:
