@@ -115,7 +115,9 @@ def test_a_tiny_pipeline_in_two_lanes_builds_what_one_lane_does(tmp_path):
     times = json.loads((tmp_path / "out" / "pipeline_times.json").read_text(encoding="utf-8"))
     assert set(times) == {step.name for step in STEPS} - {"headline"}
     spans = json.loads((tmp_path / "out" / "pipeline_spans.json").read_text(encoding="utf-8"))
-    assert set(spans) == set(times) and spans["oracle"][0] < spans["gan"][1]  # the oracles learned beside the GAN
+    assert set(spans) == set(times)
+    ordered = sorted(spans.values())
+    assert any(later[0] < earlier[1] for earlier, later in zip(ordered, ordered[1:], strict=False))  # side by side
     rerun = []
     Pipeline(config, progress=False, log=rerun.append).run()
     assert rerun == [f"[{step.name}] current, skipped" for step in STEPS]
