@@ -8,7 +8,17 @@ import pytest
 
 from thisineq.errors import ThisIneqError
 from thisineq.latent.normals import Direction
-from thisineq.latent.ood import BANDS, OODConfig, SupportModel, calibrate, detection_rates, fit_support, moved, unsupported_edits
+from thisineq.latent.ood import (
+    BANDS,
+    OODConfig,
+    SupportModel,
+    calibrate,
+    detection_rates,
+    fit_support,
+    moved,
+    realised,
+    unsupported_edits,
+)
 from thisineq.latent.wspace import WSpace
 
 DIM = 12
@@ -89,6 +99,23 @@ def test_known_unsupported_edits_are_flagged_and_explained(calibrated):
     opposed = model.reasons(model.scores(milder))
     assert any("outside the photos' joint spread" in r and r.endswith("of 300)") for r in opposed)
     assert (model.reasons(model.scores(held_out[:50, None]))[lambda r: r != ""].str.len() > 10).all()
+
+
+def test_opposed_pushes_move_each_coordinate_by_its_full_push_even_along_correlated_normals():
+    rng = np.random.default_rng(1)
+    income = np.eye(DIM)[0]
+    education = 0.86 * np.eye(DIM)[0] + np.sqrt(1 - 0.86**2) * np.eye(DIM)[1]  # the demo's income-education cosine
+    directions = {"income": Direction("income", income, 0.5), "education": Direction("education", education, 0.8)}
+    ws = rng.normal(size=(5, 3, DIM))
+    pushes = [(directions["income"], 3.0), (directions["education"], -3.0)]
+    summed, pushed = moved(ws, pushes) - ws, realised(ws, pushes) - ws
+    # Summed, the pushes mostly cancel; realised, income reads +3σ and education -3σ, as the edit's name says.
+    assert summed[0, 0] @ income == pytest.approx(3 * 0.5 - 3 * 0.8 * 0.86)
+    assert pushed[..., :] @ income == pytest.approx(np.full((5, 3), 1.5))
+    assert pushed[..., :] @ education == pytest.approx(np.full((5, 3), -2.4))
+    assert np.allclose(pushed[..., 2:], 0)  # nothing outside the normals' span
+    edits = unsupported_edits(ws, directions)
+    assert np.allclose(edits["income +3σ, education -3σ"], ws + pushed)
 
 
 def test_a_support_model_round_trips_through_its_file_and_a_foreign_file_is_named(calibrated, tmp_path):

@@ -380,11 +380,28 @@ def moved(ws: np.ndarray, moves: list[tuple[Direction, float]]) -> np.ndarray:
     return ws
 
 
+def realised(ws: np.ndarray, moves: list[tuple[Direction, float]]) -> np.ndarray:
+    """Latents ws (n, num_ws, D) moved so that each direction's coordinate changes by exactly its α·σ.
+
+    Summing the moves (`moved`) does not do that when normals are correlated: pushing income up 3σ and
+    education down 3σ along normals at cosine 0.86 moves each coordinate by only 0.4σ, since the two pushes
+    mostly cancel. The move here is the shortest one in the normals' span that reaches both targets:
+    Nᵀ(NNᵀ)⁻¹t, for unit normals N and targets t.
+    """
+    normals = np.stack([np.asarray(d.normal, np.float64) / np.linalg.norm(d.normal) for d, _ in moves])
+    if normals.shape[1] != ws.shape[-1]:
+        raise ConfigError(f"realised moves need one normal of {ws.shape[-1]} dimensions per direction, got {normals.shape[1]}")
+    targets = np.array([alpha * d.sigma * np.linalg.norm(d.normal) for d, alpha in moves])
+    step = normals.T @ np.linalg.solve(normals @ normals.T, targets)
+    return np.array(ws, np.float64) + step
+
+
 def unsupported_edits(
     ws: np.ndarray, directions: dict[str, Direction], *, far: float = 6.0, opposed: float = 3.0
 ) -> dict[str, np.ndarray]:
     """Edits known to leave the data: every code walked ±`far`σ along each domain, and each pair of domains pushed
-    `opposed`σ in opposite directions (privileged in one, deprived in the other). Name → latents (n, num_ws, D)."""
+    `opposed`σ in opposite directions as the boundaries read them (privileged in one, deprived in the other: each
+    coordinate moved by its full push, `realised`). Name → latents (n, num_ws, D)."""
     edits = {}
     for key, direction in directions.items():
         for sign in (1, -1):
@@ -393,7 +410,7 @@ def unsupported_edits(
     for i, first in enumerate(keys):
         for second in keys[i + 1 :]:
             for sign in (1, -1):
-                edits[f"{first} {sign * opposed:+.0f}σ, {second} {-sign * opposed:+.0f}σ"] = moved(
+                edits[f"{first} {sign * opposed:+.0f}σ, {second} {-sign * opposed:+.0f}σ"] = realised(
                     ws, [(directions[first], sign * opposed), (directions[second], -sign * opposed)]
                 )
     return edits

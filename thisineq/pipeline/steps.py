@@ -172,7 +172,10 @@ STEPS: tuple[Step, ...] = (
             + paths.photo_tables()
         ),
         outputs=lambda paths: [paths.artifacts.boundaries / "ood.json"],
-        settings=lambda config: {"ood": asdict(OODConfig(seed=config.seed)), "edits": {"far": 6.0, "opposed": 3.0}},
+        settings=lambda config: {
+            "ood": asdict(OODConfig(seed=config.seed)),
+            "edits": {"far": 6.0, "opposed": 3.0, "opposed_moves": "realised"},
+        },
         artifact="boundaries",
     ),
     Step(
