@@ -64,6 +64,39 @@ def test_a_step_starts_once_what_it_needs_is_done_and_lanes_run_side_by_side():
     assert finished == order
 
 
+def test_current_steps_are_skipped_once_what_they_need_is_done_and_asked_once():
+    asked = []
+
+    def current(name):
+        asked.append(name)
+        return name == "b"
+
+    events = {}
+    clock = {"now": 0}
+
+    def start(name, lane):
+        events[name] = clock["now"]
+        return FakeProcess(3)
+
+    def tick(_seconds):
+        clock["now"] += 1
+
+    messages = []
+    finished = run_in_lanes(
+        ["a", "b", "c", "d"],
+        {"b": {"a"}, "c": {"b"}, "d": {"a"}},
+        [Lane(0, (0,))],
+        start,
+        log=messages.append,
+        poll_seconds=0,
+        wait=tick,
+        is_current=current,
+    )
+    assert sorted(finished) == ["a", "c", "d"] and "[b] current, skipped" in messages
+    assert asked.count("c") == 1 and asked.count("d") == 1  # waiting for the one lane, they are not asked again
+    assert asked.index("b") > asked.index("a")  # b is asked only once a is done
+
+
 def test_after_a_failure_no_new_step_starts_and_the_running_ones_finish():
     order = ["a", "b", "c", "d"]
     needs = {"c": {"a"}, "d": {"c"}}

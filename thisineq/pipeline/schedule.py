@@ -95,6 +95,7 @@ def run_in_lanes(
     """
     waiting, running, finished, failed = list(order), {}, [], []
     started_at: dict[str, float] = {}
+    stale: set[str] = set()  # ready steps found stale: their inputs are final, so they are asked once
     while waiting or running:
         for name, (process, lane) in list(running.items()):
             if process.poll() is None:
@@ -112,10 +113,12 @@ def run_in_lanes(
         busy = {lane.index for _, lane in running.values()}
         free = [lane for lane in lanes if lane.index not in busy]
         for name in [n for n in waiting if not (needs.get(n, set()) & (set(waiting) | set(running)))]:
-            if is_current(name):
-                waiting.remove(name)
-                log(f"[{name}] current, skipped")
-                continue
+            if name not in stale:
+                if is_current(name):
+                    waiting.remove(name)
+                    log(f"[{name}] current, skipped")
+                    continue
+                stale.add(name)
             if not free:
                 break
             lane = free.pop(0)
