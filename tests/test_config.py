@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from thisineq.config import add_options, from_options, load_config, option, option_values
+from thisineq.config import add_options, command_options, from_options, load_config, option, option_values
 from thisineq.errors import ConfigError
 
 
@@ -66,6 +66,16 @@ def test_options_refuse_what_the_fields_refuse():
             parser_for().parse_args(bad)
     with pytest.raises(ConfigError, match="steps must be at least 1"):
         from_options(Example, parser_for().parse_args(["--run-dir", "r", "--steps", "0"]))
+
+
+def test_command_options_repeat_a_config_on_the_command_line():
+    config = Example(run_dir="runs/a b", steps=7, widths=(4, 8, 8), xflip=False, kind="restyle")
+    options = command_options(config)
+    assert options == ["--run-dir", "runs/a b", "--steps", "7", "--widths", "4", "8", "8", "--no-xflip", "--kind", "restyle"]
+    assert from_options(Example, parser_for().parse_args(options)) == config
+    assert command_options(Example(run_dir="r")) == ["--run-dir", "r"]  # defaults are left out
+    with pytest.raises(ValueError, match="model .* has no command-line form"):
+        command_options(Example(run_dir="r", model=Inner(n_mlp=2)))
 
 
 def test_help_comes_from_the_fields():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 import torch
 
 from thisineq.artifacts import REBUILD_COMMANDS, demo_set
+from thisineq.config import option_values
 from thisineq.errors import ConfigError
 from thisineq.latent.boundaries import LatentBoundary
 from thisineq.latent.labels import DECILE_BANDS, labelled_subset
@@ -297,6 +300,17 @@ def test_the_gan_step_trains_its_recipe_on_a_wall_time_budget(tmp_path):
     assert run["precision"] == "auto" and run["max_minutes"] == 0.1
     steps = torch.load(tmp_path / "out" / "gan" / "generator.pt", weights_only=True)["step"]
     assert 0 < steps < 10**6  # the clock ended it
+    card = (tmp_path / "out" / "gan" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"its budget of 0.1 minutes of training wall time ended the run at step {steps:,}" in card
+    assert "planned" not in card and "1,000,000,000" not in card  # not the step count a budget stands in for
+    # The card's rebuild command is one the command line takes, and it gives back this config.
+    from thisineq.cli import build_parser
+
+    command = card.split("## Rebuild")[1].split("```bash\n")[1].split("\n```")[0]
+    words = shlex.split(command)
+    assert words[:5] == ["thisineq", "pipeline", "--only", "city", "gan"]
+    args = build_parser(words[1:]).parse_args(words[1:])
+    assert dataclasses.replace(PipelineConfig(), **option_values(PipelineConfig, args)) == config
 
 
 def test_a_later_sitting_takes_the_finished_gan_of_an_earlier_one_once_its_settings_match(tmp_path):

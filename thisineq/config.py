@@ -146,6 +146,26 @@ def _option_type(name: str, hint: Any) -> tuple[type, int | str | None, tuple | 
     raise TypeError(f"field {name} of type {hint} has no command-line form: exclude it and add its option by hand")
 
 
+def command_options(config: Any) -> list[str]:
+    """The command-line options (see `add_options`) that turn the default config of its class into `config`: what a
+    record of a run prints as the command that repeats it."""
+    options = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if not field.init or value == _default(field):
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        if value is None or isinstance(value, (dict, list, set)) or dataclasses.is_dataclass(value):
+            raise ValueError(f"{field.name} = {value!r} has no command-line form: give it in a JSON config file")
+        if isinstance(value, bool):
+            options.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, tuple):
+            options += [flag, *map(str, value)]
+        else:
+            options += [flag, str(value)]
+    return options
+
+
 def _shown(value: Any) -> str:
     """A default as it would be typed on the command line."""
     if isinstance(value, bool):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from thisineq.config import command_options
 from thisineq.data.synth.build import SynthConfig, build_city_dataset, same_city
 from thisineq.data.synth.city import CityConfig
 from thisineq.errors import ConfigError, MissingFileError
@@ -97,9 +98,14 @@ def train_demo_gan(p: Pipeline) -> tuple[float, float] | None:
     )
     started = time.time()
     train_gan(config, progress=p.progress)
-    export_gan(run, p.paths.generator.parent, rebuild=f"thisineq pipeline (step gan) with {asdict(c)}")
+    export_gan(run, p.paths.generator.parent, rebuild=pipeline_command(c, "city", "gan"))
     record_sitting(p.paths.generator.parent, c, (started, time.time()))
     return None
+
+
+def pipeline_command(config: PipelineConfig, *steps: str) -> str:
+    """The `thisineq pipeline --only …` command that reruns `steps` with `config`'s settings."""
+    return shlex.join(["thisineq", "pipeline", "--only", *steps, *command_options(config)])
 
 
 def record_sitting(folder: Path, config: PipelineConfig, span: tuple[float, float]) -> None:
@@ -169,5 +175,5 @@ def train_demo_encoder(p: Pipeline, kind: str) -> None:
         seed=c.seed,
     )
     train_encoder(config, progress=p.progress)
-    rebuild = f"thisineq pipeline --only encoder_{kind}"
+    rebuild = pipeline_command(c, f"encoder_{kind}")
     export_encoder(run, p.paths.encoder(kind).parent, p.paths.held_out_photos(), rebuild=rebuild)

@@ -59,7 +59,7 @@ def model_card(
   Adam lr {config["lr"]} (mapping ×{model["lr_mlp"]}), R1 γ = {config["r1_gamma"] if config["r1_gamma"] is not None else 0.0002 * model["size"] ** 2 / config["batch"]:.4f} every {config["d_reg_every"]} steps,
   path length weight {config["pl_weight"]} every {config["g_reg_every"]} steps, style mixing {config["style_mixing"]},
   DiffAugment `{config["augment"]}`, x-flips, EMA with ramp-up.
-{_warm_start_line(config, prior_steps, step)}- **Status**: {"finished" if step >= config["steps"] else f"in progress — {step:,} of {config['steps']:,} planned steps; `thisineq train gan` resumes the run from the checkpoint in its run folder, and where that folder is gone `--init-from` this generator continues from it with a fresh discriminator"}.
+{_warm_start_line(config, prior_steps, step)}- **Status**: {training_status(config, step, wall)}.
 - **Hardware**: {hardware}.
 - **Samples**: `samples.png`, 64 random samples (ψ = 1).
 
@@ -87,6 +87,22 @@ photos; a collapse drives it towards 0.
 A small generator trained for a short time on a CPU: samples are recognisable street scenes at
 {model["size"]} px, not photographs. It learned the synthetic city only; it knows nothing of real places.
 """
+
+
+def training_status(config: dict, step: int, wall: float) -> str:
+    """Whether the run ended as planned: by its step count, by its budget of training minutes, or not yet."""
+    budget = config.get("max_minutes")
+    if step >= config["steps"]:
+        return "finished"
+    if budget is not None and wall >= budget * 60:
+        return f"finished — its budget of {budget:g} minutes of training wall time ended the run at step {step:,}"
+    resume = (
+        "`thisineq train gan` resumes the run from the checkpoint in its run folder, and where that folder is gone "
+        "`--init-from` this generator continues from it with a fresh discriminator"
+    )
+    if budget is not None:
+        return f"in progress — {wall / 60:.0f} of {budget:g} planned minutes of training; {resume}"
+    return f"in progress — {step:,} of {config['steps']:,} planned steps; {resume}"
 
 
 def _warm_start_line(config: dict, prior_steps: int, step: int) -> str:
