@@ -272,3 +272,26 @@ def test_walk_readings_follow_what_the_predictor_reads_and_agreement_has_the_wal
     )
     line = readings_line(reader, grid.iloc[2], grid.iloc[0])
     assert line.startswith("predicted deciles: income ") and "(+" in line
+
+
+def test_the_texture_backbone_keeps_marks_a_pixel_wide_that_the_deep_averages_lose():
+    from thisineq.artifacts import demo_set
+    from thisineq.data.dataset import load_dataset
+    from thisineq.images import from_uint8
+    from thisineq.predict.features import feature_network, image_features
+
+    photos = from_uint8(torch.from_numpy(np.array(load_dataset(demo_set().dataset).images()[:48])).permute(0, 3, 1, 2))
+    marked = photos.clone()
+    rng = np.random.default_rng(0)
+    for image in marked:  # a few bright one-pixel strokes low on each facade, as graffiti is drawn
+        for _ in range(4):
+            row, column = int(rng.integers(40, 48)), int(rng.integers(0, 52))
+            image[:, row, column : column + 10] = torch.tensor([1.0, -1.0, 1.0])[:, None]
+    shifts = {}
+    for backbone in ("vgg", "vgg-texture"):
+        network = feature_network(backbone)
+        before, after = image_features(photos, network), image_features(marked, network)
+        between_streets = np.median(np.linalg.norm(before[:, None] - before[None], axis=2)[np.triu_indices(len(before), 1)])
+        shifts[backbone] = float(np.median(np.linalg.norm(after - before, axis=1)) / between_streets)
+    assert network.blocks.__len__() == 3 and before.shape[1] == 2 * (64 + 128 + 256)  # relu1_2…relu3_3, mean and spread
+    assert shifts["vgg-texture"] > 2 * shifts["vgg"], shifts

@@ -23,22 +23,30 @@ from thisineq.metrics.fid import FeatureStats, diversity, frechet_distance, kern
 from thisineq.metrics.lpips import LPIPS
 
 VGG_LAYERS = (3, 4)  # LPIPS's blocks ending at relu4_3 and relu5_3 (512 channels each)
+STATISTICS = {"mean": lambda x: x.mean(dim=(2, 3)), "std": lambda x: x.std(dim=(2, 3))}  # per channel, over space
 
 
 class VGGFeatures(nn.Module):
-    """Images in [-1, 1] (B, 3, H, W) → VGG16 features (B, 1024): relu4_3 and relu5_3, each averaged over space.
+    """Images in [-1, 1] (B, 3, H, W) → VGG16 features: per channel of some of LPIPS's blocks, statistics over space.
 
+    The default, (B, 1024): relu4_3 and relu5_3, each averaged over space. `layers` picks other blocks
+    (0 relu1_2 … 4 relu5_3) and `statistics` adds the spatial standard deviation ("mean", "std"): the
+    early blocks' means and spreads are texture statistics (Gatys et al. 2015), which keep small marks
+    that the deep blocks' averages wash out. Only the blocks up to the deepest one asked for are run.
     Images are resized to `input_size` first, so that sets of any resolution share one space (64:
     the demo's resolution, and a quarter of the cost of 128 on a CPU).
     """
 
-    def __init__(self, input_size: int = 64, weights=None):
+    def __init__(self, input_size: int = 64, weights=None, *, layers: tuple[int, ...] = VGG_LAYERS, statistics=("mean",)):
         super().__init__()
+        unknown = set(statistics) - set(STATISTICS)
+        if unknown or not statistics or not layers or not set(layers) <= set(range(5)):
+            raise ValueError(f"layers must be of 0…4 and statistics of {STATISTICS}, got {layers} and {statistics}")
         lpips = LPIPS("vgg", weights=weights)
-        self.blocks = lpips.features[: max(VGG_LAYERS) + 1]
+        self.blocks = lpips.features[: max(layers) + 1]
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
-        self.input_size = input_size
+        self.input_size, self.layers, self.statistics = input_size, tuple(layers), tuple(statistics)
         self.eval().requires_grad_(False)
 
     @torch.no_grad()
@@ -48,8 +56,8 @@ class VGGFeatures(nn.Module):
         pooled = []
         for index, block in enumerate(self.blocks):
             x = block(x)
-            if index in VGG_LAYERS:
-                pooled.append(x.mean(dim=(2, 3)))
+            if index in self.layers:
+                pooled += [STATISTICS[name](x) for name in self.statistics]
         return torch.cat(pooled, dim=1)
 
 

@@ -105,7 +105,10 @@ class PipelineConfig:
     known_answer_labelled_share: float = option(0.3, "InterFaceGAN control: share of GAN samples labelled in each class")
     control_photos: int = option(3000, "photos of the positive-control city (independent domains)")
     image_backbone: str = option(
-        "vgg", "features the image-side models read: VGG16 (Suel et al.'s family) or EfficientNet-Lite0", choices=IMAGE_BACKBONES
+        "vgg-texture",
+        "features the image-side models read: VGG16 (Suel et al.'s family; its early blocks' texture statistics, or its "
+        "deep blocks' averages) or EfficientNet-Lite0",
+        choices=IMAGE_BACKBONES,
     )
     predict_hidden: tuple[int, ...] = option((128, 32), "widths of the decile predictor's dense stack (float16: ~0.3 MB/domain)")
     image_steps: int = option(2000, "Adam updates of each image-side model (decile predictor and perception ranker)")
