@@ -22,7 +22,9 @@ from thisineq.data.synth.build import SynthConfig, build_city_dataset
 from thisineq.data.synth.city import CityConfig
 from thisineq.data.synth.links import LINKS
 from thisineq.perception.run import RankConfig, train_rankers
+from thisineq.pipeline.config import PipelineConfig
 from thisineq.predict.evaluate import lsoa_measures, lsoa_predictions, out_of_fold_predictions
+from thisineq.predict.features import BACKBONES
 from thisineq.predict.ordinal import OrdinalDecileRegressor
 from thisineq.predict.run import PredictConfig, train_predictors
 
@@ -34,7 +36,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=6000)
     parser.add_argument("--areas", type=int, default=600)
     parser.add_argument("--votes", type=int, default=60000)
-    parser.add_argument("--backbone", default="efficientnet", choices=("efficientnet", "vgg"))
+    parser.add_argument("--backbone", default=PipelineConfig().image_backbone, choices=BACKBONES)
     parser.add_argument("--work", type=Path, default=Path("data/image_side"))
     args = parser.parse_args()
     started = time.perf_counter()

@@ -103,7 +103,7 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert set(measures["domain"]) == set(config.domains) and set(measures["grouping"]) == {"stratified", "lsoa"}
     assert measures["ceiling_kendall_tau"].between(-1, 1).all()  # the synthetic city's known answer beside each
     beside = pd.read_csv(out / "predict" / "table1.csv")
-    assert set(beside["method"]) == {"images (VGG16)"} and list(dict.fromkeys(beside["classes"])) == list(
+    assert set(beside["method"]) == {"images (VGG16 texture statistics)"} and list(dict.fromkeys(beside["classes"])) == list(
         dict.fromkeys(table["classes"])
     )
     e4e_rows = table[(table["method"] == "e4e") & (table["split"] == "by LSOA")]

@@ -44,7 +44,9 @@ class PredictConfig:
     dataset: str = option(help="dataset folder (from `thisineq data synth` or `data ingest`)")
     out: str = option(help="folder for the predictions, measures and predictor.pt")
     backbone: str = option(
-        "efficientnet", "image features: pooled EfficientNet-Lite0 or VGG16 (LPIPS weights)", choices=BACKBONES
+        "vgg-texture",
+        "image features: VGG16 (LPIPS weights) texture statistics or deep averages, or pooled EfficientNet-Lite0",
+        choices=BACKBONES,
     )
     domains: tuple[str, ...] = option(DEFAULT_DOMAINS, "IoD2019 domains to predict")
     groupings: tuple[str, ...] = option(GROUPINGS, "fold kinds: stratified by decile over locations, and grouped by LSOA")
