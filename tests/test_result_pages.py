@@ -278,7 +278,11 @@ def test_the_predictions_page_maps_true_and_predicted_deciles_beside_table1():
     assert set(ranking["question"]) == {"wealthier", "safer", "livelier"} and ranking["ranker_accuracy"].between(0.5, 1).all()
     assert set(measures["grouping"]) == {"grouped by LSOA", "stratified over locations"}
     assert measures["kendall_tau"].between(-1, 1).all()
-    assert set(beside["method"]) == {"e4e", "restyle", "images (VGG16 texture statistics)"}  # the optimisers were fitted on other photos
+    assert set(beside["method"]) == {
+        "e4e",
+        "restyle",
+        "images (VGG16 texture statistics)",
+    }  # the optimisers were fitted on other photos
     assert beside["roc_auc"].str.match(r"^\d\.\d\d \[\d\.\d\d–\d\.\d\d\]$").all()
     at.selectbox(key="predict_domain").set_value("health").run()
     at.radio(key="predict_grouping").set_value("stratified").run()
