@@ -293,5 +293,5 @@ def test_the_texture_backbone_keeps_marks_a_pixel_wide_that_the_deep_averages_lo
         before, after = image_features(photos, network), image_features(marked, network)
         between_streets = np.median(np.linalg.norm(before[:, None] - before[None], axis=2)[np.triu_indices(len(before), 1)])
         shifts[backbone] = float(np.median(np.linalg.norm(after - before, axis=1)) / between_streets)
-    assert network.blocks.__len__() == 3 and before.shape[1] == 2 * (64 + 128 + 256)  # relu1_2…relu3_3, mean and spread
+    assert len(network.blocks) == 3 and before.shape[1] == 2 * (64 + 128 + 256)  # relu1_2…relu3_3, mean and spread
     assert shifts["vgg-texture"] > 2 * shifts["vgg"], shifts

@@ -41,7 +41,7 @@ class VGGFeatures(nn.Module):
         super().__init__()
         unknown = set(statistics) - set(STATISTICS)
         if unknown or not statistics or not layers or not set(layers) <= set(range(5)):
-            raise ValueError(f"layers must be of 0…4 and statistics of {STATISTICS}, got {layers} and {statistics}")
+            raise ValueError(f"layers must be of 0…4 and statistics of {tuple(STATISTICS)}, got {layers} and {statistics}")
         lpips = LPIPS("vgg", weights=weights)
         self.blocks = lpips.features[: max(layers) + 1]
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))

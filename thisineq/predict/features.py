@@ -29,6 +29,10 @@ from thisineq.images import from_uint8
 from thisineq.io import atomic_path, write_json
 
 BACKBONES = ("efficientnet", "vgg", "vgg-texture")
+VGG_BLOCKS = {  # each VGG backbone's blocks and statistics (VGGFeatures' own default: relu4_3 and relu5_3 averaged)
+    "vgg": {},
+    "vgg-texture": {"layers": (0, 1, 2), "statistics": ("mean", "std")},
+}
 FEATURES_DIR = "features"
 BLOCK = 256  # photos per cached block
 
@@ -39,14 +43,10 @@ def feature_network(backbone: str) -> nn.Module:
         from thisineq.metrics.fid import FeatureExtractor
 
         return FeatureExtractor().eval()
-    if backbone == "vgg":
+    if backbone in VGG_BLOCKS:
         from thisineq.metrics.quality import VGGFeatures
 
-        return VGGFeatures(input_size=128).eval()
-    if backbone == "vgg-texture":
-        from thisineq.metrics.quality import VGGFeatures
-
-        return VGGFeatures(input_size=128, layers=(0, 1, 2), statistics=("mean", "std")).eval()
+        return VGGFeatures(input_size=128, **VGG_BLOCKS[backbone]).eval()
     raise ConfigError(f"unknown feature backbone {backbone!r}; choose from {', '.join(BACKBONES)}")
 
 
