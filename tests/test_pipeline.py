@@ -58,10 +58,11 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert {"e4e", "restyle", "projector"} <= set(table["method"]) and set(table["split"]) == {"by LSOA", "by photo"}
     assert list(dict.fromkeys(table["classes"])) == ["ranks 20%", "deciles 1-3 vs 8-10"]  # the paper's first
     assert table["f1"].notna().any() and table["C"].notna().any()
-    # The encoders' boundaries come from their inversions of the training city, the projector's from the demo's.
+    # Every method's boundaries come from its inversions of the training city: the projector's from fewer photos.
     fitted_on = json.loads((out / "boundaries" / "boundaries.json").read_text(encoding="utf-8"))["fitted_on"]
     assert fitted_on["e4e"]["photos"] == fitted_on["restyle"]["photos"] == config.boundary_photos
-    assert fitted_on["projector"]["photos"] == config.projector_photos
+    assert fitted_on["projector"]["photos"] == config.projector_boundary_photos != config.projector_photos
+    assert fitted_on["projector"]["latents"] == str(tmp_path / "work" / "inversions" / "projector")
     assert all(entry["fits"]["whitened"]["sigma_w"] > 0 for entry in fitted_on["e4e"]["domains"].values())
     assert (tmp_path / "work" / "inversions" / "e4e" / "latents.npz").is_file()
     # Every fit kind, with its stability, separation and visibility; Fig. 4 walks held-out photos and random seeds.
@@ -138,9 +139,14 @@ def test_every_step_is_declared_once_with_its_files_and_settings():
     for step in STEPS:
         assert step.outputs(paths) and all(isinstance(p, Path) for p in step.inputs(paths) + step.outputs(paths))
         json.dumps(step.settings(config), default=str)  # settings are plain data, fingerprinted as JSON
-    # Without training-city inversions, the encoders' boundaries come from the demo's photos and the steps that invert the city go.
-    demo_only = [step.name for step in Pipeline(PipelineConfig(boundary_photos=None)).steps()]
+    # Without training-city inversions, the boundaries come from the demo's photos and the steps that invert the city go.
+    demo_only = [step.name for step in Pipeline(PipelineConfig(boundary_photos=None, projector_boundary_photos=None)).steps()]
     assert demo_only == [name for name in names if not name.startswith("invert_city_")]
+    encoders_only = [step.name for step in Pipeline(PipelineConfig(projector_boundary_photos=None)).steps()]
+    assert encoders_only == [name for name in names if name != "invert_city_projector"]
+    assert Workspace(PipelineConfig(projector_boundary_photos=None)).boundary_latents()["projector"] == paths.inversion(
+        "projector"
+    )
 
 
 def test_the_rebuild_commands_name_the_steps_that_build_each_folder():

@@ -70,6 +70,9 @@ class PipelineConfig:
     projector_lpips: str = option(
         "alex", 'the projector\'s perceptual distance; "vgg" as in StyleGAN2-ADA costs 3.5× more on a CPU'
     )
+    projector_boundary_photos: int | None = option(
+        384, "training-city photos the projector inverts for its boundaries (~5 min per 32 on one core); None: the demo's only"
+    )
     hybrid_steps: int = option(100, "projector steps refining the e4e code (on the projector's photos)")
     comparison_samples: int = option(16, "GAN samples for latent recovery, and as many held-out photos edited")
     walk_photos: int = option(3, "held-out photos in each method's committed walk matrix")
@@ -157,6 +160,7 @@ class PipelineConfig:
             boundary_photos=120,
             projector_steps=5,
             projector_photos=8,
+            projector_boundary_photos=40,
             hybrid_steps=3,
             comparison_samples=4,
             boundary_bootstrap=100,

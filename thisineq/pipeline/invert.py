@@ -36,16 +36,22 @@ def invert_demo(p: Pipeline, method: str) -> None:
 
 
 def invert_training_city(p: Pipeline, method: str) -> None:
-    """Invert `boundary_photos` of the training city with an encoder, for its boundaries."""
-    invert_photos(p, method, p.paths.train_dataset, p.paths.city_inversion(method), limit=p.config.boundary_photos)
+    """Invert the training city's first photos with `method`, for its boundaries (`boundary_photos` or `projector_boundary_photos`)."""
+    limit = p.paths.city_photos(method)
+    invert_photos(p, method, p.paths.train_dataset, p.paths.city_inversion(method), subset={"limit": limit, "split": None})
 
 
-def invert_photos(p: Pipeline, method: str, dataset: Path, out: Path, limit: int | None = None) -> None:
-    """Invert a dataset's photos with `method` into the inversion folder `out`."""
+def invert_photos(p: Pipeline, method: str, dataset: Path, out: Path, subset: dict | None = None) -> None:
+    """Invert a dataset's photos with `method` into the inversion folder `out`.
+
+    `subset`: BatchInversionConfig's `limit` and `split`; by default the projector's documented subset
+    (`projector_photos` of `projector_splits`) for an optimising method, and every photo for an encoder.
+    """
     c, spec = p.config, methods.method(method)
     encoders = {spec.encoder: p.paths.encoder(spec.encoder)} if spec.encoder else {}
     models = InversionModels.load(p.paths.generator, **encoders, lpips_net=c.projector_lpips if spec.optimises else None)
-    subset = {"limit": c.projector_photos, "split": c.projector_splits} if spec.optimises else {"limit": limit}
+    if subset is None:
+        subset = {"limit": c.projector_photos, "split": c.projector_splits} if spec.optimises else {}
     config = BatchInversionConfig(method=method, projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, **subset)
     sources = {"generator": p.paths.generator, **encoders}
     invert_dataset(dataset, models, out, config, sources=sources, progress=p.progress)

@@ -59,8 +59,9 @@ def _encoder_settings(config: PipelineConfig, kind: str) -> dict:
     } | ({"backbone": config.encoder_backbone} if config.encoder_backbone != "residual" else {})  # joined late: counts when set
 
 
-def _inversion_settings(config: PipelineConfig) -> dict:
-    keys = ("projector_steps", "hybrid_steps", "projector_photos", "projector_splits", "projector_lpips")
+def _inversion_settings(config: PipelineConfig, city: bool = False) -> dict:
+    """The optimising methods' settings; on the training city, the projector's alone (no demo subset, no hybrid)."""
+    keys = ("projector_steps", "projector_lpips") + (() if city else ("hybrid_steps", "projector_photos", "projector_splits"))
     return {key: getattr(config, key) for key in keys}
 
 
@@ -87,14 +88,21 @@ def _inversion_step(method: str) -> Step:
 
 
 def _city_inversion_step(method: str) -> Step:
+    def settings(config: PipelineConfig) -> dict:
+        photos = Workspace(config).city_photos(method)
+        return {"photos": photos} | (_inversion_settings(config, city=True) if methods.method(method).optimises else {})
+
     return Step(
         f"invert_city_{method}",
         partial(invert.invert_training_city, method=method),
-        inputs=lambda paths: [paths.generator, paths.train_dataset / "dataset.json", paths.encoder(method)],
+        inputs=lambda paths: (
+            [paths.generator, paths.train_dataset / "dataset.json"]
+            + [paths.encoder(kind) for kind in filter(None, [methods.method(method).encoder])]
+        ),
         outputs=lambda paths: [paths.city_inversion(method) / "inversion.json"],
-        settings=lambda config: {"photos": config.boundary_photos},
+        settings=settings,
         artifact="boundaries",  # the boundaries are what these inversions are for; they are not committed themselves
-        wanted=lambda config: config.boundary_photos is not None,
+        wanted=lambda config: Workspace(config).city_photos(method) is not None,
     )
 
 
@@ -142,7 +150,7 @@ STEPS: tuple[Step, ...] = (
     ),
     *(_encoder_step(kind) for kind in methods.ENCODERS),
     *(_inversion_step(method) for method in methods.NAMES),
-    *(_city_inversion_step(method) for method in methods.ENCODERS),
+    *(_city_inversion_step(method) for method in methods.BOUNDED),
     Step(
         "boundaries",
         boundaries.fit_boundaries,

@@ -66,14 +66,25 @@ class Workspace:
         """An encoder's inversions of the training city's photos (for its boundaries; not committed)."""
         return self.work / "inversions" / method
 
+    def city_photos(self, method: str) -> int | None:
+        """How many training-city photos `method` inverts for its boundaries (None: it is fitted on the demo's)."""
+        if not methods.method(method).bounded:
+            return None
+        return self.config.projector_boundary_photos if methods.method(method).optimises else self.config.boundary_photos
+
     def boundary_latents(self) -> dict[str, Path]:
-        """Where each method's boundary is fitted: the encoders on their training-city inversions, the projector on the demo's.
+        """Where each method's boundary is fitted: on its inversions of the training city where it has them, else the demo's.
 
         The paper inverts all its photos for its SVMs; a few hundred demo photos leave a 256-dimensional
-        normal mostly noise, so the fast encoders invert `boundary_photos` of the training city too.
+        normal mostly noise, so the encoders invert `boundary_photos` of the training city, and the
+        projector, at minutes a chunk, `projector_boundary_photos` of them.
         """
-        city = self.config.boundary_photos is not None
-        return {m: self.city_inversion(m) if city and m in methods.ENCODERS else self.inversion(m) for m in methods.BOUNDED}
+        return {m: self.inversion(m) if self.city_photos(m) is None else self.city_inversion(m) for m in methods.BOUNDED}
+
+    @property
+    def inverts_city(self) -> bool:
+        """Whether any boundary is fitted on the training city's photos (whose labels then count)."""
+        return any(self.city_photos(m) is not None for m in methods.BOUNDED)
 
     # --- the photo subsets several steps share -------------------------------------------------------
 
@@ -99,7 +110,7 @@ class Workspace:
     def photo_tables(self) -> list[Path]:
         """The photo tables `labelled_photos` reads: their deciles and splits are inputs of every step that labels photos."""
         tables = [self.demo_dataset / PHOTOS]
-        return tables + ([self.train_dataset / PHOTOS] if self.config.boundary_photos is not None else [])
+        return tables + ([self.train_dataset / PHOTOS] if self.inverts_city else [])
 
     def training_photos(self) -> pd.DataFrame:
         """The training city's photos with their areas' ranks: what the image side learns from."""
@@ -112,7 +123,7 @@ class Workspace:
         shared ids; a mismatch means the work folder holds another city, and is an error.
         """
         photos = _with_ranks(load_dataset(self.demo_dataset))
-        if self.config.boundary_photos is None:
+        if not self.inverts_city:
             return photos
         city = _with_ranks(load_dataset(self.train_dataset))
         shared = photos.index.intersection(city.index)
