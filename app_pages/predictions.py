@@ -110,7 +110,7 @@ else:
         "fitted on: the same balanced labelled subset, a decision score (the expected decile minus 5.5), and intervals "
         "that resample LSOAs. The image predictor's folds are its own five LSOA-grouped folds. "
         + (
-            f"Boundaries fitted on these photos: {', '.join(same)}; the optimisers' (fitted on the held-out demo photos) are left out."
+            f"Boundaries fitted on these photos: {', '.join(same)}; the others' (fitted on other photos) are left out."
             if same
             else "No boundary of this set was fitted on these photos."
         )

@@ -295,3 +295,33 @@ def test_the_texture_backbone_keeps_marks_a_pixel_wide_that_the_deep_averages_lo
         shifts[backbone] = float(np.median(np.linalg.norm(after - before, axis=1)) / between_streets)
     assert len(network.blocks) == 3 and before.shape[1] == 2 * (64 + 128 + 256)  # relu1_2…relu3_3, mean and spread
     assert shifts["vgg-texture"] > 2 * shifts["vgg"], shifts
+
+
+def test_the_banded_backbone_tells_a_mark_on_the_wall_from_the_same_mark_on_the_pavement():
+    from thisineq.artifacts import demo_set
+    from thisineq.data.dataset import load_dataset
+    from thisineq.images import from_uint8
+    from thisineq.metrics.quality import VGGFeatures
+    from thisineq.predict.features import VGG_BLOCKS, feature_network, image_features
+
+    photos = from_uint8(torch.from_numpy(np.array(load_dataset(demo_set().dataset).images()[:24])).permute(0, 3, 1, 2))
+    high, low = photos.clone(), photos.clone()
+    rng = np.random.default_rng(0)
+    for a, b in zip(high, low, strict=True):  # the same strokes, once near the top and once near the bottom
+        for _ in range(4):
+            row, column = int(rng.integers(2, 10)), int(rng.integers(0, 52))
+            stroke = torch.tensor([1.0, -1.0, 1.0])[:, None]
+            a[:, row, column : column + 10], b[:, 63 - row, column : column + 10] = stroke, stroke
+    gaps = {}
+    for bands in (1, 3):
+        network = VGGFeatures(input_size=128, layers=(0, 1, 2), statistics=("mean", "std"), bands=bands)
+        before = image_features(photos, network)
+        between_streets = np.median(np.linalg.norm(before[:, None] - before[None], axis=2)[np.triu_indices(len(before), 1)])
+        gap = image_features(high, network) - image_features(low, network)
+        gaps[bands] = float(np.median(np.linalg.norm(gap, axis=1)) / between_streets)
+    assert before.shape[1] == 3 * 2 * (64 + 128 + 256)  # three strips, each with every block's mean and spread
+    assert gaps[3] > 2 * gaps[1], gaps
+    banded = [name for name, blocks in VGG_BLOCKS.items() if blocks.get("bands", 1) > 1]
+    assert banded and feature_network(banded[0]).bands == 3
+    with pytest.raises(ValueError, match="bands"):
+        VGGFeatures(input_size=64, layers=(0, 1, 2), bands=17)  # relu3_3 is 16 rows high at 64 px

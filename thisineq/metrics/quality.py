@@ -32,21 +32,33 @@ class VGGFeatures(nn.Module):
     The default, (B, 1024): relu4_3 and relu5_3, each averaged over space. `layers` picks other blocks
     (0 relu1_2 … 4 relu5_3) and `statistics` adds the spatial standard deviation ("mean", "std"): the
     early blocks' means and spreads are texture statistics (Gatys et al. 2015), which keep small marks
-    that the deep blocks' averages wash out. Only the blocks up to the deepest one asked for are run.
-    Images are resized to `input_size` first, so that sets of any resolution share one space (64:
-    the demo's resolution, and a quarter of the cost of 128 on a CPU).
+    that the deep blocks' averages wash out. `bands` > 1 takes the statistics over that many horizontal
+    strips instead of the whole image: a street photo is sky above facades above pavement, and a mark
+    on a wall reads differently from one on the ground. Only the blocks up to the deepest one asked for
+    are run. Images are resized to `input_size` first, so that sets of any resolution share one space
+    (64: the demo's resolution, and a quarter of the cost of 128 on a CPU).
     """
 
-    def __init__(self, input_size: int = 64, weights=None, *, layers: tuple[int, ...] = VGG_LAYERS, statistics=("mean",)):
+    def __init__(
+        self,
+        input_size: int = 64,
+        weights=None,
+        *,
+        layers: tuple[int, ...] = VGG_LAYERS,
+        statistics=("mean",),
+        bands: int = 1,
+    ):
         super().__init__()
         unknown = set(statistics) - set(STATISTICS)
         if unknown or not statistics or not layers or not set(layers) <= set(range(5)):
             raise ValueError(f"layers must be of 0…4 and statistics of {tuple(STATISTICS)}, got {layers} and {statistics}")
+        if not 1 <= bands <= input_size // 2 ** max(layers):
+            raise ValueError(f"bands must be 1 to the deepest block's height ({input_size // 2 ** max(layers)}), got {bands}")
         lpips = LPIPS("vgg", weights=weights)
         self.blocks = lpips.features[: max(layers) + 1]
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
-        self.input_size, self.layers, self.statistics = input_size, tuple(layers), tuple(statistics)
+        self.input_size, self.layers, self.statistics, self.bands = input_size, tuple(layers), tuple(statistics), bands
         self.eval().requires_grad_(False)
 
     @torch.no_grad()
@@ -57,7 +69,8 @@ class VGGFeatures(nn.Module):
         for index, block in enumerate(self.blocks):
             x = block(x)
             if index in self.layers:
-                pooled += [STATISTICS[name](x) for name in self.statistics]
+                strips = x.tensor_split(self.bands, dim=2) if self.bands > 1 else (x,)
+                pooled += [STATISTICS[name](strip) for strip in strips for name in self.statistics]
         return torch.cat(pooled, dim=1)
 
 

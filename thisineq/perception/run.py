@@ -47,7 +47,7 @@ class RankConfig:
 
     dataset: str = option(help="dataset folder with crowd votes (`thisineq data ingest --votes`, `data synth --votes`)")
     out: str = option(help="folder for the scores, the held-out accuracies and ranker.pt")
-    backbone: str = option("vgg-texture", "image features the ranker reads", choices=BACKBONES)
+    backbone: str = option("vgg-bands", "image features the ranker reads", choices=BACKBONES)
     questions: tuple[str, ...] = option((), "study questions to rank (default: every question the votes ask)")
     test_share: float = option(0.2, "share of photos held out: their votes judge the ranker")
     steps: int = option(2000, "Adam updates per ranker")

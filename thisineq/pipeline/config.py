@@ -108,12 +108,14 @@ class PipelineConfig:
     known_answer_labelled_share: float = option(0.3, "InterFaceGAN control: share of GAN samples labelled in each class")
     control_photos: int = option(3000, "photos of the positive-control city (independent domains)")
     image_backbone: str = option(
-        "vgg-texture",
-        "features the image-side models read: VGG16 (Suel et al.'s family; its early blocks' texture statistics, or its "
-        "deep blocks' averages) or EfficientNet-Lite0",
+        "vgg-bands",
+        "features the image-side models read: VGG16 (Suel et al.'s family; its early blocks' texture statistics in three "
+        "horizontal bands or over the whole image, or its deep blocks' averages) or EfficientNet-Lite0",
         choices=IMAGE_BACKBONES,
     )
-    predict_hidden: tuple[int, ...] = option((128, 32), "widths of the decile predictor's dense stack (float16: ~0.3 MB/domain)")
+    predict_hidden: tuple[int, ...] = option(
+        (64, 32), "widths of the decile predictor's dense stack (float16, on 2,688 features: ~0.35 MB/domain)"
+    )
     image_steps: int = option(2000, "Adam updates of each image-side model (decile predictor and perception ranker)")
     crowd_votes: int = option(100000, "simulated crowd votes on the synthetic training city, over its three questions")
     control_methods: tuple[str, ...] = option(("e4e",), "encoders that invert the positive-control city")

@@ -33,7 +33,12 @@ if TYPE_CHECKING:
     from thisineq.pipeline.runner import Pipeline
     from thisineq.pipeline.workspace import Workspace
 
-BACKBONE_LABELS = {"vgg": "VGG16", "vgg-texture": "VGG16 texture statistics", "efficientnet": "EfficientNet-Lite0"}
+BACKBONE_LABELS = {
+    "vgg": "VGG16",
+    "vgg-texture": "VGG16 texture statistics",
+    "vgg-bands": "VGG16 texture statistics in three bands",
+    "efficientnet": "EfficientNet-Lite0",
+}
 MIDDLE_DECILE = 5.5  # an expected decile above this reads as privileged, below as deprived
 PREDICT_FILES = ("measures.csv", "lsoa.csv", "table1.csv", PREDICTOR)
 PERCEPTION_FILES = ("ranking.csv", "perception_lsoa.csv", "correlations.csv", PHOTO_QUANTILES, RANKER)

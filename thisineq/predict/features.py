@@ -28,10 +28,11 @@ from thisineq.errors import ConfigError
 from thisineq.images import from_uint8
 from thisineq.io import atomic_path, write_json
 
-BACKBONES = ("efficientnet", "vgg", "vgg-texture")
+BACKBONES = ("efficientnet", "vgg", "vgg-texture", "vgg-bands")
 VGG_BLOCKS = {  # each VGG backbone's blocks and statistics (VGGFeatures' own default: relu4_3 and relu5_3 averaged)
     "vgg": {},
     "vgg-texture": {"layers": (0, 1, 2), "statistics": ("mean", "std")},
+    "vgg-bands": {"layers": (0, 1, 2), "statistics": ("mean", "std"), "bands": 3},  # the same, per third of the height
 }
 FEATURES_DIR = "features"
 BLOCK = 256  # photos per cached block
