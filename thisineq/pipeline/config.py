@@ -116,6 +116,9 @@ class PipelineConfig:
     predict_hidden: tuple[int, ...] = option(
         (64, 32), "widths of the decile predictor's dense stack (float16, on 2,688 features: ~0.35 MB/domain)"
     )
+    perception_hidden: int = option(
+        32, "width of the perception ranker's hidden layer (16 to 256 score alike; float16: ~0.17 MB/question)"
+    )
     image_steps: int = option(2000, "Adam updates of each image-side model (decile predictor and perception ranker)")
     crowd_votes: int = option(100000, "simulated crowd votes on the synthetic training city, over its three questions")
     control_methods: tuple[str, ...] = option(("e4e",), "encoders that invert the positive-control city")
@@ -176,6 +179,7 @@ class PipelineConfig:
             known_answer_gan_samples=300,
             control_photos=160,
             predict_hidden=(8,),
+            perception_hidden=8,
             image_steps=20,
             crowd_votes=3000,
         )

@@ -103,6 +103,7 @@ def rank_perception(p: Pipeline) -> None:
         out=str(work),
         backbone=c.image_backbone,
         steps=c.image_steps,
+        hidden=c.perception_hidden,
         truth=str(truth) if not c.bring_your_own and truth.is_file() else "",
         votes="" if c.bring_your_own else str(crowd_votes_path(paths)),
         seed=c.seed,

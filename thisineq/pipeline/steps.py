@@ -340,7 +340,12 @@ STEPS: tuple[Step, ...] = (
             + ([] if paths.config.bring_your_own else [paths.train_dataset.parent / GROUND_TRUTH])
         ),
         outputs=lambda paths: [paths.artifacts.perception / name for name in image_side.PERCEPTION_FILES],
-        settings=lambda config: {"backbone": config.image_backbone, "steps": config.image_steps, "seed": config.seed},
+        settings=lambda config: {
+            "backbone": config.image_backbone,
+            "hidden": config.perception_hidden,
+            "steps": config.image_steps,
+            "seed": config.seed,
+        },
         artifact="perception",
         after=("predict",),  # the photos' features, cached in the dataset by whichever reads them first
         wanted=lambda config: not config.bring_your_own or (ArtifactSet(Path(config.out)).dataset / VOTES).is_file(),
