@@ -71,7 +71,7 @@ class PipelineConfig:
         "alex", 'the projector\'s perceptual distance; "vgg" as in StyleGAN2-ADA costs 3.5× more on a CPU'
     )
     projector_boundary_photos: int | None = option(
-        384, "training-city photos the projector inverts for its boundaries (~5 min per 32 on one core); None: the demo's only"
+        384, "training-city photos the projector inverts for its boundaries (~6 min per 32 on one core); None: the demo's only"
     )
     hybrid_steps: int = option(100, "projector steps refining the e4e code (on the projector's photos)")
     comparison_samples: int = option(16, "GAN samples for latent recovery, and as many held-out photos edited")
