@@ -57,7 +57,7 @@ def boundary_workspace(args: argparse.Namespace) -> Workspace:
     sources = paths.boundary_latents()
     if all((sources[m] / "inversion.json").is_file() for m in args.methods if m in sources):
         return paths
-    return Workspace(PipelineConfig(out=args.set, work=args.work, boundary_photos=None))
+    return Workspace(PipelineConfig(out=args.set, work=args.work, boundary_photos=None, projector_boundary_photos=None))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,7 +116,9 @@ def test_steps_wait_for_the_steps_that_write_what_they_read():
         assert all(position[other] < position[name] for other in wanted), name
     assert needs["gan"] == {"city"} and needs["oracle"] == {"city"}  # the GAN and the oracles can learn side by side
     assert needs["encoder_e4e"] == needs["encoder_restyle"] == {"gan"}
-    assert {"invert_city_e4e", "invert_city_restyle", "invert_projector"} <= needs["boundaries"]  # latents beside inversion.json
+    assert {"invert_city_e4e", "invert_city_restyle", "invert_city_projector"} <= needs[
+        "boundaries"
+    ]  # latents beside inversion.json
     assert "city" in needs["crowd"]  # the ground truth, in the folder above the dataset
     assert "predict" in needs["perception"] and {"encoder_e4e", "gan"} <= needs["comparison"]  # declared in `after`
     assert needs["headline"] == {step.name for step in steps} - {"headline"}
