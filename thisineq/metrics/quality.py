@@ -69,8 +69,7 @@ class VGGFeatures(nn.Module):
         for index, block in enumerate(self.blocks):
             x = block(x)
             if index in self.layers:
-                strips = x.tensor_split(self.bands, dim=2) if self.bands > 1 else (x,)
-                pooled += [STATISTICS[name](strip) for strip in strips for name in self.statistics]
+                pooled += [STATISTICS[name](strip) for strip in x.tensor_split(self.bands, dim=2) for name in self.statistics]
         return torch.cat(pooled, dim=1)
 
 

@@ -24,10 +24,11 @@ if TYPE_CHECKING:
     from thisineq.pipeline.workspace import Workspace
 
 
-def inversion_inputs(paths: Workspace, method: str) -> list[Path]:
-    """What a method's inversions of the demo photos depend on: the generator, the photos and its encoder."""
+def inversion_inputs(paths: Workspace, method: str, dataset: Path | None = None) -> list[Path]:
+    """What a method's inversions of `dataset`'s photos (the demo's by default) depend on: the generator, the photos, its encoder."""
     encoder = methods.method(method).encoder
-    return [paths.generator, paths.demo_dataset / "dataset.json"] + ([paths.encoder(encoder)] if encoder else [])
+    photos = (dataset or paths.demo_dataset) / "dataset.json"
+    return [paths.generator, photos] + ([paths.encoder(encoder)] if encoder else [])
 
 
 def invert_demo(p: Pipeline, method: str) -> None:

@@ -95,10 +95,7 @@ def _city_inversion_step(method: str) -> Step:
     return Step(
         f"invert_city_{method}",
         partial(invert.invert_training_city, method=method),
-        inputs=lambda paths: (
-            [paths.generator, paths.train_dataset / "dataset.json"]
-            + [paths.encoder(kind) for kind in filter(None, [methods.method(method).encoder])]
-        ),
+        inputs=lambda paths: invert.inversion_inputs(paths, method, paths.train_dataset),
         outputs=lambda paths: [paths.city_inversion(method) / "inversion.json"],
         settings=settings,
         artifact="boundaries",  # the boundaries are what these inversions are for; they are not committed themselves

@@ -68,9 +68,10 @@ class Workspace:
 
     def city_photos(self, method: str) -> int | None:
         """How many training-city photos `method` inverts for its boundaries (None: it is fitted on the demo's)."""
-        if not methods.method(method).bounded:
+        spec = methods.method(method)
+        if not spec.bounded:
             return None
-        return self.config.projector_boundary_photos if methods.method(method).optimises else self.config.boundary_photos
+        return self.config.projector_boundary_photos if spec.optimises else self.config.boundary_photos
 
     def boundary_latents(self) -> dict[str, Path]:
         """Where each method's boundary is fitted: on its inversions of the training city where it has them, else the demo's.
