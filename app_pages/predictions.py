@@ -24,6 +24,12 @@ MEASURE_COLUMNS = {
 }
 RANKING_COLUMNS = {
     "question": st.column_config.TextColumn("which looks …?"),
+    "ranker": st.column_config.TextColumn(
+        "ranker", help="bradley-terry: strengths linear in the image features; siamese: two dense layers (Dubey et al.)"
+    ),
+    "ranker_prior": st.column_config.NumberColumn(
+        "prior", format="%.0f", help="the Bradley–Terry ranker's prior precision, chosen by cross-validated likelihood"
+    ),
     "votes_train": st.column_config.NumberColumn("training votes"),
     "votes_test": st.column_config.NumberColumn("held-out votes"),
     "ranker_accuracy": st.column_config.NumberColumn(
@@ -35,6 +41,17 @@ RANKING_COLUMNS = {
     ),
     "hidden_spearman_held_out": st.column_config.NumberColumn("ρ with the hidden score", format="%.3f"),
 }
+
+RANKER_WORDS = {
+    "bradley-terry": "A Bradley–Terry model whose strengths are linear in the image features",
+    "siamese": "A Siamese ranker (two dense layers)",
+}
+
+
+def ranker_kind(ranking) -> str:
+    """The ranker named in ranking.csv (artifact sets from before the choice hold the Siamese one)."""
+    return str(ranking["ranker"].iloc[0]) if "ranker" in ranking and len(ranking) else "siamese"
+
 
 st.title("Predictions from photos")
 page = state.open_dataset_page()
@@ -127,7 +144,8 @@ else:
     left, right = st.columns([3, 2])
     left.dataframe(ranking, hide_index=True, width="stretch", column_config=RANKING_COLUMNS)
     left.caption(
-        "A Siamese ranker on the same image features learns each question from pairwise votes; it is judged on votes "
+        f"{RANKER_WORDS.get(ranker_kind(ranking), 'A ranker')} on the same image features learns each question from "
+        "pairwise votes; it is judged on votes "
         "between photos it never saw, beside Bradley–Terry scores from the votes alone"
         + (" and the ceiling the simulated crowd's own noise allows." if "ceiling_accuracy" in ranking else ".")
         + (" The votes are a simulated crowd's (synthetic)." if page.manifest.get("synthetic") else "")

@@ -9,7 +9,9 @@ from scipy import stats
 
 from thisineq.data.synth.crowd import QUESTIONS, ceiling_accuracy, perception_scores, simulate_votes
 from thisineq.data.votes import VotesError, check_votes, problems_summary, read_votes
+from thisineq.errors import ConfigError
 from thisineq.perception.ranker import (
+    FeatureBradleyTerry,
     PairwiseRanker,
     bradley_terry,
     cross_fitted_bradley_terry_accuracy,
@@ -75,6 +77,31 @@ def test_the_ranker_learns_a_known_linear_score_from_votes_with_ties_on_photos_i
     baseline = cross_fitted_bradley_terry_accuracy(len(features), left[test], right[test], winner[test])
     assert accuracy > ceiling - 0.03 and accuracy > baseline
     assert stats.spearmanr(scores[held_out], hidden[held_out]).statistic > 0.95
+
+
+def test_feature_bradley_terry_reads_a_known_linear_score_from_votes_with_ties_as_well_as_the_hidden_score_does():
+    features, hidden, left, right, winner = _linear_votes()
+    held_out = image_split(len(features), 0.25, seed=1)
+    train, test = ~held_out[left] & ~held_out[right], held_out[left] & held_out[right]
+    ranker = FeatureBradleyTerry().fit(features, left[train], right[train], winner[train])
+    scores = ranker.decision_function(features)
+    ceiling = pairwise_accuracy(hidden, left[test], right[test], winner[test])
+    assert pairwise_accuracy(scores, left[test], right[test], winner[test]) > ceiling - 0.01
+    assert stats.spearmanr(scores[held_out], hidden[held_out]).statistic > 0.99
+    assert ranker.tie_ > 0.2  # a fifth of the votes are ties: Davidson's ν is far from 0
+    with pytest.raises(ConfigError, match="must have 6 columns"):
+        ranker.decision_function(features[:, :4])
+
+
+def test_feature_bradley_terry_chooses_a_far_stronger_prior_for_features_that_carry_no_signal():
+    features, _, left, right, winner = _linear_votes(n_votes=3000)
+    noise = np.random.default_rng(5).normal(size=features.shape)
+    on_signal = FeatureBradleyTerry().fit(features, left, right, winner)
+    on_noise = FeatureBradleyTerry().fit(noise, left, right, winner)
+    assert on_noise.prior_ >= 100 * on_signal.prior_
+    assert on_noise.prior_ == max(on_noise.held_out_likelihood_, key=on_noise.held_out_likelihood_.get)
+    assert np.ptp(on_noise.decision_function(noise)) < 0.2 * np.ptp(on_signal.decision_function(features))
+    assert FeatureBradleyTerry(prior=50.0).fit(features, left, right, winner).prior_ == 50.0
 
 
 def test_bradley_terry_recovers_strengths_from_many_votes_and_leaves_unvoted_photos_at_zero():
@@ -179,6 +206,7 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     ranking = pd.read_csv(out / "ranking.csv")
     assert set(ranking["question"]) == set(QUESTIONS) and (ranking["votes_test"] > 0).all()
     assert ranking[["ranker_accuracy", "baseline_accuracy", "ceiling_accuracy"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert (ranking["ranker"] == "bradley-terry").all() and ranking["ranker_prior"].gt(0).all()
     scores = pd.read_csv(out / "perception_scores.csv", dtype={"photo_id": str})
     assert len(scores) == 120 and set(QUESTIONS) <= set(scores.columns)
     correlations = pd.read_csv(out / "correlations.csv")
@@ -205,9 +233,15 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     votes = pd.read_csv(city / "dataset" / "votes.csv", dtype=str).iloc[:1500][["left", "right", "winner", "question"]]
     votes.loc[:9, "left"] = "nowhere.png"
     votes.to_csv(tmp_path / "mine.csv", index=False)
-    assert main([*arguments[:-2], "--steps", "50", "--votes", str(tmp_path / "mine.csv"), "--out", str(tmp_path / "own")]) == 0
+    own = [*arguments[:-2], "--steps", "50", "--votes", str(tmp_path / "mine.csv"), "--out", str(tmp_path / "own")]
+    assert main([*own, "--model", "siamese", "--hidden", "16"]) == 0
     assert "10 of 1,500 votes left out: 10 left image is not in the collection" in capsys.readouterr().out
-    assert pd.read_csv(tmp_path / "own" / "ranking.csv")["votes_train"].sum() < ranking["votes_train"].sum()
+    own_ranking = pd.read_csv(tmp_path / "own" / "ranking.csv")
+    assert own_ranking["votes_train"].sum() < ranking["votes_train"].sum() and (own_ranking["ranker"] == "siamese").all()
+    siamese = load_rankers(tmp_path / "own" / "ranker.pt").rankers["safer"]
+    assert isinstance(siamese, PairwiseRanker) and siamese.hidden == 16
+    saved = pd.read_csv(tmp_path / "own" / "perception_scores.csv", dtype={"photo_id": str}).set_index("photo_id")
+    assert np.allclose(siamese.decision_function(features), saved.loc[order, "safer"], atol=2e-3)
     (tmp_path / "none.csv").write_text("left,right,winner,question\nnowhere.png,elsewhere.png,left,safer\n", encoding="utf-8")
     assert main([*arguments[:-2], "--votes", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o2")]) == 2
     assert "no vote in" in capsys.readouterr().err and not (tmp_path / "o2").exists()

@@ -1,7 +1,7 @@
 """`thisineq predict rank`: perception scores for every photo from a dataset's crowd votes.
 
 Per question: photos are split so that no held-out photo appears in a training vote; the ranker
-learns from the training votes and is judged on the held-out ones (pairwise accuracy on decisive
+(feature Bradley–Terry by default, or the Siamese network) learns from the training votes and is judged on the held-out ones (pairwise accuracy on decisive
 votes) beside the votes-only Bradley–Terry baseline and, for the synthetic city, the ceiling the
 crowd's noise allows. A ranker fitted on every vote then scores every photo; scores are averaged
 per LSOA and correlated (Spearman) with each domain's decile.
@@ -28,6 +28,8 @@ from thisineq.errors import ConfigError
 from thisineq.io import atomic_open, atomic_path
 from thisineq.models.stylegan2 import CheckpointError, safe_load
 from thisineq.perception.ranker import (
+    RANKERS,
+    FeatureBradleyTerry,
     PairwiseRanker,
     cross_fitted_bradley_terry_accuracy,
     image_split,
@@ -48,10 +50,16 @@ class RankConfig:
     dataset: str = option(help="dataset folder with crowd votes (`thisineq data ingest --votes`, `data synth --votes`)")
     out: str = option(help="folder for the scores, the held-out accuracies and ranker.pt")
     backbone: str = option("vgg-bands", "image features the ranker reads", choices=BACKBONES)
+    model: str = option(
+        "bradley-terry",
+        "the ranker: Bradley–Terry strengths linear in the features (prior chosen by cross-validation), "
+        "or the Siamese network of two dense layers (Dubey et al.)",
+        choices=RANKERS,
+    )
     questions: tuple[str, ...] = option((), "study questions to rank (default: every question the votes ask)")
     test_share: float = option(0.2, "share of photos held out: their votes judge the ranker")
-    steps: int = option(2000, "Adam updates per ranker")
-    hidden: int = option(64, "width of the ranker's hidden layer")
+    steps: int = option(2000, "Adam updates per Siamese ranker")
+    hidden: int = option(64, "width of the Siamese ranker's hidden layer")
     truth: str = option("", "a synthetic city's ground_truth.csv: adds the ceiling and the recovery of its hidden scores")
     votes: str = option("", "a votes file (Place Pulse layout) to rank from instead of the dataset's own votes")
     seed: int = option(0, "seed of the split and the rankers")
@@ -60,8 +68,13 @@ class RankConfig:
         self.questions = tuple(self.questions)
         if not 0 < self.test_share < 1:
             raise ConfigError(f"test_share must be between 0 and 1, got {self.test_share}")
+        if self.model not in RANKERS:
+            raise ConfigError(f"unknown ranker {self.model!r}; choose from {', '.join(RANKERS)}")
 
-    def ranker(self) -> PairwiseRanker:
+    def ranker(self, prior: float | None = None) -> FeatureBradleyTerry | PairwiseRanker:
+        """A fresh ranker; `prior` fixes the Bradley–Terry prior instead of choosing it by cross-validation."""
+        if self.model == "bradley-terry":
+            return FeatureBradleyTerry(prior=prior, seed=self.seed)
         return PairwiseRanker(hidden=self.hidden, steps=self.steps, seed=self.seed)
 
 
@@ -85,17 +98,21 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
         left, right, winner = row_of[asked["left"]].to_numpy(), row_of[asked["right"]].to_numpy(), asked["winner"].to_numpy()
         train, test = ~held_out[left] & ~held_out[right], held_out[left] & held_out[right]
         log(f"ranking {question}: {train.sum():,} training votes, {test.sum():,} held-out votes")
-        held_out_scores = config.ranker().fit(features, left[train], right[train], winner[train]).decision_function(features)
+        held_out_ranker = config.ranker().fit(features, left[train], right[train], winner[train])
+        held_out_scores = held_out_ranker.decision_function(features)
         row = {
             "question": question,
+            "ranker": config.model,
             "votes_train": int(train.sum()),
             "votes_test": int(test.sum()),
             "ranker_accuracy": pairwise_accuracy(held_out_scores, left[test], right[test], winner[test]),
+            "ranker_prior": getattr(held_out_ranker, "prior_", float("nan")),
             "baseline_accuracy": cross_fitted_bradley_terry_accuracy(
                 len(photos), left[test], right[test], winner[test], seed=config.seed
             ),
         }
-        rankers[question] = config.ranker().fit(features, left, right, winner)
+        # every vote, under the prior the training votes chose (the search is the costly part)
+        rankers[question] = config.ranker(prior=getattr(held_out_ranker, "prior_", None)).fit(features, left, right, winner)
         scores[question] = rankers[question].decision_function(features)
         if truth is not None:
             hidden = pd.Series(perception_scores(truth.loc[photos.index], question), index=photos.index)
@@ -144,12 +161,14 @@ def _votes(config: RankConfig, dataset: Dataset, log) -> pd.DataFrame:
     return votes
 
 
-def save_rankers(rankers: dict[str, PairwiseRanker], path: str | os.PathLike, *, backbone: str, settings: dict) -> None:
+def save_rankers(
+    rankers: dict[str, FeatureBradleyTerry | PairwiseRanker], path: str | os.PathLike, *, backbone: str, settings: dict
+) -> None:
     record = {
         "format": RANKER_FORMAT,
         "backbone": backbone,
         "settings": json.dumps(settings),
-        "rankers": {q: {"hidden": r.hidden, **fitted_state(r)} for q, r in rankers.items()},
+        "rankers": {q: {"hidden": getattr(r, "hidden", 0), **fitted_state(r)} for q, r in rankers.items()},
     }
     with atomic_path(path) as tmp:
         torch.save(record, tmp)
@@ -160,7 +179,7 @@ class PerceptionRanker:
     """Fitted rankers by study question and the backbone whose features they read."""
 
     backbone: str
-    rankers: dict[str, PairwiseRanker]
+    rankers: dict[str, FeatureBradleyTerry | PairwiseRanker]
 
     def predict(self, features: np.ndarray) -> pd.DataFrame:
         """Perception score per photo (rows) and question (columns), on the scale of the dataset's photos."""
@@ -179,9 +198,9 @@ def load_rankers(path: str | os.PathLike) -> PerceptionRanker:
         raise CheckpointError(f"{path} is not a thisineq perception ranker (format {record.get('format')!r})")
     rankers = {}
     for question, stored in record["rankers"].items():
-        ranker = PairwiseRanker(hidden=int(stored["hidden"]))
-        width = int(stored["in_features"])
-        ranker.net_ = restore_network(ranker_network(width, ranker.hidden), stored["net"])
+        hidden, width = int(stored["hidden"]), int(stored["in_features"])
+        ranker = PairwiseRanker(hidden=hidden) if hidden else FeatureBradleyTerry()
+        ranker.net_ = restore_network(ranker_network(width, hidden), stored["net"])
         ranker.standardise_ = Standardiser(stored["mean"].numpy(), stored["scale"].numpy())
         ranker.n_features_in_ = width
         rankers[str(question)] = ranker

@@ -94,7 +94,7 @@ def predict_deciles(p: Pipeline) -> None:
 
 
 def rank_perception(p: Pipeline) -> None:
-    """The step `perception`: the Siamese ranker per question, judged on held-out votes, scored per photo and LSOA."""
+    """The step `perception`: the perception ranker per question, judged on held-out votes, scored per photo and LSOA."""
     c, paths = p.config, p.paths
     work = paths.work / "perception"
     truth = paths.train_dataset.parent / GROUND_TRUTH
@@ -103,6 +103,7 @@ def rank_perception(p: Pipeline) -> None:
         out=str(work),
         backbone=c.image_backbone,
         steps=c.image_steps,
+        model=c.perception_ranker,
         hidden=c.perception_hidden,
         truth=str(truth) if not c.bring_your_own and truth.is_file() else "",
         votes="" if c.bring_your_own else str(crowd_votes_path(paths)),

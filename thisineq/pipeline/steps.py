@@ -339,6 +339,7 @@ STEPS: tuple[Step, ...] = (
         outputs=lambda paths: [paths.artifacts.perception / name for name in image_side.PERCEPTION_FILES],
         settings=lambda config: {
             "backbone": config.image_backbone,
+            "ranker": config.perception_ranker,
             "hidden": config.perception_hidden,
             "steps": config.image_steps,
             "seed": config.seed,
