@@ -9,6 +9,11 @@ read by the set's decile predictor, and the walk agrees when Spearman's ρ of st
 walked domain's predicted decile is positive. Random directions, with W's own spread along them,
 are the baseline: about half of their walks agree by chance. The predictor was fitted on every
 training-city photo; the walked images are new images, but a code's start sits near its photo.
+
+The reference is a faithful reader: where the synthetic city's known-answer oracle and ground truth
+are at hand, the same walks are read by the oracle (the visual factors in each image) and a linear
+ordinal model fitted on the photos' true factors. It says how often a walk moves the factors that
+set the domain's deciles at all: what an image model that reads the city perfectly would report.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import torch
 
 from thisineq.artifacts import ArtifactSet, demo_set
 from thisineq.data.dataset import load_dataset
+from thisineq.data.synth.render import LINKED_FACTORS
 from thisineq.images import from_uint8
 from thisineq.invert.api import InversionModels, invert
 from thisineq.latent.normals import BoundarySet, Direction
@@ -31,6 +37,35 @@ from thisineq.models.stylegan2 import sample_w
 from thisineq.predict.reader import load_image_reader, walk_agreement, walk_readings
 
 DEFAULT_DATASET = Path("data/pipeline/city/dataset")  # the pipeline's training city, where it was built
+DEFAULT_ORACLE = Path("data/pipeline/oracles/oracle_seed0.pt")  # its known-answer oracle, where it was trained
+
+
+class FaithfulReader:
+    """Deciles read from an image's visual factors: the oracle's readings through a linear ordinal model fitted on
+    the photos' true factors (the same model the predict step's ceiling uses)."""
+
+    def __init__(self, oracle_path: Path, dataset_path: Path, domains: list[str]):
+        from thisineq.known_answer.oracle import FACTORS, load_oracle
+        from thisineq.predict.evaluate import location_ids
+        from thisineq.predict.ordinal import OrdinalDecileRegressor
+
+        self.oracle, _ = load_oracle(oracle_path)
+        self.columns = [FACTORS.index(f) for f in LINKED_FACTORS]
+        photos = load_dataset(dataset_path).photos.sort_values("cache_index")
+        truth = pd.read_csv(dataset_path.parent / "ground_truth.csv", dtype={"photo_id": str}).set_index("photo_id")
+        factors = truth.loc[photos.index, list(LINKED_FACTORS)].to_numpy()
+        self.models = {
+            key: OrdinalDecileRegressor(hidden=(), dropout=0.0).fit(
+                factors, photos[f"{key}_decile"].to_numpy().astype(int), location_ids(photos)
+            )
+            for key in domains
+        }
+
+    def read(self, images: torch.Tensor) -> pd.DataFrame:
+        from thisineq.known_answer.oracle import predict
+
+        factors = predict(self.oracle, images)[:, self.columns]
+        return pd.DataFrame({key: model.predict(factors) for key, model in self.models.items()})
 
 
 def held_out_photos(dataset_path: Path, n: int) -> np.ndarray:
@@ -59,6 +94,9 @@ def main() -> int:
     parser.add_argument("--method", default="e4e", choices=("e4e", "restyle"))
     parser.add_argument("--steps", type=float, nargs="+", default=[-3, -2, -1, 0, 1, 2, 3])
     parser.add_argument("--random", type=int, default=3, help="random directions walked as the baseline")
+    parser.add_argument(
+        "--oracle", type=Path, default=DEFAULT_ORACLE, help="a known-answer oracle for the faithful reader (skipped if absent)"
+    )
     args = parser.parse_args()
     artifacts = ArtifactSet(args.set)
     dataset = args.dataset or (DEFAULT_DATASET if (DEFAULT_DATASET / "dataset.json").is_file() else artifacts.dataset)
@@ -75,17 +113,24 @@ def main() -> int:
         codes = torch.cat([invert(chunk, args.method, models).ws for chunk in images.split(32)])
     print(f"{len(photos)} held-out photos of {dataset} inverted with {args.method} in {time.perf_counter() - started:.0f} s")
     directions = BoundarySet.load(artifacts.normals).directions(args.method)
+    faithful = None
+    if args.oracle.is_file() and (dataset.parent / "ground_truth.csv").is_file():
+        faithful = FaithfulReader(args.oracle, dataset, reader.domains)
+    else:
+        print(f"no faithful reader: {args.oracle} or {dataset.parent / 'ground_truth.csv'} is missing")
     rows = []
     for key in reader.domains:
-        walks = {"boundary": directions.get(key)} | {d.name: d for d in random_directions(generator, args.random, seed=1)}
-        for kind, direction in walks.items():
+        walks = {"boundary": (reader, directions.get(key))}
+        walks |= {"boundary, faithful reader": (faithful, directions.get(key))} if faithful else {}
+        walks |= {d.name: (reader, d) for d in random_directions(generator, args.random, seed=1)}
+        for kind, (read_by, direction) in walks.items():
             if direction is None:
                 continue
-            agreement = walk_agreement(walk_readings(reader, generator, codes, direction, args.steps), key)
+            agreement = walk_agreement(walk_readings(read_by, generator, codes, direction, args.steps), key)
             rows.append(
                 {
                     "domain": key,
-                    "direction": "boundary" if kind == "boundary" else "random",
+                    "direction": kind if kind.startswith("boundary") else "random",
                     "photos": len(agreement),
                     "agree": float((agreement["spearman"] > 0).mean()),
                     "median_rho": float(agreement["spearman"].median()),

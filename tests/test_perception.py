@@ -219,9 +219,9 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     from thisineq.perception.run import load_rankers
 
     rankers = load_rankers(out / "ranker.pt")
-    assert set(rankers.rankers) == set(QUESTIONS) and rankers.backbone == "vgg-bands"
+    assert set(rankers.rankers) == set(QUESTIONS) and rankers.backbone == "vgg-texture"
     dataset = load_dataset(city / "dataset")
-    features = cache.photo_features(dataset, "vgg-bands", progress=False, log=lambda _: None)
+    features = cache.photo_features(dataset, "vgg-texture", progress=False, log=lambda _: None)
     reloaded = rankers.predict(features)
     order = dataset.photos.sort_values("cache_index").index
     fitted = scores.set_index("photo_id").loc[order, list(QUESTIONS)].reset_index(drop=True)

@@ -174,7 +174,7 @@ def test_thisineq_predict_trains_resumes_and_scores_another_dataset(tmp_path, mo
     assert main([*arguments, "--folds", "3", "--steps", "30", "--hidden", "8"]) == 0
     assert (out / "parts" / "income-lsoa.csv").stat().st_mtime_ns != stamp  # other settings: done again
     predictor = load_predictor(out / "predictor.pt")
-    assert set(predictor.models) == {"income", "health"} and predictor.backbone == "vgg-bands"
+    assert set(predictor.models) == {"income", "health"} and predictor.backbone == "vgg-texture"
     assert (
         main(
             [

@@ -281,7 +281,7 @@ def test_the_predictions_page_maps_true_and_predicted_deciles_beside_table1():
     assert set(beside["method"]) == {
         "e4e",
         "restyle",
-        "images (VGG16 texture statistics in three bands)",
+        "images (VGG16 texture statistics)",
     }  # the projector was fitted on fewer photos
     assert beside["roc_auc"].str.match(r"^\d\.\d\d \[\d\.\d\d–\d\.\d\d\]$").all()
     at.selectbox(key="predict_domain").set_value("health").run()

@@ -49,7 +49,7 @@ class RankConfig:
 
     dataset: str = option(help="dataset folder with crowd votes (`thisineq data ingest --votes`, `data synth --votes`)")
     out: str = option(help="folder for the scores, the held-out accuracies and ranker.pt")
-    backbone: str = option("vgg-bands", "image features the ranker reads", choices=BACKBONES)
+    backbone: str = option("vgg-texture", "image features the ranker reads", choices=BACKBONES)
     model: str = option(
         "bradley-terry",
         "the ranker: Bradley–Terry strengths linear in the features (prior chosen by cross-validation), "

@@ -44,7 +44,7 @@ class PredictConfig:
     dataset: str = option(help="dataset folder (from `thisineq data synth` or `data ingest`)")
     out: str = option(help="folder for the predictions, measures and predictor.pt")
     backbone: str = option(
-        "vgg-bands",
+        "vgg-texture",
         "image features: VGG16 (LPIPS weights) texture statistics or deep averages, or pooled EfficientNet-Lite0",
         choices=BACKBONES,
     )
