@@ -97,7 +97,7 @@ class FeatureBradleyTerry(_ScoresFeatures, BaseEstimator):
         self.standardise_ = Standardiser(features.mean(0), features.std(0) + 1e-6)
         x = self.standardise_(features).double()
         self.prior_ = float(self.prior) if self.prior is not None else self._chosen_prior(x, left, right, outcome)
-        beta, log_nu = _fit_linear_davidson(x, left, right, outcome, self.prior_, self.iterations)
+        beta, log_nu = _map_davidson(x.shape[1], lambda beta: x @ beta, left, right, outcome, self.prior_, self.iterations)
         self.net_ = ranker_network(x.shape[1], 0)
         with torch.no_grad():
             self.net_.weight.copy_(beta.float()[None])
@@ -117,40 +117,50 @@ class FeatureBradleyTerry(_ScoresFeatures, BaseEstimator):
         for prior in priors:
             total = 0.0
             for k, (train, test) in enumerate(folds):
-                beta, log_nu = _fit_linear_davidson(
-                    x, left[train], right[train], outcome[train], prior, self.iterations, start=starts[k]
+                beta, log_nu = _map_davidson(
+                    x.shape[1],
+                    lambda beta: x @ beta,
+                    left[train],
+                    right[train],
+                    outcome[train],
+                    prior,
+                    self.iterations,
+                    starts[k],
                 )
                 starts[k] = (beta, log_nu)
                 scores = x @ beta
                 difference = scores[torch.from_numpy(left[test])] - scores[torch.from_numpy(right[test])]
                 total += float(davidson_log_likelihood(difference, log_nu, torch.from_numpy(outcome[test]).double()).sum())
-            if self.held_out_likelihood_ and total < max(self.held_out_likelihood_.values()):
-                self.held_out_likelihood_[prior] = total
-                break
             self.held_out_likelihood_[prior] = total
+            if total < max(self.held_out_likelihood_.values()):  # past the peak
+                break
         return max(self.held_out_likelihood_, key=self.held_out_likelihood_.get)
 
 
-def _fit_linear_davidson(x: torch.Tensor, left, right, outcome, prior: float, iterations: int, start=None):
-    """MAP coefficients β (scores x β) and log ν of Davidson's model on the votes, by L-BFGS (from `start`)."""
-    left_t, right_t = torch.as_tensor(left), torch.as_tensor(right)
+def _map_davidson(n_params: int, strengths, left, right, outcome, prior: float, iterations: int, start=None):
+    """MAP parameters θ and log ν of Davidson's model on the votes, by L-BFGS (from `start`).
+
+    strengths: θ → every item's strength (θ itself for per-item strengths, x θ for strengths linear in
+    features x); `prior` is the precision of a Gaussian prior on θ.
+    """
+    left_t, right_t = torch.as_tensor(np.asarray(left)), torch.as_tensor(np.asarray(right))
     outcome_t = torch.as_tensor(outcome).double()
-    beta = torch.zeros(x.shape[1], dtype=torch.float64) if start is None else start[0].clone()
+    theta = torch.zeros(n_params, dtype=torch.float64) if start is None else start[0].clone()
     log_nu = torch.zeros((), dtype=torch.float64) if start is None else start[1].clone()
-    beta.requires_grad_(True)
+    theta.requires_grad_(True)
     log_nu.requires_grad_(True)
-    optimiser = torch.optim.LBFGS([beta, log_nu], max_iter=iterations, line_search_fn="strong_wolfe")
+    optimiser = torch.optim.LBFGS([theta, log_nu], max_iter=iterations, line_search_fn="strong_wolfe")
 
     def closure():
         optimiser.zero_grad()
-        scores = x @ beta
-        loss = -davidson_log_likelihood(scores[left_t] - scores[right_t], log_nu, outcome_t).sum()
-        loss = loss + 0.5 * prior * beta.square().sum()
+        strength = strengths(theta)
+        loss = -davidson_log_likelihood(strength[left_t] - strength[right_t], log_nu, outcome_t).sum()
+        loss = loss + 0.5 * prior * theta.square().sum()
         loss.backward()
         return loss
 
     optimiser.step(closure)
-    return beta.detach(), log_nu.detach()
+    return theta.detach(), log_nu.detach()
 
 
 class PairwiseRanker(_ScoresFeatures, BaseEstimator):
@@ -200,21 +210,8 @@ class PairwiseRanker(_ScoresFeatures, BaseEstimator):
 def bradley_terry(n_items: int, left, right, winner, *, prior: float = 0.1, iterations: int = 200) -> np.ndarray:
     """Log-strengths of `n_items` from votes (Davidson's ties), with a Gaussian prior of precision `prior` so that
     unbeaten or unvoted items stay finite (an item without votes scores 0)."""
-    left_t, right_t = torch.as_tensor(np.asarray(left)), torch.as_tensor(np.asarray(right))
-    outcome = torch.from_numpy(outcome_codes(winner)).double()
-    theta = torch.zeros(n_items, dtype=torch.float64, requires_grad=True)
-    log_nu = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimiser = torch.optim.LBFGS([theta, log_nu], max_iter=iterations, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimiser.zero_grad()
-        loss = -davidson_log_likelihood(theta[left_t] - theta[right_t], log_nu, outcome).sum()
-        loss = loss + 0.5 * prior * theta.square().sum()
-        loss.backward()
-        return loss
-
-    optimiser.step(closure)
-    return theta.detach().numpy()
+    theta, _ = _map_davidson(n_items, lambda theta: theta, left, right, outcome_codes(winner), prior, iterations)
+    return theta.numpy()
 
 
 def pairwise_accuracy(scores: np.ndarray, left, right, winner) -> float:
