@@ -225,6 +225,21 @@ def test_w_statistics_whiten_their_own_samples():
         WSpace.from_samples(samples[:5])
 
 
+def test_relative_spread_is_one_for_w_and_finds_codes_that_vary_where_w_does_not():
+    wspace, basis, _ = correlated_w()
+    rng = np.random.default_rng(3)
+    samples = rng.multivariate_normal(wspace.mean, wspace.cov, 20000)
+    narrow, wide = basis[:, -1], basis[:, 0]
+    for u in (narrow, wide, rng.normal(size=6)):
+        assert wspace.relative_spread(samples, u) == pytest.approx(1.0, abs=0.03)
+    # A projector-like code cloud: W's spread plus a fixed extra wobble in every direction, which only shows
+    # against W where W itself hardly varies.
+    codes = samples[:5000] + rng.normal(scale=0.2, size=(5000, 6))
+    assert wspace.relative_spread(codes, narrow) > 3.5
+    assert wspace.relative_spread(codes, wide) < 1.01
+    assert wspace.relative_spread(codes, 7 * narrow) == pytest.approx(wspace.relative_spread(codes, narrow))
+
+
 def test_a_stable_boundary_has_high_split_half_cosines_and_noise_has_low_ones():
     rng = np.random.default_rng(3)
     groups = np.repeat(np.arange(80), 10)

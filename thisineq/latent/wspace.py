@@ -76,6 +76,14 @@ class WSpace:
         blocks = self._blocks(u)
         return float(np.sqrt(np.sum((blocks @ self.cov) * blocks)) / np.linalg.norm(blocks))
 
+    def relative_spread(self, latents: np.ndarray, u: np.ndarray) -> float:
+        """How widely latents (n, D) vary along u against W: their standard deviation along u over `spread(u)`.
+
+        About 1 for samples of W; an inversion method's codes of photos may vary far more along directions
+        W hardly varies in, and a walk of a few σ there stays among them."""
+        unit = np.asarray(u, np.float64) / np.linalg.norm(u)
+        return float(np.std(np.asarray(latents, np.float64) @ unit) / self.spread(unit))
+
     def _blocks(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float64)
         if x.shape[-1] % self.dim:
