@@ -223,3 +223,27 @@ def test_oracle_learns_factors_from_rendered_photos(tmp_path):
     x = torch.from_numpy(images[:4]).permute(0, 3, 1, 2)
     assert np.allclose(predict(loaded, x), predict(model, x), atol=1e-6) and r2 == report.r2
     assert isinstance(pd.Series(report.r2).median(), float)
+
+
+def test_factor_support_flags_new_combinations_and_far_readings_but_few_held_out_photos():
+    from thisineq.errors import ConfigError
+    from thisineq.known_answer.novelty import FactorSupport
+
+    rng = np.random.default_rng(0)
+
+    # Two factors that move together in the photos: each alone spans the same range as in the odd readings below.
+    def photos(n):
+        common = rng.uniform(-1, 1, n)
+        return np.column_stack([common, common]) + rng.normal(scale=0.05, size=(n, 2))
+
+    support = FactorSupport(quantile=0.99).fit(photos(3000), photos(1000))
+    assert support.beyond(photos(2000)).mean() < 0.03
+    combination = np.array([[0.9, -0.9], [-0.8, 0.8]])  # each value common, together never seen
+    far = np.array([[3.0, 3.0]])
+    assert support.beyond(combination).all() and support.beyond(far).all()
+    assert not support.beyond(np.array([[0.5, 0.5]])).any()
+    assert np.all(np.diff(support.distance(np.array([[1.0, 1.0], [1.5, 1.5], [2.0, 2.0]]))) > 0)
+    with pytest.raises(ConfigError, match="more than 5 photos"):
+        FactorSupport().fit(photos(4), photos(10))
+    with pytest.raises(ConfigError, match=r"readings must be \(n, factors\) alike"):
+        FactorSupport().fit(photos(100), np.zeros((10, 3)))
