@@ -50,7 +50,7 @@ method = st.radio(
     format_func=widgets.method_label,
     help=widgets.methods_help(available),
 )
-ws = upload.inverted_ws(photo, method, models, st.container())
+ws = upload.inverted_ws(photo, method, models, st.container(), upload.recorded_prior(page.artifacts.inversion("projector")))
 if ws is None:
     st.stop()  # an optimiser waits for its button or its job
 record = state.json_record(str(page.artifacts.boundaries_record))

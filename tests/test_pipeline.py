@@ -128,6 +128,17 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert stale == {"boundaries", "support", "figures", "known_answer", "predict", "crowd", "perception"}
 
 
+def test_the_projectors_prior_changes_its_steps_settings_only_where_there_is_one():
+    by_name = {step.name: step for step in STEPS}
+    plain, held = PipelineConfig(), PipelineConfig(projector_w_prior=0.01)
+    assert "projector_w_prior" not in json.dumps(by_name["invert_projector"].settings(plain))  # fingerprints as before
+    assert "w_prior" not in by_name["comparison"].settings(plain)
+    for name in ("invert_projector", "walks", "comparison"):
+        assert by_name[name].settings(held) != by_name[name].settings(plain), name
+    for name in ("encoder_e4e", "boundaries", "predict"):
+        assert by_name[name].settings(held) == by_name[name].settings(plain), name
+
+
 def test_every_step_is_declared_once_with_its_files_and_settings():
     names = [step.name for step in STEPS]
     assert len(names) == len(set(names)) and names[0] == "city" and names[-1] == "headline"  # the headline reads the rest
@@ -202,6 +213,7 @@ def test_an_unknown_step_is_named_before_anything_runs(tmp_path):
         ({"gan_n_mlp": 0}, "must be positive: gan_n_mlp=0"),
         ({"gan_recipe": "fastest"}, "gan_recipe must be one of stylegan2, stylegan2-bf16, projected, stylegan2+projected"),
         ({"gan_minutes": 0}, "must be positive: gan_minutes=0"),
+        ({"projector_w_prior": -0.1}, "projector_w_prior must be 0 (StyleGAN2-ADA's projector) or more, got -0.1"),
     ],
 )
 def test_impossible_gan_settings_are_config_errors(changes, named):

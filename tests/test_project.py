@@ -1,11 +1,11 @@
-"""The projector: its loss falls, it recovers a GAN sample, it can start from a guess and be stopped."""
+"""The projector: its loss falls, it recovers a GAN sample, it can start from a guess and be stopped, its prior holds w in W."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from thisineq.invert.project import learning_rate, noise_regularisation, project
+from thisineq.invert.project import learning_rate, noise_regularisation, project, w_atypicality, w_whitening
 from thisineq.models.stylegan2 import Generator, StyleGAN2Config, sample_w
 
 TINY = StyleGAN2Config(size=16, style_dim=16, n_mlp=2, channels={4: 32, 8: 16, 16: 16})
@@ -67,3 +67,16 @@ def test_schedule_and_regulariser():
 def test_bad_target_shape_is_named(generator):
     with pytest.raises(ValueError, match=r"target must be \(B, 3, 16, 16\)"):
         project(generator, torch.zeros(1, 3, 8, 8), perceptual=mse, num_steps=1)
+
+
+def test_the_prior_holds_the_code_of_an_image_the_gan_cannot_draw_near_w(generator):
+    mean, inverse_root = w_whitening(generator, 4000, seed=3)
+    assert w_atypicality(sample_w(generator, 4000, seed=4), mean, inverse_root).mean() == pytest.approx(1.0, abs=0.1)
+    target = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(5)) * 2 - 1  # noise: no w draws it
+    kw = {"perceptual": mse, "num_steps": 150, "w_avg_samples": 2000}
+    free, held = project(generator, target, **kw), project(generator, target, w_prior=0.05, **kw)
+    free_atypicality, held_atypicality = (w_atypicality(r.w, mean, inverse_root) for r in (free, held))
+    assert (held_atypicality < 0.5 * free_atypicality).all()
+    assert held.loss[-1].mean() > free.loss[-1].mean()  # it pays for it in the loss: the prior is part of it
+    with pytest.raises(ValueError, match="w_prior must be 0 or more"):
+        project(generator, target, perceptual=mse, num_steps=1, w_prior=-1.0)

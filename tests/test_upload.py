@@ -77,10 +77,25 @@ def test_optimisers_budget_their_steps_by_what_they_start_from():
     from thisineq.app import upload
 
     # The projector starts from the average latent; the hybrid refines an encoder's code, briefly.
-    assert upload.step_budget("projector", 250) == {"projector_steps": 250}
+    assert upload.step_budget("projector", 250) == {"projector_steps": 250, "w_prior": 0.0}
+    assert upload.step_budget("projector", 250, 0.01) == {"projector_steps": 250, "w_prior": 0.01}
     assert upload.step_budget("hybrid", 250) == {"hybrid_steps": 250}
     assert upload.default_steps("projector") > upload.default_steps("hybrid")
     assert {upload.default_steps(m) for m in ("projector", "hybrid")} <= set(upload.OPTIMISATION_STEPS)
+
+
+def test_an_upload_is_projected_with_the_prior_its_sets_projector_used(tmp_path):
+    import json
+
+    from thisineq.app import upload
+
+    assert upload.recorded_prior(tmp_path / "nothing") == 0.0  # no projector inversions: StyleGAN2-ADA's projector
+    (tmp_path / "inversion.json").write_text(json.dumps({"method": "projector", "settings": {"w_prior": 0.01}}))
+    assert upload.recorded_prior(tmp_path) == 0.01
+    (tmp_path / "inversion.json").write_text(json.dumps({"method": "projector", "settings": {"projector_steps": 500}}))
+    assert upload.recorded_prior(tmp_path) == 0.0  # written before the prior existed
+    (tmp_path / "inversion.json").write_text("{not json")
+    assert upload.recorded_prior(tmp_path) == 0.0
 
 
 # --- the app's checks: plain words, a working copy, the visitor's crop ---------------------------------

@@ -8,7 +8,9 @@ the page polls its progress, so it stays responsive and its Stop button works.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -106,9 +108,19 @@ def default_steps(method: str) -> int:
     return OPTIMISATION_STEPS[0] if methods.method(method).encoder else OPTIMISATION_STEPS[2]
 
 
-def step_budget(method: str, steps: int) -> dict[str, int]:
-    """`invert_image`'s keyword for an optimiser's steps: the hybrid's refinement or the projector's own run."""
-    return {"hybrid_steps": steps} if methods.method(method).encoder else {"projector_steps": steps}
+def step_budget(method: str, steps: int, w_prior: float = 0.0) -> dict[str, float]:
+    """`invert_image`'s keywords for an optimiser: the hybrid's refinement steps, or the projector's own run and prior."""
+    return {"hybrid_steps": steps} if methods.method(method).encoder else {"projector_steps": steps, "w_prior": w_prior}
+
+
+def recorded_prior(inversion_folder) -> float:
+    """The prior on w the set's projector inverted its photos with (0 where none is recorded, StyleGAN2-ADA's
+    projector), so that an upload's code is made as the codes its boundaries and bands were fitted on."""
+    try:
+        record = json.loads((Path(inversion_folder) / "inversion.json").read_text(encoding="utf-8"))
+        return float(record.get("settings", {}).get("w_prior", 0.0))
+    except (OSError, ValueError, AttributeError, TypeError):  # none, or not a record thisineq wrote: ADA's projector
+        return 0.0
 
 
 def steps_key(method: str) -> str:
@@ -116,7 +128,7 @@ def steps_key(method: str) -> str:
     return state.UPLOAD_STEPS + method
 
 
-def inverted_ws(photo: np.ndarray, method: str, models: InversionModels, where) -> np.ndarray | None:
+def inverted_ws(photo: np.ndarray, method: str, models: InversionModels, where, w_prior: float = 0.0) -> np.ndarray | None:
     """The crop's ws (num_ws, D) by `method`, kept in the session: an encoder runs at once, an optimiser as a queued
     job when the visitor presses its button (progress and a Stop button in `where`); None until it has finished."""
     results = st.session_state.setdefault(state.UPLOAD_RESULTS, {})
@@ -128,7 +140,7 @@ def inverted_ws(photo: np.ndarray, method: str, models: InversionModels, where) 
     if method in results:
         return results[method]
     if methods.method(method).optimises:
-        ws = optimised_ws(photo, digest, method, models, where)
+        ws = optimised_ws(photo, digest, method, models, where, w_prior)
     else:
         ws = invert_image(photo, method, models).ws[0].numpy()
     if ws is not None:
@@ -136,7 +148,9 @@ def inverted_ws(photo: np.ndarray, method: str, models: InversionModels, where) 
     return ws
 
 
-def optimised_ws(photo: np.ndarray, crop: str, method: str, models: InversionModels, where) -> np.ndarray | None:
+def optimised_ws(
+    photo: np.ndarray, crop: str, method: str, models: InversionModels, where, w_prior: float = 0.0
+) -> np.ndarray | None:
     """An optimiser's ws once its job has finished; until then the button, the queue's state or the job's progress."""
     queue, owner = job_queue(), session_owner()
     running = st.session_state.get(state.UPLOAD_JOB)
@@ -162,7 +176,7 @@ def optimised_ws(photo: np.ndarray, crop: str, method: str, models: InversionMod
         def progress(step, total, loss) -> bool:
             return report(step, total)
 
-        return invert_image(photo, method, models, progress=progress, **step_budget(method, steps)).ws[0].numpy()
+        return invert_image(photo, method, models, progress=progress, **step_budget(method, steps, w_prior)).ws[0].numpy()
 
     job = queue.submit(owner, f"{label} inversion ({steps} steps)", work)
     st.session_state[state.UPLOAD_JOB] = {"job": job, "method": method, "crop": crop}

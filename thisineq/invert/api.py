@@ -85,9 +85,12 @@ def invert(
     projector_steps: int = 1000,
     hybrid_steps: int = 100,
     restyle_iterations: int = 5,
+    w_prior: float = 0.0,
     progress: ProgressCallback | None = None,
 ) -> Inversion:
-    """Invert photos in [-1, 1], (B, 3, size, size), with one method."""
+    """Invert photos in [-1, 1], (B, 3, size, size), with one method.
+
+    w_prior: the projector's prior on w (`thisineq.invert.project.project`); 0, StyleGAN2-ADA's projector."""
     from thisineq.models.encoders import encode_and_generate
 
     spec = methods.method(method)
@@ -101,6 +104,8 @@ def invert(
     else:
         w_init = encode_and_generate(models.encoders[spec.encoder], spec.encoder, generator, photos)[0] if spec.encoder else None
         settings = _projector_settings(spec, projector_steps, hybrid_steps)
+        if spec.encoder is None:
+            settings["w_prior"] = w_prior
         result = project(generator, photos, perceptual=models.perceptual, progress=progress, w_init=w_init, **settings)
         ws, steps, noise = result.ws, result.steps, result.noise
         with torch.no_grad():

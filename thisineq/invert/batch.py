@@ -49,12 +49,15 @@ class BatchInversionConfig:
     limit: int | None = option(None, "only the first N photos (in dataset order): a documented subset; None: all")
     projector_steps: int = option(1000, "optimisation steps of the projector")
     hybrid_steps: int = option(100, "optimisation steps refining an encoder's code (the hybrid)")
+    w_prior: float = option(0.0, "weight of the projector's prior holding w near W (0: StyleGAN2-ADA's projector)")
 
     def __post_init__(self):
         methods.method(self.method)  # an unknown method is named with the known ones
         for name in ("chunk", "projector_steps", "hybrid_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.w_prior >= 0:
+            raise ConfigError(f"w_prior must be 0 or more, got {self.w_prior}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be at least 1 photo (or left out for all), got {self.limit}")
         if self.unknown_splits():
@@ -155,6 +158,8 @@ def _check_plan(path: Path, config: BatchInversionConfig, photo_ids: pd.Index) -
     if not path.is_file():
         write_json(path, plan)  # shards starting together write the same plan; the rename is atomic
     found = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(found.get("settings"), dict):
+        found["settings"].setdefault("w_prior", 0.0)  # a plan written before the prior existed: StyleGAN2-ADA's projector
     if found != json.loads(json.dumps(plan)):
         differs = sorted(k for k in plan if found.get(k) != json.loads(json.dumps(plan))[k])
         raise ConfigError(
@@ -185,7 +190,14 @@ def _invert_chunk(
     chunk: pd.DataFrame, images, models: InversionModels, perceptual, config: BatchInversionConfig, part: Path
 ) -> None:
     target = to_tensor(np.asarray(images[chunk["cache_index"].to_numpy()]))
-    result = invert(target, config.method, models, projector_steps=config.projector_steps, hybrid_steps=config.hybrid_steps)
+    result = invert(
+        target,
+        config.method,
+        models,
+        projector_steps=config.projector_steps,
+        hybrid_steps=config.hybrid_steps,
+        w_prior=config.w_prior,
+    )
     recon = result.reconstruction
     with torch.no_grad():
         errors = {

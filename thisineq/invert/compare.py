@@ -64,6 +64,7 @@ class ComparisonConfig:
     throughput_batch: int = option(32, "photos inverted at once for an encoder's throughput")
     projector_steps: int = option(1000, "optimisation steps of the projector")
     hybrid_steps: int = option(100, "optimisation steps refining an encoder's code (the hybrid)")
+    w_prior: float = option(0.0, "weight of the projector's prior holding w near W (0: StyleGAN2-ADA's projector)")
     seed: int = option(0, "seed of the GAN samples and the W distribution")
 
 
@@ -209,7 +210,7 @@ def _method_row(
 ) -> dict:
     """One method's row of the comparison table (its editability scores left out where it has no boundary)."""
     log(f"  comparing {method}")
-    kw = {"projector_steps": config.projector_steps, "hybrid_steps": config.hybrid_steps}
+    kw = {"projector_steps": config.projector_steps, "hybrid_steps": config.hybrid_steps, "w_prior": config.w_prior}
     optimises = methods.method(method).optimises
     repeats = 1 if optimises else 5  # an encoder takes milliseconds: time it more often
     row = {"method": method, **reconstruction_summary(errors)}

@@ -4,7 +4,11 @@ w starts at `w_avg`; Adam optimises it (in W, the anchor's default, or W+) toget
 per-layer noise maps, with a learning-rate warm-up and cosine ramp-down, Gaussian noise added
 to w that decays over the first three quarters of the run, and the noise maps' autocorrelation
 regulariser keeping them noise-like. The loss is a perceptual distance (LPIPS) plus an optional
-pixel term.
+pixel term, and an optional prior on w (`w_prior`), which StyleGAN2-ADA does not have: the mean
+squared whitened coordinate of w under W's own mean and covariance (about 1 for a typical w).
+Without it, the optimiser's noise and Adam's per-coordinate steps carry codes of real photos far
+along directions W hardly varies in (17.9 of W's spreads along its narrowest axis on the demo),
+where the generator barely changes the image and the boundaries and support bands then read them.
 """
 
 from __future__ import annotations
@@ -38,6 +42,19 @@ def w_statistics(generator: Generator, n: int = 10000, seed: int = 0) -> tuple[t
     w = sample_w(generator, n, seed)
     mean = w.mean(0)
     return mean, ((w - mean).square().sum() / n).sqrt()
+
+
+def w_whitening(generator: Generator, n: int = 10000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """W's mean (D,) and inverse square root of its covariance (D, D), from `n` samples: whitened w is (w − mean) @ root."""
+    w = sample_w(generator, n, seed).double()
+    values, vectors = torch.linalg.eigh(torch.cov(w.T))
+    values = values.clamp_min(values.max() * 1e-8)  # a collapsed style direction is narrow, not infinitely so
+    return w.mean(0).float(), ((vectors / values.sqrt()) @ vectors.T).float()
+
+
+def w_atypicality(w: torch.Tensor, mean: torch.Tensor, inverse_root: torch.Tensor) -> torch.Tensor:
+    """The mean squared whitened coordinate of each code, (…, D) → (…): about 1 for W's own samples."""
+    return ((w - mean) @ inverse_root).square().mean(dim=-1)
 
 
 def learning_rate(t: float, initial: float, rampup: float, rampdown: float) -> float:
@@ -74,6 +91,7 @@ def project(
     lr_rampdown_length: float = 0.25,
     regularize_noise_weight: float = 1e5,
     pixel_weight: float = 0.0,
+    w_prior: float = 0.0,
     w_init: torch.Tensor | None = None,
     w_avg_samples: int = 10000,
     progress: ProgressCallback | None = None,
@@ -86,6 +104,9 @@ def project(
         target: photos in [-1, 1], (B, 3, size, size).
         perceptual: distance per photo, (B, 3, H, W) × 2 → (B,); e.g. `thisineq.metrics.lpips.LPIPS`.
         space: "w" optimises one w per photo, "w+" one per layer.
+        w_prior: weight of the prior on w (`w_atypicality`, averaged over layers in W+); 0, StyleGAN2-ADA's
+            projector. On the demo's photos 0.01 brought the codes' atypicality from 37 to 1.7 at an LPIPS
+            of 0.060 against 0.037 (the encoders: 0.20–0.25).
         w_init: a starting point, (B, style_dim) or (B, num_ws, style_dim) — e.g. an encoder's
             output, for a short refinement; default: w_avg.
         progress: called after every step; returning False stops early.
@@ -97,11 +118,14 @@ def project(
         raise ValueError(f"target must be (B, 3, {size}, {size}), got {tuple(target.shape)}")
     if space not in ("w", "w+"):
         raise ValueError(f"space must be 'w' or 'w+', got {space!r}")
+    if not w_prior >= 0:
+        raise ValueError(f"w_prior must be 0 or more, got {w_prior}")
     device = generator.w_avg.device
     target = target.to(device)
     batch, num_ws = target.shape[0], generator.num_ws
     rng = torch.Generator(device=device).manual_seed(seed)
     w_avg, w_std = w_statistics(generator, w_avg_samples, seed)
+    whitening = [t.to(device) for t in w_whitening(generator, w_avg_samples, seed)] if w_prior else None
     w_opt = _initial_latent(w_init, w_avg, batch, num_ws, space).to(device).requires_grad_(True)
     noise = [
         torch.randn((batch, *n.shape[1:]), generator=rng, device=device).requires_grad_(True) for n in generator.stored_noise()
@@ -123,6 +147,8 @@ def project(
             if pixel_weight:
                 loss = loss + pixel_weight * (images - target).square().mean(dim=(1, 2, 3))
             loss = loss + regularize_noise_weight * noise_regularisation(noise)
+            if whitening is not None:
+                loss = loss + w_prior * w_atypicality(w_opt, *whitening).mean(dim=1)
             optimizer.zero_grad(set_to_none=True)
             loss.sum().backward()
             optimizer.step()

@@ -13,7 +13,7 @@ from thisineq.perception.ranker import RANKERS
 from thisineq.predict.features import BACKBONES as IMAGE_BACKBONES
 
 HELD_OUT = ("val", "test")  # splits never seen by the encoders
-NOT_COUNTS = ("seed", "gan_metric_every", "area_style")  # numeric settings that may be 0
+NOT_COUNTS = ("seed", "gan_metric_every", "area_style", "projector_w_prior")  # numeric settings that may be 0
 
 
 @dataclass
@@ -75,6 +75,10 @@ class PipelineConfig:
         384, "training-city photos the projector inverts for its boundaries (~6 min per 32 on one core); None: the demo's only"
     )
     hybrid_steps: int = option(100, "projector steps refining the e4e code (on the projector's photos)")
+    projector_w_prior: float = option(
+        0.0,
+        "weight of the projector's prior holding w near W (0: StyleGAN2-ADA's projector; 0.01 holds real photos' codes there)",
+    )
     comparison_samples: int = option(16, "GAN samples for latent recovery, and as many held-out photos edited")
     walk_photos: int = option(3, "held-out photos in each method's committed walk matrix")
     walk_steps: tuple[float, ...] = option((-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0), "walk steps, in σ of W along the normal")
@@ -215,6 +219,8 @@ def _not_positive(config: PipelineConfig) -> str | None:
         return f"these settings must be positive: {', '.join(too_small)}"
     if config.gan_metric_every < 0:
         return f"gan_metric_every must be 0 (never) or more steps, got {config.gan_metric_every}"
+    if not config.projector_w_prior >= 0:
+        return f"projector_w_prior must be 0 (StyleGAN2-ADA's projector) or more, got {config.projector_w_prior}"
     return None
 
 

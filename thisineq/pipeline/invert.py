@@ -53,7 +53,9 @@ def invert_photos(p: Pipeline, method: str, dataset: Path, out: Path, subset: di
     models = InversionModels.load(p.paths.generator, **encoders, lpips_net=c.projector_lpips if spec.optimises else None)
     if subset is None:
         subset = {"limit": c.projector_photos, "split": c.projector_splits} if spec.optimises else {}
-    config = BatchInversionConfig(method=method, projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, **subset)
+    config = BatchInversionConfig(
+        method=method, projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, w_prior=c.projector_w_prior, **subset
+    )
     sources = {"generator": p.paths.generator, **encoders}
     invert_dataset(dataset, models, out, config, sources=sources, progress=p.progress)
 
@@ -65,6 +67,7 @@ def comparison_config(config: PipelineConfig) -> ComparisonConfig:
         edit_photos=config.comparison_samples,
         projector_steps=config.projector_steps,
         hybrid_steps=config.hybrid_steps,
+        w_prior=config.projector_w_prior,
         seed=config.seed,
     )
 

@@ -62,7 +62,17 @@ def _encoder_settings(config: PipelineConfig, kind: str) -> dict:
 def _inversion_settings(config: PipelineConfig, city: bool = False) -> dict:
     """The optimising methods' settings; on the training city, the projector's alone (no demo subset, no hybrid)."""
     keys = ("projector_steps", "projector_lpips") + (() if city else ("hybrid_steps", "projector_photos", "projector_splits"))
-    return {key: getattr(config, key) for key in keys}
+    return {key: getattr(config, key) for key in keys} | _prior(config)
+
+
+def _prior(config: PipelineConfig) -> dict:
+    """The projector's prior where there is one: without it (StyleGAN2-ADA's projector) the settings read as before it existed."""
+    return {"projector_w_prior": config.projector_w_prior} if config.projector_w_prior else {}
+
+
+def _comparison_settings(config: PipelineConfig) -> dict:
+    settings = asdict(invert.comparison_config(config))
+    return settings if settings.pop("w_prior") == 0 else settings | {"w_prior": config.projector_w_prior}
 
 
 def _encoder_step(kind: str) -> Step:
@@ -190,7 +200,7 @@ STEPS: tuple[Step, ...] = (
             _latents(paths, methods.NAMES) + [paths.artifacts.normals, paths.demo_dataset / PHOTOS]
         ),  # its splits
         outputs=lambda paths: [paths.artifacts.comparison],
-        settings=lambda config: asdict(invert.comparison_config(config)),
+        settings=_comparison_settings,
         artifact="inversions/comparison",
         after=("gan", *(f"encoder_{kind}" for kind in methods.ENCODERS)),  # it times the models, and reads D's realism
     ),

@@ -107,7 +107,12 @@ def _reprojected(p: Pipeline, generator: Generator, method: str, photo_ids: np.n
 
         models.encoders[encoder] = load_encoder(p.paths.encoder(encoder))[1]
     result = invert(
-        to_tensor(images), method, models, projector_steps=p.config.projector_steps, hybrid_steps=p.config.hybrid_steps
+        to_tensor(images),
+        method,
+        models,
+        projector_steps=p.config.projector_steps,
+        hybrid_steps=p.config.hybrid_steps,
+        w_prior=p.config.projector_w_prior,
     )
     labels = [f"photo {photo_id}" for photo_id in photo_ids]
     sources = {label: result.ws[k] for k, label in enumerate(labels)}
