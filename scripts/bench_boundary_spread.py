@@ -55,7 +55,7 @@ def main() -> int:
         print(f"no boundary inversions under {args.work}: run `thisineq pipeline` first", file=sys.stderr)
         return 2
     wspace, _ = w_statistics(generator, config)
-    values, vectors = np.linalg.eigh(wspace.cov)
+    _, vectors = np.linalg.eigh(wspace.cov)
     widest, narrowest = vectors[:, -1], vectors[:, 0]
     definition = CLASS_DEFINITIONS[config.boundary_classes[0]]
     rng = np.random.default_rng(config.seed)

@@ -22,7 +22,8 @@ import torch
 from thisineq.artifacts import demo_set
 from thisineq.data.dataset import load_dataset
 from thisineq.images import from_uint8
-from thisineq.invert.project import project, w_atypicality, w_whitening
+from thisineq.invert.project import project
+from thisineq.latent.wspace import WSpace
 from thisineq.metrics.lpips import LPIPS
 from thisineq.models.stylegan2 import load_generator, sample_w
 
@@ -49,9 +50,8 @@ def main() -> int:
     photos = dataset.photos.sort_values("cache_index").head(args.photos)
     target = from_uint8(torch.from_numpy(np.array(dataset.images()[photos["cache_index"].to_numpy()])).permute(0, 3, 1, 2))
     lpips = LPIPS("alex")
-    mean, inverse_root = w_whitening(generator)
-    w = sample_w(generator, 10000, seed=0).double()
-    values, vectors = torch.linalg.eigh(torch.cov(w.T))
+    wspace = WSpace.from_samples(sample_w(generator, 10000, seed=0).double().numpy())  # what the prior whitens by
+    values, vectors = np.linalg.eigh(wspace.cov)
     axes = {"narrowest": vectors[:, 0], "middle": vectors[:, len(values) // 2], "widest": vectors[:, -1]}
     rows = []
     for prior in args.priors:
@@ -59,14 +59,10 @@ def main() -> int:
         result = project(generator, target, perceptual=lpips, num_steps=args.steps, w_prior=prior)
         with torch.no_grad():
             distance = lpips(generator.synthesis(result.ws, noise=result.noise), target)
-        codes = result.w.double()
-        row = {
-            "prior": prior,
-            "lpips": distance.mean().item(),
-            "atypicality": w_atypicality(result.w, mean, inverse_root).mean().item(),
-        }
+        codes = result.w.double().numpy()
+        row = {"prior": prior, "lpips": distance.mean().item(), "atypicality": float(np.mean(wspace.whiten(codes) ** 2))}
         for name, axis in axes.items():
-            row[f"spread {name}"] = float((codes @ axis).std() / (w @ axis).std())
+            row[f"spread {name}"] = wspace.relative_spread(codes, axis)
         row["seconds"] = time.perf_counter() - started
         rows.append(row)
         print(pd.DataFrame([row]).to_string(index=False, float_format=lambda v: f"{v:.3g}"), flush=True)

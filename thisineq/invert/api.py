@@ -103,9 +103,7 @@ def invert(
         ws, images = encode_and_generate(models.encoders[spec.encoder], spec.encoder, generator, photos, restyle_iterations)
     else:
         w_init = encode_and_generate(models.encoders[spec.encoder], spec.encoder, generator, photos)[0] if spec.encoder else None
-        settings = _projector_settings(spec, projector_steps, hybrid_steps)
-        if spec.encoder is None:
-            settings["w_prior"] = w_prior
+        settings = _projector_settings(spec, projector_steps, hybrid_steps, w_prior)
         result = project(generator, photos, perceptual=models.perceptual, progress=progress, w_init=w_init, **settings)
         ws, steps, noise = result.ws, result.steps, result.noise
         with torch.no_grad():
@@ -114,10 +112,17 @@ def invert(
     return Inversion(method=method, ws=ws.detach(), reconstruction=images.detach(), seconds=seconds, steps=steps, noise=noise)
 
 
-def _projector_settings(spec: Method, projector_steps: int, hybrid_steps: int) -> dict:
-    """The projector from w_avg searches W boldly (StyleGAN2-ADA's settings); from an encoder's code it refines in W+, gently."""
+def _projector_settings(spec: Method, projector_steps: int, hybrid_steps: int, w_prior: float) -> dict:
+    """The projector from w_avg searches W boldly (StyleGAN2-ADA's settings, with the prior if asked for); from an
+    encoder's code it refines in W+, gently."""
     if spec.encoder is None:
-        return {"num_steps": projector_steps, "space": "w", "initial_learning_rate": 0.1, "initial_noise_factor": 0.05}
+        return {
+            "num_steps": projector_steps,
+            "space": "w",
+            "initial_learning_rate": 0.1,
+            "initial_noise_factor": 0.05,
+            "w_prior": w_prior,
+        }
     return {"num_steps": hybrid_steps, "space": "w+", "initial_learning_rate": 0.01, "initial_noise_factor": 0.0}
 
 

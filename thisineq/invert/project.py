@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from thisineq.latent.wspace import WSpace
 from thisineq.models.stylegan2 import Generator, broadcast, sample_w
 
 # progress(step, num_steps, loss per photo) → False to stop early.
@@ -45,11 +46,10 @@ def w_statistics(generator: Generator, n: int = 10000, seed: int = 0) -> tuple[t
 
 
 def w_whitening(generator: Generator, n: int = 10000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """W's mean (D,) and inverse square root of its covariance (D, D), from `n` samples: whitened w is (w − mean) @ root."""
-    w = sample_w(generator, n, seed).double()
-    values, vectors = torch.linalg.eigh(torch.cov(w.T))
-    values = values.clamp_min(values.max() * 1e-8)  # a collapsed style direction is narrow, not infinitely so
-    return w.mean(0).float(), ((vectors / values.sqrt()) @ vectors.T).float()
+    """W's mean (D,) and inverse square root of its covariance (D, D), from `n` samples (`WSpace`), as tensors for
+    a differentiable prior: whitened w is (w − mean) @ inverse root."""
+    wspace = WSpace.from_samples(sample_w(generator, n, seed).double().numpy())
+    return torch.from_numpy(wspace.mean).float(), torch.from_numpy(wspace.inverse_root).float()
 
 
 def w_atypicality(w: torch.Tensor, mean: torch.Tensor, inverse_root: torch.Tensor) -> torch.Tensor:

@@ -48,6 +48,11 @@ class WSpace:
         return cls(w.mean(axis=0), np.cov(w, rowvar=False))
 
     @property
+    def inverse_root(self) -> np.ndarray:
+        """Σ^{-1/2} (D, D), symmetric: whitened coordinates are (w − μ) @ it."""
+        return self._inverse_root
+
+    @property
     def dim(self) -> int:
         return len(self.mean)
 

@@ -72,7 +72,9 @@ def _prior(config: PipelineConfig) -> dict:
 
 def _comparison_settings(config: PipelineConfig) -> dict:
     settings = asdict(invert.comparison_config(config))
-    return settings if settings.pop("w_prior") == 0 else settings | {"w_prior": config.projector_w_prior}
+    if not settings["w_prior"]:
+        del settings["w_prior"]  # StyleGAN2-ADA's projector: the settings read as before the prior existed
+    return settings
 
 
 def _encoder_step(kind: str) -> Step:
