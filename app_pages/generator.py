@@ -93,7 +93,7 @@ def walk() -> None:
     support = state.support_model(artifact_root, methods.method(method).walks if method else None)
     band = None
     if support is not None:
-        band, reason = support_ui.band_of(support, ws, moves)
+        band, reason = support_ui.band_of(support, ws, moves, state.realism_judge(artifact_root))
         support_ui.show_band(columns[-1], band, reason)
     if before is not None:
         columns[-2].caption(readings.readings_line(reader, before))

@@ -32,6 +32,7 @@ method = next((m for m in methods.NAMES if m in normals.methods()), None)  # the
 # An exhibition stand shows the set's default boundaries (whitened W where fitted: walks one can see).
 directions = normals.directions(method, fit=None) if method else {}
 support = state.support_model(str(page.artifacts.root), method)
+judge = state.realism_judge(str(page.artifacts.root))  # where the set keeps a discriminator, it reads the images too
 st.session_state.setdefault(state.KIOSK_TOUCHED, time.time())
 st.session_state.setdefault(state.KIOSK_TICK, 0)
 st.session_state.setdefault(state.KIOSK_SEED, 0)
@@ -66,8 +67,10 @@ def stand() -> None:
         moved_on, values = generation.drift(st.session_state[state.KIOSK_TICK], list(directions))
         seed += moved_on
         if support is not None:
-            seed = support_ui.supported_seed(support, generator, seed, PSI)
-            values = support_ui.supported_values(support, generation.seed_ws(generator, seed, PSI), directions, values)
+            seed = support_ui.supported_seed(support, generator, seed, PSI, judge=judge)
+            values = support_ui.supported_values(
+                support, generation.seed_ws(generator, seed, PSI), directions, values, judge=judge
+            )
         set_sliders(values)
     picture, controls = st.columns([3, 2], vertical_alignment="center")
     with controls:
@@ -78,11 +81,11 @@ def stand() -> None:
         st.button("New image", on_click=next_image, icon=":material/casino:", key=state.KIOSK_NEXT)
         st.caption("left: deprived · right: privileged" + (" · drifting — touch a slider to take over" if idle else ""))
     if support is not None:
-        seed = support_ui.supported_seed(support, generator, seed, PSI)
+        seed = support_ui.supported_seed(support, generator, seed, PSI, judge=judge)
     ws = generation.seed_ws(generator, seed, PSI)
     picture.image(generation.png_data_url(generation.synthesise(generator, ws, moves)), width="stretch")
     if support is not None:  # beside the sliders: under the picture it would push the stand past one screen
-        band, reason = support_ui.band_of(support, ws, moves)
+        band, reason = support_ui.band_of(support, ws, moves, judge)
         support_ui.show_band(controls, band, reason)
 
 

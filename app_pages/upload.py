@@ -67,4 +67,5 @@ upload.walk_and_download(
     reader,
     support,
     synthetic=bool(page.manifest.get("synthetic")),
+    judge=state.realism_judge(artifact_root),
 )

@@ -70,7 +70,7 @@ st.image(
 )
 support = state.support_model(artifact_root, methods.method(method).walks if method else None)
 if support is not None:
-    marks = support_ui.grid_marks(support, latents, list(sources), chosen, steps)
+    marks = support_ui.grid_marks(support, latents, list(sources), chosen, steps, state.realism_judge(artifact_root))
     st.dataframe(marks, width="stretch", key=state.WALKS_BANDS)
     unsupported = int((marks == support_ui.BAND_MARKS["unsupported"]).to_numpy().sum())
     st.caption(

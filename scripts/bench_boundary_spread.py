@@ -26,7 +26,7 @@ from thisineq.invert.batch import load_inversions
 from thisineq.latent.boundaries import LatentBoundary
 from thisineq.latent.labels import CLASS_DEFINITIONS, labelled_subset
 from thisineq.models.stylegan2 import load_generator
-from thisineq.pipeline.boundaries import w_statistics
+from thisineq.pipeline.boundaries import generator_wspace
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.pipeline.workspace import Workspace
 
@@ -54,7 +54,7 @@ def main() -> int:
     if not sets:
         print(f"no boundary inversions under {args.work}: run `thisineq pipeline` first", file=sys.stderr)
         return 2
-    wspace, _ = w_statistics(generator, config)
+    wspace, _ = generator_wspace(generator, config)
     _, vectors = np.linalg.eigh(wspace.cov)
     widest, narrowest = vectors[:, -1], vectors[:, 0]
     definition = CLASS_DEFINITIONS[config.boundary_classes[0]]

@@ -27,7 +27,6 @@ import torch
 
 from thisineq.artifacts import ArtifactSet, demo_set
 from thisineq.data.dataset import load_dataset
-from thisineq.data.synth.render import LINKED_FACTORS
 from thisineq.invert.batch import load_inversions
 from thisineq.latent.normals import BoundarySet
 from thisineq.latent.ood import SupportModel, detection_rates, moved, unsupported_edits
@@ -54,10 +53,9 @@ class OracleSupport:
 
     def __init__(self, oracle_path: Path, city: Path):
         from thisineq.known_answer.novelty import FactorSupport
-        from thisineq.known_answer.oracle import FACTORS, load_oracle
+        from thisineq.known_answer.oracle import load_oracle
 
         self.oracle, _ = load_oracle(oracle_path)
-        self.columns = [FACTORS.index(f) for f in LINKED_FACTORS]
         dataset = load_dataset(city)
         photos = dataset.photos.sort_values("cache_index")
         images = torch.from_numpy(np.array(dataset.images())).permute(0, 3, 1, 2)
@@ -67,9 +65,9 @@ class OracleSupport:
         self.photos = len(photos)
 
     def read(self, images: torch.Tensor) -> np.ndarray:
-        from thisineq.known_answer.oracle import predict
+        from thisineq.known_answer.oracle import predict_linked
 
-        return predict(self.oracle, images)[:, self.columns]
+        return predict_linked(self.oracle, images)
 
     def beyond(self, generator, ws: np.ndarray) -> float:
         """The share of the latents' images whose factors lie beyond the photos'."""

@@ -45,12 +45,11 @@ class FaithfulReader:
     the photos' true factors (the same model the predict step's ceiling uses)."""
 
     def __init__(self, oracle_path: Path, dataset_path: Path, domains: list[str]):
-        from thisineq.known_answer.oracle import FACTORS, load_oracle
+        from thisineq.known_answer.oracle import load_oracle
         from thisineq.predict.evaluate import location_ids
         from thisineq.predict.ordinal import OrdinalDecileRegressor
 
         self.oracle, _ = load_oracle(oracle_path)
-        self.columns = [FACTORS.index(f) for f in LINKED_FACTORS]
         photos = load_dataset(dataset_path).photos.sort_values("cache_index")
         truth = pd.read_csv(dataset_path.parent / "ground_truth.csv", dtype={"photo_id": str}).set_index("photo_id")
         factors = truth.loc[photos.index, list(LINKED_FACTORS)].to_numpy()
@@ -62,9 +61,9 @@ class FaithfulReader:
         }
 
     def read(self, images: torch.Tensor) -> pd.DataFrame:
-        from thisineq.known_answer.oracle import predict
+        from thisineq.known_answer.oracle import predict_linked
 
-        factors = predict(self.oracle, images)[:, self.columns]
+        factors = predict_linked(self.oracle, images)
         return pd.DataFrame({key: model.predict(factors) for key, model in self.models.items()})
 
 

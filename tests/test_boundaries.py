@@ -213,7 +213,7 @@ def test_whitening_and_principal_axes_do_not_mix_and_the_whitening_must_fit_the_
         LatentBoundary(whitening=wspace).fit(*blobs(n=100, d=8)[:2])
 
 
-def test_w_statistics_whiten_their_own_samples():
+def test_w_space_whitens_its_own_samples():
     wspace, _, spreads = correlated_w()
     samples = np.random.default_rng(2).multivariate_normal(wspace.mean, wspace.cov, 20000)
     estimated = WSpace.from_samples(samples)

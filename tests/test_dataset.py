@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import multiprocessing
+import time
 
 import numpy as np
 import pandas as pd
@@ -47,6 +50,31 @@ def test_missing_cache_is_rebuilt(synthetic_dataset, tmp_path):
     before = np.array(data.images())
     (synthetic_dataset / data.manifest["images"]).unlink()
     assert np.array_equal(load_dataset(synthetic_dataset).images(), before)
+
+
+def _read_images_when_released(root: str, start, results) -> None:
+    start.wait()
+    results.put(hashlib.sha256(np.array(load_dataset(root).images()).tobytes()).hexdigest())
+
+
+def test_missing_cache_rebuilt_by_two_processes_at_once(synthetic_dataset):
+    """Two app sessions opening a fresh clone both ask for the missing cache; neither may fail."""
+    data = load_dataset(synthetic_dataset)
+    before = hashlib.sha256(np.array(data.images()).tobytes()).hexdigest()
+    (synthetic_dataset / data.manifest["images"]).unlink()
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    readers = [
+        context.Process(target=_read_images_when_released, args=(str(synthetic_dataset), start, results)) for _ in range(2)
+    ]
+    for reader in readers:
+        reader.start()
+    time.sleep(3)  # both have imported thisineq and wait at the line
+    start.set()
+    for reader in readers:
+        reader.join(120)  # a reader that failed has put nothing; one that succeeded has put its images
+    assert [reader.exitcode for reader in readers] == [0, 0]
+    assert [results.get(timeout=5) for _ in readers] == [before, before]
 
 
 def _london_collection(folder, london_points):

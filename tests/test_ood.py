@@ -126,3 +126,44 @@ def test_a_support_model_round_trips_through_its_file_and_a_foreign_file_is_name
     np.savez(tmp_path / "other.npz", weights=np.zeros(3))
     with pytest.raises(ThisIneqError, match="not a support model"):
         SupportModel.load(tmp_path / "other.npz")
+
+
+def test_a_kept_discriminators_realism_joins_the_bands_and_says_why():
+    wspace, w_samples, codes, deciles, normals, directions, areas = _world(seed=3)
+    model = fit_support(wspace, codes[:600], deciles.iloc[:600], normals, areas)
+    rng = np.random.default_rng(4)
+    held_out = codes[600:, None].repeat(3, axis=1)
+    realism = {"photos": rng.normal(1.0, 0.5, len(held_out)), "w": rng.normal(0.5, 0.5, len(w_samples))}
+    record = calibrate(model, held_out, w_samples, OODConfig(), realism)
+    assert model.reads_realism and record["realism"]
+    assert record["thresholds"]["photos"]["unrealism"]["unusual"] < record["thresholds"]["photos"]["unrealism"]["unsupported"]
+    assert record["false_alarms"]["photos"]["unsupported"] <= 0.02
+    photos = held_out[:50]
+    typical = model.scores(photos, np.full(50, 1.0))
+    assert (typical["band"] == "typical").mean() > 0.8
+    # The same codes, their images scored far below every real one: unsupported whatever the codes say, and why.
+    broken = model.scores(photos, np.full(50, -20.0))
+    assert (broken["band"] == "unsupported").all()
+    assert model.reasons(broken).str.contains("the discriminator finds the image less real").all()
+    # Scored without the images' logits (a caller with no discriminator), the codes alone decide.
+    alone = model.scores(photos)
+    assert "photos_unrealism" not in alone and (alone["band"] == typical["band"]).all()
+    with pytest.raises(ValueError, match="one realism logit per latent"):
+        model.scores(photos, np.zeros(3))
+    # Edits are scored with their own images' logits.
+    edits = {"income +6σ": moved(photos, [(directions["income"], 6.0)]), "kept": photos}
+    rates = detection_rates(model, edits, {"income +6σ": np.full(50, 1.0), "kept": np.full(50, -20.0)}).set_index("edit")
+    assert rates.loc["income +6σ", "unsupported"] == 1 and rates.loc["kept", "unsupported"] == 1
+
+
+def test_realism_thresholds_survive_the_file(tmp_path):
+    wspace, w_samples, codes, deciles, normals, _, areas = _world(seed=5)
+    model = fit_support(wspace, codes[:600], deciles.iloc[:600], normals, areas)
+    rng = np.random.default_rng(6)
+    realism = {"photos": rng.normal(size=600), "w": rng.normal(size=len(w_samples))}
+    calibrate(model, codes[600:], w_samples, OODConfig(), realism)
+    model.save(tmp_path / "ood.npz")
+    again = SupportModel.load(tmp_path / "ood.npz")
+    assert again.reads_realism
+    logits = rng.normal(size=40)
+    pd.testing.assert_frame_equal(again.scores(codes[600:640], logits), model.scores(codes[600:640], logits))

@@ -214,6 +214,7 @@ def test_an_unknown_step_is_named_before_anything_runs(tmp_path):
         ({"gan_recipe": "fastest"}, "gan_recipe must be one of stylegan2, stylegan2-bf16, projected, stylegan2+projected"),
         ({"gan_minutes": 0}, "must be positive: gan_minutes=0"),
         ({"projector_w_prior": -0.1}, "projector_w_prior must be 0 (StyleGAN2-ADA's projector) or more, got -0.1"),
+        ({"gan_recipe": "projected", "gan_keep_discriminator": True}, "gan_keep_discriminator needs a StyleGAN2 discriminator"),
     ],
 )
 def test_impossible_gan_settings_are_config_errors(changes, named):

@@ -6,6 +6,7 @@ import math
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,8 @@ from thisineq.models.stylegan2 import (
     load_generator,
     load_rosinality,
     minibatch_stddev,
+    realism,
+    realism_of_latents,
     save_generator,
 )
 
@@ -186,3 +189,24 @@ def test_rosinality_layout_of_our_own_generator_is_inferred_back():
     config = config_from_rosinality(state)
     assert config.channels == TINY.channels and config.n_mlp == 2 and config.size == 32
     assert math.log2(config.size) == 5
+
+
+def test_realism_scores_each_image_alone_whatever_it_is_batched_with():
+    torch.manual_seed(0)
+    g, d = Generator(TINY).eval(), Discriminator(TINY).eval()
+    with torch.no_grad():
+        d.final_linear[-1].bias.fill_(0.3)  # a logit that is not zero by construction
+        images = g(torch.randn(8, TINY.style_dim))
+    together = realism(d, images)
+    alone = np.concatenate([realism(d, images[i : i + 1]) for i in range(8)])
+    assert together.shape == (8,) and np.allclose(together, alone, atol=1e-5)
+    assert np.allclose(realism(d, images, batch=3), together, atol=1e-5)
+    with torch.no_grad():
+        batched = d(images)[:, 0].numpy()  # D's own minibatch statistics mix the images
+    assert not np.allclose(batched, together, atol=1e-4)
+    with torch.no_grad():
+        ws = g.mapping(torch.randn(5, TINY.style_dim)).numpy()
+        drawn = g.synthesis(torch.from_numpy(ws)[:, None].repeat(1, g.num_ws, 1))
+    assert np.allclose(realism_of_latents(g, d, ws, chunk=2), realism(d, drawn), atol=1e-5)
+    with pytest.raises(ValueError, match=r"images must be \(n, 3, size, size\)"):
+        realism(d, images[:, 0])

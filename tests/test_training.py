@@ -212,3 +212,17 @@ def test_a_gan_train_step_updates_both_networks_and_runs_the_regularisers_when_d
     assert state.step == 1 and set(logs) == {"loss_d", "r1", "loss_g", "path_length"}  # step 0: both regularisers due
     assert any(not torch.equal(before[k], v) for k, v in state.discriminator.state_dict().items())
     assert set(train_step(state, config, ImageBank(dataset, 32))) == {"loss_d", "loss_g"}  # step 1: neither
+
+
+def test_an_exported_gan_keeps_its_discriminator_when_asked(dataset, tmp_path):
+    from thisineq.models.importers import load_saved_discriminator
+    from thisineq.models.stylegan2 import realism
+    from thisineq.training.export import export_gan
+    from thisineq.training.gan import load_discriminator
+
+    run = train_gan(tiny_config(dataset, tmp_path / "run", 2), progress=False)
+    assert not (export_gan(run, tmp_path / "plain", rebuild="-") / "discriminator.pt").exists()
+    kept = export_gan(run, tmp_path / "kept", rebuild="-", discriminator=True) / "discriminator.pt"
+    images = torch.rand(5, 3, 32, 32) * 2 - 1
+    trained = realism(load_discriminator(run / CHECKPOINT), images)
+    assert np.allclose(realism(load_saved_discriminator(kept), images), trained, atol=1e-5)

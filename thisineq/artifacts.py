@@ -48,6 +48,12 @@ class ArtifactSet:
         return self.root / "gan" / "generator.pt"
 
     @property
+    def discriminator(self) -> Path:
+        """The discriminator kept beside the generator, where one is (`thisineq import --discriminator`, or the pipeline's
+        `gan_keep_discriminator`): its realism score joins the out-of-distribution bands."""
+        return self.root / "gan" / "discriminator.pt"
+
+    @property
     def model_card(self) -> Path:
         return self.root / "gan" / "MODEL_CARD.md"
 

@@ -378,6 +378,34 @@ def support_model(artifact_root: str, method: str | None):
     return SupportModel.load(path) if method and path.is_file() else None
 
 
+def realism_judge(artifact_root: str):
+    """The set's kept discriminator with its generator, reading edited images for the bands (None where none is kept).
+
+    A damaged file is named on the page, and the bands read the codes alone.
+    """
+    from thisineq.errors import ThisIneqError
+
+    path = ArtifactSet(Path(artifact_root)).discriminator
+    try:
+        return _realism_judge(artifact_root, path.stat().st_mtime if path.is_file() else 0.0)
+    except ThisIneqError as error:
+        st.warning(
+            f"The set's discriminator cannot be read, so the bands read the codes alone: {error}", icon=":material/warning:"
+        )
+        return None
+
+
+@st.cache_resource(show_spinner="Loading the discriminator…")
+def _realism_judge(artifact_root: str, modified: float):  # `modified`: a file replaced while the app runs is read again
+    from thisineq.app.support import RealismJudge
+    from thisineq.models.importers import load_saved_discriminator
+
+    artifacts = ArtifactSet(Path(artifact_root))
+    if not artifacts.discriminator.is_file():
+        return None
+    return RealismJudge(generator_model(str(artifacts.generator)), load_saved_discriminator(artifacts.discriminator))
+
+
 @st.cache_resource(show_spinner="Loading the image models…")
 def image_reader(artifact_root: str):
     """The set's decile predictor and perception ranker with their feature networks (None where it has neither)."""

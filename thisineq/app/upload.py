@@ -235,6 +235,7 @@ def walk_and_download(
     reader: ImageReader | None = None,
     support: SupportModel | None = None,
     synthetic: bool = False,
+    judge: support_ui.RealismJudge | None = None,
 ) -> None:
     """The boundary toggles and sliders, the crop beside its inversion and the edit, and the two downloads.
 
@@ -242,6 +243,7 @@ def walk_and_download(
     `reader`: the set's image-side models; under each image, what they read in it.
     `support`: the method's out-of-distribution bands; beside the edit, its band and why.
     `synthetic`: whether the set's model learned synthetic data (the exported image's provenance says so).
+    `judge`: the set's kept discriminator, where its realism is part of the bands.
     """
     fit, walk = widgets.boundary_choice(normals, method, state.UPLOAD_FIT, state.UPLOAD_WALK)
     directions = normals.directions(method, fit=fit, walk=walk) if fit else {}
@@ -261,7 +263,7 @@ def walk_and_download(
     columns[2].image(generation.png_data_url(edited), caption="edited", width="stretch")
     band = None
     if support is not None:
-        band, reason = support_ui.band_of(support, latent, moves)
+        band, reason = support_ui.band_of(support, latent, moves, judge)
         support_ui.show_band(columns[2], band, reason)
     if reader is not None and st.toggle(
         "Read with the image models",

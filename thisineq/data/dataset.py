@@ -18,9 +18,12 @@ folder holds:
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import hashlib
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -381,14 +384,27 @@ class Dataset:
         """
         path = self.root / self.manifest["images"]
         if not path.is_file():
-            from thisineq.data.photos.cache import build_image_cache
-
-            order = self.photos.sort_values("cache_index")
-            if not np.array_equal(order["cache_index"].to_numpy(), np.arange(len(order))):
-                raise DatasetError(f"{path} is missing and photos.csv has gaps in cache_index: re-run `thisineq data ingest`")
-            paths = [self.photos_dir / image for image in order["image"]]
-            build_image_cache(paths, self.image_size, path, workers=1, progress=False)
+            self._build_images(path)
         return np.load(path, mmap_mode="r")
+
+    def _build_images(self, path: Path) -> None:
+        from thisineq.data.photos.cache import build_image_cache
+
+        order = self.photos.sort_values("cache_index")
+        if not np.array_equal(order["cache_index"].to_numpy(), np.arange(len(order))):
+            raise DatasetError(f"{path} is missing and photos.csv has gaps in cache_index: re-run `thisineq data ingest`")
+        # Two processes (two app sessions, two scripts) may ask for a missing cache at once: they would share one
+        # partial file, so the second waits for the first and then reads its cache. The lock lives outside the
+        # dataset, which keeps its files.
+        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        with open(Path(tempfile.gettempdir()) / f"thisineq-cache-{digest}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if not path.is_file():
+                    paths = [self.photos_dir / image for image in order["image"]]
+                    build_image_cache(paths, self.image_size, path, workers=1, progress=False)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def image(self, photo_id: str) -> np.ndarray:
         """One photo's cached square image, uint8 (size, size, 3)."""

@@ -36,7 +36,8 @@ from thisineq.io import atomic_open
 from thisineq.latent.normals import BoundarySet
 from thisineq.latent.ood import SupportModel
 from thisineq.latent.walk import edit
-from thisineq.models.stylegan2 import load_generator, sample_ws
+from thisineq.models.importers import load_saved_discriminator
+from thisineq.models.stylegan2 import load_generator, realism_of_latents, sample_ws
 
 ASSETS = ("index.html", "kiosk.html", "about.html", "app.js", "style.css")
 HELD_OUT = ("val", "test")
@@ -125,6 +126,10 @@ def _load(artifacts: ArtifactSet, config: SiteConfig):
         raise ThisIneqError(f"{artifacts.normals} has no boundaries for {config.method or 'any method'}")
     support_path = artifacts.boundaries / f"ood_{methods.method(method).walks}.npz"
     support = SupportModel.load(support_path) if support_path.is_file() else None
+    if support is not None and support.reads_realism and artifacts.discriminator.is_file():
+        support = (support, load_saved_discriminator(artifacts.discriminator))  # its bands read the images too
+    elif support is not None:
+        support = (support, None)
     streets = []
     if (artifacts.inversion(method) / "inversion.json").is_file():
         inversions = load_inversions(artifacts.inversion(method))
@@ -156,8 +161,10 @@ def _street(index, label, ws, generator, directions, support, config, folder: Pa
     bands = [""] * len(names)
     reasons = [""] * len(names)
     if support is not None:
-        scores = support.scores(stacked.numpy())
-        bands, reasons = list(scores["band"]), list(support.reasons(scores))
+        model, discriminator = support
+        realism = None if discriminator is None else realism_of_latents(generator, discriminator, stacked.numpy())
+        scores = model.scores(stacked.numpy(), realism)
+        bands, reasons = list(scores["band"]), list(model.reasons(scores))
     steps = len(config.steps)
     walks = {
         key: {

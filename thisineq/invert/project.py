@@ -38,7 +38,7 @@ class Projection:
     steps: int  # steps done (fewer than asked if stopped)
 
 
-def w_statistics(generator: Generator, n: int = 10000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def w_mean_and_spread(generator: Generator, n: int = 10000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean w (style_dim,) and the scalar spread of w around it, from `n` samples of W."""
     w = sample_w(generator, n, seed)
     mean = w.mean(0)
@@ -124,7 +124,7 @@ def project(
     target = target.to(device)
     batch, num_ws = target.shape[0], generator.num_ws
     rng = torch.Generator(device=device).manual_seed(seed)
-    w_avg, w_std = w_statistics(generator, w_avg_samples, seed)
+    w_avg, w_std = w_mean_and_spread(generator, w_avg_samples, seed)
     whitening = [t.to(device) for t in w_whitening(generator, w_avg_samples, seed)] if w_prior else None
     w_opt = _initial_latent(w_init, w_avg, batch, num_ws, space).to(device).requires_grad_(True)
     noise = [

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from thisineq.data.synth.render import LINKED_FACTORS
-from thisineq.known_answer.oracle import FACTORS
+from thisineq.known_answer.oracle import LINKED_COLUMNS
 from thisineq.latent.boundaries import LatentBoundary
 from thisineq.latent.labels import DEPRIVED, PRIVILEGED
 from thisineq.latent.normals import Direction
 from thisineq.latent.wspace import WSpace
 
 LABELLED_SHARE = 0.3  # InterFaceGAN control: the top and the bottom 30% of GAN samples by privilege score are labelled
-_LINKED = [FACTORS.index(f) for f in LINKED_FACTORS]  # the factors a privilege score reads (nuisance is no evidence)
 
 
 def walked(name: str, direction: np.ndarray, wspace: WSpace) -> Direction:
@@ -63,13 +61,13 @@ def privilege_model(targets: np.ndarray, privilege: np.ndarray) -> np.ndarray:
     targets (n, len(FACTORS)) true factors; privilege (n,) the area's hidden domain variable, signed
     so that higher is less deprived.
     """
-    design = np.column_stack([np.ones(len(targets)), targets[:, _LINKED]])
+    design = np.column_stack([np.ones(len(targets)), targets[:, LINKED_COLUMNS]])
     return np.linalg.lstsq(design, privilege, rcond=None)[0]
 
 
 def privilege_score(weights: np.ndarray, factors: np.ndarray) -> np.ndarray:
     """Scores (n,) of factor readings (n, len(FACTORS)) under a `privilege_model`."""
-    return weights[0] + factors[:, _LINKED] @ weights[1:]
+    return weights[0] + factors[:, LINKED_COLUMNS] @ weights[1:]
 
 
 def extreme_labels(scores: np.ndarray, share: float = LABELLED_SHARE) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ from thisineq.io import atomic_path
 # Factors the oracle predicts, each scaled to [0, 1].
 NUISANCE = ("sun", "overcast", "fog", "yaw", "hue")
 FACTORS: tuple[str, ...] = LINKED_FACTORS + NUISANCE
+LINKED_COLUMNS = [FACTORS.index(f) for f in LINKED_FACTORS]  # what deprivation drives; weather and camera are no evidence
 
 
 def factor_targets(truth: pd.DataFrame) -> np.ndarray:
@@ -139,6 +140,11 @@ def predict(model: FactorOracle, images: torch.Tensor, batch: int = 256) -> np.n
         chunk = from_uint8(chunk) if chunk.dtype == torch.uint8 else chunk
         out.append(model(chunk).numpy())
     return np.concatenate(out) if out else np.zeros((0, len(FACTORS)), np.float32)
+
+
+def predict_linked(model: FactorOracle, images: torch.Tensor) -> np.ndarray:
+    """The oracle's estimates of the factors deprivation drives (n, len(LINKED_FACTORS)), without weather and camera."""
+    return predict(model, images)[:, LINKED_COLUMNS]
 
 
 def save_oracle(model: FactorOracle, path: str | os.PathLike, report: OracleReport) -> None:

@@ -9,7 +9,11 @@ shifted, so a photo's own code is typical only there). Under each reference, two
   for ws the mean over layers of each layer's;
 - `domains`: the Mahalanobis distance of the code's coordinates along the boundary normals, whose
   correlations are the reference's own (income and health move together among the photos): a walk
-  beyond the reference, or a combination of domains it does not show.
+  beyond the reference, or a combination of domains it does not show;
+- `unrealism`, where a discriminator is kept: its logit of the latent's image, negated (higher: less
+  like what it learnt is real), against its logits of the reference's images (W samples' images; the
+  photos' codes rendered). It reads the image, so it sees a rendering that breaks down where the
+  latent distances see only a code.
 
 Each distance has two thresholds, the `unusual` and `unsupported` quantiles of held-out codes of its
 reference (photos not used to fit it; fresh W samples). A latent's level under a reference is the
@@ -36,6 +40,7 @@ from thisineq.latent.wspace import WSpace
 BANDS = ("typical", "unusual", "unsupported")
 REFERENCES = ("w", "photos")
 DISTANCES = ("atypicality", "domains")
+REALISM = "unrealism"  # the third distance, where a discriminator is kept: its logit of the image, negated
 REFERENCE_LABELS = {"w": "the generator's W", "photos": "the inverted photos' codes"}
 RANK = 32  # axes each reference keeps (a set's files stay small; a few hundred codes estimate no more)
 
@@ -145,9 +150,11 @@ class Reference:
         )
 
     def levels(self, distances: pd.DataFrame) -> np.ndarray:
-        """0 typical, 1 unusual, 2 unsupported: the worse of the two distances."""
+        """0 typical, 1 unusual, 2 unsupported: the worse of the distances it has thresholds for and is given."""
         levels = np.zeros(len(distances), int)
         for name, (unusual, unsupported) in self.thresholds.items():
+            if name not in distances:  # realism, for a caller without the discriminator
+                continue
             values = distances[name].to_numpy()
             levels = np.maximum(levels, (values > unusual).astype(int) + (values > unsupported).astype(int))
         return levels
@@ -158,7 +165,7 @@ class Reference:
                 float(np.quantile(distances[name], config.unusual_quantile)),
                 float(np.quantile(distances[name], config.unsupported_quantile)),
             )
-            for name in DISTANCES
+            for name in distances.columns
         }
 
 
@@ -176,9 +183,29 @@ class SupportModel:
 
     # --- scoring --------------------------------------------------------------------------------
 
-    def scores(self, ws: np.ndarray) -> pd.DataFrame:
+    @property
+    def reads_realism(self) -> bool:
+        """Whether its bands were calibrated with a discriminator's realism (then `scores` wants each image's logit)."""
+        return any(REALISM in reference.thresholds for reference in self.references.values())
+
+    def distances(self, reference: str, ws: np.ndarray, realism: np.ndarray | None = None) -> pd.DataFrame:
+        """Latents ws (n, num_ws, D)'s distances under one reference; with `realism` (n,), the discriminator's logits of
+        their images, the `unrealism` distance too."""
+        distances = self.references[reference].distances(ws, self.normals)
+        if realism is not None:
+            realism = np.asarray(realism, np.float64).reshape(-1)
+            if len(realism) != len(ws):
+                raise ConfigError(f"one realism logit per latent is needed: {len(ws)} latents, {len(realism)} logits")
+            distances[REALISM] = -realism
+        return distances
+
+    def scores(self, ws: np.ndarray, realism: np.ndarray | None = None) -> pd.DataFrame:
         """Per latent ws (n, num_ws, D) or w (n, D): each reference's distances, its level, the band, and the coordinates
-        along each domain's normal in the photos' spreads (`z_{domain}`)."""
+        along each domain's normal in the photos' spreads (`z_{domain}`).
+
+        `realism` (n,): the kept discriminator's logit of each latent's image (`thisineq.models.stylegan2.realism`);
+        without it, a model calibrated with one bands the latents by their codes alone.
+        """
         ws = np.asarray(ws, np.float64)
         if ws.ndim == 2:
             ws = ws[:, None]
@@ -188,8 +215,8 @@ class SupportModel:
         table = pd.DataFrame(index=range(len(ws)))
         levels = []
         for name, reference in self.references.items():
-            distances = reference.distances(ws, self.normals)
-            for column in DISTANCES:
+            distances = self.distances(name, ws, realism)
+            for column in distances.columns:
                 table[f"{name}_{column}"] = distances[column].to_numpy()
             levels.append(reference.levels(distances))
             table[f"{name}_level"] = levels[-1]
@@ -223,9 +250,15 @@ class SupportModel:
         )
 
     def _reason(self, row: pd.Series, implied: pd.Series) -> str:
-        """Why: under the reference the latent is closest to (photos first on a tie), the distance that is over its threshold."""
+        """Why: under the reference the latent is closest to (photos first on a tie), the distance that set its level."""
         reference = min(reversed(list(self.references)), key=lambda r: row[f"{r}_level"])
-        over = [d for d, (unusual, _) in self.references[reference].thresholds.items() if row[f"{reference}_{d}"] > unusual]
+        thresholds = self.references[reference].thresholds
+        level = row[f"{reference}_level"]
+        over = [  # the distances that set its level (an unsupported image is explained by what made it so)
+            d
+            for d, limits in thresholds.items()
+            if f"{reference}_{d}" in row and sum(row[f"{reference}_{d}"] > limit for limit in limits) == level
+        ]
         z = {k: float(row[f"z_{k}"]) for k in self.domains}
         if "domains" in over:
             mean, spread = self.photo_coordinates
@@ -243,7 +276,12 @@ class SupportModel:
                     f"photos' joint spread (areas with {_label(first)} decile ≈ {pair[first]} and {_label(second)} decile ≈ "
                     f"{pair[second]}: {self.areas_combining(pair)} of {len(self.area_deciles)})"
                 )
-        unusual = self.references[reference].thresholds["atypicality"][0]
+        if REALISM in over:
+            return (
+                f"the discriminator finds the image less real than {REFERENCE_LABELS[reference]}' images: logit "
+                f"{-row[f'{reference}_{REALISM}']:.2f}, where they score {-thresholds[REALISM][0]:.2f} or more"
+            )
+        unusual = thresholds["atypicality"][0]
         return (
             f"far even from {REFERENCE_LABELS[reference]}, the closer reference: atypicality "
             f"{row[f'{reference}_atypicality']:.2f} (typical up to {unusual:.2f})"
@@ -289,7 +327,11 @@ class SupportModel:
                 name: Reference(
                     Gaussian.from_arrays(a, f"{name}/codes"),
                     Gaussian.from_arrays(a, f"{name}/coordinates"),
-                    {d: tuple(float(v) for v in a[f"{name}/thresholds/{d}"]) for d in DISTANCES if f"{name}/thresholds/{d}" in a},
+                    {
+                        d: tuple(float(v) for v in a[f"{name}/thresholds/{d}"])
+                        for d in (*DISTANCES, REALISM)
+                        if f"{name}/thresholds/{d}" in a
+                    },
                 )
                 for name in REFERENCES
             }
@@ -338,9 +380,19 @@ def fit_support(
     )
 
 
-def calibrate(model: SupportModel, held_out_ws: np.ndarray, w_samples: np.ndarray, config: OODConfig) -> dict:
+def calibrate(
+    model: SupportModel,
+    held_out_ws: np.ndarray,
+    w_samples: np.ndarray,
+    config: OODConfig,
+    realism: dict[str, np.ndarray] | None = None,
+) -> dict:
     """Set each reference's thresholds on half of its held-out codes (photos not fitted on; fresh W samples as ws or w);
-    the other halves measure the false alarms of the bands. Returns the record."""
+    the other halves measure the false alarms of the bands. Returns the record.
+
+    `realism`: where a discriminator is kept, its logits of the held-out codes' images, {"photos": (n,), "w": (m,)} in
+    the codes' order; the `unrealism` distance then gets thresholds too.
+    """
     held_out = {"photos": np.asarray(held_out_ws, np.float64), "w": np.asarray(w_samples, np.float64)}
     rng = np.random.default_rng(config.seed)
     checks = {}
@@ -350,19 +402,24 @@ def calibrate(model: SupportModel, held_out_ws: np.ndarray, w_samples: np.ndarra
                 f"calibrating the bands needs at least 4 held-out codes of {REFERENCE_LABELS[name]}, got {len(codes)}"
             )
         codes = codes if codes.ndim == 3 else codes[:, None]
+        logits = None if realism is None else np.asarray(realism[name], np.float64)
         order = rng.permutation(len(codes))
-        calibration, checks[name] = codes[order[: len(order) // 2]], codes[order[len(order) // 2 :]]
-        model.references[name].set_thresholds(model.references[name].distances(calibration, model.normals), config)
+        first, second = order[: len(order) // 2], order[len(order) // 2 :]
+        checks[name] = (codes[second], None if logits is None else logits[second])
+        model.references[name].set_thresholds(
+            model.distances(name, codes[first], None if logits is None else logits[first]), config
+        )
     record = {
         "thresholds": {
             name: {d: {"unusual": u, "unsupported": v} for d, (u, v) in reference.thresholds.items()}
             for name, reference in model.references.items()
         },
         "quantiles": {"unusual": config.unusual_quantile, "unsupported": config.unsupported_quantile},
+        "realism": realism is not None,
         "false_alarms": {},
     }
-    for name, codes in checks.items():
-        bands = model.scores(codes)["band"]
+    for name, (codes, logits) in checks.items():
+        bands = model.scores(codes, logits)["band"]
         record["false_alarms"][name] = {
             "codes": len(codes),
             "unusual_or_worse": float((bands != "typical").mean()),
@@ -416,11 +473,14 @@ def unsupported_edits(
     return edits
 
 
-def detection_rates(model: SupportModel, edits: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Per kind of known-unsupported edit: the share of latents flagged unsupported, and unusual or worse."""
+def detection_rates(
+    model: SupportModel, edits: dict[str, np.ndarray], realism: dict[str, np.ndarray] | None = None
+) -> pd.DataFrame:
+    """Per kind of known-unsupported edit: the share of latents flagged unsupported, and unusual or worse (with
+    `realism`, each edit's images' logits by name, as the kept discriminator sees them)."""
     rows = []
     for name, ws in edits.items():
-        bands = model.scores(ws)["band"]
+        bands = model.scores(ws, None if realism is None else realism[name])["band"]
         rows.append(
             {
                 "edit": name,

@@ -19,6 +19,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -529,9 +530,12 @@ class Discriminator(nn.Module):
             "mapping_lr": self.mapping_lr,
         }
 
-    def forward(self, images: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """images (B, 3, size, size) [and, for a conditional D, class vectors c (B, c_dim)] → logits (B, 1)."""
-        out = minibatch_stddev(self.convs(images), self.stddev_group, self.stddev_feat)
+    def forward(self, images: torch.Tensor, c: torch.Tensor | None = None, *, stddev_group: int | None = None) -> torch.Tensor:
+        """images (B, 3, size, size) [and, for a conditional D, class vectors c (B, c_dim)] → logits (B, 1).
+
+        `stddev_group`: the minibatch-stddev group for this call (default: D's own); 1 scores every image alone.
+        """
+        out = minibatch_stddev(self.convs(images), stddev_group or self.stddev_group, self.stddev_feat)
         out = self.final_linear(self.final_conv(out).flatten(1))
         if not self.c_dim:
             return out
@@ -539,6 +543,27 @@ class Discriminator(nn.Module):
         _check_shape(c, (len(images), self.c_dim), "c")
         cmap = self.mapping(self.embed(c))
         return (out * cmap).sum(1, keepdim=True) / math.sqrt(self.cmap_dim)
+
+
+@torch.no_grad()
+def realism(discriminator: Discriminator, images: torch.Tensor, batch: int = 64) -> np.ndarray:
+    """D's logit (n,) of each image (n, 3, size, size) in [-1, 1], scored alone (a minibatch-stddev group of one), so that
+    an image's score does not depend on the images it was batched with: higher is more like what D learnt is real."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (n, 3, size, size), got shape {tuple(images.shape)}")
+    scores = [discriminator(images[i : i + batch].float(), stddev_group=1)[:, 0] for i in range(0, len(images), batch)]
+    return torch.cat(scores).numpy().astype(np.float64) if scores else np.zeros(0)
+
+
+@torch.no_grad()
+def realism_of_latents(generator: Generator, discriminator: Discriminator, ws: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """`realism` (n,) of the images of latents ws (n, num_ws, D) or w (n, D), rendered with the generator's fixed noise a
+    chunk at a time (a few thousand 256-px images do not fit in memory at once)."""
+    ws = np.asarray(ws, np.float32)
+    if ws.ndim == 2 or ws.shape[1] == 1:  # one w for every layer
+        ws = np.repeat(ws.reshape(len(ws), 1, -1), generator.num_ws, axis=1)
+    scores = [realism(discriminator, generator.synthesis(torch.from_numpy(ws[i : i + chunk]))) for i in range(0, len(ws), chunk)]
+    return np.concatenate(scores) if scores else np.zeros(0)
 
 
 def minibatch_stddev(x: torch.Tensor, group_size: int, num_features: int = 1) -> torch.Tensor:

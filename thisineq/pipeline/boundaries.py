@@ -229,7 +229,7 @@ def fit_boundaries(p: Pipeline) -> None:
     sources = paths.boundary_latents()
     sets = {m: load_inversions(path) for m, path in sources.items()}
     generator = load_generator(paths.generator).float().requires_grad_(False)
-    wspace, axes = w_statistics(generator, c)
+    wspace, axes = generator_wspace(generator, c)
     definitions = [CLASS_DEFINITIONS[k] for k in c.boundary_classes]
     p.log("  Table 1")
     table = boundary_table(
@@ -265,7 +265,7 @@ def fit_boundaries(p: Pipeline) -> None:
     write_json(paths.artifacts.boundaries_record, _record(sources, sets, fits, axes, definitions))
 
 
-def w_statistics(generator: Generator, config: PipelineConfig) -> tuple[WSpace, np.ndarray | None]:
+def generator_wspace(generator: Generator, config: PipelineConfig) -> tuple[WSpace, np.ndarray | None]:
     """The generator's W statistics from `W_SAMPLES` mapped samples, and its first `boundary_principal_axes` principal axes (or None).
 
     σ is measured in the generator's W, not among each method's latents: the projector's codes spread 4× wider

@@ -48,6 +48,11 @@ class PipelineConfig:
         "step takes it, once its settings are checked, instead of training; for a rebuild that spans two sittings",
     )
     gan_metric_every: int = option(1000, "steps between the GAN's quality measurements (0: never)")
+    gan_keep_discriminator: bool = option(
+        False,
+        "keep the GAN's discriminator beside its generator (gan/discriminator.pt): its realism joins the out-of-"
+        "distribution bands and the comparison; off for the demo, whose budget has no room for it (13 MiB)",
+    )
     encoder_steps: int = option(2000, "e4e training steps; a CPU budget (the references train for 100k+ steps on GPUs)")
     restyle_steps: int = option(500, "ReStyle training steps; each runs `restyle_train_iterations` generator passes")
     restyle_train_iterations: int = option(3, "ReStyle's refinement passes per training step")
@@ -238,6 +243,10 @@ def _unknown_recipe(config: PipelineConfig) -> str | None:
 
     if config.gan_recipe not in RECIPES:
         return f"gan_recipe must be one of {', '.join(RECIPES)}, got {config.gan_recipe!r}"
+    if config.gan_keep_discriminator and RECIPES[config.gan_recipe].get("discriminator") == "projected":
+        return (
+            "gan_keep_discriminator needs a StyleGAN2 discriminator: the projected recipe's reads features and gives no realism"
+        )
     return None
 
 

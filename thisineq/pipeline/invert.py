@@ -16,6 +16,7 @@ from thisineq.invert.batch import BatchInversionConfig, invert_dataset, load_inv
 from thisineq.invert.compare import ComparisonConfig, compare_methods, reference_scores
 from thisineq.io import atomic_open, write_json
 from thisineq.latent.normals import BoundarySet
+from thisineq.models.importers import load_saved_discriminator
 from thisineq.pipeline.config import HELD_OUT, PipelineConfig
 from thisineq.training.gan import CHECKPOINT, load_discriminator
 
@@ -80,10 +81,14 @@ def compare_inversions(p: Pipeline) -> None:
     encoders = {kind: paths.encoder(kind) for kind in methods.ENCODERS}
     models = InversionModels.load(paths.generator, **encoders, lpips_net=c.projector_lpips)
     checkpoint: Path | None = paths.gan_run / CHECKPOINT
-    if not checkpoint.is_file():
-        p.log(f"  no GAN training checkpoint at {checkpoint}: the comparison goes without discriminator realism")
+    discriminator = None
+    if paths.artifacts.discriminator.is_file():  # kept beside the generator: the one the bands read too
+        checkpoint, discriminator = paths.artifacts.discriminator, load_saved_discriminator(paths.artifacts.discriminator)
+    elif checkpoint.is_file():
+        discriminator = load_discriminator(checkpoint)
+    else:
+        p.log(f"  no discriminator kept in the set nor a GAN training checkpoint at {checkpoint}: no realism in the comparison")
         checkpoint = None
-    discriminator = load_discriminator(checkpoint) if checkpoint else None
     table = compare_methods(models, errors, photos, latents, directions, config, discriminator=discriminator, log=p.log)
     reference = reference_scores(models, next(iter(photos.values())), discriminator, seed=c.seed)
     with atomic_open(paths.artifacts.comparison, "w", encoding="utf-8", newline="") as handle:

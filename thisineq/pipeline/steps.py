@@ -187,6 +187,7 @@ STEPS: tuple[Step, ...] = (
             [paths.generator, paths.artifacts.normals]
             + [folder / "latents.npz" for folder in paths.boundary_latents().values()]
             + paths.photo_tables()
+            + [path for path in [paths.artifacts.discriminator] if path.is_file()]  # its realism, where one is kept
         ),
         outputs=lambda paths: [paths.artifacts.boundaries / "ood.json"],
         settings=lambda config: {
@@ -199,8 +200,10 @@ STEPS: tuple[Step, ...] = (
         "comparison",
         invert.compare_inversions,
         inputs=lambda paths: (
-            _latents(paths, methods.NAMES) + [paths.artifacts.normals, paths.demo_dataset / PHOTOS]
-        ),  # its splits
+            _latents(paths, methods.NAMES)
+            + [paths.artifacts.normals, paths.demo_dataset / PHOTOS]  # its splits
+            + [path for path in [paths.artifacts.discriminator] if path.is_file()]  # the realism it reads, where kept
+        ),
         outputs=lambda paths: [paths.artifacts.comparison],
         settings=_comparison_settings,
         artifact="inversions/comparison",

@@ -4,7 +4,8 @@ Per method with boundaries: the photos' codes its boundaries were fitted on (pho
 split fit the photos' reference; the held-out ones set the thresholds and, the other half, measure
 false alarms), fresh W samples for the generator's reference, and the known-unsupported edits
 (±6σ walks, opposed 3σ pushes of two domains) that the bands should flag. The set keeps one
-`ood_<method>.npz` per method (plain arrays) and `ood.json` with every threshold and rate.
+`ood_<method>.npz` per method (plain arrays) and `ood.json` with every threshold and rate. Where the set keeps a
+discriminator (`gan/discriminator.pt`), its realism score of every image joins the distances.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from thisineq.invert.batch import load_inversions
 from thisineq.io import write_json
 from thisineq.latent.normals import BoundarySet
 from thisineq.latent.ood import OODConfig, calibrate, detection_rates, fit_support, unsupported_edits
-from thisineq.models.stylegan2 import load_generator, sample_w
+from thisineq.models.importers import load_saved_discriminator
+from thisineq.models.stylegan2 import load_generator, realism_of_latents, sample_w
 
 if TYPE_CHECKING:
     from thisineq.pipeline.runner import Pipeline
@@ -32,6 +34,8 @@ def support_models(p: Pipeline) -> None:
     normals = BoundarySet.load(paths.artifacts.normals)
     generator = load_generator(paths.generator).float()
     w_samples = sample_w(generator, config.w_samples, seed=p.config.seed + 1).double().numpy()
+    discriminator = load_saved_discriminator(paths.artifacts.discriminator) if paths.artifacts.discriminator.is_file() else None
+    w_realism = None if discriminator is None else realism_of_latents(generator, discriminator, w_samples)
     photos = paths.labelled_photos()
     areas = load_dataset(paths.train_dataset).lsoas
     record = {"config": {"unusual_quantile": config.unusual_quantile, "unsupported_quantile": config.unsupported_quantile}}
@@ -51,8 +55,14 @@ def support_models(p: Pipeline) -> None:
             {k: d.normal for k, d in directions.items()},
             area_deciles,
         )
-        calibration = calibrate(model, inversions.ws[held_out_rows], w_samples, config)
-        rates = detection_rates(model, unsupported_edits(inversions.ws[held_out_rows], directions))
+        held_out = inversions.ws[held_out_rows]
+        edits = unsupported_edits(held_out, directions)
+        logits, edit_logits = None, None
+        if discriminator is not None:
+            logits = {"photos": realism_of_latents(generator, discriminator, held_out), "w": w_realism}
+            edit_logits = {name: realism_of_latents(generator, discriminator, ws) for name, ws in edits.items()}
+        calibration = calibrate(model, held_out, w_samples, config, logits)
+        rates = detection_rates(model, edits, edit_logits)
         model.save(paths.artifacts.boundaries / f"ood_{method}.npz")
         record[method] = calibration | {
             "fitted_on": {"photos": len(fit_rows), "how": split},

@@ -38,7 +38,12 @@ def gan_settings(config: PipelineConfig) -> dict:
     settings = {"channels": config.gan_channels, "style_dim": config.gan_style_dim, "steps": config.gan_steps}
     # Mapping depth, recipe and wall-time budget joined the fingerprint late: each counts only when it differs from what
     # the GANs trained before used, so that they stay current.
-    late = {"n_mlp": (config.gan_n_mlp, 4), "recipe": (config.gan_recipe, "stylegan2"), "minutes": (config.gan_minutes, None)}
+    late = {
+        "n_mlp": (config.gan_n_mlp, 4),
+        "recipe": (config.gan_recipe, "stylegan2"),
+        "minutes": (config.gan_minutes, None),
+        "keep_discriminator": (config.gan_keep_discriminator, False),
+    }
     return settings | {key: value for key, (value, before) in late.items() if value != before}
 
 
@@ -98,7 +103,7 @@ def train_demo_gan(p: Pipeline) -> tuple[float, float] | None:
     )
     started = time.time()
     train_gan(config, progress=p.progress)
-    export_gan(run, p.paths.generator.parent, rebuild=pipeline_command(c, "city", "gan"))
+    export_gan(run, p.paths.generator.parent, rebuild=pipeline_command(c, "city", "gan"), discriminator=c.gan_keep_discriminator)
     record_sitting(p.paths.generator.parent, c, (started, time.time()))
     return None
 
@@ -144,7 +149,8 @@ def take_finished_gan(p: Pipeline) -> tuple[float, float]:
         raise ConfigError(f"gan_from: {source}/generator.pt is not the generator these settings make ({generator.config})")
     folder = p.paths.generator.parent
     folder.mkdir(parents=True, exist_ok=True)
-    for name in HANDED_OVER:
+    kept = ("discriminator.pt",) if (source / "discriminator.pt").is_file() else ()  # `gan_keep_discriminator`
+    for name in HANDED_OVER + kept:
         with atomic_path(folder / name) as tmp:
             shutil.copyfile(source / name, tmp)
     save_grid(generate(generator, sample_z(generator, 64, seed=EXPORT_SEED)), folder / "samples.png")

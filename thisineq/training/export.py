@@ -10,18 +10,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from thisineq.errors import ConfigError
 from thisineq.hardware import hardware_description
 from thisineq.images import to_tensor
 from thisineq.io import atomic_open, write_json
-from thisineq.models.stylegan2 import float16, load_generator, safe_load, sample_z, save_generator
-from thisineq.training.gan import GENERATOR, generate, metric_history
+from thisineq.models.importers import save_discriminator
+from thisineq.models.stylegan2 import Discriminator, float16, load_generator, safe_load, sample_z, save_generator
+from thisineq.training.gan import GENERATOR, generate, load_discriminator, metric_history
 from thisineq.training.run import CHECKPOINT, LOG, RUN_CONFIG, save_grid
 
 EXPORT_SEED = 2024  # the z of an exported generator's samples.png
 
 
-def export_gan(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, rebuild: str, trained_on: str | None = None) -> Path:
-    """Write generator.pt (float16 weights), samples.png (64 random samples), metrics.json and MODEL_CARD.md."""
+def export_gan(
+    run_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    rebuild: str,
+    trained_on: str | None = None,
+    discriminator: bool = False,
+) -> Path:
+    """Write generator.pt (float16 weights), samples.png (64 random samples), metrics.json and MODEL_CARD.md; with
+    `discriminator`, the run's StyleGAN2 discriminator too (discriminator.pt, float32: its logits are what the
+    out-of-distribution bands calibrate)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     config = json.loads((run_dir / RUN_CONFIG).read_text(encoding="utf-8"))
     checkpoint = safe_load(run_dir / CHECKPOINT)
@@ -30,6 +41,11 @@ def export_gan(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, rebuil
     generator = load_generator(run_dir / GENERATOR)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_generator(generator, out_dir / "generator.pt", half=True, extra={"step": prior + step})
+    if discriminator:
+        d = load_discriminator(run_dir / CHECKPOINT)
+        if not isinstance(d, Discriminator):
+            raise ConfigError("a projected discriminator reads features, not images: it has no realism logit to keep")
+        save_discriminator(d, out_dir / "discriminator.pt", extra={"step": prior + step})
     save_grid(generate(generator, sample_z(generator, 64, seed=EXPORT_SEED)), out_dir / "samples.png")
     metrics = metric_history(run_dir)
     write_json(out_dir / "metrics.json", {"step": step, "prior_steps": prior, "wall_seconds": wall, "trajectory": metrics})
