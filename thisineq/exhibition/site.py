@@ -37,7 +37,7 @@ from thisineq.latent.normals import BoundarySet
 from thisineq.latent.ood import SupportModel
 from thisineq.latent.walk import edit
 from thisineq.models.importers import load_saved_discriminator
-from thisineq.models.stylegan2 import load_generator, realism_of_latents, sample_ws
+from thisineq.models.stylegan2 import Discriminator, load_generator, realism_of_latents, sample_ws
 
 ASSETS = ("index.html", "kiosk.html", "about.html", "app.js", "style.css")
 HELD_OUT = ("val", "test")
@@ -113,6 +113,20 @@ def export_site(config: SiteConfig, *, log=print) -> SiteReport:
     )
 
 
+@dataclass(frozen=True)
+class Support:
+    """The walked method's out-of-distribution bands, and the discriminator that reads the images where the set keeps one."""
+
+    model: SupportModel
+    discriminator: Discriminator | None = None
+
+    def bands(self, generator, latents: np.ndarray) -> tuple[list[str], list[str]]:
+        """Each latent's band and reason, its image read by the discriminator where there is one."""
+        realism = None if self.discriminator is None else realism_of_latents(generator, self.discriminator, latents)
+        scores = self.model.scores(latents, realism)
+        return list(scores["band"]), list(self.model.reasons(scores))
+
+
 def _load(artifacts: ArtifactSet, config: SiteConfig):
     """Everything the site needs, each file checked before anything is written."""
     if not artifacts.generator.is_file():
@@ -125,11 +139,11 @@ def _load(artifacts: ArtifactSet, config: SiteConfig):
     if not method or not normals.directions(method):
         raise ThisIneqError(f"{artifacts.normals} has no boundaries for {config.method or 'any method'}")
     support_path = artifacts.boundaries / f"ood_{methods.method(method).walks}.npz"
-    support = SupportModel.load(support_path) if support_path.is_file() else None
-    if support is not None and support.reads_realism and artifacts.discriminator.is_file():
-        support = (support, load_saved_discriminator(artifacts.discriminator))  # its bands read the images too
-    elif support is not None:
-        support = (support, None)
+    support = None
+    if support_path.is_file():
+        model = SupportModel.load(support_path)
+        reads_images = model.reads_realism and artifacts.discriminator.is_file()
+        support = Support(model, load_saved_discriminator(artifacts.discriminator) if reads_images else None)
     streets = []
     if (artifacts.inversion(method) / "inversion.json").is_file():
         inversions = load_inversions(artifacts.inversion(method))
@@ -161,10 +175,7 @@ def _street(index, label, ws, generator, directions, support, config, folder: Pa
     bands = [""] * len(names)
     reasons = [""] * len(names)
     if support is not None:
-        model, discriminator = support
-        realism = None if discriminator is None else realism_of_latents(generator, discriminator, stacked.numpy())
-        scores = model.scores(stacked.numpy(), realism)
-        bands, reasons = list(scores["band"]), list(model.reasons(scores))
+        bands, reasons = support.bands(generator, stacked.numpy())
     steps = len(config.steps)
     walks = {
         key: {
