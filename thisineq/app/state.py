@@ -386,8 +386,10 @@ def realism_judge(artifact_root: str):
     from thisineq.errors import ThisIneqError
 
     path = ArtifactSet(Path(artifact_root)).discriminator
+    if not path.is_file():
+        return None
     try:
-        return _realism_judge(artifact_root, path.stat().st_mtime if path.is_file() else 0.0)
+        return _realism_judge(artifact_root, path.stat().st_mtime)
     except ThisIneqError as error:
         st.warning(
             f"The set's discriminator cannot be read, so the bands read the codes alone: {error}", icon=":material/warning:"
@@ -401,8 +403,6 @@ def _realism_judge(artifact_root: str, modified: float):  # `modified`: a file r
     from thisineq.models.importers import load_saved_discriminator
 
     artifacts = ArtifactSet(Path(artifact_root))
-    if not artifacts.discriminator.is_file():
-        return None
     return RealismJudge(generator_model(str(artifacts.generator)), load_saved_discriminator(artifacts.discriminator))
 
 

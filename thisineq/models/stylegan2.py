@@ -559,10 +559,10 @@ def realism(discriminator: Discriminator, images: torch.Tensor, batch: int = 64)
 def realism_of_latents(generator: Generator, discriminator: Discriminator, ws: np.ndarray, chunk: int = 256) -> np.ndarray:
     """`realism` (n,) of the images of latents ws (n, num_ws, D) or w (n, D), rendered with the generator's fixed noise a
     chunk at a time (a few thousand 256-px images do not fit in memory at once)."""
-    ws = np.asarray(ws, np.float32)
+    ws = torch.from_numpy(np.asarray(ws, np.float32))
     if ws.ndim == 2 or ws.shape[1] == 1:  # one w for every layer
-        ws = np.repeat(ws.reshape(len(ws), 1, -1), generator.num_ws, axis=1)
-    scores = [realism(discriminator, generator.synthesis(torch.from_numpy(ws[i : i + chunk]))) for i in range(0, len(ws), chunk)]
+        ws = broadcast(ws.reshape(len(ws), -1), generator.num_ws)
+    scores = [realism(discriminator, generator.synthesis(ws[i : i + chunk])) for i in range(0, len(ws), chunk)]
     return np.concatenate(scores) if scores else np.zeros(0)
 
 
