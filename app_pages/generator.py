@@ -5,6 +5,7 @@ import streamlit as st
 from thisineq import provenance
 from thisineq.app import exports, generation, readings, state, widgets
 from thisineq.app import support as support_ui
+from thisineq.images import to_uint8
 from thisineq.invert import methods
 
 st.title("Generator")
@@ -88,12 +89,13 @@ def walk() -> None:
         real = state.photo(page.root, photo_id)
         columns[0].image(generation.png_data_url(real), caption=f"real photo {photo_id}", width="stretch")
     columns[-2].image(original, caption="inversion" if photo_id else "original", width="stretch")
-    edited = generation.synthesise(generator, ws, moves)
+    rendered = generation.render(generator, ws, moves)
+    edited = to_uint8(rendered[0])
     columns[-1].image(generation.png_data_url(edited), caption="edited", width="stretch")
-    support = state.support_model(artifact_root, methods.method(method).walks if method else None)
+    support = state.support(artifact_root, methods.method(method).walks if method else None)
     band = None
     if support is not None:
-        band, reason = support_ui.band_of(support, ws, moves, state.realism_judge(artifact_root))
+        band, reason = support_ui.band_of(support, ws, moves, image=rendered)
         support_ui.show_band(columns[-1], band, reason)
     if before is not None:
         columns[-2].caption(readings.readings_line(reader, before))

@@ -7,6 +7,7 @@ import streamlit as st
 
 from thisineq.app import generation, state, widgets
 from thisineq.app import support as support_ui
+from thisineq.images import to_uint8
 from thisineq.invert import methods
 
 IDLE_SECONDS = 20.0  # untouched this long, the kiosk starts drifting
@@ -31,8 +32,7 @@ generator, normals = page.generator, page.normals
 method = next((m for m in methods.NAMES if m in normals.methods()), None)  # the registry's first: e4e where fitted
 # An exhibition stand shows the set's default boundaries (whitened W where fitted: walks one can see).
 directions = normals.directions(method, fit=None) if method else {}
-support = state.support_model(str(page.artifacts.root), method)
-judge = state.realism_judge(str(page.artifacts.root))  # where the set keeps a discriminator, it reads the images too
+support = state.support(str(page.artifacts.root), methods.method(method).walks if method else None)
 st.session_state.setdefault(state.KIOSK_TOUCHED, time.time())
 st.session_state.setdefault(state.KIOSK_TICK, 0)
 st.session_state.setdefault(state.KIOSK_SEED, 0)
@@ -67,9 +67,9 @@ def stand() -> None:
         moved_on, values = generation.drift(st.session_state[state.KIOSK_TICK], list(directions))
         seed += moved_on
         if support is not None:
-            seed = support_ui.supported_seed(support, generator, seed, PSI, judge=judge)
+            seed = support_ui.supported_seed(support, generator, seed, PSI)
             values = support_ui.supported_values(
-                support, generation.seed_ws(generator, seed, PSI), directions, values, judge=judge
+                support, generation.seed_ws(generator, seed, PSI), directions, values, generator=generator
             )
         set_sliders(values)
     picture, controls = st.columns([3, 2], vertical_alignment="center")
@@ -81,11 +81,12 @@ def stand() -> None:
         st.button("New image", on_click=next_image, icon=":material/casino:", key=state.KIOSK_NEXT)
         st.caption("left: deprived · right: privileged" + (" · drifting — touch a slider to take over" if idle else ""))
     if support is not None:
-        seed = support_ui.supported_seed(support, generator, seed, PSI, judge=judge)
+        seed = support_ui.supported_seed(support, generator, seed, PSI)
     ws = generation.seed_ws(generator, seed, PSI)
-    picture.image(generation.png_data_url(generation.synthesise(generator, ws, moves)), width="stretch")
+    rendered = generation.render(generator, ws, moves)
+    picture.image(generation.png_data_url(to_uint8(rendered[0])), width="stretch")
     if support is not None:  # beside the sliders: under the picture it would push the stand past one screen
-        band, reason = support_ui.band_of(support, ws, moves, judge)
+        band, reason = support_ui.band_of(support, ws, moves, image=rendered)
         support_ui.show_band(controls, band, reason)
 
 

@@ -56,7 +56,7 @@ if ws is None:
 record = state.json_record(str(page.artifacts.boundaries_record))
 artifact_root = str(page.artifacts.root)
 reader = state.image_reader(artifact_root)
-support = state.support_model(artifact_root, methods.method(method).walks)
+support = state.support(artifact_root, methods.method(method).walks)
 upload.walk_and_download(
     photo,
     method,
@@ -67,5 +67,4 @@ upload.walk_and_download(
     reader,
     support,
     synthetic=bool(page.manifest.get("synthetic")),
-    judge=state.realism_judge(artifact_root),
 )

@@ -68,9 +68,9 @@ st.image(
     grid,
     caption=f"rows: source · domain (deprived ← → privileged); columns: steps in σ, the spread of the generator's W along the direction walked; {where} moved; {fitted}",
 )
-support = state.support_model(artifact_root, methods.method(method).walks if method else None)
+support = state.support(artifact_root, methods.method(method).walks if method else None)
 if support is not None:
-    marks = support_ui.grid_marks(support, latents, list(sources), chosen, steps, state.realism_judge(artifact_root))
+    marks = support_ui.grid_marks(support, latents, list(sources), chosen, steps, generator)
     st.dataframe(marks, width="stretch", key=state.WALKS_BANDS)
     unsupported = int((marks == support_ui.BAND_MARKS["unsupported"]).to_numpy().sum())
     st.caption(

@@ -11,6 +11,7 @@ from thisineq.latent.normals import Direction
 from thisineq.latent.ood import (
     BANDS,
     OODConfig,
+    Support,
     SupportModel,
     calibrate,
     detection_rates,
@@ -167,3 +168,32 @@ def test_realism_thresholds_survive_the_file(tmp_path):
     assert again.reads_realism
     logits = rng.normal(size=40)
     pd.testing.assert_frame_equal(again.scores(codes[600:640], logits), model.scores(codes[600:640], logits))
+
+
+def test_support_reads_the_images_it_is_given_or_renders_them_with_the_generator():
+    import torch
+
+    from thisineq.errors import ConfigError
+    from thisineq.models.stylegan2 import Discriminator, Generator, StyleGAN2Config, broadcast
+
+    wspace, w_samples, codes, deciles, normals, _, areas = _world(seed=7)
+    model = fit_support(wspace, codes[:600], deciles.iloc[:600], normals, areas)
+    rng = np.random.default_rng(8)
+    calibrate(model, codes[600:], w_samples, OODConfig(), {"photos": rng.normal(size=600), "w": rng.normal(size=len(w_samples))})
+    torch.manual_seed(0)
+    config = StyleGAN2Config(size=16, style_dim=DIM, n_mlp=1, channels={4: 8, 8: 8, 16: 8})
+    generator, discriminator = Generator(config).eval(), Discriminator(config).eval()
+    support, latents = Support(model, discriminator), codes[600:610]
+    with torch.no_grad():
+        rendered = generator.synthesis(broadcast(torch.from_numpy(latents).float(), generator.num_ws))
+    # A page that has rendered the edit hands its image over; the bands are those of the generator rendering it again.
+    given, drawn = support.scores(latents, images=rendered), support.scores(latents, generator)
+    pd.testing.assert_frame_equal(given, drawn, atol=1e-5)
+    assert "photos_unrealism" in given
+    other = support.scores(latents, images=rendered.flip(-1) * 0.5)
+    assert not np.allclose(other["photos_unrealism"], given["photos_unrealism"])  # the image given is the one read
+    with pytest.raises(ConfigError, match="pass the images or the generator"):
+        support.scores(latents)
+    # With no discriminator kept, the codes alone band the edits and nothing is rendered.
+    alone = Support(model).scores(latents)
+    assert "photos_unrealism" not in alone and Support(model).bands(latents)[0] == list(alone["band"])

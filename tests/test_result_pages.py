@@ -323,11 +323,11 @@ def test_the_walk_matrix_marks_each_cells_support():
 def test_the_kiosk_never_drifts_into_an_unsupported_edit():
     from thisineq.app import support as support_ui
     from thisineq.latent.normals import BoundarySet
-    from thisineq.latent.ood import SupportModel
+    from thisineq.latent.ood import Support, SupportModel
     from thisineq.models.stylegan2 import load_generator
 
     demo = demo_set()
-    model = SupportModel.load(demo.boundaries / "ood_e4e.npz")
+    model = Support(SupportModel.load(demo.boundaries / "ood_e4e.npz"))
     directions = BoundarySet.load(demo.normals).directions("e4e")
     generator = load_generator(demo.generator)
     shown = [support_ui.supported_seed(model, generator, seed, 0.8) for seed in range(4)]

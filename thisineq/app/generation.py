@@ -27,10 +27,15 @@ def ws_tensor(ws: np.ndarray) -> torch.Tensor:
 
 
 @torch.inference_mode()
+def render(generator: Generator, ws: torch.Tensor, moves: list[tuple[Direction, float]] = ()) -> torch.Tensor:
+    """The image (1, 3, size, size) in [-1, 1] of ws (1, num_ws, D) after the given moves: what the bands' discriminator
+    reads, and `to_uint8` shows."""
+    return generator.synthesis(edit(ws, list(moves)) if moves else ws)
+
+
 def synthesise(generator: Generator, ws: torch.Tensor, moves: list[tuple[Direction, float]] = ()) -> np.ndarray:
     """The uint8 image (size, size, 3) of ws (1, num_ws, D) after the given moves."""
-    image = generator.synthesis(edit(ws, list(moves)) if moves else ws)[0]
-    return to_uint8(image)
+    return to_uint8(render(generator, ws, moves)[0])
 
 
 def png_data_url(pixels: np.ndarray) -> str:

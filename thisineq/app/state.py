@@ -370,26 +370,33 @@ def inversion_sets(artifact_root: str) -> dict:
 
 
 @st.cache_resource(show_spinner=False)
-def support_model(artifact_root: str, method: str | None):
-    """The out-of-distribution bands of a method's edits (`thisineq pipeline --only support`), or None where not built."""
+def _support_model(artifact_root: str, method: str):
     from thisineq.latent.ood import SupportModel
 
-    path = ArtifactSet(Path(artifact_root)).boundaries / f"ood_{method}.npz"
-    return SupportModel.load(path) if method and path.is_file() else None
+    return SupportModel.load(ArtifactSet(Path(artifact_root)).boundaries / f"ood_{method}.npz")
 
 
-def realism_judge(artifact_root: str):
-    """The set's kept discriminator with its generator, reading edited images for the bands (None where none is kept).
+def support(artifact_root: str, method: str | None):
+    """The out-of-distribution bands of a method's edits (`thisineq pipeline --only support`), with the set's kept
+    discriminator where the bands read images; None where the bands are not built."""
+    from thisineq.latent.ood import Support
 
-    A damaged file is named on the page, and the bands read the codes alone.
-    """
+    if not method or not (ArtifactSet(Path(artifact_root)).boundaries / f"ood_{method}.npz").is_file():
+        return None
+    model = _support_model(artifact_root, method)
+    return Support(model, discriminator(artifact_root) if model.reads_realism else None)
+
+
+def discriminator(artifact_root: str):
+    """The set's kept discriminator (None where none is kept). A damaged file is named on the page, and the bands read
+    the codes alone."""
     from thisineq.errors import ThisIneqError
 
     path = ArtifactSet(Path(artifact_root)).discriminator
     if not path.is_file():
         return None
     try:
-        return _realism_judge(artifact_root, path.stat().st_mtime)
+        return _discriminator(artifact_root, path.stat().st_mtime)
     except ThisIneqError as error:
         st.warning(
             f"The set's discriminator cannot be read, so the bands read the codes alone: {error}", icon=":material/warning:"
@@ -398,12 +405,10 @@ def realism_judge(artifact_root: str):
 
 
 @st.cache_resource(show_spinner="Loading the discriminator…")
-def _realism_judge(artifact_root: str, modified: float):  # `modified`: a file replaced while the app runs is read again
-    from thisineq.app.support import RealismJudge
+def _discriminator(artifact_root: str, modified: float):  # `modified`: a file replaced while the app runs is read again
     from thisineq.models.importers import load_saved_discriminator
 
-    artifacts = ArtifactSet(Path(artifact_root))
-    return RealismJudge(generator_model(str(artifacts.generator)), load_saved_discriminator(artifacts.discriminator))
+    return load_saved_discriminator(ArtifactSet(Path(artifact_root)).discriminator)
 
 
 @st.cache_resource(show_spinner="Loading the image models…")

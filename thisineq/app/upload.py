@@ -22,10 +22,11 @@ from thisineq.app import support as support_ui
 from thisineq.app.jobs import Job, JobQueue, JobStopped, apply_thread_budget
 from thisineq.data.photos import PhotoReadError
 from thisineq.data.photos.upload import Crop, UploadedPhoto, crop_box, crop_square, read_upload
+from thisineq.images import to_uint8
 from thisineq.invert import methods
 from thisineq.invert.api import InversionModels, invert_image
 from thisineq.latent.normals import BoundarySet
-from thisineq.latent.ood import SupportModel
+from thisineq.latent.ood import Support
 from thisineq.predict.reader import ImageReader
 
 OPTIMISATION_STEPS = (100, 250, 500, 1000)
@@ -233,9 +234,8 @@ def walk_and_download(
     normals: BoundarySet,
     missing_context: tuple,
     reader: ImageReader | None = None,
-    support: SupportModel | None = None,
+    support: Support | None = None,
     synthetic: bool = False,
-    judge: support_ui.RealismJudge | None = None,
 ) -> None:
     """The boundary toggles and sliders, the crop beside its inversion and the edit, and the two downloads.
 
@@ -243,7 +243,6 @@ def walk_and_download(
     `reader`: the set's image-side models; under each image, what they read in it.
     `support`: the method's out-of-distribution bands; beside the edit, its band and why.
     `synthetic`: whether the set's model learned synthetic data (the exported image's provenance says so).
-    `judge`: the set's kept discriminator, where its realism is part of the bands.
     """
     fit, walk = widgets.boundary_choice(normals, method, state.UPLOAD_FIT, state.UPLOAD_WALK)
     directions = normals.directions(method, fit=fit, walk=walk) if fit else {}
@@ -253,7 +252,8 @@ def walk_and_download(
     for reason in widgets.missing_boundaries(normals, method, fit, *missing_context).values():
         st.caption(reason[0].upper() + reason[1:])
     latent = generation.ws_tensor(ws)
-    edited = generation.synthesise(models.generator, latent, moves)
+    rendered = generation.render(models.generator, latent, moves)
+    edited = to_uint8(rendered[0])
     columns = st.columns(3)
     columns[0].image(generation.png_data_url(photo), caption="your crop", width="stretch")
     reconstruction = generation.synthesise(models.generator, latent)
@@ -263,7 +263,7 @@ def walk_and_download(
     columns[2].image(generation.png_data_url(edited), caption="edited", width="stretch")
     band = None
     if support is not None:
-        band, reason = support_ui.band_of(support, latent, moves, judge)
+        band, reason = support_ui.band_of(support, latent, moves, image=rendered)
         support_ui.show_band(columns[2], band, reason)
     if reader is not None and st.toggle(
         "Read with the image models",

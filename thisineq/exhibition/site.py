@@ -34,10 +34,10 @@ from thisineq.invert import methods
 from thisineq.invert.batch import load_inversions
 from thisineq.io import atomic_open
 from thisineq.latent.normals import BoundarySet
-from thisineq.latent.ood import SupportModel
+from thisineq.latent.ood import Support, SupportModel
 from thisineq.latent.walk import edit
 from thisineq.models.importers import load_saved_discriminator
-from thisineq.models.stylegan2 import Discriminator, load_generator, realism_of_latents, sample_ws
+from thisineq.models.stylegan2 import load_generator, sample_ws
 
 ASSETS = ("index.html", "kiosk.html", "about.html", "app.js", "style.css")
 HELD_OUT = ("val", "test")
@@ -113,20 +113,6 @@ def export_site(config: SiteConfig, *, log=print) -> SiteReport:
     )
 
 
-@dataclass(frozen=True)
-class Support:
-    """The walked method's out-of-distribution bands, and the discriminator that reads the images where the set keeps one."""
-
-    model: SupportModel
-    discriminator: Discriminator | None = None
-
-    def bands(self, generator, latents: np.ndarray) -> tuple[list[str], list[str]]:
-        """Each latent's band and reason, its image read by the discriminator where there is one."""
-        realism = None if self.discriminator is None else realism_of_latents(generator, self.discriminator, latents)
-        scores = self.model.scores(latents, realism)
-        return list(scores["band"]), list(self.model.reasons(scores))
-
-
 def _load(artifacts: ArtifactSet, config: SiteConfig):
     """Everything the site needs, each file checked before anything is written."""
     if not artifacts.generator.is_file():
@@ -175,7 +161,7 @@ def _street(index, label, ws, generator, directions, support, config, folder: Pa
     bands = [""] * len(names)
     reasons = [""] * len(names)
     if support is not None:
-        bands, reasons = support.bands(generator, stacked.numpy())
+        bands, reasons = support.bands(stacked.numpy(), generator)
     steps = len(config.steps)
     walks = {
         key: {

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from thisineq.config import option
 from thisineq.data.domains import domain as domain_info
@@ -36,6 +37,8 @@ from thisineq.errors import ConfigError, ThisIneqError
 from thisineq.io import atomic_open
 from thisineq.latent.normals import Direction
 from thisineq.latent.wspace import WSpace
+from thisineq.models.stylegan2 import Discriminator, Generator, realism_of_latents
+from thisineq.models.stylegan2 import realism as image_realism
 
 BANDS = ("typical", "unusual", "unsupported")
 REFERENCES = ("w", "photos")
@@ -346,6 +349,39 @@ class SupportModel:
             )
         except (KeyError, ValueError, OSError) as error:
             raise ThisIneqError(f"{path} is not a support model written by thisineq: {error}") from None
+
+
+@dataclass(frozen=True)
+class Support:
+    """A method's bands, with the set's kept discriminator that reads the latents' images where the bands were
+    calibrated with one: the pages and the exhibition site score edits through this one owner."""
+
+    model: SupportModel
+    discriminator: Discriminator | None = None
+
+    @property
+    def reads_images(self) -> bool:
+        return self.discriminator is not None and self.model.reads_realism
+
+    def scores(self, ws: np.ndarray, generator: Generator | None = None, images: torch.Tensor | None = None) -> pd.DataFrame:
+        """`SupportModel.scores` of latents ws (n, num_ws, D), their images read where the bands read images: `images`
+        (n, 3, size, size) in [-1, 1] if already rendered (a page showing them renders once), else the generator's."""
+        realism = None
+        if self.reads_images:
+            if images is not None:
+                realism = image_realism(self.discriminator, images)
+            elif generator is not None:
+                realism = realism_of_latents(generator, self.discriminator, ws)
+            else:
+                raise ConfigError("these bands read each latent's image: pass the images or the generator that renders them")
+        return self.model.scores(ws, realism)
+
+    def bands(
+        self, ws: np.ndarray, generator: Generator | None = None, images: torch.Tensor | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Each latent's band and the reason where it is not typical."""
+        scores = self.scores(ws, generator, images)
+        return list(scores["band"]), list(self.model.reasons(scores))
 
 
 def fit_support(
