@@ -49,6 +49,14 @@ def small_set(tmp_path) -> ArtifactSet:
             }
         ),
     )
+    write(
+        artifacts.boundaries / "ood.json",
+        {
+            "config": {"unusual": 0.95},
+            "e4e": {"flagged_unsupported": 0.97, "false_alarms": {"photos": {"codes": 610, "unsupported": 0.01}}},
+            "projector": {"flagged_unsupported": 0.6, "false_alarms": {"photos": {"codes": 40, "unsupported": 0.075}}},
+        },
+    )
     write(artifacts.pipeline_times, {"city": 600.0, "gan": 5400.0})
     return artifacts
 
@@ -73,6 +81,12 @@ def test_the_headline_reads_each_source_and_judges_each_target(small_set):
     timed = partial["minutes of the 2 steps timed (1 ran before times were kept: not judged)"]
     assert timed["value"] == 100.0 and timed["target"] is None and timed["met"] is None
     assert not any(f["area"] == "known answer" for f in record["figures"])  # no summary.json: left out, not invented
+    # Issue 18's target per method: ≥ 90% of known-unsupported edits flagged, at ≤ 5% false alarms.
+    assert by_name["e4e: known-unsupported edits flagged unsupported"]["met"] is True
+    assert by_name["e4e: false alarms on 610 held-out photos' codes"]["met"] is True
+    assert by_name["projector: known-unsupported edits flagged unsupported"]["met"] is False
+    assert by_name["projector: false alarms on 40 held-out photos' codes"]["met"] is False
+    assert not any(f["figure"].startswith("config") for f in record["figures"])
 
 
 def test_steps_side_by_side_count_once_and_the_time_between_sittings_not_at_all(small_set):

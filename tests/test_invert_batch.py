@@ -113,6 +113,17 @@ def test_a_folder_of_another_inversions_parts_is_not_mixed_in(setup, tmp_path):
     assert main(invert_args(root, dataset, out, "--chunk", "8", "--shard", "2/2")) == 2  # no such shard
 
 
+def test_an_encoders_parts_resume_whatever_the_optimisers_settings(setup, tmp_path):
+    """e4e reads no projector setting: parts planned under another prior or step count are the same inversion."""
+    root, dataset = setup
+    out = tmp_path / "e4e"
+    assert main(invert_args(root, dataset, out, "--chunk", "8", "--shard", "0/2", "--w-prior", "0.03")) == 0
+    assert main(invert_args(root, dataset, out, "--chunk", "8", "--shard", "1/2", "--steps", "7")) == 0
+    run(root, dataset, tmp_path / "plain")
+    assert np.allclose(load_inversions(out).ws, load_inversions(tmp_path / "plain").ws, atol=1e-6)
+    assert main(invert_args(root, dataset, tmp_path / "plain", "--chunk", "4")) == 2  # the chunks still must fit
+
+
 @pytest.mark.slow
 def test_under_torchrun_two_processes_give_the_single_process_result(setup, tmp_path):
     import os

@@ -65,6 +65,12 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
     assert fitted_on["projector"]["latents"] == str(tmp_path / "work" / "inversions" / "projector")
     assert all(entry["fits"]["whitened"]["sigma_w"] > 0 for entry in fitted_on["e4e"]["domains"].values())
     assert (tmp_path / "work" / "inversions" / "e4e" / "latents.npz").is_file()
+    # The prior is the optimisers': the projector's inversions record it, an encoder's do not.
+    recorded = {
+        m: json.loads((out / "inversions" / m / "inversion.json").read_text(encoding="utf-8"))["settings"]
+        for m in ("e4e", "projector")
+    }
+    assert recorded["projector"]["w_prior"] == config.projector_w_prior > 0 and recorded["e4e"]["w_prior"] == 0
     # Every fit kind, with its stability, separation and visibility; Fig. 4 walks held-out photos and random seeds.
     visibility = pd.read_csv(out / "boundaries" / "visibility.csv")
     assert set(visibility["fit"]) == {"whitened W", "standardised latents", "W's principal axes", "partial effect"}
@@ -130,12 +136,13 @@ def test_tiny_pipeline_builds_everything_and_then_skips(tmp_path):
 
 def test_the_projectors_prior_changes_its_steps_settings_only_where_there_is_one():
     by_name = {step.name: step for step in STEPS}
-    plain, held = PipelineConfig(), PipelineConfig(projector_w_prior=0.01)
+    plain, held = PipelineConfig(projector_w_prior=0.0), PipelineConfig(projector_w_prior=0.01)
     assert "projector_w_prior" not in json.dumps(by_name["invert_projector"].settings(plain))  # fingerprints as before
     assert "w_prior" not in by_name["comparison"].settings(plain)
-    for name in ("invert_projector", "walks", "comparison"):
+    for name in ("invert_projector", "invert_hybrid", "invert_city_projector", "walks", "comparison"):
         assert by_name[name].settings(held) != by_name[name].settings(plain), name
-    for name in ("encoder_e4e", "boundaries", "predict"):
+    # Only the optimisers read the prior: the encoders' inversions stay current whatever it is.
+    for name in ("encoder_e4e", "invert_e4e", "invert_restyle", "invert_city_e4e", "boundaries", "predict"):
         assert by_name[name].settings(held) == by_name[name].settings(plain), name
 
 

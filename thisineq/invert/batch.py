@@ -147,6 +147,9 @@ def _shard(shard: tuple[int, int] | None) -> tuple[int, int, bool]:
     return k, n, False
 
 
+OPTIMISER_SETTINGS = ("projector_steps", "hybrid_steps", "w_prior")  # what only the optimising methods read
+
+
 def _check_plan(path: Path, config: BatchInversionConfig, photo_ids: pd.Index) -> None:
     """Write the folder's plan, or check that this run follows it: other photos or settings would mix two inversions."""
     plan = {
@@ -160,8 +163,13 @@ def _check_plan(path: Path, config: BatchInversionConfig, photo_ids: pd.Index) -
     found = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(found.get("settings"), dict):
         found["settings"].setdefault("w_prior", 0.0)  # a plan written before the prior existed: StyleGAN2-ADA's projector
-    if found != json.loads(json.dumps(plan)):
-        differs = sorted(k for k in plan if found.get(k) != json.loads(json.dumps(plan))[k])
+    wanted = json.loads(json.dumps(plan))
+    if not methods.method(config.method).optimises and isinstance(found.get("settings"), dict):
+        for name in OPTIMISER_SETTINGS:  # an encoder reads none of them: its parts stand whatever they say
+            found["settings"].pop(name, None)
+            wanted["settings"].pop(name, None)
+    if found != wanted:
+        differs = sorted(k for k in plan if found.get(k) != wanted[k])
         raise ConfigError(
             f"{path.parent.parent} holds parts of another inversion ({', '.join(differs)} differ): "
             "use its settings, or another --out, or remove its parts/ folder"

@@ -1,7 +1,8 @@
 """An artifact set's headline figures beside their targets, in one machine-readable file (`headline.json`).
 
 The figures are read from what the pipeline wrote — the GAN's quality, the inversion comparison,
-Table 1, the walks' visibility, the known-answer summary and the steps' wall times — and nothing is
+Table 1, the walks' visibility, the out-of-distribution bands, the known-answer summary and the steps' wall
+times — and nothing is
 computed again. A figure whose source is missing is left out, so a set built without (say) the
 known-answer benchmark still has a headline. The Overview page shows the list as it stands.
 
@@ -28,7 +29,7 @@ MODEL_STAGE_MINUTES = 150  # issue 14: the whole model stage from nothing on 2 c
 
 @dataclass(frozen=True)
 class Figure:
-    area: str  # GAN, inversion, Table 1, walks, known answer, pipeline
+    area: str  # GAN, inversion, Table 1, walks, out of distribution, known answer, pipeline
     figure: str  # what was measured, in words
     value: float | None
     target: str | None  # e.g. "≥ 0.7"
@@ -155,6 +156,29 @@ def known_answer_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
             )
 
 
+OOD_FLAGGED = Target(">=", 0.9)  # issue 18: known-unsupported edits flagged…
+OOD_FALSE_ALARMS = Target("<=", 0.05)  # …at no more than this share of held-out photos
+
+
+def support_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
+    """Per method, the out-of-distribution bands' detection of known-unsupported edits and their false alarms."""
+    record = _json(artifacts.boundaries / "ood.json")
+    for method, entry in (record or {}).items():
+        if not isinstance(entry, dict) or "flagged_unsupported" not in entry:
+            continue  # the record's config
+        source = "boundaries/ood.json"
+        words = "known-unsupported edits flagged unsupported"
+        yield figure("out of distribution", f"{method}: {words}", entry["flagged_unsupported"], OOD_FLAGGED, source)
+        alarms = entry.get("false_alarms", {}).get("photos", {})
+        yield figure(
+            "out of distribution",
+            f"{method}: false alarms on {alarms.get('codes', '?')} held-out photos' codes",
+            alarms.get("unsupported"),
+            OOD_FALSE_ALARMS,
+            source,
+        )
+
+
 def pipeline_figures(artifacts: ArtifactSet, steps: list[str] | None = None) -> Iterator[Figure]:
     """The pipeline's minutes, judged against the model stage's budget only when every step of the run (`steps`) was timed.
 
@@ -195,6 +219,7 @@ READERS: tuple[Callable[[ArtifactSet], Iterator[Figure]], ...] = (
     inversion_figures,
     table1_figures,
     walk_figures,
+    support_figures,
     known_answer_figures,
 )
 
@@ -222,6 +247,7 @@ def sources(artifacts: ArtifactSet) -> list:
         artifacts.boundaries / "table1.csv",
         artifacts.visibility,
         artifacts.known_answer / "summary.json",
+        artifacts.boundaries / "ood.json",
         artifacts.pipeline_times,
         artifacts.pipeline_spans,
     ]

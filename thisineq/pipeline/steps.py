@@ -59,10 +59,13 @@ def _encoder_settings(config: PipelineConfig, kind: str) -> dict:
     } | ({"backbone": config.encoder_backbone} if config.encoder_backbone != "residual" else {})  # joined late: counts when set
 
 
-def _inversion_settings(config: PipelineConfig, city: bool = False) -> dict:
-    """The optimising methods' settings; on the training city, the projector's alone (no demo subset, no hybrid)."""
+def _inversion_settings(config: PipelineConfig, city: bool = False, optimises: bool = True) -> dict:
+    """The optimising methods' settings; on the training city, the projector's alone (no demo subset, no hybrid).
+
+    An encoder's inversions count the optimisers' steps and subset as they always have (its fingerprint stays), but
+    not the prior, which only an optimiser reads."""
     keys = ("projector_steps", "projector_lpips") + (() if city else ("hybrid_steps", "projector_photos", "projector_splits"))
-    return {key: getattr(config, key) for key in keys} | _prior(config)
+    return {key: getattr(config, key) for key in keys} | (_prior(config) if optimises else {})
 
 
 def _prior(config: PipelineConfig) -> dict:
@@ -94,7 +97,7 @@ def _inversion_step(method: str) -> Step:
         partial(invert.invert_demo, method=method),
         inputs=partial(invert.inversion_inputs, method=method),
         outputs=lambda paths: [paths.inversion(method) / "inversion.json"],
-        settings=_inversion_settings,
+        settings=partial(_inversion_settings, optimises=methods.method(method).optimises),
         artifact="inversions",
     )
 
