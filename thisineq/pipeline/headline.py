@@ -1,10 +1,9 @@
 """An artifact set's headline figures beside their targets, in one machine-readable file (`headline.json`).
 
 The figures are read from what the pipeline wrote — the GAN's quality, the inversion comparison,
-Table 1, the walks' visibility, the out-of-distribution bands, the known-answer summary and the steps' wall
-times — and nothing is
-computed again. A figure whose source is missing is left out, so a set built without (say) the
-known-answer benchmark still has a headline. The Overview page shows the list as it stands.
+Table 1, the walks' visibility, the out-of-distribution bands, the known-answer summary and the steps'
+wall times — and nothing is computed again. A figure whose source is missing is left out, so a set
+built without (say) the known-answer benchmark still has a headline. The Overview page shows the list as it stands.
 
 Schema (`SCHEMA`): {"schema", "set", "figures": [{"area", "figure", "value", "target", "met", "source"}]}
 with `value` a number or null, `target` a phrase or null, `met` true/false/null (no target).

@@ -73,6 +73,11 @@ def _prior(config: PipelineConfig) -> dict:
     return {"projector_w_prior": config.projector_w_prior} if config.projector_w_prior else {}
 
 
+def _kept_discriminator(paths: Workspace) -> list[Path]:
+    """The set's discriminator as an input where one is kept: a set without one keeps the fingerprints it had."""
+    return [paths.artifacts.discriminator] if paths.artifacts.discriminator.is_file() else []
+
+
 def _comparison_settings(config: PipelineConfig) -> dict:
     settings = asdict(invert.comparison_config(config))
     if not settings["w_prior"]:
@@ -190,7 +195,7 @@ STEPS: tuple[Step, ...] = (
             [paths.generator, paths.artifacts.normals]
             + [folder / "latents.npz" for folder in paths.boundary_latents().values()]
             + paths.photo_tables()
-            + [path for path in [paths.artifacts.discriminator] if path.is_file()]  # its realism, where one is kept
+            + _kept_discriminator(paths)  # its realism, where one is kept
         ),
         outputs=lambda paths: [paths.artifacts.boundaries / "ood.json"],
         settings=lambda config: {
@@ -205,7 +210,7 @@ STEPS: tuple[Step, ...] = (
         inputs=lambda paths: (
             _latents(paths, methods.NAMES)
             + [paths.artifacts.normals, paths.demo_dataset / PHOTOS]  # its splits
-            + [path for path in [paths.artifacts.discriminator] if path.is_file()]  # the realism it reads, where kept
+            + _kept_discriminator(paths)  # the realism it reads, where kept
         ),
         outputs=lambda paths: [paths.artifacts.comparison],
         settings=_comparison_settings,

@@ -16,7 +16,7 @@ from thisineq.images import to_tensor
 from thisineq.io import atomic_open, write_json
 from thisineq.models.importers import save_discriminator
 from thisineq.models.stylegan2 import Discriminator, float16, load_generator, safe_load, sample_z, save_generator
-from thisineq.training.gan import GENERATOR, generate, load_discriminator, metric_history
+from thisineq.training.gan import GENERATOR, discriminator_of, generate, metric_history
 from thisineq.training.run import CHECKPOINT, LOG, RUN_CONFIG, save_grid
 
 EXPORT_SEED = 2024  # the z of an exported generator's samples.png
@@ -42,7 +42,7 @@ def export_gan(
     out_dir.mkdir(parents=True, exist_ok=True)
     save_generator(generator, out_dir / "generator.pt", half=True, extra={"step": prior + step})
     if discriminator:
-        d = load_discriminator(run_dir / CHECKPOINT)
+        d = discriminator_of(checkpoint, run_dir / CHECKPOINT)  # the checkpoint read above, not a second time
         if not isinstance(d, Discriminator):
             raise ConfigError("a projected discriminator reads features, not images: it has no realism logit to keep")
         save_discriminator(d, out_dir / "discriminator.pt", extra={"step": prior + step})

@@ -453,7 +453,11 @@ def load_discriminator(path: str | os.PathLike) -> Discriminator | ProjectedDisc
     Of a stylegan2+projected pair it gives the StyleGAN2 D, whose one logit per image is the realism
     score the comparison reads.
     """
-    checkpoint = safe_load(path)
+    return discriminator_of(safe_load(path), path)
+
+
+def discriminator_of(checkpoint: dict, path: str | os.PathLike) -> Discriminator | ProjectedDiscriminator:
+    """`load_discriminator` of a checkpoint already read from `path` (named in its error)."""
     if checkpoint.get("format") != "thisineq-gan-train":
         raise CheckpointError(f"{path} is not a thisineq GAN training checkpoint (it holds no discriminator)")
     discriminator = make_discriminator(GANTrainConfig.from_dict(checkpoint["config"]))
