@@ -40,6 +40,13 @@ RANKING_COLUMNS = {
         "ceiling", format="%.3f", help="the noise-free hidden scores: the most the crowd's noise allows"
     ),
     "hidden_spearman_held_out": st.column_config.NumberColumn("ρ with the hidden score", format="%.3f"),
+    "votes_simulated": st.column_config.NumberColumn(
+        "simulated votes", help="further votes the simulated crowd cast between the held-out photos"
+    ),
+    "ranker_accuracy_simulated": st.column_config.NumberColumn(
+        "ranker on them ↑", format="%.3f", help="the ranker on those votes: the same check with far less noise"
+    ),
+    "ceiling_accuracy_simulated": st.column_config.NumberColumn("ceiling on them", format="%.3f"),
 }
 
 RANKER_WORDS = {

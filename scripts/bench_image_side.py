@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--areas", type=int, default=600)
     parser.add_argument("--votes", type=int, default=60000)
     parser.add_argument("--backbone", default=PipelineConfig().image_backbone, choices=BACKBONES)
+    parser.add_argument("--perception-backbone", default=PipelineConfig().perception_backbone, choices=BACKBONES)
     parser.add_argument("--work", type=Path, default=Path("data/image_side"))
     args = parser.parse_args()
     started = time.perf_counter()
@@ -79,22 +80,26 @@ def main() -> None:
         RankConfig(
             dataset=str(root),
             out=str(args.work / "rank"),
-            backbone=args.backbone,
+            backbone=args.perception_backbone,
             truth=str(args.work / "city" / "ground_truth.csv"),
         ),
         progress=False,
         log=lambda _: None,
     )
     ranking = pd.read_csv(ranked / "ranking.csv")
-    print(f"\nperception ranking ({time.perf_counter() - started:.0f} s)")
+    print(f"\nperception ranking from {args.perception_backbone} features ({time.perf_counter() - started:.0f} s)")
     print(
-        "| question | held-out votes | ranker | ceiling | ranker − ceiling | Bradley–Terry (votes only) | ρ with hidden score |"
+        "| question | held-out votes | ranker | ceiling | ranker − ceiling | on simulated held-out votes: ranker − ceiling "
+        "| Bradley–Terry (votes only) | ρ with hidden score |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for row in ranking.itertuples():
         print(
             f"| {row.question} | {row.votes_test:,} | {row.ranker_accuracy:.3f} | {row.ceiling_accuracy:.3f} | "
-            f"{row.ranker_accuracy - row.ceiling_accuracy:+.3f} | {row.baseline_accuracy:.3f} | {row.hidden_spearman_held_out:.3f} |"
+            f"{row.ranker_accuracy - row.ceiling_accuracy:+.3f} | "
+            f"{row.ranker_accuracy_simulated:.3f} − {row.ceiling_accuracy_simulated:.3f} = "
+            f"{row.ranker_accuracy_simulated - row.ceiling_accuracy_simulated:+.3f} | "
+            f"{row.baseline_accuracy:.3f} | {row.hidden_spearman_held_out:.3f} |"
         )
     correlations = pd.read_csv(ranked / "correlations.csv")
     table = correlations.pivot(index="question", columns="domain", values="spearman")[list(DOMAINS)]

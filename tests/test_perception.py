@@ -115,6 +115,7 @@ def test_the_synthetic_crowd_votes_from_the_hidden_factors_with_ties_and_a_ceili
     rng = np.random.default_rng(0)
     columns = sorted({f for weights in QUESTIONS.values() for f in weights})
     factors = pd.DataFrame(rng.random((300, len(columns))), columns=columns, index=[f"{i:06d}" for i in range(300)])
+    factors["car_count"] = rng.integers(0, 4, 300)
     votes = simulate_votes(factors, pd.Series(factors.index), 5000, seed=3)
     assert set(votes["question"]) == set(QUESTIONS) and (votes["left"] != votes["right"]).all()
     assert 0.1 < np.mean(votes["winner"] == "equal") < 0.35
@@ -125,6 +126,26 @@ def test_the_synthetic_crowd_votes_from_the_hidden_factors_with_ties_and_a_ceili
         assert 0.75 < ceiling < 0.97  # the voters' noise costs some decisive votes
     again = simulate_votes(factors, pd.Series(factors.index), 5000, seed=3)
     pd.testing.assert_frame_equal(votes, again)
+
+
+def test_the_crowd_judges_only_what_the_render_shows_no_value_of_a_car_that_is_not_there_nor_unpainted_graffiti():
+    rng = np.random.default_rng(1)
+    columns = sorted({f for weights in QUESTIONS.values() for f in weights})
+    factors = pd.DataFrame(rng.random((200, len(columns))), columns=columns)
+    factors["car_count"] = np.tile([0, 1, 2, 3], 50)
+    wealthier, safer = perception_scores(factors, "wealthier"), perception_scores(factors, "safer")
+    changed = factors.copy()
+    carless = changed["car_count"] == 0
+    changed.loc[carless, "car_value"] = 1.0 - changed.loc[carless, "car_value"]  # other cars' values stay put
+    changed.loc[changed["graffiti"] <= 0.05, "graffiti"] = 0.03
+    np.testing.assert_allclose(perception_scores(changed, "wealthier"), wealthier)
+    np.testing.assert_allclose(perception_scores(changed, "safer"), safer)
+    drawn = int(np.flatnonzero(~carless & (factors["car_value"] < 0.5))[0])
+    newer = factors.copy()
+    newer.loc[drawn, "car_value"] = 1.0  # one drawn car made new and glossy
+    assert perception_scores(newer, "wealthier")[drawn] > wealthier[drawn] + 0.3
+    with pytest.raises(ConfigError, match="no car_count column"):
+        perception_scores(factors.drop(columns="car_count"), "wealthier")
 
 
 def test_a_synthetic_city_with_votes_ingests_them_by_photo_id_and_names_votes_for_missing_photos(tmp_path, capsys):
@@ -207,6 +228,10 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     assert set(ranking["question"]) == set(QUESTIONS) and (ranking["votes_test"] > 0).all()
     assert ranking[["ranker_accuracy", "baseline_accuracy", "ceiling_accuracy"]].apply(lambda c: c.between(0, 1)).all().all()
     assert (ranking["ranker"] == "bradley-terry").all() and ranking["ranker_prior"].gt(0).all()
+    # With the truth, far more votes between the held-out photos judge the ranker against its ceiling.
+    assert (ranking["votes_simulated"] == 40000).all()
+    assert (ranking["ceiling_accuracy_simulated"] > ranking["ranker_accuracy_simulated"]).all()
+    assert ranking["ceiling_accuracy_simulated"].between(0.8, 0.97).all() and ranking["ranker_accuracy_simulated"].gt(0.5).all()
     scores = pd.read_csv(out / "perception_scores.csv", dtype={"photo_id": str})
     assert len(scores) == 120 and set(QUESTIONS) <= set(scores.columns)
     correlations = pd.read_csv(out / "correlations.csv")
@@ -219,9 +244,9 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     from thisineq.perception.run import load_rankers
 
     rankers = load_rankers(out / "ranker.pt")
-    assert set(rankers.rankers) == set(QUESTIONS) and rankers.backbone == "vgg-texture"
+    assert set(rankers.rankers) == set(QUESTIONS) and rankers.backbone == cache.PERCEPTION_BACKBONE
     dataset = load_dataset(city / "dataset")
-    features = cache.photo_features(dataset, "vgg-texture", progress=False, log=lambda _: None)
+    features = cache.photo_features(dataset, rankers.backbone, progress=False, log=lambda _: None)
     reloaded = rankers.predict(features)
     order = dataset.photos.sort_values("cache_index").index
     fitted = scores.set_index("photo_id").loc[order, list(QUESTIONS)].reset_index(drop=True)

@@ -287,14 +287,17 @@ def test_the_texture_backbone_keeps_marks_a_pixel_wide_that_the_deep_averages_lo
         for _ in range(4):
             row, column = int(rng.integers(40, 48)), int(rng.integers(0, 52))
             image[:, row, column : column + 10] = torch.tensor([1.0, -1.0, 1.0])[:, None]
-    shifts = {}
-    for backbone in ("vgg", "vgg-texture"):
+    shifts, dims = {}, {}
+    for backbone in ("vgg", "vgg-texture", "vgg-bands", "vgg-bands-192"):
         network = feature_network(backbone)
         before, after = image_features(photos, network), image_features(marked, network)
         between_streets = np.median(np.linalg.norm(before[:, None] - before[None], axis=2)[np.triu_indices(len(before), 1)])
         shifts[backbone] = float(np.median(np.linalg.norm(after - before, axis=1)) / between_streets)
-    assert len(network.blocks) == 3 and before.shape[1] == 2 * (64 + 128 + 256)  # relu1_2…relu3_3, mean and spread
+        dims[backbone] = (len(network.blocks), before.shape[1])
+    assert dims["vgg-texture"] == (3, 2 * (64 + 128 + 256))  # relu1_2…relu3_3, mean and spread
+    assert dims["vgg-bands"] == dims["vgg-bands-192"] == (3, 3 * 2 * (64 + 128 + 256))  # the same, per third
     assert shifts["vgg-texture"] > 2 * shifts["vgg"], shifts
+    assert shifts["vgg-bands-192"] > 1.2 * shifts["vgg-bands"], shifts  # at 192 px relu3_3 resolves the stroke
 
 
 def test_the_banded_backbone_tells_a_mark_on_the_wall_from_the_same_mark_on_the_pavement():

@@ -36,7 +36,7 @@ from thisineq.io import atomic_open
 from thisineq.latent.normals import BoundarySet
 from thisineq.latent.ood import Support, SupportModel
 from thisineq.latent.walk import edit
-from thisineq.models.importers import load_saved_discriminator
+from thisineq.models.importers import kept_discriminator
 from thisineq.models.stylegan2 import load_generator, sample_ws
 
 ASSETS = ("index.html", "kiosk.html", "about.html", "app.js", "style.css")
@@ -128,8 +128,7 @@ def _load(artifacts: ArtifactSet, config: SiteConfig):
     support = None
     if support_path.is_file():
         model = SupportModel.load(support_path)
-        reads_images = model.reads_realism and artifacts.discriminator.is_file()
-        support = Support(model, load_saved_discriminator(artifacts.discriminator) if reads_images else None)
+        support = Support(model, kept_discriminator(artifacts.discriminator) if model.reads_realism else None)
     streets = []
     if (artifacts.inversion(method) / "inversion.json").is_file():
         inversions = load_inversions(artifacts.inversion(method))

@@ -100,6 +100,11 @@ def load_saved_discriminator(path: str | os.PathLike) -> Discriminator:
     return d.eval().requires_grad_(False)
 
 
+def kept_discriminator(path: str | os.PathLike) -> Discriminator | None:
+    """The discriminator an artifact set keeps at `path` (`gan/discriminator.pt`), or None where it keeps none."""
+    return load_saved_discriminator(path) if Path(path).is_file() else None
+
+
 def model_card(snapshot: AdaSnapshot, config: StyleGAN2Config, discriminator: bool, class_index: int = 0) -> str:
     g = snapshot.networks["G_ema"]
     imported = "G_ema (the generator every page uses)" + (" and D" if discriminator else "")

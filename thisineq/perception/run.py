@@ -22,7 +22,7 @@ from scipy import stats
 from thisineq.config import option
 from thisineq.data.dataset import Dataset, load_dataset
 from thisineq.data.domains import DOMAIN_KEYS
-from thisineq.data.synth.crowd import ceiling_accuracy, perception_scores
+from thisineq.data.synth.crowd import ceiling_accuracy, perception_scores, simulate_votes
 from thisineq.data.votes import check_votes, problems_summary, read_votes
 from thisineq.errors import ConfigError
 from thisineq.io import atomic_open, atomic_path
@@ -36,7 +36,7 @@ from thisineq.perception.ranker import (
     pairwise_accuracy,
     ranker_network,
 )
-from thisineq.predict.features import BACKBONES, feature_network, image_features, photo_features
+from thisineq.predict.features import BACKBONES, PERCEPTION_BACKBONE, feature_network, image_features, photo_features
 from thisineq.predict.ordinal import Standardiser, fitted_state, restore_network
 
 RANKER = "ranker.pt"
@@ -49,7 +49,7 @@ class RankConfig:
 
     dataset: str = option(help="dataset folder with crowd votes (`thisineq data ingest --votes`, `data synth --votes`)")
     out: str = option(help="folder for the scores, the held-out accuracies and ranker.pt")
-    backbone: str = option("vgg-texture", "image features the ranker reads", choices=BACKBONES)
+    backbone: str = option(PERCEPTION_BACKBONE, "image features the ranker reads", choices=BACKBONES)
     model: str = option(
         "bradley-terry",
         "the ranker: Bradley–Terry strengths linear in the features (prior chosen by cross-validation), "
@@ -62,12 +62,19 @@ class RankConfig:
     hidden: int = option(64, "width of the Siamese ranker's hidden layer")
     truth: str = option("", "a synthetic city's ground_truth.csv: adds the ceiling and the recovery of its hidden scores")
     votes: str = option("", "a votes file (Place Pulse layout) to rank from instead of the dataset's own votes")
+    truth_votes: int = option(
+        40000,
+        "with --truth: further votes per question simulated between the held-out photos, a check of the ranker "
+        "against its ceiling far less noisy than the few votes that fall between them",
+    )
     seed: int = option(0, "seed of the split and the rankers")
 
     def __post_init__(self):
         self.questions = tuple(self.questions)
         if not 0 < self.test_share < 1:
             raise ConfigError(f"test_share must be between 0 and 1, got {self.test_share}")
+        if self.truth_votes < 0:
+            raise ConfigError(f"truth_votes must be at least 0, got {self.truth_votes}")
         if self.model not in RANKERS:
             raise ConfigError(f"unknown ranker {self.model!r}; choose from {', '.join(RANKERS)}")
 
@@ -118,6 +125,19 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
             hidden = pd.Series(perception_scores(truth.loc[photos.index], question), index=photos.index)
             row["ceiling_accuracy"] = ceiling_accuracy(asked[test], hidden)
             row["hidden_spearman_held_out"] = float(stats.spearmanr(held_out_scores[held_out], hidden[held_out]).statistic)
+            if config.truth_votes and held_out.sum() >= 2:
+                more = simulate_votes(
+                    truth.loc[photos.index],
+                    pd.Series(photos.index),
+                    config.truth_votes,
+                    questions=(question,),
+                    seed=config.seed + 1,
+                    among=np.flatnonzero(held_out),
+                )
+                left_more, right_more = row_of[more["left"]].to_numpy(), row_of[more["right"]].to_numpy()
+                row["votes_simulated"] = len(more)
+                row["ranker_accuracy_simulated"] = pairwise_accuracy(held_out_scores, left_more, right_more, more["winner"])
+                row["ceiling_accuracy_simulated"] = ceiling_accuracy(more, hidden)
         results.append(row)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,7 @@ BACKBONE_LABELS = {
     "vgg": "VGG16",
     "vgg-texture": "VGG16 texture statistics",
     "vgg-bands": "VGG16 texture statistics in three bands",
+    "vgg-bands-192": "VGG16 texture statistics in three bands at 192 px",
     "efficientnet": "EfficientNet-Lite0",
 }
 MIDDLE_DECILE = 5.5  # an expected decile above this reads as privileged, below as deprived
@@ -101,7 +102,7 @@ def rank_perception(p: Pipeline) -> None:
     config = RankConfig(
         dataset=str(paths.train_dataset),
         out=str(work),
-        backbone=c.image_backbone,
+        backbone=c.perception_backbone,
         steps=c.image_steps,
         model=c.perception_ranker,
         hidden=c.perception_hidden,

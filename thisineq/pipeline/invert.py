@@ -16,7 +16,7 @@ from thisineq.invert.batch import BatchInversionConfig, invert_dataset, load_inv
 from thisineq.invert.compare import ComparisonConfig, compare_methods, reference_scores
 from thisineq.io import atomic_open, write_json
 from thisineq.latent.normals import BoundarySet
-from thisineq.models.importers import load_saved_discriminator
+from thisineq.models.importers import kept_discriminator
 from thisineq.pipeline.config import HELD_OUT, PipelineConfig
 from thisineq.training.gan import CHECKPOINT, load_discriminator
 
@@ -83,9 +83,9 @@ def compare_inversions(p: Pipeline) -> None:
     encoders = {kind: paths.encoder(kind) for kind in methods.ENCODERS}
     models = InversionModels.load(paths.generator, **encoders, lpips_net=c.projector_lpips)
     checkpoint: Path | None = paths.gan_run / CHECKPOINT
-    discriminator = None
-    if paths.artifacts.discriminator.is_file():  # kept beside the generator: the one the bands read too
-        checkpoint, discriminator = paths.artifacts.discriminator, load_saved_discriminator(paths.artifacts.discriminator)
+    discriminator = kept_discriminator(paths.artifacts.discriminator)  # kept beside the generator: the one the bands read
+    if discriminator is not None:
+        checkpoint = paths.artifacts.discriminator
     elif checkpoint.is_file():
         discriminator = load_discriminator(checkpoint)
     else:

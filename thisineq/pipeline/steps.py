@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from thisineq.artifacts import ArtifactSet
 from thisineq.data.dataset import PHOTOS, VOTES
 from thisineq.data.synth.build import GROUND_TRUTH
-from thisineq.data.synth.crowd import QUESTIONS, TIE_MARGIN, VOTER_NOISE
+from thisineq.data.synth.crowd import QUESTIONS, SEEN, TIE_MARGIN, VOTER_NOISE
 from thisineq.invert import methods
 from thisineq.latent.boundaries import DEFAULT_CS
 from thisineq.latent.ood import OODConfig
@@ -347,7 +347,7 @@ STEPS: tuple[Step, ...] = (
         settings=lambda config: {
             "votes": config.crowd_votes,
             "seed": config.seed,
-            "crowd": {"questions": QUESTIONS, "noise": VOTER_NOISE, "tie_margin": TIE_MARGIN},
+            "crowd": {"questions": QUESTIONS, "seen": SEEN, "noise": VOTER_NOISE, "tie_margin": TIE_MARGIN},
         },
         artifact="perception",  # the votes are what the rankers learn from; they are not committed themselves
         wanted=_synthetic,
@@ -361,7 +361,7 @@ STEPS: tuple[Step, ...] = (
         ),
         outputs=lambda paths: [paths.artifacts.perception / name for name in image_side.PERCEPTION_FILES],
         settings=lambda config: {
-            "backbone": config.image_backbone,
+            "backbone": config.perception_backbone,
             "ranker": config.perception_ranker,
             "hidden": config.perception_hidden,
             "steps": config.image_steps,

@@ -19,7 +19,7 @@ from thisineq.invert.batch import load_inversions
 from thisineq.io import write_json
 from thisineq.latent.normals import BoundarySet
 from thisineq.latent.ood import OODConfig, calibrate, detection_rates, fit_support, unsupported_edits
-from thisineq.models.importers import load_saved_discriminator
+from thisineq.models.importers import kept_discriminator
 from thisineq.models.stylegan2 import load_generator, realism_of_latents, sample_w
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def support_models(p: Pipeline) -> None:
     normals = BoundarySet.load(paths.artifacts.normals)
     generator = load_generator(paths.generator).float()
     w_samples = sample_w(generator, config.w_samples, seed=p.config.seed + 1).double().numpy()
-    discriminator = load_saved_discriminator(paths.artifacts.discriminator) if paths.artifacts.discriminator.is_file() else None
+    discriminator = kept_discriminator(paths.artifacts.discriminator)
     w_realism = None if discriminator is None else realism_of_latents(generator, discriminator, w_samples)
     photos = paths.labelled_photos()
     areas = load_dataset(paths.train_dataset).lsoas

@@ -1,7 +1,9 @@
 """A synthetic crowd's votes from the synthetic city's hidden factors: the known answer for perception ranking.
 
 Each question has a hidden perception score per photo: a documented weighted sum of the photo's
-standardised visual factors, scaled to unit variance. A voter sees each photo's score plus their
+standardised visual factors as the render shows them, scaled to unit variance. A voter judges the
+picture, not the city's hidden state: a car's value counts only where a car is drawn (a quarter of
+photos show none), and graffiti only where it is painted. A voter sees each photo's score plus their
 own noise (standard deviation `VOTER_NOISE`), and calls the pair equal when the two impressions
 differ by less than `TIE_MARGIN`; otherwise the higher one wins. These weights are a design choice
 for validating the ranker — what a crowd might read from these renders — not a claim about how
@@ -13,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from thisineq.data.synth.render import GRAFFITI_DRAWN_ABOVE
 from thisineq.errors import ConfigError
 
 # Question → weights on the standardised factors (positive: more of the factor looks more so).
@@ -21,6 +24,7 @@ QUESTIONS: dict[str, dict[str, float]] = {
     "safer": {"graffiti": -0.8, "litter": -0.7, "upkeep": 0.5, "greenery": 0.3, "fog": -0.3},
     "livelier": {"density": 0.6, "sun": 0.5, "greenery": 0.4, "window_size": 0.3, "overcast": -0.3},
 }
+SEEN = {"car_value": "only where a car is drawn", "graffiti": f"only above {GRAFFITI_DRAWN_ABOVE}, where it is painted"}
 VOTER_NOISE = 0.5  # each voter's impression departs from the hidden score by this much (its sd is 1)
 TIE_MARGIN = 0.25  # impressions closer than this are voted equal (about a fifth of votes)
 
@@ -30,30 +34,52 @@ def perception_scores(factors: pd.DataFrame, question: str) -> np.ndarray:
     if question not in QUESTIONS:
         raise ConfigError(f"unknown perception question {question!r}; choose from {', '.join(QUESTIONS)}")
     weights = QUESTIONS[question]
-    missing = [f for f in weights if f not in factors]
+    missing = [f for f in [*weights, *(["car_count"] if "car_value" in weights else [])] if f not in factors]
     if missing:
         raise ConfigError(f"the factors table has no {', '.join(missing)} column(s)")
-    used = factors[list(weights)]
+    used = visible_factors(factors)[list(weights)]
     z = (used - used.mean()) / used.std(ddof=0).replace(0, 1)
     score = z.to_numpy() @ np.array(list(weights.values()))
     return (score - score.mean()) / (score.std() or 1.0)
 
 
+def visible_factors(factors: pd.DataFrame) -> pd.DataFrame:
+    """The factors as a photo shows them: where no car is drawn, its value is the average seen on the cars that
+    are (neither old nor new: there is nothing to judge); graffiti below what is painted is none."""
+    shown = factors.copy()
+    if "car_value" in shown and "car_count" in shown:
+        no_car = shown["car_count"].to_numpy() == 0
+        if (~no_car).any():
+            shown.loc[no_car, "car_value"] = shown.loc[~no_car, "car_value"].mean()
+    if "graffiti" in shown:
+        shown.loc[shown["graffiti"] <= GRAFFITI_DRAWN_ABOVE, "graffiti"] = 0.0
+    return shown
+
+
 def simulate_votes(
-    factors: pd.DataFrame, names: pd.Series, n_votes: int, *, questions: tuple[str, ...] = tuple(QUESTIONS), seed: int = 0
+    factors: pd.DataFrame,
+    names: pd.Series,
+    n_votes: int,
+    *,
+    questions: tuple[str, ...] = tuple(QUESTIONS),
+    seed: int = 0,
+    among: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """`n_votes` votes (left, right, winner, question) between random pairs of photos, spread over `questions`.
 
-    factors: one row per photo (the ground-truth columns); names: what the votes call each photo (e.g. its file).
+    factors: one row per photo (the ground-truth columns); names: what the votes call each photo (e.g. its file);
+    among: the rows votes may pair (default every row), still scored as photos of the whole table.
     """
     if n_votes < 0:
         raise ConfigError(f"the number of votes must be at least 0, got {n_votes}")
-    if len(factors) < 2:
+    candidates = np.arange(len(factors)) if among is None else np.asarray(among)
+    if len(candidates) < 2:
         raise ConfigError("votes need at least two photos")
     rng = np.random.default_rng(seed)
     asked = np.array(questions)[rng.integers(len(questions), size=n_votes)]
-    left = rng.integers(len(factors), size=n_votes)
-    right = (left + rng.integers(1, len(factors), size=n_votes)) % len(factors)  # never the same photo
+    left = rng.integers(len(candidates), size=n_votes)
+    right = candidates[(left + rng.integers(1, len(candidates), size=n_votes)) % len(candidates)]  # never the same photo
+    left = candidates[left]
     impression = np.empty(n_votes)
     for question in questions:
         score, rows = perception_scores(factors, question), asked == question

@@ -32,6 +32,7 @@ LINKED_FACTORS: tuple[str, ...] = (
     "litter",  # 0 clean pavement … 1 overflowing bins and litter
     "graffiti",  # 0 none … 1 tagged ground floor
 )
+GRAFFITI_DRAWN_ABOVE = 0.05  # less graffiti than this is not painted at all
 
 
 @dataclass(frozen=True)
@@ -410,7 +411,7 @@ def _draw_street(c: _Canvas, plan: ScenePlan, rng) -> None:
     c.rect(-0.1, KERB + 0.02, 1.1, KERB + 0.024, (215, 190, 50))
     for i in range(5):
         c.rect(i * 0.25 + 0.05, 0.93, i * 0.25 + 0.17, 0.95, (225, 225, 225))
-    if f.graffiti > 0.05:
+    if f.graffiti > GRAFFITI_DRAWN_ABOVE:
         _draw_graffiti(c, f.graffiti, rng)
     for x in plan.bins:
         body = [(40, 90, 50), (50, 50, 55), (110, 112, 115), (40, 60, 120)][int(rng.integers(0, 4))]
