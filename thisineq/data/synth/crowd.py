@@ -34,7 +34,8 @@ def perception_scores(factors: pd.DataFrame, question: str) -> np.ndarray:
     if question not in QUESTIONS:
         raise ConfigError(f"unknown perception question {question!r}; choose from {', '.join(QUESTIONS)}")
     weights = QUESTIONS[question]
-    missing = [f for f in [*weights, *(["car_count"] if "car_value" in weights else [])] if f not in factors]
+    needed = [*weights, *(["car_count"] if "car_value" in weights else [])]  # whether any car is drawn to judge
+    missing = [f for f in needed if f not in factors]
     if missing:
         raise ConfigError(f"the factors table has no {', '.join(missing)} column(s)")
     used = visible_factors(factors)[list(weights)]
