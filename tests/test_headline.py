@@ -57,6 +57,23 @@ def small_set(tmp_path) -> ArtifactSet:
             "projector": {"flagged_unsupported": 0.6, "false_alarms": {"photos": {"codes": 40, "unsupported": 0.075}}},
         },
     )
+    write(
+        artifacts.predict / "measures.csv",
+        pd.DataFrame({"domain": ["income"], "grouping": ["lsoa"], "kendall_tau": [0.75], "ceiling_kendall_tau": [0.83]}),
+    )
+    write(
+        artifacts.perception / "ranking.csv",
+        pd.DataFrame(
+            {
+                "question": ["safer", "wealthier"],
+                "ranker_accuracy": [0.85, 0.88],
+                "ceiling_accuracy": [0.90, 0.90],
+                "votes_simulated": [40000, 40000],
+                "ranker_accuracy_simulated": [0.87, 0.86],
+                "ceiling_accuracy_simulated": [0.89, 0.895],
+            }
+        ),
+    )
     write(artifacts.pipeline_times, {"city": 600.0, "gan": 5400.0})
     return artifacts
 
@@ -87,6 +104,13 @@ def test_the_headline_reads_each_source_and_judges_each_target(small_set):
     assert by_name["projector: known-unsupported edits flagged unsupported"]["met"] is False
     assert by_name["projector: false alarms on 40 held-out photos' codes"]["met"] is False
     assert not any(f["figure"].startswith("config") for f in record["figures"])
+    # Issue 17's: decile τ within 0.1 of the true factors' ceiling; the ranker within 3 points of its crowd's.
+    tau = by_name["income, lsoa folds: LSOA Kendall τ below the true factors' ceiling"]
+    assert tau["value"] == pytest.approx(0.08) and tau["met"] is True
+    assert by_name["safer: ranker's accuracy below its ceiling, held-out votes"]["met"] is False  # 5 points
+    assert by_name["wealthier: ranker's accuracy below its ceiling, held-out votes"]["met"] is True  # 2 points
+    simulated = "ranker's accuracy below its ceiling, 40,000 simulated votes between held-out photos"
+    assert by_name[f"safer: {simulated}"]["met"] is True and by_name[f"wealthier: {simulated}"]["met"] is False
 
 
 def test_steps_side_by_side_count_once_and_the_time_between_sittings_not_at_all(small_set):

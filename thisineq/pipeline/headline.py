@@ -28,7 +28,7 @@ MODEL_STAGE_MINUTES = 150  # issue 14: the whole model stage from nothing on 2 c
 
 @dataclass(frozen=True)
 class Figure:
-    area: str  # GAN, inversion, Table 1, walks, out of distribution, known answer, pipeline
+    area: str  # GAN, inversion, Table 1, walks, out of distribution, known answer, image side, pipeline
     figure: str  # what was measured, in words
     value: float | None
     target: str | None  # e.g. "≥ 0.7"
@@ -178,6 +178,30 @@ def support_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
         )
 
 
+IMAGE_TAU_GAP = Target("<=", 0.1)  # issue 17: the photos' LSOA Kendall τ within 0.1 of the true factors' ceiling
+PERCEPTION_GAP = Target("<=", 0.03)  # issue 17: the ranker within 3 points of the accuracy its crowd's noise allows
+
+
+def image_side_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
+    """Where the set knows its ceilings (a synthetic city): how far the image-side models fall below them."""
+    measures = _csv(artifacts.predict / "measures.csv")
+    if measures is not None and "ceiling_kendall_tau" in measures:
+        for row in measures.itertuples():
+            words = f"{row.domain}, {row.grouping} folds: LSOA Kendall τ below the true factors' ceiling"
+            yield figure("image side", words, row.ceiling_kendall_tau - row.kendall_tau, IMAGE_TAU_GAP, "predict/measures.csv")
+    ranking = _csv(artifacts.perception / "ranking.csv")
+    if ranking is None or "ceiling_accuracy" not in ranking:
+        return
+    for row in ranking.to_dict("records"):
+        words = f"{row['question']}: ranker's accuracy below its ceiling, {{}}"
+        gap = row["ceiling_accuracy"] - row["ranker_accuracy"]
+        yield figure("image side", words.format("held-out votes"), gap, PERCEPTION_GAP, "perception/ranking.csv")
+        if "ceiling_accuracy_simulated" in row:
+            gap = row["ceiling_accuracy_simulated"] - row["ranker_accuracy_simulated"]
+            words = words.format(f"{row['votes_simulated']:,.0f} simulated votes between held-out photos")
+            yield figure("image side", words, gap, PERCEPTION_GAP, "perception/ranking.csv")
+
+
 def pipeline_figures(artifacts: ArtifactSet, steps: list[str] | None = None) -> Iterator[Figure]:
     """The pipeline's minutes, judged against the model stage's budget only when every step of the run (`steps`) was timed.
 
@@ -220,6 +244,7 @@ READERS: tuple[Callable[[ArtifactSet], Iterator[Figure]], ...] = (
     walk_figures,
     support_figures,
     known_answer_figures,
+    image_side_figures,
 )
 
 
@@ -247,6 +272,8 @@ def sources(artifacts: ArtifactSet) -> list:
         artifacts.visibility,
         artifacts.known_answer / "summary.json",
         artifacts.boundaries / "ood.json",
+        artifacts.predict / "measures.csv",
+        artifacts.perception / "ranking.csv",
         artifacts.pipeline_times,
         artifacts.pipeline_spans,
     ]
