@@ -193,12 +193,12 @@ def image_side_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
     if ranking is None or "ceiling_accuracy" not in ranking:
         return
     for row in ranking.to_dict("records"):
-        words = f"{row['question']}: ranker's accuracy below its ceiling, {{}}"
-        gap = row["ceiling_accuracy"] - row["ranker_accuracy"]
-        yield figure("image side", words.format("held-out votes"), gap, PERCEPTION_GAP, "perception/ranking.csv")
+        judged_on = {"held-out votes": ""}  # words → suffix of ranking.csv's accuracy columns
         if "ceiling_accuracy_simulated" in row:
-            gap = row["ceiling_accuracy_simulated"] - row["ranker_accuracy_simulated"]
-            words = words.format(f"{row['votes_simulated']:,.0f} simulated votes between held-out photos")
+            judged_on[f"{row['votes_simulated']:,.0f} simulated votes between held-out photos"] = "_simulated"
+        for votes, suffix in judged_on.items():
+            gap = row[f"ceiling_accuracy{suffix}"] - row[f"ranker_accuracy{suffix}"]
+            words = f"{row['question']}: ranker's accuracy below its ceiling, {votes}"
             yield figure("image side", words, gap, PERCEPTION_GAP, "perception/ranking.csv")
 
 
