@@ -25,7 +25,9 @@ MEASURE_COLUMNS = {
 RANKING_COLUMNS = {
     "question": st.column_config.TextColumn("which looks …?"),
     "ranker": st.column_config.TextColumn(
-        "ranker", help="bradley-terry: strengths linear in the image features; siamese: two dense layers (Dubey et al.)"
+        "ranker",
+        help="bradley-terry: strengths linear in the image features; siamese: two dense layers on them (Dubey et al.); "
+        "pixels: a CNN trained end to end on the photos",
     ),
     "ranker_prior": st.column_config.NumberColumn(
         "prior", format="%.0f", help="the Bradley–Terry ranker's prior precision, chosen by cross-validated likelihood"
@@ -50,8 +52,9 @@ RANKING_COLUMNS = {
 }
 
 RANKER_WORDS = {
-    "bradley-terry": "A Bradley–Terry model whose strengths are linear in the image features",
-    "siamese": "A Siamese ranker (two dense layers)",
+    "bradley-terry": "A Bradley–Terry model whose strengths are linear in the image features learns",
+    "siamese": "A Siamese ranker (two dense layers) on the image features learns",
+    "pixels": "A small CNN trained end to end on the photos' pixels (a Siamese network, after Dubey et al.) learns",
 }
 
 
@@ -151,8 +154,7 @@ else:
     left, right = st.columns([3, 2])
     left.dataframe(ranking, hide_index=True, width="stretch", column_config=RANKING_COLUMNS)
     left.caption(
-        f"{RANKER_WORDS.get(ranker_kind(ranking), 'A ranker')} on the same image features learns each question from "
-        "pairwise votes; it is judged on votes "
+        f"{RANKER_WORDS.get(ranker_kind(ranking), 'A ranker learns')} each question from pairwise votes; it is judged on votes "
         "between photos it never saw, beside Bradley–Terry scores from the votes alone"
         + (" and the ceiling the simulated crowd's own noise allows." if "ceiling_accuracy" in ranking else ".")
         + (" The votes are a simulated crowd's (synthetic)." if page.manifest.get("synthetic") else "")

@@ -15,16 +15,20 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 
 from thisineq.data.dataset import load_dataset
 from thisineq.data.synth.build import SynthConfig, build_city_dataset
 from thisineq.data.synth.city import CityConfig
 from thisineq.data.synth.links import LINKS
-from thisineq.perception.run import RankConfig, train_rankers
+from thisineq.images import from_uint8
+from thisineq.perception.ranker import PIXELS, RANKERS
+from thisineq.perception.run import RankConfig, load_rankers, train_rankers
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.predict.evaluate import lsoa_measures, lsoa_predictions, out_of_fold_predictions
-from thisineq.predict.features import BACKBONES
+from thisineq.predict.features import BACKBONES, feature_network
 from thisineq.predict.ordinal import OrdinalDecileRegressor
 from thisineq.predict.run import PredictConfig, train_predictors
 
@@ -38,6 +42,7 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=60000)
     parser.add_argument("--backbone", default=PipelineConfig().image_backbone, choices=BACKBONES)
     parser.add_argument("--perception-backbone", default=PipelineConfig().perception_backbone, choices=BACKBONES)
+    parser.add_argument("--perception-ranker", default=PipelineConfig().perception_ranker, choices=RANKERS)
     parser.add_argument("--work", type=Path, default=Path("data/image_side"))
     args = parser.parse_args()
     started = time.perf_counter()
@@ -81,13 +86,16 @@ def main() -> None:
             dataset=str(root),
             out=str(args.work / "rank"),
             backbone=args.perception_backbone,
+            model=args.perception_ranker,
             truth=str(args.work / "city" / "ground_truth.csv"),
         ),
         progress=False,
         log=lambda _: None,
     )
     ranking = pd.read_csv(ranked / "ranking.csv")
-    print(f"\nperception ranking from {args.perception_backbone} features ({time.perf_counter() - started:.0f} s)")
+    reads = "the photos' pixels" if args.perception_ranker == PIXELS else f"{args.perception_backbone} features"
+    print(f"\nperception ranking ({args.perception_ranker}) from {reads} ({time.perf_counter() - started:.0f} s)")
+    print(f"reading one edited image: {reading_ms(ranked / 'ranker.pt', load_dataset(root)):.0f} ms on one thread")
     print(
         "| question | held-out votes | ranker | ceiling | ranker − ceiling | on simulated held-out votes: ranker − ceiling "
         "| Bradley–Terry (votes only) | ρ with hidden score |"
@@ -105,6 +113,23 @@ def main() -> None:
     table = correlations.pivot(index="question", columns="domain", values="spearman")[list(DOMAINS)]
     print("\nLSOA mean perception score vs decile (Spearman; deciles run from deprived to privileged)")
     print(table.round(3).to_string())
+
+
+def reading_ms(path: Path, dataset, repeats: int = 20) -> float:
+    """Milliseconds the saved ranker takes to score one image on one thread, features included (the app's budget)."""
+    ranker = load_rankers(path)
+    network = None if ranker.backbone == PIXELS else feature_network(ranker.backbone)
+    image = from_uint8(torch.from_numpy(np.array(dataset.images()[:1])).permute(0, 3, 1, 2))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ranker.score_images(image, network)  # warm-up
+        started = time.perf_counter()
+        for _ in range(repeats):
+            ranker.score_images(image, network)
+        return (time.perf_counter() - started) / repeats * 1000
+    finally:
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

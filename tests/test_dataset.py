@@ -149,6 +149,32 @@ def test_lsoa_code_column_locates_photos_without_coordinates(tmp_path, synthetic
     assert data.problems()["problem"].tolist() == ["unknown LSOA code"]
 
 
+def test_the_same_photos_ingested_again_give_the_same_manifest(tmp_path, synthetic_dataset):
+    city_dir = synthetic_dataset.parent
+    meta = pd.read_csv(city_dir / "metadata.csv")
+
+    def ingested(rows: pd.DataFrame) -> bytes:
+        rows.to_csv(tmp_path / "metadata.csv", index=False)
+        out = ingest(
+            city_dir,
+            tmp_path / "metadata.csv",
+            city_dir / "synthetic_deciles_file2.csv",
+            city_dir / "lsoa_boundaries.geojson",
+            tmp_path / "ds",
+            IngestConfig(workers=1),
+            progress=False,
+        )
+        return (out / "dataset.json").read_bytes()
+
+    first = ingested(meta)
+    manifest = json.loads(first)
+    manifest["created"] = "2000-01-01T00:00:00+00:00"  # as if ingested long ago
+    (tmp_path / "ds" / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert json.loads(ingested(meta))["created"] == "2000-01-01T00:00:00+00:00"  # nothing else changed: kept
+    fewer = json.loads(ingested(meta.head(50)))
+    assert fewer["counts"]["photos_listed"] == 50 and fewer["created"] != "2000-01-01T00:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     ("settings", "match"),
     [({"size": 8}, "within 16–1024"), ({"workers": 0}, "at least 1"), ({"split_fractions": (0, 0.5, 0.5)}, "some train")],

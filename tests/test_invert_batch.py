@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -118,7 +120,13 @@ def test_an_encoders_parts_resume_whatever_the_optimisers_settings(setup, tmp_pa
     root, dataset = setup
     out = tmp_path / "e4e"
     assert main(invert_args(root, dataset, out, "--chunk", "8", "--shard", "0/2", "--w-prior", "0.03")) == 0
+    plan = json.loads((out / "parts" / "plan.json").read_text(encoding="utf-8"))
+    assert not {"projector_steps", "hybrid_steps", "w_prior"} & set(plan["settings"])  # none of them in its plan
+    plan["settings"] |= {"projector_steps": 300, "hybrid_steps": 50, "w_prior": 0.0}  # as plans once recorded them
+    (out / "parts" / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
     assert main(invert_args(root, dataset, out, "--chunk", "8", "--shard", "1/2", "--steps", "7")) == 0
+    recorded = json.loads((out / "inversion.json").read_text(encoding="utf-8"))["settings"]
+    assert recorded["method"] == "e4e" and not {"projector_steps", "hybrid_steps", "w_prior"} & set(recorded)
     run(root, dataset, tmp_path / "plain")
     assert np.allclose(load_inversions(out).ws, load_inversions(tmp_path / "plain").ws, atol=1e-6)
     assert main(invert_args(root, dataset, tmp_path / "plain", "--chunk", "4")) == 2  # the chunks still must fit

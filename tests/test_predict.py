@@ -274,6 +274,33 @@ def test_walk_readings_follow_what_the_predictor_reads_and_agreement_has_the_wal
     assert line.startswith("predicted deciles: income ") and "(+" in line
 
 
+def test_the_image_reader_runs_a_shared_backbone_once_and_a_pixel_ranker_on_the_images_themselves():
+    from thisineq.perception.pixels import PixelRanker
+    from thisineq.perception.ranker import FeatureBradleyTerry
+    from thisineq.perception.run import PerceptionRanker, PixelPerceptionRanker
+    from thisineq.predict.reader import ImageReader
+    from thisineq.predict.run import DecilePredictor
+
+    rng = np.random.default_rng(1)
+    brightness = rng.uniform(-1, 1, 300)
+    features = np.repeat(brightness[:, None], 3, axis=1)
+    deciles = np.clip(np.ceil((brightness + 1) * 5), 1, 10).astype(int)
+    predictor = DecilePredictor("efficientnet", {"income": OrdinalDecileRegressor(hidden=(8,), steps=200).fit(features, deciles)})
+    left, right = rng.integers(300, size=(2, 3000))
+    winner = np.where(brightness[left] > brightness[right], "left", "right")
+    ranker = PerceptionRanker("efficientnet", {"safer": FeatureBradleyTerry(prior=1.0).fit(features, left, right, winner)})
+    network = _CountingNetwork()
+    images = torch.linspace(-0.9, 0.9, 5).view(5, 1, 1, 1).expand(5, 3, 8, 8)
+    read = ImageReader(predictor, ranker, None, {"efficientnet": network}).read(images)
+    assert network.images == 5 and list(read.columns) == ["income", "safer"]  # both models, one pass of the backbone
+    assert read["income"].is_monotonic_increasing and read["safer"].is_monotonic_increasing
+    photos = ((images.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().astype(np.uint8)
+    pixel = PixelRanker(width=2, epochs=1, batch=4).fit(photos, [0, 1, 2], [3, 4, 0], ["left", "equal", "right"])
+    read = ImageReader(predictor, PixelPerceptionRanker(pixel, ["livelier"]), None, {"efficientnet": network}).read(images)
+    assert network.images == 10 and list(read.columns) == ["income", "livelier"]
+    np.testing.assert_allclose(read["livelier"], pixel.decision_function(photos)[:, 0], atol=1e-5)
+
+
 def test_the_texture_backbone_keeps_marks_a_pixel_wide_that_the_deep_averages_lose():
     from thisineq.artifacts import demo_set
     from thisineq.data.dataset import load_dataset

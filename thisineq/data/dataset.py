@@ -129,8 +129,22 @@ def ingest(
         counts["votes"] = _write_votes(raw_votes, photos, out_dir)
         sources["votes"] = votes
     manifest = _manifest(out_dir, photos_dir, card, config, photos, lsoas, counts, sources)
-    write_json(out_dir / MANIFEST, manifest)
+    write_json(out_dir / MANIFEST, _kept_creation_time(out_dir / MANIFEST, manifest))
     return out_dir
+
+
+def _kept_creation_time(path: Path, manifest: dict) -> dict:
+    """`manifest` with the creation time of the one at `path` where nothing else differs: the same photos ingested
+    again give the same file, so what was computed from the dataset (features, inversions, pipeline steps) stays current."""
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return manifest
+    if not isinstance(previous, dict) or "created" not in previous:
+        return manifest
+    written = json.loads(json.dumps(manifest))  # as the file would hold it (tuples as lists)
+    same = {k: v for k, v in previous.items() if k != "created"} == {k: v for k, v in written.items() if k != "created"}
+    return {**manifest, "created": previous["created"]} if same else manifest
 
 
 def _write_votes(raw_votes: pd.DataFrame, photos: pd.DataFrame, out_dir: Path) -> dict:

@@ -150,11 +150,21 @@ def _shard(shard: tuple[int, int] | None) -> tuple[int, int, bool]:
 OPTIMISER_SETTINGS = ("projector_steps", "hybrid_steps", "w_prior")  # what only the optimising methods read
 
 
+def method_settings(config: BatchInversionConfig) -> dict:
+    """The settings an inversion by `config.method` depends on: an encoder's leave out what only the optimisers read,
+    so that its plan, its record and its resumable parts do not change with them."""
+    settings = asdict(config)
+    if not methods.method(config.method).optimises:
+        for name in OPTIMISER_SETTINGS:
+            settings.pop(name)
+    return settings
+
+
 def _check_plan(path: Path, config: BatchInversionConfig, photo_ids: pd.Index) -> None:
     """Write the folder's plan, or check that this run follows it: other photos or settings would mix two inversions."""
     plan = {
         "method": config.method,
-        "settings": asdict(config),
+        "settings": method_settings(config),
         "photos": len(photo_ids),
         "photo_ids_sha256": hashlib.sha256("\n".join(map(str, photo_ids)).encode("utf-8")).hexdigest(),
     }
@@ -165,9 +175,8 @@ def _check_plan(path: Path, config: BatchInversionConfig, photo_ids: pd.Index) -
         found["settings"].setdefault("w_prior", 0.0)  # a plan written before the prior existed: StyleGAN2-ADA's projector
     wanted = json.loads(json.dumps(plan))
     if not methods.method(config.method).optimises and isinstance(found.get("settings"), dict):
-        for name in OPTIMISER_SETTINGS:  # an encoder reads none of them: its parts stand whatever they say
+        for name in OPTIMISER_SETTINGS:  # plans written before encoders' left them out: their parts stand whatever they say
             found["settings"].pop(name, None)
-            wanted["settings"].pop(name, None)
     if found != wanted:
         differs = sorted(k for k in plan if found.get(k) != wanted[k])
         raise ConfigError(
@@ -188,7 +197,7 @@ def _record(config: BatchInversionConfig, n_photos: int, models: InversionModels
     return {
         "method": config.method,
         "photos": int(n_photos),
-        "settings": asdict(config),
+        "settings": method_settings(config),
         "generator_size": models.generator.config.size,
         "sources": {name: {"path": str(path), "sha256": sha256_file(path)} for name, path in sources.items()},
     }

@@ -26,7 +26,8 @@ from thisineq.errors import ConfigError
 from thisineq.predict.ordinal import Standardiser
 
 OUTCOMES = {"left": 1.0, "right": -1.0, "equal": 0.0}
-RANKERS = ("bradley-terry", "siamese")  # FeatureBradleyTerry, PairwiseRanker
+PIXELS = "pixels"  # the ranker that reads the images themselves (`perception.pixels.PixelRanker`)
+RANKERS = ("bradley-terry", "siamese", PIXELS)  # FeatureBradleyTerry, PairwiseRanker, PixelRanker
 
 
 def outcome_codes(winner) -> np.ndarray:

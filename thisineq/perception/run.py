@@ -1,9 +1,10 @@
 """`thisineq predict rank`: perception scores for every photo from a dataset's crowd votes.
 
-Per question: photos are split so that no held-out photo appears in a training vote; the ranker
-(feature Bradley–Terry by default, or the Siamese network) learns from the training votes and is judged on the held-out ones (pairwise accuracy on decisive
-votes) beside the votes-only Bradley–Terry baseline and, for the synthetic city, the ceiling the
-crowd's noise allows. A ranker fitted on every vote then scores every photo; scores are averaged
+Photos are split so that no held-out photo appears in a training vote; the ranker learns from the
+training votes and is judged on the held-out ones (pairwise accuracy on decisive votes), per question,
+beside the votes-only Bradley–Terry baseline and, for the synthetic city, the ceiling the crowd's
+noise allows. The rankers on cached features (feature Bradley–Terry, the default, or the Siamese
+network) are fitted per question; the pixel ranker is one network for every question. A ranker fitted on every vote then scores every photo; scores are averaged
 per LSOA and correlated (Spearman) with each domain's decile.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +29,9 @@ from thisineq.data.votes import check_votes, problems_summary, read_votes
 from thisineq.errors import ConfigError
 from thisineq.io import atomic_open, atomic_path
 from thisineq.models.stylegan2 import CheckpointError, safe_load
+from thisineq.perception.pixels import PixelRanker, PixelScorer
 from thisineq.perception.ranker import (
+    PIXELS,
     RANKERS,
     FeatureBradleyTerry,
     PairwiseRanker,
@@ -53,13 +57,16 @@ class RankConfig:
     model: str = option(
         "bradley-terry",
         "the ranker: Bradley–Terry strengths linear in the features (prior chosen by cross-validation), "
-        "or the Siamese network of two dense layers (Dubey et al.)",
+        "the Siamese network of two dense layers on them (Dubey et al.), or a CNN trained end to end on the "
+        "photos' pixels for every question at once (reads no backbone's features)",
         choices=RANKERS,
     )
     questions: tuple[str, ...] = option((), "study questions to rank (default: every question the votes ask)")
     test_share: float = option(0.2, "share of photos held out: their votes judge the ranker")
     steps: int = option(2000, "Adam updates per Siamese ranker")
     hidden: int = option(64, "width of the Siamese ranker's hidden layer")
+    epochs: int = option(16, "passes of the pixel ranker over the photos (each applies every vote once per photo)")
+    width: int = option(24, "channels of the pixel ranker's first convolutions (doubled twice deeper down)")
     truth: str = option("", "a synthetic city's ground_truth.csv: adds the ceiling and the recovery of its hidden scores")
     votes: str = option("", "a votes file (Place Pulse layout) to rank from instead of the dataset's own votes")
     truth_votes: int = option(
@@ -77,12 +84,17 @@ class RankConfig:
             raise ConfigError(f"truth_votes must be at least 0, got {self.truth_votes}")
         if self.model not in RANKERS:
             raise ConfigError(f"unknown ranker {self.model!r}; choose from {', '.join(RANKERS)}")
+        if self.epochs < 1 or self.width < 1:
+            raise ConfigError(f"the pixel ranker needs epochs and width of at least 1, got {self.epochs} and {self.width}")
 
     def ranker(self, prior: float | None = None) -> FeatureBradleyTerry | PairwiseRanker:
         """A fresh ranker; `prior` fixes the Bradley–Terry prior instead of choosing it by cross-validation."""
         if self.model == "bradley-terry":
             return FeatureBradleyTerry(prior=prior, seed=self.seed)
         return PairwiseRanker(hidden=self.hidden, steps=self.steps, seed=self.seed)
+
+    def pixel_ranker(self) -> PixelRanker:
+        return PixelRanker(width=self.width, epochs=self.epochs, seed=self.seed)
 
 
 def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Path:
@@ -96,34 +108,37 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
         )
     photos = dataset.photos.sort_values("cache_index")
     row_of = pd.Series(np.arange(len(photos)), index=photos.index)
-    features = photo_features(dataset, config.backbone, progress=progress, log=log)
-    truth = pd.read_csv(config.truth, dtype={"photo_id": str}).set_index("photo_id") if config.truth else None
+    votes = votes[votes["question"].isin(questions)]
+    left, right, winner = row_of[votes["left"]].to_numpy(), row_of[votes["right"]].to_numpy(), votes["winner"].to_numpy()
+    asked = pd.Categorical(votes["question"], categories=questions).codes.astype(np.int64)
     held_out = image_split(len(photos), config.test_share, config.seed)
-    results, scores, rankers = [], {}, {}
-    for question in questions:
-        asked = votes[votes["question"] == question]
-        left, right, winner = row_of[asked["left"]].to_numpy(), row_of[asked["right"]].to_numpy(), asked["winner"].to_numpy()
-        train, test = ~held_out[left] & ~held_out[right], held_out[left] & held_out[right]
-        log(f"ranking {question}: {train.sum():,} training votes, {test.sum():,} held-out votes")
-        held_out_ranker = config.ranker().fit(features, left[train], right[train], winner[train])
-        held_out_scores = held_out_ranker.decision_function(features)
+    train, test = ~held_out[left] & ~held_out[right], held_out[left] & held_out[right]
+    for index, question in enumerate(questions):
+        log(
+            f"ranking {question}: {(train & (asked == index)).sum():,} training votes, "
+            f"{(test & (asked == index)).sum():,} held-out votes"
+        )
+    fit = _fit_pixel_rankers if config.model == PIXELS else _fit_feature_rankers
+    fitted = fit(config, dataset, questions, left, right, winner, asked, train, progress=progress, log=log)
+    truth = pd.read_csv(config.truth, dtype={"photo_id": str}).set_index("photo_id") if config.truth else None
+    results, scores = [], {}
+    for index, question in enumerate(questions):
+        judged = test & (asked == index)
+        held_out_scores, scores[question] = fitted.held_out_scores[question], fitted.scores[question]
         row = {
             "question": question,
             "ranker": config.model,
-            "votes_train": int(train.sum()),
-            "votes_test": int(test.sum()),
-            "ranker_accuracy": pairwise_accuracy(held_out_scores, left[test], right[test], winner[test]),
-            "ranker_prior": getattr(held_out_ranker, "prior_", float("nan")),
+            "votes_train": int((train & (asked == index)).sum()),
+            "votes_test": int(judged.sum()),
+            "ranker_accuracy": pairwise_accuracy(held_out_scores, left[judged], right[judged], winner[judged]),
+            "ranker_prior": fitted.priors.get(question, float("nan")),
             "baseline_accuracy": cross_fitted_bradley_terry_accuracy(
-                len(photos), left[test], right[test], winner[test], seed=config.seed
+                len(photos), left[judged], right[judged], winner[judged], seed=config.seed
             ),
         }
-        # every vote, under the prior the training votes chose (the search is the costly part)
-        rankers[question] = config.ranker(prior=getattr(held_out_ranker, "prior_", None)).fit(features, left, right, winner)
-        scores[question] = rankers[question].decision_function(features)
         if truth is not None:
             hidden = pd.Series(perception_scores(truth.loc[photos.index], question), index=photos.index)
-            row["ceiling_accuracy"] = ceiling_accuracy(asked[test], hidden)
+            row["ceiling_accuracy"] = ceiling_accuracy(votes[judged], hidden)
             row["hidden_spearman_held_out"] = float(stats.spearmanr(held_out_scores[held_out], hidden[held_out]).statistic)
             if config.truth_votes and held_out.sum() >= 2:
                 more = simulate_votes(
@@ -162,8 +177,57 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
     ):
         with atomic_open(out / name, "w", encoding="utf-8", newline="") as handle:
             frame.to_csv(handle, index=False, float_format="%.5g")
-    save_rankers(rankers, out / RANKER, backbone=config.backbone, settings=asdict(config))
+    fitted.save(out / RANKER, settings=asdict(config))
     return out
+
+
+@dataclass
+class _Fitted:
+    """Per question: the scores of every photo from the ranker fitted on the training votes (`held_out_scores`) and
+    from the one fitted on every vote (`scores`); the Bradley–Terry priors chosen; how the final rankers are saved."""
+
+    held_out_scores: dict[str, np.ndarray]
+    scores: dict[str, np.ndarray]
+    priors: dict[str, float]
+    save: Callable[..., None]
+
+
+def _fit_feature_rankers(config, dataset, questions, left, right, winner, asked, train, *, progress, log) -> _Fitted:
+    """One ranker per question on the photos' cached features."""
+    features = photo_features(dataset, config.backbone, progress=progress, log=log)
+    held_out_scores, scores, priors, rankers = {}, {}, {}, {}
+    for index, question in enumerate(questions):
+        mine = asked == index
+        fitted_on_train = config.ranker().fit(features, left[train & mine], right[train & mine], winner[train & mine])
+        held_out_scores[question] = fitted_on_train.decision_function(features)
+        priors[question] = getattr(fitted_on_train, "prior_", float("nan"))
+        # every vote, under the prior the training votes chose (the search is the costly part)
+        prior = getattr(fitted_on_train, "prior_", None)
+        rankers[question] = config.ranker(prior=prior).fit(features, left[mine], right[mine], winner[mine])
+        scores[question] = rankers[question].decision_function(features)
+    return _Fitted(
+        held_out_scores,
+        scores,
+        priors,
+        lambda path, settings: save_rankers(rankers, path, backbone=config.backbone, settings=settings),
+    )
+
+
+def _fit_pixel_rankers(config, dataset, questions, left, right, winner, asked, train, *, progress, log) -> _Fitted:
+    """One network on the photos' pixels for every question at once: fitted on the training votes, then on all."""
+    images = np.asarray(dataset.images())
+    log(f"training the pixel ranker on the training votes ({config.epochs} passes over the photos)")
+    on_train = config.pixel_ranker().fit(images, left[train], right[train], winner[train], asked[train], progress=progress)
+    held_out = on_train.decision_function(images)
+    log("training the pixel ranker on every vote")
+    final = config.pixel_ranker().fit(images, left, right, winner, asked, progress=progress)
+    every = final.decision_function(images)
+    return _Fitted(
+        {q: held_out[:, i] for i, q in enumerate(questions)},
+        {q: every[:, i] for i, q in enumerate(questions)},
+        {},
+        lambda path, settings: save_pixel_ranker(final, questions, path, settings=settings),
+    )
 
 
 def _votes(config: RankConfig, dataset: Dataset, log) -> pd.DataFrame:
@@ -194,12 +258,31 @@ def save_rankers(
         torch.save(record, tmp)
 
 
+def save_pixel_ranker(ranker: PixelRanker, questions, path: str | os.PathLike, *, settings: dict) -> None:
+    net = ranker.net_.state_dict()
+    record = {
+        "format": RANKER_FORMAT,
+        "backbone": PIXELS,
+        "settings": json.dumps(settings),
+        "questions": list(questions),
+        "width": ranker.width,
+        "input_size": ranker.input_size_,
+        "net": {name: value.half() if value.is_floating_point() else value for name, value in net.items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(record, tmp)
+
+
 @dataclass
 class PerceptionRanker:
     """Fitted rankers by study question and the backbone whose features they read."""
 
     backbone: str
     rankers: dict[str, FeatureBradleyTerry | PairwiseRanker]
+
+    @property
+    def questions(self) -> list[str]:
+        return list(self.rankers)
 
     def predict(self, features: np.ndarray) -> pd.DataFrame:
         """Perception score per photo (rows) and question (columns), on the scale of the dataset's photos."""
@@ -211,11 +294,27 @@ class PerceptionRanker:
         return self.predict(image_features(images, network if network is not None else feature_network(self.backbone)))
 
 
-def load_rankers(path: str | os.PathLike) -> PerceptionRanker:
+@dataclass
+class PixelPerceptionRanker:
+    """The pixel ranker: one network scoring every study question from the image itself."""
+
+    ranker: PixelRanker
+    questions: list[str]
+    backbone: str = PIXELS
+
+    def score_images(self, images: torch.Tensor, network: torch.nn.Module | None = None) -> pd.DataFrame:
+        """Scores of images (B, 3, H, W in [-1, 1]; generated or edited ones too). `network` is not needed: the
+        ranker reads the pixels."""
+        return pd.DataFrame(self.ranker.score_tensor(images), columns=self.questions)
+
+
+def load_rankers(path: str | os.PathLike) -> PerceptionRanker | PixelPerceptionRanker:
     """A `ranker.pt`, loaded safely (weights only)."""
     record = safe_load(path)
     if record.get("format") != RANKER_FORMAT:
         raise CheckpointError(f"{path} is not a thisineq perception ranker (format {record.get('format')!r})")
+    if record.get("backbone") == PIXELS:
+        return _pixel_ranker(record, path)
     rankers = {}
     for question, stored in record["rankers"].items():
         hidden, width = int(stored["hidden"]), int(stored["in_features"])
@@ -225,3 +324,15 @@ def load_rankers(path: str | os.PathLike) -> PerceptionRanker:
         ranker.n_features_in_ = width
         rankers[str(question)] = ranker
     return PerceptionRanker(str(record["backbone"]), rankers)
+
+
+def _pixel_ranker(record: dict, path) -> PixelPerceptionRanker:
+    questions = [str(q) for q in record["questions"]]
+    ranker = PixelRanker(width=int(record["width"]))
+    ranker.net_ = PixelScorer(len(questions), ranker.width, int(record["input_size"]))
+    try:
+        restore_network(ranker.net_, record["net"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: the pixel ranker's weights do not fit its recorded shape ({error})") from None
+    ranker.n_questions_, ranker.input_size_ = len(questions), int(record["input_size"])
+    return PixelPerceptionRanker(ranker, questions)

@@ -106,6 +106,8 @@ def rank_perception(p: Pipeline) -> None:
         steps=c.image_steps,
         model=c.perception_ranker,
         hidden=c.perception_hidden,
+        epochs=c.perception_epochs,
+        width=c.perception_width,
         truth=str(truth) if not c.bring_your_own and truth.is_file() else "",
         votes="" if c.bring_your_own else str(crowd_votes_path(paths)),
         seed=c.seed,

@@ -54,10 +54,8 @@ def invert_photos(p: Pipeline, method: str, dataset: Path, out: Path, subset: di
     models = InversionModels.load(p.paths.generator, **encoders, lpips_net=c.projector_lpips if spec.optimises else None)
     if subset is None:
         subset = {"limit": c.projector_photos, "split": c.projector_splits} if spec.optimises else {}
-    # The prior is the optimisers' alone: an encoder's plan (and its resumable parts) does not change with it.
-    prior = c.projector_w_prior if spec.optimises else 0.0
     config = BatchInversionConfig(
-        method=method, projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, w_prior=prior, **subset
+        method=method, projector_steps=c.projector_steps, hybrid_steps=c.hybrid_steps, w_prior=c.projector_w_prior, **subset
     )
     sources = {"generator": p.paths.generator, **encoders}
     invert_dataset(dataset, models, out, config, sources=sources, progress=p.progress)

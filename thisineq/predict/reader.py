@@ -18,8 +18,8 @@ from scipy import stats
 from thisineq.artifacts import ArtifactSet
 from thisineq.latent.normals import Direction
 from thisineq.latent.walk import edit
-from thisineq.perception.run import RANKER, PerceptionRanker, load_rankers
-from thisineq.predict.features import feature_network
+from thisineq.perception.run import RANKER, PerceptionRanker, PixelPerceptionRanker, load_rankers
+from thisineq.predict.features import feature_network, image_features
 from thisineq.predict.run import PREDICTOR, DecilePredictor, load_predictor
 
 PHOTO_QUANTILES = "photo_quantiles.csv"  # per question, the 0th…100th percentiles of the photos' perception scores
@@ -30,9 +30,9 @@ class ImageReader:
     """A set's decile predictor and perception ranker, with the feature networks they read through, loaded once."""
 
     predictor: DecilePredictor | None
-    ranker: PerceptionRanker | None
+    ranker: PerceptionRanker | PixelPerceptionRanker | None
     quantiles: pd.DataFrame | None  # columns: questions; 101 rows (percentiles 0…100)
-    networks: dict[str, torch.nn.Module]
+    networks: dict[str, torch.nn.Module]  # the feature networks the models read, by backbone
 
     @property
     def domains(self) -> list[str]:
@@ -40,15 +40,17 @@ class ImageReader:
 
     @property
     def questions(self) -> list[str]:
-        return list(self.ranker.rankers) if self.ranker else []
+        return self.ranker.questions if self.ranker else []
 
     def read(self, images: torch.Tensor) -> pd.DataFrame:
         """Per image (B, 3, H, W in [-1, 1]): each domain's expected decile and each question's percentile (0–100)."""
+        features = {backbone: image_features(images, network) for backbone, network in self.networks.items()}  # once each
         columns = {}
         if self.predictor:
-            columns |= self.predictor.score_images(images, self.networks[self.predictor.backbone]).to_dict("series")
+            columns |= self.predictor.predict(features[self.predictor.backbone]).to_dict("series")
         if self.ranker:
-            scores = self.ranker.score_images(images, self.networks[self.ranker.backbone])
+            reads_features = isinstance(self.ranker, PerceptionRanker)
+            scores = self.ranker.predict(features[self.ranker.backbone]) if reads_features else self.ranker.score_images(images)
             columns |= {q: self.percentile(q, scores[q].to_numpy()) for q in scores}
         return pd.DataFrame({k: np.asarray(v) for k, v in columns.items()})
 
@@ -68,7 +70,7 @@ def load_image_reader(artifacts: ArtifactSet) -> ImageReader | None:
         return None
     quantiles_path = artifacts.perception / PHOTO_QUANTILES
     quantiles = pd.read_csv(quantiles_path) if ranker and quantiles_path.is_file() else None
-    backbones = {model.backbone for model in (predictor, ranker) if model is not None}
+    backbones = {model.backbone for model in (predictor, ranker) if isinstance(model, DecilePredictor | PerceptionRanker)}
     return ImageReader(predictor, ranker, quantiles, {b: feature_network(b) for b in backbones})
 
 
