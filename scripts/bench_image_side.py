@@ -24,8 +24,9 @@ from thisineq.data.synth.build import SynthConfig, build_city_dataset
 from thisineq.data.synth.city import CityConfig
 from thisineq.data.synth.links import LINKS
 from thisineq.images import from_uint8
+from thisineq.perception.fitted import load_rankers
 from thisineq.perception.ranker import PIXELS, RANKERS
-from thisineq.perception.run import RankConfig, load_rankers, train_rankers
+from thisineq.perception.run import RankConfig, train_rankers
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.predict.evaluate import lsoa_measures, lsoa_predictions, out_of_fold_predictions
 from thisineq.predict.features import BACKBONES, feature_network

@@ -145,6 +145,8 @@ def test_the_pixel_ranker_finds_a_small_mark_from_votes_with_ties_on_photos_it_n
     pixels = from_uint8(torch.from_numpy(images[:4]).permute(0, 3, 1, 2))
     np.testing.assert_allclose(ranker.score_tensor(pixels), scores[:4], atol=1e-5)
     assert ranker.score_tensor(torch.nn.functional.interpolate(pixels, size=32)).shape == (4, 1)
+    smaller = PixelRanker(width=2, epochs=1, max_size=8).fit(images, left[:500], right[:500], winner[:500])
+    assert smaller.input_size_ == 8 and smaller.decision_function(images[:3]).shape == (3, 1)  # large images read smaller
     with pytest.raises(ConfigError, match="uint8 images"):
         ranker.fit(images.astype(np.float32), left, right, winner)
     with pytest.raises(ConfigError, match="outside the 300 images"):
@@ -270,7 +272,7 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     )
     out = tmp_path / "rank"
     arguments = ["predict", "rank", "--dataset", str(city / "dataset"), "--out", str(out), "--steps", "200"]
-    assert main([*arguments, "--truth", str(city / "ground_truth.csv")]) == 0
+    assert main([*arguments, "--truth", str(city / "ground_truth.csv"), "--model", "bradley-terry"]) == 0
     ranking = pd.read_csv(out / "ranking.csv")
     assert set(ranking["question"]) == set(QUESTIONS) and (ranking["votes_test"] > 0).all()
     assert ranking[["ranker_accuracy", "baseline_accuracy", "ceiling_accuracy"]].apply(lambda c: c.between(0, 1)).all().all()
@@ -288,7 +290,7 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     # The saved rankers score as the fitted ones did (float16 weights: within a hair), images as their cached photos.
     from thisineq.data.dataset import load_dataset
     from thisineq.images import from_uint8
-    from thisineq.perception.run import load_rankers
+    from thisineq.perception.fitted import load_rankers
 
     rankers = load_rankers(out / "ranker.pt")
     assert set(rankers.rankers) == set(QUESTIONS) and rankers.backbone == cache.PERCEPTION_BACKBONE
@@ -326,6 +328,21 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     np.testing.assert_allclose(read.to_numpy(), saved.loc[order, pixel.questions].to_numpy(), atol=2e-3)
     assert main([*pixels[:-4], "--epochs", "0"]) == 2
     assert "epochs and width of at least 1" in capsys.readouterr().err
+    # The ensemble (the default): both rankers, each on unit spread over the photos they learned from, averaged.
+    assert main([*own[:-1], str(tmp_path / "ensemble"), "--epochs", "30", "--width", "4"]) == 0
+    ensemble = load_rankers(tmp_path / "ensemble" / "ranker.pt")
+    assert ensemble.backbone == cache.PERCEPTION_BACKBONE and ensemble.pixels.questions == ensemble.questions
+    assert (pd.read_csv(tmp_path / "ensemble" / "ranking.csv")["ranker"] == "ensemble").all()
+    saved = pd.read_csv(tmp_path / "ensemble" / "perception_scores.csv", dtype={"photo_id": str}).set_index("photo_id")
+    photos = from_uint8(torch.from_numpy(np.array(dataset.images())).permute(0, 3, 1, 2))
+    read = ensemble.score_images(photos, MeanColour())
+    # float16 weights: within a hundredth of the unit spread (a tiny model's pixel scores spread little to begin with)
+    np.testing.assert_allclose(read.to_numpy(), saved.loc[order, ensemble.questions].to_numpy(), atol=0.01)
+    parts = ensemble.features.score_images(photos, MeanColour()), ensemble.pixels.score_images(photos)
+    for question in ensemble.questions:  # every photo has votes here: the scales are the spread over them all
+        by_features, by_pixels = parts[0][question], parts[1][question]
+        expected = [by_features.mean(), by_features.std(ddof=0), by_pixels.mean(), max(by_pixels.std(ddof=0), 0.01)]
+        np.testing.assert_allclose(ensemble.scales[question], expected, rtol=0.01, atol=1e-3)
     (tmp_path / "none.csv").write_text("left,right,winner,question\nnowhere.png,elsewhere.png,left,safer\n", encoding="utf-8")
     assert main([*arguments[:-2], "--votes", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o2")]) == 2
     assert "no vote in" in capsys.readouterr().err and not (tmp_path / "o2").exists()

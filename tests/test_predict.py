@@ -275,9 +275,9 @@ def test_walk_readings_follow_what_the_predictor_reads_and_agreement_has_the_wal
 
 
 def test_the_image_reader_runs_a_shared_backbone_once_and_a_pixel_ranker_on_the_images_themselves():
+    from thisineq.perception.fitted import EnsemblePerceptionRanker, PerceptionRanker, PixelPerceptionRanker
     from thisineq.perception.pixels import PixelRanker
     from thisineq.perception.ranker import FeatureBradleyTerry
-    from thisineq.perception.run import PerceptionRanker, PixelPerceptionRanker
     from thisineq.predict.reader import ImageReader
     from thisineq.predict.run import DecilePredictor
 
@@ -299,6 +299,13 @@ def test_the_image_reader_runs_a_shared_backbone_once_and_a_pixel_ranker_on_the_
     read = ImageReader(predictor, PixelPerceptionRanker(pixel, ["livelier"]), None, {"efficientnet": network}).read(images)
     assert network.images == 10 and list(read.columns) == ["income", "livelier"]
     np.testing.assert_allclose(read["livelier"], pixel.decision_function(photos)[:, 0], atol=1e-5)
+    # The ensemble reads both: the shared backbone's features (still once) and the pixels.
+    pixels = PixelPerceptionRanker(pixel, ["safer"])
+    scales = {"safer": np.array([0.0, 2.0, 0.0, 0.5])}
+    read = ImageReader(predictor, EnsemblePerceptionRanker(ranker, pixels, scales), None, {"efficientnet": network}).read(images)
+    assert network.images == 15 and list(read.columns) == ["income", "safer"]
+    by_features, by_pixels = ranker.score_images(images, network)["safer"], pixels.score_images(images)["safer"]
+    np.testing.assert_allclose(read["safer"], (by_features / 2 + by_pixels / 0.5) / 2, atol=1e-5)
 
 
 def test_the_texture_backbone_keeps_marks_a_pixel_wide_that_the_deep_averages_lose():

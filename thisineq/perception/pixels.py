@@ -64,7 +64,8 @@ class PixelRanker(BaseEstimator):
     """fit(images, left, right, winner, question); decision_function(images) → scores (n, n_questions).
 
     images: uint8 (n, H, W, 3), e.g. a dataset's image cache; left/right: row indices into `images`;
-    question: each vote's question as 0…Q−1 (None: all one question).
+    question: each vote's question as 0…Q−1 (None: all one question). Images larger than `max_size` are
+    read at that size (the cost grows with the square of the side: 64 px is the synthetic city's).
     """
 
     def __init__(
@@ -74,10 +75,11 @@ class PixelRanker(BaseEstimator):
         batch: int = 64,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,
+        max_size: int = 128,
         seed: int = 0,
     ):
         self.width, self.epochs, self.batch, self.lr = width, epochs, batch, lr
-        self.weight_decay, self.seed = weight_decay, seed
+        self.weight_decay, self.max_size, self.seed = weight_decay, max_size, seed
 
     def fit(self, images, left, right, winner, question=None, *, progress: bool = False) -> PixelRanker:
         images = _uint8_images(images)
@@ -89,12 +91,12 @@ class PixelRanker(BaseEstimator):
             raise ConfigError("left, right, winner and question must give one value per vote")
         if min(left.min(), right.min()) < 0 or max(left.max(), right.max()) >= len(images):
             raise ConfigError(f"votes name photos outside the {len(images)} images")
-        if self.epochs < 1 or self.batch < 2 or self.width < 1:
-            raise ConfigError("the pixel ranker needs at least 1 epoch, batches of 2 and a width of 1")
+        if self.epochs < 1 or self.batch < 2 or self.width < 1 or self.max_size < 8:
+            raise ConfigError("the pixel ranker needs at least 1 epoch, batches of 2, a width of 1 and images of 8 px")
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         n_questions = int(question.max()) + 1
-        self.net_ = PixelScorer(n_questions, self.width, images.shape[1])
+        self.net_ = PixelScorer(n_questions, self.width, min(images.shape[1], self.max_size))
         self.log_tie_ = torch.zeros(n_questions, requires_grad=True)
         votes = _VotesByPhoto(left, right, outcome, question)
         voters = votes.photos
@@ -125,7 +127,7 @@ class PixelRanker(BaseEstimator):
             table[torch.from_numpy(voters)] = torch.from_numpy(self.decision_function(images[voters]))
         self.net_.eval()
         self.n_questions_ = n_questions
-        self.input_size_ = images.shape[1]
+        self.input_size_ = self.net_.input_size
         return self
 
     @torch.inference_mode()

@@ -12,6 +12,9 @@ voted on:
 - `PairwiseRanker`, after Dubey et al. 2016: two dense layers to one score, trained with a margin
   ranking loss that makes a vote's winner score at least `margin` above its loser, and a tie term
   that pulls the two scores of an "equal" vote together.
+
+The pixel ranker, which learns its own filters from the votes, lives in `perception/pixels.py`; the
+default ranker averages it with `FeatureBradleyTerry` (`perception/fitted.py`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from thisineq.predict.ordinal import Standardiser
 
 OUTCOMES = {"left": 1.0, "right": -1.0, "equal": 0.0}
 PIXELS = "pixels"  # the ranker that reads the images themselves (`perception.pixels.PixelRanker`)
-RANKERS = ("bradley-terry", "siamese", PIXELS)  # FeatureBradleyTerry, PairwiseRanker, PixelRanker
+ENSEMBLE = "ensemble"  # feature Bradley–Terry and the pixel ranker, averaged (`perception.run`)
+RANKERS = ("bradley-terry", "siamese", PIXELS, ENSEMBLE)  # FeatureBradleyTerry, PairwiseRanker, PixelRanker, both
 
 
 def outcome_codes(winner) -> np.ndarray:

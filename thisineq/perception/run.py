@@ -10,15 +10,11 @@ per LSOA and correlated (Spearman) with each domain's decile.
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy import stats
 
 from thisineq.config import option
@@ -27,10 +23,11 @@ from thisineq.data.domains import DOMAIN_KEYS
 from thisineq.data.synth.crowd import ceiling_accuracy, perception_scores, simulate_votes
 from thisineq.data.votes import check_votes, problems_summary, read_votes
 from thisineq.errors import ConfigError
-from thisineq.io import atomic_open, atomic_path
-from thisineq.models.stylegan2 import CheckpointError, safe_load
-from thisineq.perception.pixels import PixelRanker, PixelScorer
+from thisineq.io import atomic_open
+from thisineq.perception.fitted import RANKER, averaged, save_rankers, unit_spread
+from thisineq.perception.pixels import PixelRanker
 from thisineq.perception.ranker import (
+    ENSEMBLE,
     PIXELS,
     RANKERS,
     FeatureBradleyTerry,
@@ -38,13 +35,8 @@ from thisineq.perception.ranker import (
     cross_fitted_bradley_terry_accuracy,
     image_split,
     pairwise_accuracy,
-    ranker_network,
 )
-from thisineq.predict.features import BACKBONES, PERCEPTION_BACKBONE, feature_network, image_features, photo_features
-from thisineq.predict.ordinal import Standardiser, fitted_state, restore_network
-
-RANKER = "ranker.pt"
-RANKER_FORMAT = "thisineq-perception-ranker"
+from thisineq.predict.features import BACKBONES, PERCEPTION_BACKBONE, photo_features
 
 
 @dataclass
@@ -55,10 +47,11 @@ class RankConfig:
     out: str = option(help="folder for the scores, the held-out accuracies and ranker.pt")
     backbone: str = option(PERCEPTION_BACKBONE, "image features the ranker reads", choices=BACKBONES)
     model: str = option(
-        "bradley-terry",
+        ENSEMBLE,
         "the ranker: Bradley–Terry strengths linear in the features (prior chosen by cross-validation), "
-        "the Siamese network of two dense layers on them (Dubey et al.), or a CNN trained end to end on the "
-        "photos' pixels for every question at once (reads no backbone's features)",
+        "the Siamese network of two dense layers on them (Dubey et al.), a CNN trained end to end on the "
+        "photos' pixels for every question at once (pixels: reads no backbone's features), or the average of "
+        "the first and the CNN, each on unit spread (ensemble, the most accurate)",
         choices=RANKERS,
     )
     questions: tuple[str, ...] = option((), "study questions to rank (default: every question the votes ask)")
@@ -118,7 +111,7 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
             f"ranking {question}: {(train & (asked == index)).sum():,} training votes, "
             f"{(test & (asked == index)).sum():,} held-out votes"
         )
-    fit = _fit_pixel_rankers if config.model == PIXELS else _fit_feature_rankers
+    fit = {PIXELS: _fit_pixel_rankers, ENSEMBLE: _fit_ensemble}.get(config.model, _fit_feature_rankers)
     fitted = fit(config, dataset, questions, left, right, winner, asked, train, progress=progress, log=log)
     truth = pd.read_csv(config.truth, dtype={"photo_id": str}).set_index("photo_id") if config.truth else None
     results, scores = [], {}
@@ -177,7 +170,7 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
     ):
         with atomic_open(out / name, "w", encoding="utf-8", newline="") as handle:
             frame.to_csv(handle, index=False, float_format="%.5g")
-    fitted.save(out / RANKER, settings=asdict(config))
+    save_rankers(out / RANKER, settings=asdict(config), **fitted.saved)
     return out
 
 
@@ -189,7 +182,7 @@ class _Fitted:
     held_out_scores: dict[str, np.ndarray]
     scores: dict[str, np.ndarray]
     priors: dict[str, float]
-    save: Callable[..., None]
+    saved: dict  # `save_rankers`' keywords for the rankers fitted on every vote
 
 
 def _fit_feature_rankers(config, dataset, questions, left, right, winner, asked, train, *, progress, log) -> _Fitted:
@@ -209,7 +202,7 @@ def _fit_feature_rankers(config, dataset, questions, left, right, winner, asked,
         held_out_scores,
         scores,
         priors,
-        lambda path, settings: save_rankers(rankers, path, backbone=config.backbone, settings=settings),
+        {"backbone": config.backbone, "rankers": rankers},
     )
 
 
@@ -226,8 +219,33 @@ def _fit_pixel_rankers(config, dataset, questions, left, right, winner, asked, t
         {q: held_out[:, i] for i, q in enumerate(questions)},
         {q: every[:, i] for i, q in enumerate(questions)},
         {},
-        lambda path, settings: save_pixel_ranker(final, questions, path, settings=settings),
+        {"pixels": final, "questions": questions},
     )
+
+
+def _fit_ensemble(config, dataset, questions, left, right, winner, asked, train, *, progress, log) -> _Fitted:
+    """The feature Bradley–Terry ranker and the pixel ranker, each put on unit spread over the photos it learned
+    from, averaged: the two read different things (frozen texture statistics, filters learned from the votes), so
+    their errors partly cancel."""
+    by_features = _fit_feature_rankers(
+        replace(config, model="bradley-terry"), dataset, questions, left, right, winner, asked, train, progress=progress, log=log
+    )
+    by_pixels = _fit_pixel_rankers(config, dataset, questions, left, right, winner, asked, train, progress=progress, log=log)
+    learned_from = np.unique(np.concatenate([left[train], right[train]]))
+    every = np.unique(np.concatenate([left, right]))
+    held_out_scores, scores, scales = {}, {}, {}
+    for question in questions:
+        parts = by_features.held_out_scores[question], by_pixels.held_out_scores[question]
+        held_out_scores[question] = _averaged(*parts, unit_spread(*parts, learned_from), question)
+        parts = by_features.scores[question], by_pixels.scores[question]
+        scales[question] = unit_spread(*parts, every)
+        scores[question] = _averaged(*parts, scales[question], question)
+    return _Fitted(held_out_scores, scores, by_features.priors, by_features.saved | by_pixels.saved | {"scales": scales})
+
+
+def _averaged(by_features: np.ndarray, by_pixels: np.ndarray, scale: np.ndarray, question: str) -> np.ndarray:
+    frames = pd.DataFrame({question: by_features}), pd.DataFrame({question: by_pixels})
+    return averaged(*frames, {question: scale})[question].to_numpy()
 
 
 def _votes(config: RankConfig, dataset: Dataset, log) -> pd.DataFrame:
@@ -243,96 +261,3 @@ def _votes(config: RankConfig, dataset: Dataset, log) -> pd.DataFrame:
     if votes is None or votes.empty:
         raise ConfigError(f"{config.dataset} has no crowd votes: ingest them with `thisineq data ingest --votes FILE`")
     return votes
-
-
-def save_rankers(
-    rankers: dict[str, FeatureBradleyTerry | PairwiseRanker], path: str | os.PathLike, *, backbone: str, settings: dict
-) -> None:
-    record = {
-        "format": RANKER_FORMAT,
-        "backbone": backbone,
-        "settings": json.dumps(settings),
-        "rankers": {q: {"hidden": getattr(r, "hidden", 0), **fitted_state(r)} for q, r in rankers.items()},
-    }
-    with atomic_path(path) as tmp:
-        torch.save(record, tmp)
-
-
-def save_pixel_ranker(ranker: PixelRanker, questions, path: str | os.PathLike, *, settings: dict) -> None:
-    net = ranker.net_.state_dict()
-    record = {
-        "format": RANKER_FORMAT,
-        "backbone": PIXELS,
-        "settings": json.dumps(settings),
-        "questions": list(questions),
-        "width": ranker.width,
-        "input_size": ranker.input_size_,
-        "net": {name: value.half() if value.is_floating_point() else value for name, value in net.items()},
-    }
-    with atomic_path(path) as tmp:
-        torch.save(record, tmp)
-
-
-@dataclass
-class PerceptionRanker:
-    """Fitted rankers by study question and the backbone whose features they read."""
-
-    backbone: str
-    rankers: dict[str, FeatureBradleyTerry | PairwiseRanker]
-
-    @property
-    def questions(self) -> list[str]:
-        return list(self.rankers)
-
-    def predict(self, features: np.ndarray) -> pd.DataFrame:
-        """Perception score per photo (rows) and question (columns), on the scale of the dataset's photos."""
-        return pd.DataFrame({q: r.decision_function(features) for q, r in self.rankers.items()})
-
-    @torch.inference_mode()
-    def score_images(self, images: torch.Tensor, network: torch.nn.Module | None = None) -> pd.DataFrame:
-        """Scores of images (B, 3, H, W in [-1, 1]; generated or edited ones too), read as the cached photos are."""
-        return self.predict(image_features(images, network if network is not None else feature_network(self.backbone)))
-
-
-@dataclass
-class PixelPerceptionRanker:
-    """The pixel ranker: one network scoring every study question from the image itself."""
-
-    ranker: PixelRanker
-    questions: list[str]
-    backbone: str = PIXELS
-
-    def score_images(self, images: torch.Tensor, network: torch.nn.Module | None = None) -> pd.DataFrame:
-        """Scores of images (B, 3, H, W in [-1, 1]; generated or edited ones too). `network` is not needed: the
-        ranker reads the pixels."""
-        return pd.DataFrame(self.ranker.score_tensor(images), columns=self.questions)
-
-
-def load_rankers(path: str | os.PathLike) -> PerceptionRanker | PixelPerceptionRanker:
-    """A `ranker.pt`, loaded safely (weights only)."""
-    record = safe_load(path)
-    if record.get("format") != RANKER_FORMAT:
-        raise CheckpointError(f"{path} is not a thisineq perception ranker (format {record.get('format')!r})")
-    if record.get("backbone") == PIXELS:
-        return _pixel_ranker(record, path)
-    rankers = {}
-    for question, stored in record["rankers"].items():
-        hidden, width = int(stored["hidden"]), int(stored["in_features"])
-        ranker = PairwiseRanker(hidden=hidden) if hidden else FeatureBradleyTerry()
-        ranker.net_ = restore_network(ranker_network(width, hidden), stored["net"])
-        ranker.standardise_ = Standardiser(stored["mean"].numpy(), stored["scale"].numpy())
-        ranker.n_features_in_ = width
-        rankers[str(question)] = ranker
-    return PerceptionRanker(str(record["backbone"]), rankers)
-
-
-def _pixel_ranker(record: dict, path) -> PixelPerceptionRanker:
-    questions = [str(q) for q in record["questions"]]
-    ranker = PixelRanker(width=int(record["width"]))
-    ranker.net_ = PixelScorer(len(questions), ranker.width, int(record["input_size"]))
-    try:
-        restore_network(ranker.net_, record["net"])
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: the pixel ranker's weights do not fit its recorded shape ({error})") from None
-    ranker.n_questions_, ranker.input_size_ = len(questions), int(record["input_size"])
-    return PixelPerceptionRanker(ranker, questions)

@@ -23,7 +23,8 @@ from thisineq.data.synth.links import LINKS
 from thisineq.io import atomic_open
 from thisineq.latent.labels import CLASS_DEFINITIONS, labelled_subset
 from thisineq.latent.table1 import evaluate_scores
-from thisineq.perception.run import RANKER, RankConfig, train_rankers
+from thisineq.perception.fitted import RANKER
+from thisineq.perception.run import RankConfig, train_rankers
 from thisineq.predict.evaluate import GROUPINGS, lsoa_measures, lsoa_predictions, out_of_fold_predictions
 from thisineq.predict.ordinal import OrdinalDecileRegressor
 from thisineq.predict.reader import PHOTO_QUANTILES, photo_quantiles

@@ -19,7 +19,7 @@ from thisineq.data.synth.crowd import QUESTIONS, SEEN, TIE_MARGIN, VOTER_NOISE
 from thisineq.invert import methods
 from thisineq.latent.boundaries import DEFAULT_CS
 from thisineq.latent.ood import OODConfig
-from thisineq.perception.ranker import PIXELS
+from thisineq.perception.ranker import ENSEMBLE, PIXELS
 from thisineq.pipeline import boundaries, gan_quality, headline, image_side, invert, known_answer, support, train, walks
 from thisineq.pipeline.config import PipelineConfig
 from thisineq.pipeline.workspace import Workspace
@@ -368,7 +368,7 @@ STEPS: tuple[Step, ...] = (
             "steps": config.image_steps,
             **(
                 {"epochs": config.perception_epochs, "width": config.perception_width}
-                if config.perception_ranker == PIXELS
+                if config.perception_ranker in (PIXELS, ENSEMBLE)
                 else {}
             ),
             "seed": config.seed,

@@ -18,7 +18,14 @@ from scipy import stats
 from thisineq.artifacts import ArtifactSet
 from thisineq.latent.normals import Direction
 from thisineq.latent.walk import edit
-from thisineq.perception.run import RANKER, PerceptionRanker, PixelPerceptionRanker, load_rankers
+from thisineq.perception.fitted import (
+    RANKER,
+    EnsemblePerceptionRanker,
+    PerceptionRanker,
+    PixelPerceptionRanker,
+    load_rankers,
+)
+from thisineq.perception.ranker import PIXELS
 from thisineq.predict.features import feature_network, image_features
 from thisineq.predict.run import PREDICTOR, DecilePredictor, load_predictor
 
@@ -30,7 +37,7 @@ class ImageReader:
     """A set's decile predictor and perception ranker, with the feature networks they read through, loaded once."""
 
     predictor: DecilePredictor | None
-    ranker: PerceptionRanker | PixelPerceptionRanker | None
+    ranker: PerceptionRanker | PixelPerceptionRanker | EnsemblePerceptionRanker | None
     quantiles: pd.DataFrame | None  # columns: questions; 101 rows (percentiles 0…100)
     networks: dict[str, torch.nn.Module]  # the feature networks the models read, by backbone
 
@@ -49,8 +56,7 @@ class ImageReader:
         if self.predictor:
             columns |= self.predictor.predict(features[self.predictor.backbone]).to_dict("series")
         if self.ranker:
-            reads_features = isinstance(self.ranker, PerceptionRanker)
-            scores = self.ranker.predict(features[self.ranker.backbone]) if reads_features else self.ranker.score_images(images)
+            scores = self.ranker.score_images(images, features=features.get(self.ranker.backbone))
             columns |= {q: self.percentile(q, scores[q].to_numpy()) for q in scores}
         return pd.DataFrame({k: np.asarray(v) for k, v in columns.items()})
 
@@ -70,7 +76,7 @@ def load_image_reader(artifacts: ArtifactSet) -> ImageReader | None:
         return None
     quantiles_path = artifacts.perception / PHOTO_QUANTILES
     quantiles = pd.read_csv(quantiles_path) if ranker and quantiles_path.is_file() else None
-    backbones = {model.backbone for model in (predictor, ranker) if isinstance(model, DecilePredictor | PerceptionRanker)}
+    backbones = {model.backbone for model in (predictor, ranker) if model is not None and model.backbone != PIXELS}
     return ImageReader(predictor, ranker, quantiles, {b: feature_network(b) for b in backbones})
 
 
