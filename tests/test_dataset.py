@@ -128,23 +128,27 @@ def test_london_ingest_matches_the_synthetic_format(london, tmp_path, synthetic_
     assert city_row["lad_name"] == "City of London"
 
 
-def test_lsoa_code_column_locates_photos_without_coordinates(tmp_path, synthetic_dataset):
-    city_dir = synthetic_dataset.parent
-    meta = pd.read_csv(city_dir / "metadata.csv").head(5)
-    truth = pd.read_csv(city_dir / "ground_truth.csv").head(5)
-    meta = meta.drop(columns=["lat", "lon"]).assign(lsoa_code=truth["lsoa_code"])
-    meta.loc[4, "lsoa_code"] = "X01999999"
-    meta.to_csv(tmp_path / "by_code.csv", index=False)
-    out = ingest(
+def _ingest_city(city_dir, metadata: pd.DataFrame, tmp_path):
+    """The synthetic city's photos listed by `metadata`, ingested into tmp_path/ds."""
+    metadata.to_csv(tmp_path / "metadata.csv", index=False)
+    return ingest(
         city_dir,
-        tmp_path / "by_code.csv",
+        tmp_path / "metadata.csv",
         city_dir / "synthetic_deciles_file2.csv",
         city_dir / "lsoa_boundaries.geojson",
         tmp_path / "ds",
         IngestConfig(workers=1),
         progress=False,
     )
-    data = load_dataset(out)
+
+
+def test_lsoa_code_column_locates_photos_without_coordinates(tmp_path, synthetic_dataset):
+    city_dir = synthetic_dataset.parent
+    meta = pd.read_csv(city_dir / "metadata.csv").head(5)
+    truth = pd.read_csv(city_dir / "ground_truth.csv").head(5)
+    meta = meta.drop(columns=["lat", "lon"]).assign(lsoa_code=truth["lsoa_code"])
+    meta.loc[4, "lsoa_code"] = "X01999999"
+    data = load_dataset(_ingest_city(city_dir, meta, tmp_path))
     assert list(data.photos["lsoa_code"]) == list(truth["lsoa_code"].head(4))
     assert data.problems()["problem"].tolist() == ["unknown LSOA code"]
 
@@ -154,17 +158,7 @@ def test_the_same_photos_ingested_again_give_the_same_manifest(tmp_path, synthet
     meta = pd.read_csv(city_dir / "metadata.csv")
 
     def ingested(rows: pd.DataFrame) -> bytes:
-        rows.to_csv(tmp_path / "metadata.csv", index=False)
-        out = ingest(
-            city_dir,
-            tmp_path / "metadata.csv",
-            city_dir / "synthetic_deciles_file2.csv",
-            city_dir / "lsoa_boundaries.geojson",
-            tmp_path / "ds",
-            IngestConfig(workers=1),
-            progress=False,
-        )
-        return (out / "dataset.json").read_bytes()
+        return (_ingest_city(city_dir, rows, tmp_path) / "dataset.json").read_bytes()
 
     first = ingested(meta)
     manifest = json.loads(first)

@@ -56,12 +56,18 @@ def _linear_votes(n_items=400, n_votes=6000, dims=6, seed=0):
     features = rng.normal(size=(n_items, dims))
     hidden = features @ rng.normal(size=dims)
     hidden = (hidden - hidden.mean()) / hidden.std()
-    left = rng.integers(n_items, size=n_votes)
-    right = (left + rng.integers(1, n_items, size=n_votes)) % n_items
+    return features, hidden, *_crowd(hidden, n_votes, rng)
+
+
+def _crowd(hidden, n_votes, rng):
+    """Votes (left, right, winner) between random pairs: each voter sees the hidden score plus noise (sd 0.5) and calls
+    impressions closer than 0.25 equal."""
+    left = rng.integers(len(hidden), size=n_votes)
+    right = (left + rng.integers(1, len(hidden), size=n_votes)) % len(hidden)
     noise = rng.normal(0, 0.5, size=(2, n_votes))
     impression = (hidden[left] + noise[0]) - (hidden[right] + noise[1])
     winner = np.where(np.abs(impression) < 0.25, "equal", np.where(impression > 0, "left", "right"))
-    return features, hidden, left, right, winner
+    return left, right, winner
 
 
 def test_the_ranker_learns_a_known_linear_score_from_votes_with_ties_on_photos_it_never_saw():
@@ -105,8 +111,7 @@ def test_feature_bradley_terry_chooses_a_far_stronger_prior_for_features_that_ca
 
 
 def _marked_votes(n_items=300, n_votes=6000, size=16, seed=0):
-    """Noisy grey images, each with a 2×2 red mark somewhere whose strength is the crowd's hidden score; votes with
-    noise and ties as `_linear_votes`."""
+    """Noisy grey images, each with a 2×2 red mark somewhere whose strength is the crowd's hidden score, and its votes."""
     rng = np.random.default_rng(seed)
     images = rng.integers(60, 140, size=(n_items, size, size, 3)).astype(np.uint8)
     strength = rng.random(n_items)
@@ -114,12 +119,7 @@ def _marked_votes(n_items=300, n_votes=6000, size=16, seed=0):
     for image, row, column, value in zip(images, rows, columns, strength, strict=True):
         image[row : row + 2, column : column + 2, 0] = 140 + 115 * value
     hidden = (strength - strength.mean()) / strength.std()
-    left = rng.integers(n_items, size=n_votes)
-    right = (left + rng.integers(1, n_items, size=n_votes)) % n_items
-    noise = rng.normal(0, 0.5, size=(2, n_votes))
-    impression = (hidden[left] + noise[0]) - (hidden[right] + noise[1])
-    winner = np.where(np.abs(impression) < 0.25, "equal", np.where(impression > 0, "left", "right"))
-    return images, hidden, left, right, winner
+    return images, hidden, *_crowd(hidden, n_votes, rng)
 
 
 def test_the_pixel_ranker_finds_a_small_mark_from_votes_with_ties_on_photos_it_never_saw():
