@@ -112,7 +112,7 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
             f"{(test & (asked == index)).sum():,} held-out votes"
         )
     fit = {PIXELS: _fit_pixel_rankers, ENSEMBLE: _fit_ensemble}.get(config.model, _fit_feature_rankers)
-    fitted = fit(config, dataset, questions, left, right, winner, asked, train, progress=progress, log=log)
+    fitted = fit(config, dataset, _Votes(questions, left, right, winner, asked, train), progress=progress, log=log)
     truth = pd.read_csv(config.truth, dtype={"photo_id": str}).set_index("photo_id") if config.truth else None
     results, scores = [], {}
     for index, question in enumerate(questions):
@@ -175,6 +175,27 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
 
 
 @dataclass
+class _Votes:
+    """The votes as rows of the photos (cache order): each vote's question as its index in `questions`, and whether
+    it is a training vote (neither photo held out)."""
+
+    questions: tuple[str, ...]
+    left: np.ndarray
+    right: np.ndarray
+    winner: np.ndarray
+    asked: np.ndarray
+    train: np.ndarray
+
+    def of(self, question: int | None = None, *, train_only: bool = False) -> tuple[np.ndarray, ...]:
+        """(left, right, winner, asked) of one question's votes (by index; None: every question's), or of its
+        training votes."""
+        keep = self.train if train_only else np.ones(len(self.winner), bool)
+        if question is not None:
+            keep = keep & (self.asked == question)
+        return self.left[keep], self.right[keep], self.winner[keep], self.asked[keep]
+
+
+@dataclass
 class _Fitted:
     """Per question: the scores of every photo from the ranker fitted on the training votes (`held_out_scores`) and
     from the one fitted on every vote (`scores`); the Bradley–Terry priors chosen; how the final rankers are saved."""
@@ -185,56 +206,48 @@ class _Fitted:
     saved: dict  # `save_rankers`' keywords for the rankers fitted on every vote
 
 
-def _fit_feature_rankers(config, dataset, questions, left, right, winner, asked, train, *, progress, log) -> _Fitted:
+def _fit_feature_rankers(config: RankConfig, dataset: Dataset, votes: _Votes, *, progress, log) -> _Fitted:
     """One ranker per question on the photos' cached features."""
     features = photo_features(dataset, config.backbone, progress=progress, log=log)
     held_out_scores, scores, priors, rankers = {}, {}, {}, {}
-    for index, question in enumerate(questions):
-        mine = asked == index
-        fitted_on_train = config.ranker().fit(features, left[train & mine], right[train & mine], winner[train & mine])
+    for index, question in enumerate(votes.questions):
+        fitted_on_train = config.ranker().fit(features, *votes.of(index, train_only=True)[:3])
         held_out_scores[question] = fitted_on_train.decision_function(features)
         priors[question] = getattr(fitted_on_train, "prior_", float("nan"))
         # every vote, under the prior the training votes chose (the search is the costly part)
         prior = getattr(fitted_on_train, "prior_", None)
-        rankers[question] = config.ranker(prior=prior).fit(features, left[mine], right[mine], winner[mine])
+        rankers[question] = config.ranker(prior=prior).fit(features, *votes.of(index)[:3])
         scores[question] = rankers[question].decision_function(features)
-    return _Fitted(
-        held_out_scores,
-        scores,
-        priors,
-        {"backbone": config.backbone, "rankers": rankers},
-    )
+    return _Fitted(held_out_scores, scores, priors, {"backbone": config.backbone, "rankers": rankers})
 
 
-def _fit_pixel_rankers(config, dataset, questions, left, right, winner, asked, train, *, progress, log) -> _Fitted:
+def _fit_pixel_rankers(config: RankConfig, dataset: Dataset, votes: _Votes, *, progress, log) -> _Fitted:
     """One network on the photos' pixels for every question at once: fitted on the training votes, then on all."""
     images = np.asarray(dataset.images())
     log(f"training the pixel ranker on the training votes ({config.epochs} passes over the photos)")
-    on_train = config.pixel_ranker().fit(images, left[train], right[train], winner[train], asked[train], progress=progress)
+    on_train = config.pixel_ranker().fit(images, *votes.of(train_only=True), progress=progress)
     held_out = on_train.decision_function(images)
     log("training the pixel ranker on every vote")
-    final = config.pixel_ranker().fit(images, left, right, winner, asked, progress=progress)
+    final = config.pixel_ranker().fit(images, *votes.of(), progress=progress)
     every = final.decision_function(images)
     return _Fitted(
-        {q: held_out[:, i] for i, q in enumerate(questions)},
-        {q: every[:, i] for i, q in enumerate(questions)},
+        {q: held_out[:, i] for i, q in enumerate(votes.questions)},
+        {q: every[:, i] for i, q in enumerate(votes.questions)},
         {},
-        {"pixels": final, "questions": questions},
+        {"pixels": final, "questions": votes.questions},
     )
 
 
-def _fit_ensemble(config, dataset, questions, left, right, winner, asked, train, *, progress, log) -> _Fitted:
+def _fit_ensemble(config: RankConfig, dataset: Dataset, votes: _Votes, *, progress, log) -> _Fitted:
     """The feature Bradley–Terry ranker and the pixel ranker, each put on unit spread over the photos it learned
     from, averaged: the two read different things (frozen texture statistics, filters learned from the votes), so
     their errors partly cancel."""
-    by_features = _fit_feature_rankers(
-        replace(config, model="bradley-terry"), dataset, questions, left, right, winner, asked, train, progress=progress, log=log
-    )
-    by_pixels = _fit_pixel_rankers(config, dataset, questions, left, right, winner, asked, train, progress=progress, log=log)
-    learned_from = np.unique(np.concatenate([left[train], right[train]]))
-    every = np.unique(np.concatenate([left, right]))
+    by_features = _fit_feature_rankers(replace(config, model="bradley-terry"), dataset, votes, progress=progress, log=log)
+    by_pixels = _fit_pixel_rankers(config, dataset, votes, progress=progress, log=log)
+    learned_from = np.unique(np.concatenate(votes.of(train_only=True)[:2]))
+    every = np.unique(np.concatenate(votes.of()[:2]))
     held_out_scores, scores, scales = {}, {}, {}
-    for question in questions:
+    for question in votes.questions:
         parts = by_features.held_out_scores[question], by_pixels.held_out_scores[question]
         held_out_scores[question] = _averaged(*parts, unit_spread(*parts, learned_from), question)
         parts = by_features.scores[question], by_pixels.scores[question]
