@@ -27,7 +27,7 @@ RANKING_COLUMNS = {
     "ranker": st.column_config.TextColumn(
         "ranker",
         help="bradley-terry: strengths linear in the image features; siamese: two dense layers on them (Dubey et al.); "
-        "pixels: a CNN trained end to end on the photos",
+        "pixels: a CNN trained end to end on the photos; ensemble: the average of bradley-terry and pixels",
     ),
     "ranker_prior": st.column_config.NumberColumn(
         "prior", format="%.0f", help="the Bradley–Terry ranker's prior precision, chosen by cross-validated likelihood"
@@ -55,6 +55,8 @@ RANKER_WORDS = {
     "bradley-terry": "A Bradley–Terry model whose strengths are linear in the image features learns",
     "siamese": "A Siamese ranker (two dense layers) on the image features learns",
     "pixels": "A small CNN trained end to end on the photos' pixels (a Siamese network, after Dubey et al.) learns",
+    "ensemble": "The average of a Bradley–Terry model linear in the image features and a small CNN trained end to end "
+    "on the photos' pixels (after Dubey et al.), each on unit spread, learns",
 }
 
 
