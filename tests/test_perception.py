@@ -290,6 +290,7 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     # The saved rankers score as the fitted ones did (float16 weights: within a hair), images as their cached photos.
     from thisineq.data.dataset import load_dataset
     from thisineq.images import from_uint8
+    from thisineq.models.stylegan2 import CheckpointError
     from thisineq.perception.fitted import load_rankers
 
     rankers = load_rankers(out / "ranker.pt")
@@ -338,6 +339,18 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     read = ensemble.score_images(photos, MeanColour())
     # float16 weights: within a hundredth of the unit spread (a tiny model's pixel scores spread little to begin with)
     np.testing.assert_allclose(read.to_numpy(), saved.loc[order, ensemble.questions].to_numpy(), atol=0.01)
+    record = torch.load(tmp_path / "ensemble" / "ranker.pt", weights_only=True)  # damaged copies are named, not crashed on
+    for damage, named in (("scales", "incomplete or damaged"), ("rankers", "different questions"), ("pixels", "damaged")):
+        broken = {**record}
+        if damage == "rankers":
+            broken["rankers"] = {q: r for q, r in record["rankers"].items() if q != "safer"}
+        elif damage == "pixels":
+            broken["pixels"] = {**record["pixels"], "width": 5}
+        else:
+            del broken["scales"]
+        torch.save(broken, tmp_path / "broken.pt")
+        with pytest.raises(CheckpointError, match=named):
+            load_rankers(tmp_path / "broken.pt")
     parts = ensemble.features.score_images(photos, MeanColour()), ensemble.pixels.score_images(photos)
     for question in ensemble.questions:  # every photo has votes here: the scales are the spread over them all
         by_features, by_pixels = parts[0][question], parts[1][question]

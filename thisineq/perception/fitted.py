@@ -138,11 +138,20 @@ def averaged(by_features: pd.DataFrame, by_pixels: pd.DataFrame, scales: dict[st
 
 
 def load_rankers(path: str | os.PathLike) -> PerceptionRanker | PixelPerceptionRanker | EnsemblePerceptionRanker:
-    """A `ranker.pt`, loaded safely (weights only)."""
+    """A `ranker.pt`, loaded safely (weights only); a record missing a part, or whose parts disagree, is named."""
     record = safe_load(path)
     if record.get("format") != RANKER_FORMAT:
         raise CheckpointError(f"{path} is not a thisineq perception ranker (format {record.get('format')!r})")
-    pixels = _pixel_ranker(record["pixels"], path) if "pixels" in record else None
+    try:
+        return _rankers(record, path)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as error:
+        raise CheckpointError(f"{path} is an incomplete or damaged perception ranker ({type(error).__name__}: {error})") from None
+
+
+def _rankers(record: dict, path) -> PerceptionRanker | PixelPerceptionRanker | EnsemblePerceptionRanker:
+    pixels = _pixel_ranker(record["pixels"]) if "pixels" in record else None
     if "rankers" not in record:
         if pixels is None:
             raise CheckpointError(f"{path} holds no ranker")
@@ -159,16 +168,14 @@ def load_rankers(path: str | os.PathLike) -> PerceptionRanker | PixelPerceptionR
     if pixels is None:
         return by_features
     scales = {str(q): v.numpy() for q, v in record["scales"].items()}
+    if set(scales) != set(by_features.questions) or set(pixels.questions) != set(by_features.questions):
+        raise CheckpointError(f"{path}: the ensemble's parts score different questions")
     return EnsemblePerceptionRanker(by_features, pixels, scales)
 
 
-def _pixel_ranker(stored: dict, path) -> PixelPerceptionRanker:
+def _pixel_ranker(stored: dict) -> PixelPerceptionRanker:
     questions = [str(q) for q in stored["questions"]]
     ranker = PixelRanker(width=int(stored["width"]))
-    ranker.net_ = PixelScorer(len(questions), ranker.width, int(stored["input_size"]))
-    try:
-        restore_network(ranker.net_, stored["net"])
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: the pixel ranker's weights do not fit its recorded shape ({error})") from None
+    ranker.net_ = restore_network(PixelScorer(len(questions), ranker.width, int(stored["input_size"])), stored["net"])
     ranker.n_questions_, ranker.input_size_ = len(questions), int(stored["input_size"])
     return PixelPerceptionRanker(ranker, questions)
