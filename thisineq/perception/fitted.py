@@ -127,14 +127,15 @@ class EnsemblePerceptionRanker:
     ) -> pd.DataFrame:
         """Scores of images (B, 3, H, W in [-1, 1]), from their features (given, or read with `network`) and pixels."""
         by_features = self.features.score_images(images, network, features=features)
-        return averaged(by_features, self.pixels.score_images(images), self.scales)
+        by_pixels = self.pixels.score_images(images)
+        return pd.DataFrame({q: averaged(by_features[q], by_pixels[q], scale) for q, scale in self.scales.items()})
 
 
-def averaged(by_features: pd.DataFrame, by_pixels: pd.DataFrame, scales: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The ensemble's scores: per question, the mean of the two rankers' scores on unit spread."""
-    return pd.DataFrame(
-        {q: ((by_features[q] - m_f) / s_f + (by_pixels[q] - m_p) / s_p) / 2 for q, (m_f, s_f, m_p, s_p) in scales.items()}
-    )
+def averaged(by_features, by_pixels, scale: np.ndarray):
+    """One question's ensemble scores (arrays or Series): the mean of the two rankers' scores on unit spread, `scale`
+    holding each one's mean and sd (`unit_spread`)."""
+    m_f, s_f, m_p, s_p = scale
+    return ((by_features - m_f) / s_f + (by_pixels - m_p) / s_p) / 2
 
 
 def load_rankers(path: str | os.PathLike) -> PerceptionRanker | PixelPerceptionRanker | EnsemblePerceptionRanker:

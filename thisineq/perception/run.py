@@ -249,16 +249,11 @@ def _fit_ensemble(config: RankConfig, dataset: Dataset, votes: _Votes, *, progre
     held_out_scores, scores, scales = {}, {}, {}
     for question in votes.questions:
         parts = by_features.held_out_scores[question], by_pixels.held_out_scores[question]
-        held_out_scores[question] = _averaged(*parts, unit_spread(*parts, learned_from), question)
+        held_out_scores[question] = averaged(*parts, unit_spread(*parts, learned_from))
         parts = by_features.scores[question], by_pixels.scores[question]
         scales[question] = unit_spread(*parts, every)
-        scores[question] = _averaged(*parts, scales[question], question)
+        scores[question] = averaged(*parts, scales[question])
     return _Fitted(held_out_scores, scores, by_features.priors, by_features.saved | by_pixels.saved | {"scales": scales})
-
-
-def _averaged(by_features: np.ndarray, by_pixels: np.ndarray, scale: np.ndarray, question: str) -> np.ndarray:
-    frames = pd.DataFrame({question: by_features}), pd.DataFrame({question: by_pixels})
-    return averaged(*frames, {question: scale})[question].to_numpy()
 
 
 def _votes(config: RankConfig, dataset: Dataset, log) -> pd.DataFrame:
