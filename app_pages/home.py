@@ -45,9 +45,15 @@ if headline:
         tables.headline_display(headline),
         hide_index=True,
         width="stretch",
-        column_config={"value": st.column_config.NumberColumn("value", format="%.3g"), "verdict": "against the target"},
+        column_config={
+            "value": st.column_config.NumberColumn("value", format="%.3g"),
+            "interval": "95% interval",
+            "verdict": "against the target",
+        },
     )
     st.caption(
         "Read from this set's own results by the pipeline's last step (`headline.json`): the GAN's quality where no "
-        "discriminator looks, inversion quality, Table 1, walk visibility, the known-answer benchmark and the pipeline's time."
+        "discriminator looks, inversion quality, Table 1, walk visibility, the known-answer benchmark, the image side and "
+        "the pipeline's time. The verdict judges the value; the 95% interval, where the source has one, resamples the "
+        "photos by LSOA and says how far another draw could move it."
     )

@@ -49,6 +49,10 @@ RANKING_COLUMNS = {
         "ranker on them ↑", format="%.3f", help="the ranker on those votes: the same check with far less noise"
     ),
     "ceiling_accuracy_simulated": st.column_config.NumberColumn("ceiling on them", format="%.3f"),
+    "below_ceiling": st.column_config.TextColumn(
+        "below the ceiling ↓", help="the ceiling's accuracy minus the ranker's [95% interval, votes resampled by LSOA]"
+    ),
+    "below_ceiling_simulated": st.column_config.TextColumn("below it on them ↓", help="the same on the simulated votes"),
 }
 
 RANKER_WORDS = {
@@ -154,7 +158,7 @@ if ranking is None or correlations is None:
     )
 else:
     left, right = st.columns([3, 2])
-    left.dataframe(ranking, hide_index=True, width="stretch", column_config=RANKING_COLUMNS)
+    left.dataframe(tables.ranking_display(ranking), hide_index=True, width="stretch", column_config=RANKING_COLUMNS)
     left.caption(
         f"{RANKER_WORDS.get(ranker_kind(ranking), 'A ranker learns')} each question from pairwise votes; it is judged on votes "
         "between photos it never saw, beside Bradley–Terry scores from the votes alone"

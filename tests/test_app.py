@@ -381,6 +381,9 @@ def test_the_overview_marks_what_a_set_holds_in_words_not_emoji(tmp_path, monkey
         lines = holdings.split("  \n")[1:]
         assert len(lines) == 5 and all(line.endswith(expected) for line in lines), (name, lines)
         assert not any(0x2600 <= ord(c) <= 0x27BF or ord(c) >= 0x1F000 for c in holdings)  # no emoji to go missing
+        if name == "demo":  # its headline: each figure, its 95% interval where the source has one, and the verdict
+            (figures,) = [frame.value for frame in at.dataframe if "verdict" in frame.value]
+            assert {"value", "interval", "target", "verdict"} <= set(figures) and (figures["interval"] != "").any()
 
 
 def test_the_synthetic_banner_reads_right_for_a_synthetic_city_and_for_synthetic_photos_on_real_areas():

@@ -118,6 +118,33 @@ def test_table1_display_puts_each_interval_in_one_cell():
     assert list(noted["why no score"]) == ["", "", "only 3 deprived and 12 privileged photos"]
 
 
+def test_the_ranking_shows_how_far_each_ranker_falls_below_its_ceiling_with_its_interval_in_one_cell():
+    ranking = pd.DataFrame(
+        {
+            "question": ["safer", "livelier"],
+            "ranker_accuracy": [0.85, 0.88],
+            "ceiling_accuracy": [0.90, 0.87],
+            "ceiling_gap_low": [0.03, -0.02],
+            "ceiling_gap_high": [0.07, 0.01],
+            "ranker_accuracy_simulated": [0.87, 0.86],
+            "ceiling_accuracy_simulated": [0.89, 0.895],
+        }
+    )
+    shown = tables.ranking_display(ranking)
+    assert list(shown.columns) == [
+        "question",
+        "ranker_accuracy",
+        "ceiling_accuracy",
+        "below_ceiling",
+        "ranker_accuracy_simulated",
+        "ceiling_accuracy_simulated",
+        "below_ceiling_simulated",
+    ]
+    assert list(shown["below_ceiling"]) == ["0.050 [0.030 to 0.070]", "-0.010 [-0.020 to 0.010]"]
+    assert list(shown["below_ceiling_simulated"]) == ["0.020", "0.035"]  # no interval in the set: the gap alone
+    assert "below_ceiling" not in tables.ranking_display(ranking.drop(columns=[c for c in ranking if "ceiling" in c]))
+
+
 def test_the_prediction_scatter_draws_one_point_per_area_with_the_diagonal_on_the_decile_scale():
     lsoa = pd.DataFrame({"lsoa_code": ["a", "b", "c"], "true": [1, 5, 10], "predicted": [2.5, 5.1, 8.0], "photos": 3})
     spec = charts.prediction_scatter(lsoa, "income").to_dict()

@@ -46,6 +46,8 @@ def small_set(tmp_path) -> ArtifactSet:
                 "classes": ["deciles 1-3 vs 8-10", "deciles 1-3 vs 8-10", "ranks 20%"],
                 "split": ["by LSOA"] * 3,
                 "f1": [0.75, 0.72, 0.5],
+                "f1_low": [0.7, 0.69, 0.45],
+                "f1_high": [0.8, 0.76, 0.55],
             }
         ),
     )
@@ -71,6 +73,8 @@ def small_set(tmp_path) -> ArtifactSet:
                 "votes_simulated": [40000, 40000],
                 "ranker_accuracy_simulated": [0.87, 0.86],
                 "ceiling_accuracy_simulated": [0.89, 0.895],
+                "ceiling_gap_low": [0.03, float("nan")],  # an older ranking.csv has none: no interval then
+                "ceiling_gap_high": [0.07, float("nan")],
             }
         ),
     )
@@ -91,6 +95,8 @@ def test_the_headline_reads_each_source_and_judges_each_target(small_set):
     assert "projector: photos per second, batch 32" not in by_name  # an optimiser has no throughput row
     lowest = by_name["e4e: lowest F1 by LSOA over domains (deciles 1–3 vs 8–10)"]
     assert lowest["value"] == 0.72 and lowest["met"] is False  # the ranks row (0.5) is another class definition
+    assert lowest["interval"] == [0.69, 0.76]  # the lowest row's own interval
+    assert by_name["e4e: held-out LPIPS"]["interval"] is None  # the comparison gives none
     assert (
         by_name["minutes of every step, as last run"]["value"] == 100.0 and by_name["minutes of every step, as last run"]["met"]
     )
@@ -107,7 +113,9 @@ def test_the_headline_reads_each_source_and_judges_each_target(small_set):
     # Issue 17's: decile τ within 0.1 of the true factors' ceiling; the ranker within 3 points of its crowd's.
     tau = by_name["income, lsoa folds: LSOA Kendall τ below the true factors' ceiling"]
     assert tau["value"] == pytest.approx(0.08) and tau["met"] is True
-    assert by_name["safer: ranker's accuracy below its ceiling, held-out votes"]["met"] is False  # 5 points
+    safer = by_name["safer: ranker's accuracy below its ceiling, held-out votes"]
+    assert safer["met"] is False and safer["interval"] == [0.03, 0.07]  # 5 points; the verdict judges the value
+    assert by_name["wealthier: ranker's accuracy below its ceiling, held-out votes"]["interval"] is None
     assert by_name["wealthier: ranker's accuracy below its ceiling, held-out votes"]["met"] is True  # 2 points
     simulated = "ranker's accuracy below its ceiling, 40,000 simulated votes between held-out photos"
     assert by_name[f"safer: {simulated}"]["met"] is True and by_name[f"wealthier: {simulated}"]["met"] is False
@@ -133,13 +141,20 @@ def test_check_headline_names_what_is_wrong():
     good = {
         "schema": SCHEMA,
         "set": "x",
-        "figures": [{"area": "a", "figure": "f", "value": 1.0, "target": None, "met": None, "source": "s"}],
+        "figures": [
+            {"area": "a", "figure": "f", "value": 1.0, "interval": [0.5, 1.5], "target": None, "met": None, "source": "s"}
+        ],
     }
     assert check_headline(good) == []
-    assert check_headline({**good, "schema": "v0"}) == ["schema is 'v0', not 'thisineq-headline/1'"]
-    bad = {**good, "figures": [{**good["figures"][0], "met": True}, {"area": "a"}, {**good["figures"][0], "value": "high"}]}
+    assert check_headline({**good, "schema": "v0"}) == ["schema is 'v0', not 'thisineq-headline/2'"]
+    one = good["figures"][0]
+    bad = {
+        **good,
+        "figures": [{**one, "met": True}, {"area": "a"}, {**one, "value": "high"}, {**one, "interval": [2.0, 1.0]}],
+    }
     problems = check_headline(bad)
-    assert len(problems) == 3 and "met must be" in problems[0] and "exactly area" in problems[1] and "not a number" in problems[2]
+    assert len(problems) == 4 and "met must be" in problems[0] and "exactly area" in problems[1]
+    assert "not a number" in problems[2] and "low ≤ high" in problems[3]
 
 
 def test_every_committed_set_has_a_headline_in_the_schema():
@@ -149,3 +164,14 @@ def test_every_committed_set_has_a_headline_in_the_schema():
         record = json.loads(artifacts.headline.read_text(encoding="utf-8"))
         assert check_headline(record) == [], artifacts.name
         assert record["set"] == artifacts.name
+
+
+def test_the_overview_table_writes_each_interval_in_words_and_reads_a_record_from_before_intervals(small_set):
+    from thisineq.app.tables import headline_display
+
+    shown = headline_display(headline(small_set)).set_index("figure")
+    assert list(shown.columns) == ["area", "value", "interval", "target", "verdict"]
+    assert shown.loc["e4e: lowest F1 by LSOA over domains (deciles 1–3 vs 8–10)", "interval"] == "0.69 to 0.76"
+    assert shown.loc["e4e: held-out LPIPS", "interval"] == ""
+    older = {"figures": [{"area": "a", "figure": "f", "value": 1.0, "target": "≥ 2", "met": False, "source": "s"}]}
+    assert headline_display(older).iloc[0][["interval", "verdict"]].tolist() == ["", "missed"]

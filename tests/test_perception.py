@@ -13,6 +13,7 @@ from thisineq.errors import ConfigError
 from thisineq.perception.ranker import (
     FeatureBradleyTerry,
     PairwiseRanker,
+    accuracy_gap_interval,
     bradley_terry,
     cross_fitted_bradley_terry_accuracy,
     image_split,
@@ -160,6 +161,22 @@ def test_bradley_terry_recovers_strengths_from_many_votes_and_leaves_unvoted_pho
     assert pairwise_accuracy(np.zeros(51), left, right, winner) == 0.5
 
 
+def test_the_gap_to_the_ceiling_has_an_interval_that_resamples_areas_and_widens_when_errors_cluster_in_them():
+    rng = np.random.default_rng(0)
+    hidden = rng.normal(size=2000)
+    area = np.repeat(np.arange(100), 20)  # 20 photos an area
+    left, right, winner = _crowd(hidden, 3000, rng)
+    assert accuracy_gap_interval(hidden, hidden, left, right, winner, area) == (0.0, 0.0)  # the ceiling itself
+    # A ranker that misreads whole areas: a tenth of them scored backwards.
+    misread = np.where(np.isin(area, np.arange(10)), -hidden, hidden)
+    gap = pairwise_accuracy(hidden, left, right, winner) - pairwise_accuracy(misread, left, right, winner)
+    by_area = accuracy_gap_interval(misread, hidden, left, right, winner, area)
+    by_photo = accuracy_gap_interval(misread, hidden, left, right, winner, np.arange(len(hidden)))
+    assert by_area[0] < gap < by_area[1] and by_photo[0] < gap < by_photo[1]
+    assert by_area[1] - by_area[0] > 1.5 * (by_photo[1] - by_photo[0])  # areas that rise and fall together
+    assert np.isnan(accuracy_gap_interval(hidden, hidden, left[:3], right[:3], ["equal"] * 3, area)).all()  # no decisive vote
+
+
 def test_the_synthetic_crowd_votes_from_the_hidden_factors_with_ties_and_a_ceiling_below_one():
     rng = np.random.default_rng(0)
     columns = sorted({f for weights in QUESTIONS.values() for f in weights})
@@ -281,6 +298,15 @@ def test_thisineq_predict_rank_scores_every_photo_and_judges_the_ranker_on_held_
     assert (ranking["votes_simulated"] == 40000).all()
     assert (ranking["ceiling_accuracy_simulated"] > ranking["ranker_accuracy_simulated"]).all()
     assert ranking["ceiling_accuracy_simulated"].between(0.8, 0.97).all() and ranking["ranker_accuracy_simulated"].gt(0.5).all()
+    # Each gap to the ceiling has its 95% interval around it, far narrower on the many simulated votes.
+    for suffix in ("", "_simulated"):
+        gap = ranking[f"ceiling_accuracy{suffix}"] - ranking[f"ranker_accuracy{suffix}"]
+        low, high = ranking[f"ceiling_gap_low{suffix}"], ranking[f"ceiling_gap_high{suffix}"]
+        assert (low <= gap + 1e-4).all() and (gap - 1e-4 <= high).all() and (low < high).all(), suffix
+    assert (
+        (ranking["ceiling_gap_high_simulated"] - ranking["ceiling_gap_low_simulated"])
+        < (ranking["ceiling_gap_high"] - ranking["ceiling_gap_low"])
+    ).all()
     scores = pd.read_csv(out / "perception_scores.csv", dtype={"photo_id": str})
     assert len(scores) == 120 and set(QUESTIONS) <= set(scores.columns)
     correlations = pd.read_csv(out / "correlations.csv")

@@ -276,6 +276,7 @@ def test_the_predictions_page_maps_true_and_predicted_deciles_beside_table1():
     assert len(at.get("deck_gl_json_chart")) == 2
     measures, beside, ranking = (frame.value for frame in at.dataframe)
     assert set(ranking["question"]) == {"wealthier", "safer", "livelier"} and ranking["ranker_accuracy"].between(0.5, 1).all()
+    assert ranking["below_ceiling"].str.match(r"^-?\d\.\d{3} \[-?\d\.\d{3} to -?\d\.\d{3}\]$").all()  # the gap and its interval
     assert set(measures["grouping"]) == {"grouped by LSOA", "stratified over locations"}
     assert measures["kendall_tau"].between(-1, 1).all()
     assert set(beside["method"]) == {

@@ -37,6 +37,25 @@ def table1_display(table1: pd.DataFrame) -> pd.DataFrame:
     return display
 
 
+def ranking_display(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The perception ranking as shown: after each ceiling, how far the ranker falls below it with its 95% interval in
+    one cell ('0.041 [0.021 to 0.062]'; the gap alone where the set has no interval)."""
+    shown = ranking.copy()
+    for suffix in ("", "_simulated"):
+        ceiling, low, high = f"ceiling_accuracy{suffix}", f"ceiling_gap_low{suffix}", f"ceiling_gap_high{suffix}"
+        if ceiling not in ranking:
+            continue
+        gap = ranking[ceiling] - ranking[f"ranker_accuracy{suffix}"]
+        bounds = ranking[[low, high]] if {low, high} <= set(ranking) else pd.DataFrame(index=ranking.index, columns=[0, 1])
+        cells = [
+            "—" if pd.isna(g) else f"{g:.3f}" + ("" if pd.isna(lo) or pd.isna(hi) else f" [{lo:.3f} to {hi:.3f}]")
+            for g, lo, hi in zip(gap, bounds.iloc[:, 0], bounds.iloc[:, 1], strict=True)
+        ]
+        shown.insert(shown.columns.get_loc(ceiling) + 1, f"below_ceiling{suffix}", cells)
+        shown = shown.drop(columns=[c for c in (low, high) if c in shown])
+    return shown
+
+
 def visibility_display(visibility: pd.DataFrame) -> pd.DataFrame:
     """The visibility table as shown: domain in words, F1 with its interval, then the stability cosines where the set has them."""
     shown = domain_labels(visibility).assign(f1=with_interval(visibility, "f1"))
@@ -66,13 +85,15 @@ def column_notes(table: pd.DataFrame, notes: dict[str, str]) -> str:
 
 
 def headline_display(record: dict) -> pd.DataFrame:
-    """A headline record's figures as a table: area, figure, value, target and a verdict in words."""
-    frame = pd.DataFrame(record.get("figures", []), columns=["area", "figure", "value", "target", "met", "source"])
+    """A headline record's figures as a table: area, figure, value, its 95% interval in words, target and a verdict."""
+    columns = ["area", "figure", "value", "interval", "target", "met", "source"]
+    frame = pd.DataFrame(record.get("figures", []), columns=columns).astype({"interval": object})
     verdict = {True: "met", False: "missed"}
     frame["verdict"] = [
         verdict.get(m, "no target" if t is None else "not measured") for m, t in zip(frame["met"], frame["target"], strict=True)
     ]
-    return frame[["area", "figure", "value", "target", "verdict"]]
+    frame["interval"] = [f"{i[0]:.3g} to {i[1]:.3g}" if isinstance(i, list) else "" for i in frame["interval"]]
+    return frame[["area", "figure", "value", "interval", "target", "verdict"]]
 
 
 def same_photos(table1: pd.DataFrame, image_rows: pd.DataFrame) -> list[str]:

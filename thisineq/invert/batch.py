@@ -172,11 +172,12 @@ def _check_plan(path: Path, config: BatchInversionConfig, photo_ids: pd.Index) -
         write_json(path, plan)  # shards starting together write the same plan; the rename is atomic
     found = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(found.get("settings"), dict):
-        found["settings"].setdefault("w_prior", 0.0)  # a plan written before the prior existed: StyleGAN2-ADA's projector
+        if methods.method(config.method).optimises:
+            found["settings"].setdefault("w_prior", 0.0)  # a plan from before the prior: StyleGAN2-ADA's projector
+        else:
+            for name in OPTIMISER_SETTINGS:  # a plan from before encoders left them out: their parts stand regardless
+                found["settings"].pop(name, None)
     wanted = json.loads(json.dumps(plan))
-    if not methods.method(config.method).optimises and isinstance(found.get("settings"), dict):
-        for name in OPTIMISER_SETTINGS:  # plans written before encoders' left them out: their parts stand whatever they say
-            found["settings"].pop(name, None)
     if found != wanted:
         differs = sorted(k for k in plan if found.get(k) != wanted[k])
         raise ConfigError(

@@ -221,12 +221,54 @@ def bradley_terry(n_items: int, left, right, winner, *, prior: float = 0.1, iter
 
 def pairwise_accuracy(scores: np.ndarray, left, right, winner) -> float:
     """Share of decisive votes whose winner has the higher score (an exact tie of scores counts half)."""
+    agreement = vote_agreement(scores, left, right, winner)
+    return float(agreement.mean()) if len(agreement) else float("nan")
+
+
+def vote_agreement(scores: np.ndarray, left, right, winner) -> np.ndarray:
+    """Each decisive vote (in order): 1 where its winner has the higher score, 0 where the lower, 0.5 on a tie."""
     outcome = outcome_codes(winner)
     decisive = outcome != 0
-    if not decisive.any():
-        return float("nan")
     difference = np.sign(scores[np.asarray(left)[decisive]] - scores[np.asarray(right)[decisive]])
-    return float(np.mean(np.where(difference == 0, 0.5, difference == outcome[decisive])))
+    return np.where(difference == 0, 0.5, difference == outcome[decisive])
+
+
+def accuracy_gap_interval(
+    scores: np.ndarray,
+    reference: np.ndarray,
+    left,
+    right,
+    winner,
+    groups,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95% percentile interval of `reference`'s pairwise accuracy minus `scores`' on the same votes.
+
+    scores, reference: one score per photo; groups: each photo's group (e.g. its LSOA). The votes are
+    resampled by group, both ways (a pigeonhole bootstrap for pairs): each draw takes the groups with
+    replacement and weighs a vote by how often its left photo's group was drawn times how often its
+    right photo's was, so photos of one area rise and fall together. The difference is paired: both
+    accuracies are taken on the same votes of each draw.
+    """
+    left, right = np.asarray(left), np.asarray(right)
+    decisive = outcome_codes(winner) != 0
+    difference = vote_agreement(reference, left, right, winner) - vote_agreement(scores, left, right, winner)
+    if not len(difference):
+        return float("nan"), float("nan")
+    labels, group = np.unique(np.asarray(groups), return_inverse=True)
+    left_group, right_group = group[left[decisive]], group[right[decisive]]
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        times_drawn = np.bincount(rng.integers(0, len(labels), len(labels)), minlength=len(labels))
+        weight = times_drawn[left_group] * times_drawn[right_group]
+        if weight.sum():
+            draws.append(float(weight @ difference / weight.sum()))
+    if not draws:
+        return float("nan"), float("nan")
+    return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
 
 
 def image_split(n_items: int, test_share: float, seed: int) -> np.ndarray:

@@ -3,9 +3,11 @@
 Photos are split so that no held-out photo appears in a training vote; the ranker learns from the
 training votes and is judged on the held-out ones (pairwise accuracy on decisive votes), per question,
 beside the votes-only Bradley–Terry baseline and, for the synthetic city, the ceiling the crowd's
-noise allows. The rankers on cached features (feature Bradley–Terry, the default, or the Siamese
-network) are fitted per question; the pixel ranker is one network for every question. A ranker fitted on every vote then scores every photo; scores are averaged
-per LSOA and correlated (Spearman) with each domain's decile.
+noise allows, with a 95% interval for how far the ranker falls below that ceiling (votes resampled by
+their photos' LSOAs). The rankers on cached features (feature Bradley–Terry or the Siamese network) are
+fitted per question; the pixel ranker is one network for every question; the default averages feature
+Bradley–Terry and the pixel ranker. A ranker fitted on every vote then scores every photo; scores are
+averaged per LSOA and correlated (Spearman) with each domain's decile.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from thisineq.perception.ranker import (
     RANKERS,
     FeatureBradleyTerry,
     PairwiseRanker,
+    accuracy_gap_interval,
     cross_fitted_bradley_terry_accuracy,
     image_split,
     pairwise_accuracy,
@@ -106,14 +109,13 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
     asked = pd.Categorical(votes["question"], categories=questions).codes.astype(np.int64)
     held_out = image_split(len(photos), config.test_share, config.seed)
     train, test = ~held_out[left] & ~held_out[right], held_out[left] & held_out[right]
+    train_votes = [int((train & (asked == index)).sum()) for index in range(len(questions))]
     for index, question in enumerate(questions):
-        log(
-            f"ranking {question}: {(train & (asked == index)).sum():,} training votes, "
-            f"{(test & (asked == index)).sum():,} held-out votes"
-        )
+        log(f"ranking {question}: {train_votes[index]:,} training votes, {(test & (asked == index)).sum():,} held-out votes")
     fit = {PIXELS: _fit_pixel_rankers, ENSEMBLE: _fit_ensemble}.get(config.model, _fit_feature_rankers)
     fitted = fit(config, dataset, _Votes(questions, left, right, winner, asked, train), progress=progress, log=log)
     truth = pd.read_csv(config.truth, dtype={"photo_id": str}).set_index("photo_id") if config.truth else None
+    areas = photos["lsoa_code"].to_numpy()  # the intervals resample votes by their photos' LSOAs
     results, scores = [], {}
     for index, question in enumerate(questions):
         judged = test & (asked == index)
@@ -121,7 +123,7 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
         row = {
             "question": question,
             "ranker": config.model,
-            "votes_train": int((train & (asked == index)).sum()),
+            "votes_train": train_votes[index],
             "votes_test": int(judged.sum()),
             "ranker_accuracy": pairwise_accuracy(held_out_scores, left[judged], right[judged], winner[judged]),
             "ranker_prior": fitted.priors.get(question, float("nan")),
@@ -132,6 +134,9 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
         if truth is not None:
             hidden = pd.Series(perception_scores(truth.loc[photos.index], question), index=photos.index)
             row["ceiling_accuracy"] = ceiling_accuracy(votes[judged], hidden)
+            row["ceiling_gap_low"], row["ceiling_gap_high"] = accuracy_gap_interval(
+                held_out_scores, hidden.to_numpy(), left[judged], right[judged], winner[judged], areas, seed=config.seed
+            )
             row["hidden_spearman_held_out"] = float(stats.spearmanr(held_out_scores[held_out], hidden[held_out]).statistic)
             if config.truth_votes and held_out.sum() >= 2:
                 more = simulate_votes(
@@ -146,6 +151,9 @@ def train_rankers(config: RankConfig, *, progress: bool = True, log=print) -> Pa
                 row["votes_simulated"] = len(more)
                 row["ranker_accuracy_simulated"] = pairwise_accuracy(held_out_scores, left_more, right_more, more["winner"])
                 row["ceiling_accuracy_simulated"] = ceiling_accuracy(more, hidden)
+                row["ceiling_gap_low_simulated"], row["ceiling_gap_high_simulated"] = accuracy_gap_interval(
+                    held_out_scores, hidden.to_numpy(), left_more, right_more, more["winner"], areas, seed=config.seed
+                )
         results.append(row)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

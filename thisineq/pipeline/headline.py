@@ -5,8 +5,10 @@ Table 1, the walks' visibility, the out-of-distribution bands, the known-answer 
 wall times — and nothing is computed again. A figure whose source is missing is left out, so a set
 built without (say) the known-answer benchmark still has a headline. The Overview page shows the list as it stands.
 
-Schema (`SCHEMA`): {"schema", "set", "figures": [{"area", "figure", "value", "target", "met", "source"}]}
-with `value` a number or null, `target` a phrase or null, `met` true/false/null (no target).
+Schema (`SCHEMA`): {"schema", "set", "figures": [{"area", "figure", "value", "interval", "target", "met", "source"}]}
+with `value` a number or null, `interval` its 95% interval [low, high] where the source gives one (resampled
+by LSOA) or null, `target` a phrase or null, `met` true/false/null (no target). The verdict judges the value;
+the interval says how far another draw of the same photos could move it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from thisineq.artifacts import ArtifactSet
 from thisineq.invert.methods import ENCODERS
 from thisineq.io import write_json
 
-SCHEMA = "thisineq-headline/1"
+SCHEMA = "thisineq-headline/2"
 MODEL_STAGE_MINUTES = 150  # issue 14: the whole model stage from nothing on 2 cores
 
 
@@ -31,9 +33,13 @@ class Figure:
     area: str  # GAN, inversion, Table 1, walks, out of distribution, known answer, image side, pipeline
     figure: str  # what was measured, in words
     value: float | None
+    interval: list[float] | None  # [low, high], 95%, where the source has one
     target: str | None  # e.g. "≥ 0.7"
     met: bool | None  # None: no target
     source: str  # the artifact it was read from, relative to the set
+
+
+FIGURE_KEYS = ("area", "figure", "value", "interval", "target", "met", "source")
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,11 @@ class Target:
         return bool(value >= self.bound if self.sense == ">=" else value <= self.bound)
 
 
-def figure(area: str, name: str, value, target: Target | None, source: str) -> Figure:
+def figure(area: str, name: str, value, target: Target | None, source: str, interval=None) -> Figure:
     value = None if value is None or pd.isna(value) else float(value)
-    return Figure(area, name, value, str(target) if target else None, target.met(value) if target else None, source)
+    interval = None if interval is None or any(pd.isna(b) for b in interval) else [float(interval[0]), float(interval[1])]
+    met = target.met(value) if target else None
+    return Figure(area, name, value, interval, str(target) if target else None, met, source)
 
 
 # --- one reader per source ---------------------------------------------------------------------------
@@ -118,12 +126,14 @@ def table1_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
     deciles = table[(table["split"] == "by LSOA") & (table["classes"] == "deciles 1-3 vs 8-10") & table["f1"].notna()]
     for method, rows in deciles.groupby("method", sort=False):
         target = TABLE1_F1 if method in ENCODERS else None
+        lowest = rows.loc[rows["f1"].idxmin()]
         yield figure(
             "Table 1",
             f"{method}: lowest F1 by LSOA over domains (deciles 1–3 vs 8–10)",
-            rows["f1"].min(),
+            lowest["f1"],
             target,
             "boundaries/table1.csv",
+            (lowest["f1_low"], lowest["f1_high"]) if "f1_low" in lowest else None,
         )
 
 
@@ -199,7 +209,8 @@ def image_side_figures(artifacts: ArtifactSet) -> Iterator[Figure]:
         for votes, suffix in judged_on.items():
             gap = row[f"ceiling_accuracy{suffix}"] - row[f"ranker_accuracy{suffix}"]
             words = f"{row['question']}: ranker's accuracy below its ceiling, {votes}"
-            yield figure("image side", words, gap, PERCEPTION_GAP, "perception/ranking.csv")
+            interval = (row.get(f"ceiling_gap_low{suffix}"), row.get(f"ceiling_gap_high{suffix}"))
+            yield figure("image side", words, gap, PERCEPTION_GAP, "perception/ranking.csv", interval)
 
 
 def pipeline_figures(artifacts: ArtifactSet, steps: list[str] | None = None) -> Iterator[Figure]:
@@ -288,14 +299,26 @@ def check_headline(record: dict) -> list[str]:
     if not isinstance(figures, list):
         return [*problems, "figures is not a list"]
     for k, entry in enumerate(figures):
-        if not isinstance(entry, dict) or set(entry) != {"area", "figure", "value", "target", "met", "source"}:
-            problems.append(f"figure {k} does not have exactly area, figure, value, target, met, source")
+        if not isinstance(entry, dict) or set(entry) != set(FIGURE_KEYS):
+            problems.append(f"figure {k} does not have exactly {', '.join(FIGURE_KEYS)}")
             continue
-        if not isinstance(entry["value"], (int, float, type(None))) or isinstance(entry["value"], bool):
+        if not _number_or_null(entry["value"]):
             problems.append(f"figure {k} ({entry['figure']}): value is not a number or null")
+        if entry["interval"] is not None and not _is_interval(entry["interval"]):
+            problems.append(f"figure {k} ({entry['figure']}): interval is not null or [low, high] with low ≤ high")
         if entry["met"] not in (True, False, None) or (entry["target"] is None and entry["met"] is not None):
             problems.append(f"figure {k} ({entry['figure']}): met must be true, false or null with a target, null without")
     return problems
+
+
+def _number_or_null(value) -> bool:
+    return isinstance(value, (int, float, type(None))) and not isinstance(value, bool)
+
+
+def _is_interval(value) -> bool:
+    """[low, high]: two numbers, low ≤ high."""
+    bounds = value if isinstance(value, list) and len(value) == 2 else [None, None]
+    return all(b is not None and _number_or_null(b) for b in bounds) and bounds[0] <= bounds[1]
 
 
 def _json(path) -> dict | None:
