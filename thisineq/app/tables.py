@@ -19,11 +19,18 @@ KNOWN_ANSWER_NOTES = {
 }
 
 
-def with_interval(table: pd.DataFrame, score: str) -> pd.Series:
-    """'0.81 [0.77–0.85]' per row from `score`, `{score}_low` and `{score}_high`; '—' where the score is missing."""
-    return table.apply(
-        lambda r: f"{r[score]:.2f} [{r[f'{score}_low']:.2f}–{r[f'{score}_high']:.2f}]" if pd.notna(r.get(score)) else "—", axis=1
-    )
+def with_interval(table: pd.DataFrame, score: str, *, digits: int = 2, between: str = "–") -> pd.Series:
+    """'0.81 [0.77–0.85]' per row from `score`, `{score}_low` and `{score}_high` (the score alone where the table has no
+    interval columns); '—' where the score is missing."""
+    bounded = {f"{score}_low", f"{score}_high"} <= set(table)
+
+    def cell(row) -> str:
+        if pd.isna(row.get(score)):
+            return "—"
+        text = f"{row[score]:.{digits}f}"
+        return f"{text} [{row[f'{score}_low']:.{digits}f}{between}{row[f'{score}_high']:.{digits}f}]" if bounded else text
+
+    return table.apply(cell, axis=1)
 
 
 def table1_display(table1: pd.DataFrame) -> pd.DataFrame:
@@ -42,17 +49,16 @@ def ranking_display(ranking: pd.DataFrame) -> pd.DataFrame:
     one cell ('0.041 [0.021 to 0.062]'; the gap alone where the set has no interval)."""
     shown = ranking.copy()
     for suffix in ("", "_simulated"):
-        ceiling, low, high = f"ceiling_accuracy{suffix}", f"ceiling_gap_low{suffix}", f"ceiling_gap_high{suffix}"
+        ceiling = f"ceiling_accuracy{suffix}"
         if ceiling not in ranking:
             continue
-        gap = ranking[ceiling] - ranking[f"ranker_accuracy{suffix}"]
-        bounds = ranking[[low, high]] if {low, high} <= set(ranking) else pd.DataFrame(index=ranking.index, columns=[0, 1])
-        cells = [
-            "—" if pd.isna(g) else f"{g:.3f}" + ("" if pd.isna(lo) or pd.isna(hi) else f" [{lo:.3f} to {hi:.3f}]")
-            for g, lo, hi in zip(gap, bounds.iloc[:, 0], bounds.iloc[:, 1], strict=True)
-        ]
+        bounds = {
+            f"gap_{b}": ranking[f"ceiling_gap_{b}{suffix}"] for b in ("low", "high") if f"ceiling_gap_{b}{suffix}" in ranking
+        }
+        gaps = pd.DataFrame({"gap": ranking[ceiling] - ranking[f"ranker_accuracy{suffix}"], **bounds})
+        cells = with_interval(gaps, "gap", digits=3, between=" to ")  # gaps can be negative: no dash between
         shown.insert(shown.columns.get_loc(ceiling) + 1, f"below_ceiling{suffix}", cells)
-        shown = shown.drop(columns=[c for c in (low, high) if c in shown])
+        shown = shown.drop(columns=[f"ceiling_gap_{b}{suffix}" for b in ("low", "high")], errors="ignore")
     return shown
 
 
