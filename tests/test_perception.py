@@ -194,6 +194,22 @@ def test_the_synthetic_crowd_votes_from_the_hidden_factors_with_ties_and_a_ceili
     pd.testing.assert_frame_equal(votes, again)
 
 
+def test_the_ceiling_is_scored_as_a_ranker_is_a_tie_of_hidden_scores_counting_half():
+    hidden = pd.Series([0.0, 1.0, 1.0, 2.0], index=["a", "b", "c", "d"])
+    votes = pd.DataFrame(
+        {
+            "left": ["a", "b", "b", "d", "a"],
+            "right": ["b", "c", "c", "c", "d"],
+            "winner": ["right", "right", "right", "right", "equal"],
+        }
+    )
+    # b beats a: agrees; b and c are tied twice: half each (not right both times); d lost to c: disagrees; the tie vote is not decisive
+    assert ceiling_accuracy(votes, hidden) == pytest.approx((1 + 0.5 + 0.5 + 0) / 4)
+    rows = pd.Series(range(4), index=hidden.index)
+    as_ranker = pairwise_accuracy(hidden.to_numpy(), rows[votes["left"]], rows[votes["right"]], votes["winner"])
+    assert ceiling_accuracy(votes, hidden) == pytest.approx(as_ranker)
+
+
 def test_the_crowd_judges_only_what_the_render_shows_no_value_of_a_car_that_is_not_there_nor_unpainted_graffiti():
     rng = np.random.default_rng(1)
     columns = sorted({f for weights in QUESTIONS.values() for f in weights})

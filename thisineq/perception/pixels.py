@@ -71,7 +71,7 @@ class PixelRanker(BaseEstimator):
     def __init__(
         self,
         width: int = 24,
-        epochs: int = 16,
+        epochs: int = 10,
         batch: int = 64,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,

@@ -148,7 +148,9 @@ class PipelineConfig:
     perception_hidden: int = option(
         32, "width of the Siamese perception ranker's hidden layer (16 to 256 score alike; float16: ~0.17 MB/question)"
     )
-    perception_epochs: int = option(16, "passes of the pixel perception ranker over the photos (two fits: ~40 min on 2 cores)")
+    perception_epochs: int = option(
+        10, "passes of the pixel perception ranker over the photos (two fits: ~25 min on 2 cores; more overfit)"
+    )
     perception_width: int = option(24, "channels of the pixel perception ranker's first convolutions (float16: ~0.7 MB)")
     image_steps: int = option(2000, "Adam updates of each image-side model (decile predictor and perception ranker)")
     crowd_votes: int = option(100000, "simulated crowd votes on the synthetic training city, over its three questions")

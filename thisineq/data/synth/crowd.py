@@ -93,9 +93,11 @@ def simulate_votes(
 
 def ceiling_accuracy(votes: pd.DataFrame, hidden: pd.Series) -> float:
     """Pairwise accuracy of the noise-free hidden scores (`hidden`, by photo id) on decisive votes: the most any
-    ranker can reach, the voters' noise being what it is."""
+    ranker can reach, the voters' noise being what it is. Scored as a ranker's accuracy is: a vote between two
+    equal hidden scores counts half."""
     decisive = votes[votes["winner"] != "equal"]
     if decisive.empty:
         return float("nan")
-    left_higher = hidden.loc[decisive["left"]].to_numpy() > hidden.loc[decisive["right"]].to_numpy()
-    return float(np.mean(left_higher == (decisive["winner"] == "left").to_numpy()))
+    left, right = hidden.loc[decisive["left"]].to_numpy(), hidden.loc[decisive["right"]].to_numpy()
+    agrees = (left > right) == (decisive["winner"] == "left").to_numpy()
+    return float(np.mean(np.where(left == right, 0.5, agrees)))
