@@ -27,7 +27,7 @@ from thisineq.data.votes import check_votes, problems_summary, read_votes
 from thisineq.errors import ConfigError
 from thisineq.io import atomic_open
 from thisineq.perception.fitted import RANKER, averaged, save_rankers, unit_spread
-from thisineq.perception.pixels import PixelRanker
+from thisineq.perception.pixels import PASSES, WIDTH, PixelRanker
 from thisineq.perception.ranker import (
     ENSEMBLE,
     PIXELS,
@@ -61,8 +61,8 @@ class RankConfig:
     test_share: float = option(0.2, "share of photos held out: their votes judge the ranker")
     steps: int = option(2000, "Adam updates per Siamese ranker")
     hidden: int = option(64, "width of the Siamese ranker's hidden layer")
-    epochs: int = option(10, "passes of the pixel ranker over the photos (each applies every vote once per photo)")
-    width: int = option(24, "channels of the pixel ranker's first convolutions (doubled twice deeper down)")
+    epochs: int = option(PASSES, "passes of the pixel ranker over the photos (each applies every vote once per photo)")
+    width: int = option(WIDTH, "channels of the pixel ranker's first convolutions (doubled twice deeper down)")
     truth: str = option("", "a synthetic city's ground_truth.csv: adds the ceiling and the recovery of its hidden scores")
     votes: str = option("", "a votes file (Place Pulse layout) to rank from instead of the dataset's own votes")
     truth_votes: int = option(

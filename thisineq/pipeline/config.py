@@ -9,6 +9,7 @@ from thisineq.config import load_config, option
 from thisineq.data.domains import DEFAULT_DOMAINS, DOMAIN_KEYS
 from thisineq.errors import ConfigError
 from thisineq.models.encoders import BACKBONES as ENCODER_BACKBONES
+from thisineq.perception.pixels import PASSES, WIDTH
 from thisineq.perception.ranker import ENSEMBLE, RANKERS
 from thisineq.predict.features import BACKBONES as IMAGE_BACKBONES
 from thisineq.predict.features import PERCEPTION_BACKBONE
@@ -149,9 +150,9 @@ class PipelineConfig:
         32, "width of the Siamese perception ranker's hidden layer (16 to 256 score alike; float16: ~0.17 MB/question)"
     )
     perception_epochs: int = option(
-        10, "passes of the pixel perception ranker over the photos (two fits: ~25 min on 2 cores; more overfit)"
+        PASSES, "passes of the pixel perception ranker over the photos (two fits: ~25 min on 2 cores; more overfit)"
     )
-    perception_width: int = option(24, "channels of the pixel perception ranker's first convolutions (float16: ~0.7 MB)")
+    perception_width: int = option(WIDTH, "channels of the pixel perception ranker's first convolutions (float16: ~0.7 MB)")
     image_steps: int = option(2000, "Adam updates of each image-side model (decile predictor and perception ranker)")
     crowd_votes: int = option(100000, "simulated crowd votes on the synthetic training city, over its three questions")
     control_methods: tuple[str, ...] = option(("e4e",), "encoders that invert the positive-control city")
