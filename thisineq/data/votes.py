@@ -12,17 +12,38 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from thisineq.errors import ThisIneqError
+from thisineq.errors import ConfigError, ThisIneqError
 
 VOTE_COLUMNS = ("left", "right", "winner", "question")
 WINNERS = ("left", "right", "equal")
+OUTCOMES = {"left": 1.0, "right": -1.0, "equal": 0.0}  # a vote's winner as the sign of left's score minus right's
 ALIASES = {"left_id": "left", "right_id": "right", "study_id": "question", "study_question": "question", "category": "question"}
 
 
 class VotesError(ThisIneqError, ValueError):
     """A votes file this code cannot read."""
+
+
+def outcome_codes(winner) -> np.ndarray:
+    """left → 1, right → −1, equal → 0."""
+    winner = np.asarray(winner)
+    unknown = set(np.unique(winner)) - set(OUTCOMES)
+    if unknown:
+        raise ConfigError(f"winners must be left, right or equal, got {sorted(unknown)}")
+    return np.array([OUTCOMES[w] for w in winner], dtype=np.float32)
+
+
+def vote_agreement(scores: np.ndarray, left, right, winner) -> np.ndarray:
+    """Each decisive vote (in order): 1 where its winner has the higher score, 0 where the lower, 0.5 on a tie.
+
+    scores: one per photo; left, right: each vote's photos as positions in `scores`."""
+    outcome = outcome_codes(winner)
+    decisive = outcome != 0
+    difference = np.sign(scores[np.asarray(left)[decisive]] - scores[np.asarray(right)[decisive]])
+    return np.where(difference == 0, 0.5, difference == outcome[decisive])
 
 
 def read_votes(path: str | os.PathLike) -> pd.DataFrame:

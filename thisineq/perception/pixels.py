@@ -22,9 +22,10 @@ from sklearn.base import BaseEstimator
 from torch import nn
 from tqdm.auto import tqdm
 
+from thisineq.data.votes import outcome_codes
 from thisineq.errors import ConfigError
 from thisineq.images import from_uint8
-from thisineq.perception.ranker import davidson_log_likelihood, outcome_codes
+from thisineq.perception.ranker import davidson_log_likelihood
 
 PASSES = 10  # over the photos: more overfit (on the synthetic city, 16 scored no better and 32 worse)
 WIDTH = 24  # channels of the first convolutions

@@ -25,22 +25,13 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from torch import nn
 
+from thisineq.data.votes import outcome_codes, vote_agreement
 from thisineq.errors import ConfigError
 from thisineq.predict.ordinal import Standardiser
 
-OUTCOMES = {"left": 1.0, "right": -1.0, "equal": 0.0}
 PIXELS = "pixels"  # the ranker that reads the images themselves (`perception.pixels.PixelRanker`)
 ENSEMBLE = "ensemble"  # feature Bradley–Terry and the pixel ranker, averaged (`perception.run`)
 RANKERS = ("bradley-terry", "siamese", PIXELS, ENSEMBLE)  # FeatureBradleyTerry, PairwiseRanker, PixelRanker, both
-
-
-def outcome_codes(winner) -> np.ndarray:
-    """left → 1, right → −1, equal → 0."""
-    winner = np.asarray(winner)
-    unknown = set(np.unique(winner)) - set(OUTCOMES)
-    if unknown:
-        raise ConfigError(f"winners must be left, right or equal, got {sorted(unknown)}")
-    return np.array([OUTCOMES[w] for w in winner], dtype=np.float32)
 
 
 def ranker_network(in_features: int, hidden: int) -> nn.Module:
@@ -223,14 +214,6 @@ def pairwise_accuracy(scores: np.ndarray, left, right, winner) -> float:
     """Share of decisive votes whose winner has the higher score (an exact tie of scores counts half)."""
     agreement = vote_agreement(scores, left, right, winner)
     return float(agreement.mean()) if len(agreement) else float("nan")
-
-
-def vote_agreement(scores: np.ndarray, left, right, winner) -> np.ndarray:
-    """Each decisive vote (in order): 1 where its winner has the higher score, 0 where the lower, 0.5 on a tie."""
-    outcome = outcome_codes(winner)
-    decisive = outcome != 0
-    difference = np.sign(scores[np.asarray(left)[decisive]] - scores[np.asarray(right)[decisive]])
-    return np.where(difference == 0, 0.5, difference == outcome[decisive])
 
 
 def accuracy_gap_interval(

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from thisineq.data.synth.render import GRAFFITI_DRAWN_ABOVE
+from thisineq.data.votes import vote_agreement
 from thisineq.errors import ConfigError
 
 # Question → weights on the standardised factors (positive: more of the factor looks more so).
@@ -93,11 +94,9 @@ def simulate_votes(
 
 def ceiling_accuracy(votes: pd.DataFrame, hidden: pd.Series) -> float:
     """Pairwise accuracy of the noise-free hidden scores (`hidden`, by photo id) on decisive votes: the most any
-    ranker can reach, the voters' noise being what it is. Scored as a ranker's accuracy is: a vote between two
-    equal hidden scores counts half."""
-    decisive = votes[votes["winner"] != "equal"]
-    if decisive.empty:
-        return float("nan")
-    left, right = hidden.loc[decisive["left"]].to_numpy(), hidden.loc[decisive["right"]].to_numpy()
-    agrees = (left > right) == (decisive["winner"] == "left").to_numpy()
-    return float(np.mean(np.where(left == right, 0.5, agrees)))
+    ranker can reach, the voters' noise being what it is. Scored by `vote_agreement`, as a ranker's accuracy is."""
+    photos = pd.Index(pd.unique(pd.concat([votes["left"], votes["right"]])))
+    agreement = vote_agreement(
+        hidden.loc[photos].to_numpy(), photos.get_indexer(votes["left"]), photos.get_indexer(votes["right"]), votes["winner"]
+    )
+    return float(agreement.mean()) if len(agreement) else float("nan")
