@@ -3,6 +3,7 @@
 import streamlit as st
 
 from thisineq.app import state, tables, widgets
+from thisineq.headline import check_headline
 from thisineq.invert import methods
 
 st.title("This inequality does not exist")
@@ -39,7 +40,15 @@ st.markdown(
     "inversions), **Metrics** (Table 1 and the comparisons), the **Walk matrix**, or invert **Your photo**."
 )
 headline = state.json_record(str(artifacts.headline))
-if headline:
+problems = check_headline(headline) if headline else []
+if problems:
+    st.warning(
+        f"`{artifacts.headline}` does not follow the headline format, so its figures are not shown: "
+        + "; ".join(problems[:3])
+        + ("…" if len(problems) > 3 else "")
+        + ". Rebuild it with `thisineq pipeline --only headline`."
+    )
+elif headline:
     st.subheader("Headline figures")
     st.dataframe(
         tables.headline_display(headline),

@@ -2,6 +2,7 @@
 decile the image-side predictor reads (issue 17's target: ≥ 90% of photos), beside random directions.
 
     python scripts/bench_walk_readings.py [--set artifacts/demo] [--dataset data/pipeline/city/dataset] [--photos 100]
+        [--method e4e] [--fit whitened] [--walk plain]
 
 Held-out photos (val/test splits, never in the encoders' training split) of the dataset are inverted
 with an encoder; each code is walked along each domain's boundary over the steps, every image is
@@ -32,7 +33,7 @@ from thisineq.data.dataset import load_dataset
 from thisineq.data.synth.render import LINKED_FACTORS
 from thisineq.images import from_uint8
 from thisineq.invert.api import InversionModels, invert
-from thisineq.latent.normals import BoundarySet, Direction
+from thisineq.latent.normals import DEFAULT_FIT, FITS, WALKS, BoundarySet, Direction
 from thisineq.models.stylegan2 import sample_w
 from thisineq.predict.reader import load_image_reader, walk_agreement, walk_readings
 
@@ -92,6 +93,10 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=100)
     parser.add_argument("--method", default="e4e", choices=("e4e", "restyle"))
     parser.add_argument("--steps", type=float, nargs="+", default=[-3, -2, -1, 0, 1, 2, 3])
+    parser.add_argument("--fit", default=DEFAULT_FIT, choices=FITS, help="which fit of the boundaries to walk")
+    parser.add_argument(
+        "--walk", default="plain", choices=WALKS, help="as fitted, or conditional on / orthogonal to the other domains'"
+    )
     parser.add_argument("--random", type=int, default=3, help="random directions walked as the baseline")
     parser.add_argument(
         "--oracle", type=Path, default=DEFAULT_ORACLE, help="a known-answer oracle for the faithful reader (skipped if absent)"
@@ -111,7 +116,7 @@ def main() -> int:
         images = from_uint8(torch.from_numpy(photos).permute(0, 3, 1, 2))
         codes = torch.cat([invert(chunk, args.method, models).ws for chunk in images.split(32)])
     print(f"{len(photos)} held-out photos of {dataset} inverted with {args.method} in {time.perf_counter() - started:.0f} s")
-    directions = BoundarySet.load(artifacts.normals).directions(args.method)
+    directions = BoundarySet.load(artifacts.normals).directions(args.method, fit=args.fit, walk=args.walk)
     faithful = None
     if args.oracle.is_file() and (dataset.parent / "ground_truth.csv").is_file():
         faithful = FaithfulReader(args.oracle, dataset, reader.domains)
@@ -139,6 +144,7 @@ def main() -> int:
     table = pd.DataFrame(rows).groupby(["domain", "direction"], sort=False).mean(numeric_only=True).reset_index()
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(
+        f"{args.fit} boundaries, {args.walk} walks; "
         f"target: a boundary walk raises the walked domain's predicted decile for ≥ 90% of photos; {time.perf_counter() - started:.0f} s"
     )
     return 0

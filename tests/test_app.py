@@ -386,6 +386,33 @@ def test_the_overview_marks_what_a_set_holds_in_words_not_emoji(tmp_path, monkey
             assert {"value", "interval", "target", "verdict"} <= set(figures) and (figures["interval"] != "").any()
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("{not json", "is not readable JSON and is left out"),
+        ("[1, 2]", "holds a JSON list, not a record"),
+        ('{"schema": "v0", "set": "mine", "figures": []}', "schema is 'v0', not 'thisineq-headline/2'"),
+    ],
+)
+def test_a_damaged_or_foreign_headline_is_named_on_the_overview_not_a_crash(tmp_path, monkeypatch, content, said):
+    import streamlit as st
+
+    from thisineq.artifacts import demo_set
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "city").symlink_to(demo_set().city.resolve())
+    (mine / "headline.json").write_text(content, encoding="utf-8")
+    monkeypatch.setenv("THISINEQ_ARTIFACTS", str(tmp_path))
+    st.cache_data.clear()
+    try:
+        at = run("app_pages/home.py")
+        assert any(said in w.value and "headline.json" in w.value for w in at.warning), [w.value for w in at.warning]
+        assert not any("verdict" in frame.value for frame in at.dataframe)
+    finally:
+        st.cache_data.clear()
+
+
 def test_the_synthetic_banner_reads_right_for_a_synthetic_city_and_for_synthetic_photos_on_real_areas():
     from thisineq.app.state import synthetic_notice
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from thisineq.artifacts import ArtifactSet, available_sets, demo_set
-from thisineq.pipeline.headline import SCHEMA, check_headline, headline
+from thisineq.headline import SCHEMA, check_headline
+from thisineq.pipeline.headline import headline
 
 
 def write(path, content) -> None:

@@ -419,14 +419,35 @@ def image_reader(artifact_root: str):
     return load_image_reader(ArtifactSet(Path(artifact_root)))
 
 
-@st.cache_data(show_spinner=False)
 def csv_table(path: str) -> pd.DataFrame | None:
-    """A result table, or None where the pipeline has not written it yet."""
+    """A result table, or None where the pipeline has not written it yet, or (said on the page) it cannot be read."""
+    try:
+        return _csv_table(path)
+    except ValueError as error:  # pandas' parser and empty-file errors, and undecodable bytes, are ValueErrors
+        st.warning(f"`{path}` cannot be read as a table and is left out ({error}). Rebuild it with `thisineq pipeline`.")
+        return None
+
+
+def json_record(path: str) -> dict | None:
+    """A result record, or None where the pipeline has not written it yet, or (said on the page) it cannot be read."""
+    try:
+        record = _json_record(path)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        st.warning(f"`{path}` is not readable JSON and is left out ({error}). Rebuild it with `thisineq pipeline`.")
+        return None
+    if record is not None and not isinstance(record, dict):
+        st.warning(f"`{path}` holds a JSON {type(record).__name__}, not a record, and is left out.")
+        return None
+    return record
+
+
+@st.cache_data(show_spinner=False)
+def _csv_table(path: str) -> pd.DataFrame | None:
     return pd.read_csv(path) if Path(path).is_file() else None
 
 
 @st.cache_data(show_spinner=False)
-def json_record(path: str) -> dict | None:
+def _json_record(path: str) -> dict | list | None:
     return json.loads(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from thisineq.app.charts import STABILITY, domain_labels
+from thisineq.headline import FIGURE_KEYS
 
 SCORES = ("precision", "recall", "f1", "accuracy", "roc_auc")
 VISIBILITY_SHOWN = ("method", "domain", "fit", "n", "f1", "roc_auc", "sigma_w", "change", *STABILITY)
@@ -92,8 +93,7 @@ def column_notes(table: pd.DataFrame, notes: dict[str, str]) -> str:
 
 def headline_display(record: dict) -> pd.DataFrame:
     """A headline record's figures as a table: area, figure, value, its 95% interval in words, target and a verdict."""
-    columns = ["area", "figure", "value", "interval", "target", "met", "source"]
-    frame = pd.DataFrame(record.get("figures", []), columns=columns).astype({"interval": object})
+    frame = pd.DataFrame(record.get("figures", []), columns=list(FIGURE_KEYS)).astype({"interval": object})
     verdict = {True: "met", False: "missed"}
     frame["verdict"] = [
         verdict.get(m, "no target" if t is None else "not measured") for m, t in zip(frame["met"], frame["target"], strict=True)
