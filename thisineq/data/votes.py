@@ -18,8 +18,8 @@ import pandas as pd
 from thisineq.errors import ConfigError, ThisIneqError
 
 VOTE_COLUMNS = ("left", "right", "winner", "question")
-WINNERS = ("left", "right", "equal")
 OUTCOMES = {"left": 1.0, "right": -1.0, "equal": 0.0}  # a vote's winner as the sign of left's score minus right's
+WINNERS = tuple(OUTCOMES)
 ALIASES = {"left_id": "left", "right_id": "right", "study_id": "question", "study_question": "question", "category": "question"}
 
 
