@@ -150,7 +150,7 @@ class PipelineConfig:
         32, "width of the Siamese perception ranker's hidden layer (16 to 256 score alike; float16: ~0.17 MB/question)"
     )
     perception_epochs: int = option(
-        PASSES, "passes of the pixel perception ranker over the photos (two fits: ~25 min on 2 cores; more overfit)"
+        PASSES, "passes of the pixel perception ranker over the photos (two fits: ~30 min on 2 cores; more overfit)"
     )
     perception_width: int = option(WIDTH, "channels of the pixel perception ranker's first convolutions (float16: ~0.7 MB)")
     image_steps: int = option(2000, "Adam updates of each image-side model (decile predictor and perception ranker)")
